@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SparseAutoencoder",
+    products: [
+        .library(name: "SparseAutoencoder", targets: ["SparseAutoencoder"]),
+        .executable(name: "sae", targets: ["sae"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - C system libraries (tiny shims; installed by `make deps`)
+
+        /// OpenBLAS's CBLAS interface: every matrix product goes through `cblas_sgemm`.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        /// zlib, to read gzip'd IDX files.
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
+        // MARK: - Library
+
+        .target(
+            name: "SparseAutoencoder",
+            dependencies: ["COpenBLAS", "CZlib"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+
+        // MARK: - Command-line tool
+
+        .executableTarget(
+            name: "sae",
+            dependencies: [
+                "SparseAutoencoder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(
+            name: "SparseAutoencoderTests",
+            dependencies: ["SparseAutoencoder"]
+        ),
+    ]
+)

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Finds, downloads if needed, verifies and loads Fashion-MNIST.
+///
+/// Places looked in, in order: an explicit directory (`--data`), `$SAE_DATA`, the per-user cache
+/// (`$XDG_CACHE_HOME/sae/fashion-mnist`, else `~/.cache/sae/fashion-mnist`), then Debian's
+/// `dataset-fashion-mnist` package (`/usr/share/datasets/fashion-mnist`). A directory "has" the
+/// dataset when all four files are there, each either gzip'd (`NAME.gz`) or raw (`NAME`).
+/// If none has it, the files are downloaded into the cache and verified by SHA-256.
+///
+///     let (train, test) = try FashionMNIST.load()
+public enum FashionMNIST {
+    public struct File: Sendable {
+        public let name: String
+        /// Size and SHA-256 of the decompressed file (the official originals).
+        public let bytes: Int
+        public let sha256: String
+    }
+
+    public static let trainImages = File(name: "train-images-idx3-ubyte", bytes: 47_040_016,
+        sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888")
+    public static let trainLabels = File(name: "train-labels-idx1-ubyte", bytes: 60_008,
+        sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9")
+    public static let testImages = File(name: "t10k-images-idx3-ubyte", bytes: 7_840_016,
+        sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b")
+    public static let testLabels = File(name: "t10k-labels-idx1-ubyte", bytes: 10_008,
+        sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")
+    public static let files = [trainImages, trainLabels, testImages, testLabels]
+
+    /// Where the official files are served (plain HTTP, hence the checksums).
+    public static let officialBaseURL = URL(string: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")!
+    public static let debianDirectory = "/usr/share/datasets/fashion-mnist"
+
+    /// The per-user cache directory that downloads go to.
+    public static var cacheDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/sae/fashion-mnist" }
+        let home = env["HOME"] ?? NSHomeDirectory()
+        return home + "/.cache/sae/fashion-mnist"
+    }
+
+    /// Loads the training and test sets.
+    ///
+    /// - Parameters:
+    ///   - directory: an explicit directory; when given, it must hold the files (no fallback, so a
+    ///     typo is not silently replaced by another copy).
+    ///   - download: whether to download when no directory has the files.
+    ///   - baseURL: where to download from (tests point this at a local server).
+    ///   - log: receives one line per notable step ("downloading ...").
+    public static func load(
+        directory: String? = nil, download: Bool = true, baseURL: URL = officialBaseURL,
+        cacheDirectory: String = FashionMNIST.cacheDirectory, log: (String) -> Void = { _ in }
+    ) throws -> (train: ImageSet, test: ImageSet) {
+        let dir = try locate(directory: directory, download: download, baseURL: baseURL,
+                             cacheDirectory: cacheDirectory, log: log)
+        return (try loadSplit(dir, trainImages, trainLabels), try loadSplit(dir, testImages, testLabels))
+    }
+
+    /// The directory holding all four files, downloading into `cacheDirectory` if needed.
+    public static func locate(
+        directory: String?, download: Bool = true, baseURL: URL = officialBaseURL,
+        cacheDirectory: String = FashionMNIST.cacheDirectory, log: (String) -> Void = { _ in }
+    ) throws -> String {
+        if let directory {
+            let missing = files.filter { path(of: $0, in: directory) == nil }.map(\.name)
+            guard missing.isEmpty else {
+                throw SAEError("\(directory) does not hold Fashion-MNIST: missing \(missing.joined(separator: ", ")) (raw or .gz)")
+            }
+            return directory
+        }
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["SAE_DATA"], !env.isEmpty { candidates.append(env) }
+        candidates += [cacheDirectory, debianDirectory]
+        if let found = candidates.first(where: { dir in files.allSatisfy { path(of: $0, in: dir) != nil } }) {
+            return found
+        }
+        guard download else {
+            throw notFound(candidates, reason: "downloading is off")
+        }
+        do {
+            try Downloader.fetch(files, from: baseURL, into: cacheDirectory, log: log)
+        } catch let error as SAEError {
+            throw notFound(candidates, reason: "download from \(baseURL.absoluteString) failed: \(error.message)")
+        }
+        return cacheDirectory
+    }
+
+    /// `DIR/NAME.gz` or `DIR/NAME`, whichever exists.
+    static func path(of file: File, in directory: String) -> String? {
+        for candidate in [directory + "/" + file.name + ".gz", directory + "/" + file.name]
+        where FileManager.default.isReadableFile(atPath: candidate) {
+            return candidate
+        }
+        return nil
+    }
+
+    private static func loadSplit(_ dir: String, _ images: File, _ labels: File) throws -> ImageSet {
+        let imagesPath = path(of: images, in: dir)!, labelsPath = path(of: labels, in: dir)!
+        return try ImageSet(images: IDX.read(path: imagesPath), labels: IDX.read(path: labelsPath),
+                            imagesName: imagesPath, labelsName: labelsPath)
+    }
+
+    private static func notFound(_ places: [String], reason: String) -> SAEError {
+        SAEError("Fashion-MNIST not found in \(places.joined(separator: ", ")) and \(reason); "
+            + "install it with `apt-get install dataset-fashion-mnist` or pass --data DIR")
+    }
+}

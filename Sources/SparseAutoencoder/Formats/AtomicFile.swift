@@ -1,0 +1,48 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes files so that a reader (or a crash) never sees a partial one: the bytes go to a
+/// temporary file beside the destination, are flushed to disk, then renamed over it.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
+            + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else {
+            throw SAEError.badFile(path, "cannot write (\(String(cString: strerror(errno))))")
+        }
+        var ok = true
+        var failure = ""
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    ok = false; failure = String(cString: strerror(errno)); return
+                }
+                offset += n
+            }
+        }
+        if ok && fsync(fd) != 0 { ok = false; failure = String(cString: strerror(errno)) }
+        close(fd)
+        if ok && rename(temp, path) != 0 { ok = false; failure = String(cString: strerror(errno)) }
+        if !ok {
+            unlink(temp)
+            throw SAEError.badFile(path, "write failed (\(failure))")
+        }
+    }
+
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(Data(bytes), to: path)
+    }
+
+    public static func write(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Reading and writing the run directory's JSON files: snake_case keys, pretty-printed with
+/// sorted keys (stable diffs), written atomically; decoding errors become one-line messages.
+enum JSONFile {
+    static func write<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var data = try encoder.encode(value)
+        data.append(0x0a)
+        try AtomicFile.write(data, to: path)
+    }
+
+    static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw SAEError.badFile(path, describe(error))
+        } catch {
+            throw SAEError.badFile(path, "is not valid JSON")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func at(_ path: [CodingKey]) -> String {
+            path.isEmpty ? "the top level" : "\"" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "\""
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing key \"\(key.stringValue)\" in \(at(context.codingPath))"
+        case .typeMismatch(let type, let context):
+            return "wrong type at \(at(context.codingPath)): expected \(type)"
+        case .valueNotFound(let type, let context):
+            return "missing value at \(at(context.codingPath)): expected \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "is not valid JSON" : "bad value at \(at(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "cannot be decoded"
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+
+/// Everything needed to rebuild a run's model and rerun its training (`config.json`).
+public struct RunConfig: Codable, Equatable, Sendable {
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    public var model: AutoencoderConfig
+    public var training: TrainingSettings
+    public var data: DataSettings
+
+    public init(model: AutoencoderConfig, training: TrainingSettings, data: DataSettings) {
+        formatVersion = Self.currentFormatVersion
+        self.model = model
+        self.training = training
+        self.data = data
+    }
+}
+
+/// Which data a run trained on.
+public struct DataSettings: Codable, Equatable, Sendable {
+    public var dataset: String
+    /// The directory the files were read from.
+    public var directory: String?
+    /// Only the first N training images were used.
+    public var trainLimit: Int?
+
+    public init(dataset: String = "fashion-mnist", directory: String? = nil, trainLimit: Int? = nil) {
+        self.dataset = dataset
+        self.directory = directory
+        self.trainLimit = trainLimit
+    }
+}
+
+/// A run's headline numbers (`metrics.json`), on the test set after training.
+public struct RunMetrics: Codable, Equatable, Sendable {
+    public var finalLoss: Double
+    public var finalValLoss: Double?
+    public var testBce: Double
+    public var testMse: Double
+    /// Mean of all test-set code values.
+    public var meanActivation: Double
+    /// Units whose mean test activation is below 1e-3.
+    public var deadUnits: Int
+    public var epochs: Int
+    public var trainSeconds: Double
+    public var secondsPerEpoch: Double
+    /// Mean test activation of each code unit.
+    public var unitMeanActivations: [Double]
+
+    public init(history: [EpochRecord], test: Evaluation) {
+        finalLoss = history.last?.loss ?? .nan
+        finalValLoss = history.last?.valLoss
+        testBce = test.bce
+        testMse = test.mse
+        meanActivation = test.meanActivation
+        deadUnits = test.deadUnits
+        epochs = history.count
+        trainSeconds = history.reduce(0) { $0 + $1.seconds }
+        secondsPerEpoch = history.isEmpty ? 0 : trainSeconds / Double(history.count)
+        unitMeanActivations = test.unitMeans
+    }
+}
+
+/// A run directory: `config.json`, `model.safetensors`, `history.json`, `metrics.json`.
+///
+///     let run = try RunDirectory.create("runs/l1", force: false)
+///     try run.save(config: config, model: model, history: history, metrics: metrics)
+///     let (config, model) = try RunDirectory(path: "runs/l1").loadModel()
+public struct RunDirectory: Sendable {
+    public let path: String
+
+    public var configPath: String { path + "/config.json" }
+    public var modelPath: String { path + "/model.safetensors" }
+    public var historyPath: String { path + "/history.json" }
+    public var metricsPath: String { path + "/metrics.json" }
+
+    /// An existing run directory (checked when its files are read).
+    public init(path: String) {
+        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
+    /// Makes a directory for a new run. An existing non-empty directory is refused unless `force`
+    /// is set and it holds a previous run (a `config.json`), which is then replaced.
+    public static func create(_ path: String, force: Bool) throws -> RunDirectory {
+        let run = RunDirectory(path: path)
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: run.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw SAEError("\(run.path) exists and is not a directory; choose another --out") }
+            let contents = (try? fm.contentsOfDirectory(atPath: run.path)) ?? []
+            if !contents.isEmpty {
+                guard force else {
+                    throw SAEError("\(run.path) already exists and is not empty; pass --force to replace the run in it, or choose another --out")
+                }
+                guard fm.fileExists(atPath: run.configPath) else {
+                    throw SAEError("\(run.path) is not empty and holds no run (no config.json); refusing to replace it even with --force")
+                }
+                try fm.removeItem(atPath: run.path)
+            }
+        }
+        do {
+            try fm.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+        } catch {
+            throw SAEError("cannot create \(run.path): \(error.localizedDescription)")
+        }
+        guard fm.isWritableFile(atPath: run.path) else { throw SAEError("\(run.path) is not writable") }
+        return run
+    }
+
+    public func save(config: RunConfig) throws { try JSONFile.write(config, to: configPath) }
+    public func save(history: [EpochRecord]) throws { try JSONFile.write(history, to: historyPath) }
+    public func save(metrics: RunMetrics) throws { try JSONFile.write(metrics, to: metricsPath) }
+
+    public func loadConfig() throws -> RunConfig {
+        guard FileManager.default.fileExists(atPath: configPath) else {
+            throw SAEError("\(path) is not a run directory (no config.json); train one with `sae train --out \(path)`")
+        }
+        let config = try JSONFile.read(RunConfig.self, from: configPath)
+        guard config.formatVersion == RunConfig.currentFormatVersion else {
+            throw SAEError.badFile(configPath, "format version \(config.formatVersion) is not supported (this sae reads version \(RunConfig.currentFormatVersion))")
+        }
+        do { try config.model.validate() } catch let e as SAEError { throw SAEError.badFile(configPath, e.message) }
+        return config
+    }
+
+    /// The run's config and its trained model.
+    public func loadModel() throws -> (RunConfig, Autoencoder) {
+        let config = try loadConfig()
+        guard FileManager.default.fileExists(atPath: modelPath) else {
+            throw SAEError("\(path) has no model.safetensors: its training did not finish")
+        }
+        return (config, try Autoencoder.load(config: config.model, from: modelPath))
+    }
+
+    public func loadHistory() throws -> [EpochRecord] { try JSONFile.read([EpochRecord].self, from: historyPath) }
+    public func loadMetrics() throws -> RunMetrics { try JSONFile.read(RunMetrics.self, from: metricsPath) }
+}

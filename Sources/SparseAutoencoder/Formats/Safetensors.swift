@@ -1,0 +1,137 @@
+import Foundation
+
+/// The safetensors format: an 8-byte little-endian header length N, N bytes of JSON header
+/// (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, "__metadata__": {...}}`,
+/// padded with spaces to a multiple of 8), then the raw little-endian tensor data.
+/// Readable by `safetensors` and by numpy with a few lines of Python.
+public enum Safetensors {
+    public struct Tensor: Equatable, Sendable {
+        public var shape: [Int]
+        public var values: [Float]
+
+        public init(shape: [Int], values: [Float]) {
+            precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    /// Headers larger than this are refused (real ones are a few kB).
+    public static let maximumHeaderBytes = 100 << 20
+
+    /// Serialises F32 tensors (written in the order given) and string metadata.
+    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) -> [UInt8] {
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
+        }
+        var offset = 0
+        for (name, tensor) in tensors {
+            let end = offset + 4 * tensor.values.count
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            offset = end
+        }
+        var header = Array("{\(entries.joined(separator: ","))}".utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var out = [UInt8]()
+        out.reserveCapacity(8 + header.count + offset)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
+        out += header
+        for (_, tensor) in tensors {
+            for v in tensor.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        }
+        return out
+    }
+
+    /// Parses a safetensors file holding F32 tensors; `name` is used in errors.
+    public static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard bytes.count >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(bytes.count) bytes)") }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard n <= UInt64(maximumHeaderBytes) else {
+            throw SAEError.badFile(name, "safetensors header claims \(n) bytes, over the \(maximumHeaderBytes >> 20) MB limit")
+        }
+        guard n <= UInt64(bytes.count - 8) else {
+            throw SAEError.badFile(name, "safetensors header claims \(n) bytes but the file has only \(bytes.count - 8) after the length")
+        }
+        let headerEnd = 8 + Int(n)
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd]))
+        } catch {
+            throw SAEError.badFile(name, "safetensors header is not valid JSON")
+        }
+        guard let header = json as? [String: Any] else {
+            throw SAEError.badFile(name, "safetensors header is not a JSON object")
+        }
+        let dataSize = bytes.count - headerEnd
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        var ranges: [(Int, Int, String)] = []
+        for (key, value) in header {
+            if key == "__metadata__" {
+                guard let m = value as? [String: String] else {
+                    throw SAEError.badFile(name, "safetensors __metadata__ must map strings to strings")
+                }
+                metadata = m
+                continue
+            }
+            guard let entry = value as? [String: Any],
+                  let dtype = entry["dtype"] as? String,
+                  let shape = (entry["shape"] as? [Any])?.map({ $0 as? Int }),
+                  let offsets = (entry["data_offsets"] as? [Any])?.map({ $0 as? Int }), offsets.count == 2,
+                  let begin = offsets[0], let end = offsets[1] else {
+                throw SAEError.badFile(name, "tensor \"\(key)\" needs dtype, shape and two data_offsets")
+            }
+            guard dtype == "F32" else {
+                throw SAEError.badFile(name, "tensor \"\(key)\" has dtype \(dtype); only F32 is supported")
+            }
+            var count = 1
+            var dims: [Int] = []
+            for dim in shape {
+                guard let dim, dim >= 0 else { throw SAEError.badFile(name, "tensor \"\(key)\" has an invalid shape") }
+                let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+                guard !overflow, product <= dataSize / 4 else {
+                    throw SAEError.badFile(name, "tensor \"\(key)\" shape \(shape.map { $0 ?? -1 }) is larger than the file")
+                }
+                count = product
+                dims.append(dim)
+            }
+            guard begin >= 0, end >= begin, end <= dataSize else {
+                throw SAEError.badFile(name, "tensor \"\(key)\" data_offsets [\(begin), \(end)] lie outside the \(dataSize) data bytes")
+            }
+            guard end - begin == 4 * count else {
+                throw SAEError.badFile(name, "tensor \"\(key)\" has \(end - begin) bytes of data but shape \(dims) needs \(4 * count)")
+            }
+            ranges.append((begin, end, key))
+            var values = [Float](repeating: 0, count: count)
+            let base = headerEnd + begin
+            for i in 0..<count {
+                let o = base + 4 * i
+                let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+                values[i] = Float(bitPattern: bits)
+            }
+            tensors[key] = Tensor(shape: dims, values: values)
+        }
+        ranges.sort { $0.0 < $1.0 }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
+            throw SAEError.badFile(name, "tensors \"\(a.2)\" and \"\(b.2)\" overlap")
+        }
+        return (tensors, metadata)
+    }
+
+    private static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

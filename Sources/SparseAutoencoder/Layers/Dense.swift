@@ -1,0 +1,43 @@
+/// A fully connected layer, y = act(x W + b), as a forward/backward pair over raw buffers.
+///
+/// W is stored (in, out) as Keras stores its kernels, so `x W` is a plain row-major product.
+/// The layer owns no memory: parameters live in the model's single `ParameterBuffer` and
+/// activations in the trainer's preallocated `Workspace`.
+public struct Dense: Sendable, Equatable {
+    public let inputSize: Int
+    public let outputSize: Int
+    public let activation: Activation
+    /// Offsets of the kernel (in * out floats) and bias (out floats) in the parameter buffer.
+    public let kernelOffset: Int
+    public let biasOffset: Int
+
+    public var parameterCount: Int { inputSize * outputSize + outputSize }
+
+    /// y = act(x W + b).
+    /// x: (B, in), W: (in, out), b: (out), y: (B, out)
+    @inline(__always)
+    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int,
+                 parameters p: UnsafePointer<Float>) {
+        BLAS.gemm(false, false, m: batch, n: outputSize, k: inputSize,
+                  a: x, lda: inputSize, b: p + kernelOffset, ldb: outputSize, c: y, ldc: outputSize)
+        activation.addBiasAndApply(y, bias: p + biasOffset, rows: batch, cols: outputSize)
+    }
+
+    /// Given dy = dL/dy (overwritten with dL/dz), accumulates dW and db into `gradients`
+    /// and, if `dx` is given, writes dx = dL/dx.
+    /// x: (B, in), y: (B, out), dy: (B, out), dx: (B, in)
+    @inline(__always)
+    func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>,
+                  _ dx: UnsafeMutablePointer<Float>?, batch: Int,
+                  parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>) {
+        activation.backward(output: y, gradient: dy, biasGradient: g + biasOffset, rows: batch, cols: outputSize)
+        // dW = x^T dz: (in, out)
+        BLAS.gemm(true, false, m: inputSize, n: outputSize, k: batch,
+                  a: x, lda: inputSize, b: dy, ldb: outputSize, beta: 1, c: g + kernelOffset, ldc: outputSize)
+        // dx = dz W^T: (B, in)
+        if let dx {
+            BLAS.gemm(false, true, m: batch, n: inputSize, k: outputSize,
+                      a: dy, lda: outputSize, b: p + kernelOffset, ldb: outputSize, c: dx, ldc: inputSize)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Saving and loading weights as safetensors: `layers.{i}.kernel` (in, out) and `layers.{i}.bias`
+/// (out) for each layer i, in Keras's layout (y = x W + b).
+extension Autoencoder {
+    public var namedTensors: [(name: String, tensor: Safetensors.Tensor)] {
+        layers.enumerated().flatMap { i, layer in [
+            ("layers.\(i).kernel", Safetensors.Tensor(shape: [layer.inputSize, layer.outputSize],
+                values: Array(parameters[layer.kernelOffset..<(layer.kernelOffset + layer.inputSize * layer.outputSize)]))),
+            ("layers.\(i).bias", Safetensors.Tensor(shape: [layer.outputSize],
+                values: Array(parameters[layer.biasOffset..<(layer.biasOffset + layer.outputSize)]))),
+        ] }
+    }
+
+    /// Writes the weights atomically to a safetensors file.
+    public func save(to path: String) throws {
+        try AtomicFile.write(Safetensors.encode(namedTensors, metadata: ["format": "sae-autoencoder"]), to: path)
+    }
+
+    /// Rebuilds a model of `config` from a safetensors file, checking every tensor's name and shape.
+    public static func load(config: AutoencoderConfig, from path: String) throws -> Autoencoder {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
+        }
+        let tensors = try Safetensors.decode([UInt8](data), name: path).tensors
+        let model = try Autoencoder(config: config)
+        var expected = Set<String>()
+        for (name, template) in model.namedTensors {
+            expected.insert(name)
+            guard let tensor = tensors[name] else {
+                throw SAEError.badFile(path, "missing tensor \"\(name)\" needed by the model in config.json")
+            }
+            guard tensor.shape == template.shape else {
+                throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(tensor.shape) but config.json needs \(template.shape)")
+            }
+            let i = Int(name.split(separator: ".")[1])!
+            let layer = model.layers[i]
+            let offset = name.hasSuffix(".kernel") ? layer.kernelOffset : layer.biasOffset
+            for (k, v) in tensor.values.enumerated() { model.parameters[offset + k] = v }
+        }
+        if let extra = tensors.keys.first(where: { !expected.contains($0) }) {
+            throw SAEError.badFile(path, "unexpected tensor \"\(extra)\": the weights do not match config.json")
+        }
+        return model
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+
+/// A dense autoencoder with a sparsity penalty on its code, trained like Keras trains the
+/// tutorial's models.
+///
+///     let model = try Autoencoder(config: .tutorial(.l1(lambda: 1e-5)), seed: 1)
+///     let history = try model.fit(train, validation: test, settings: TrainingSettings())
+///     let codes = model.encode(test)          // (test.count, 64)
+///     try model.save(to: "run/model.safetensors")
+///
+/// All parameters live in one allocation, layer after layer (kernel then bias), which is
+/// also the order of the gradient buffer and Adam's moments.
+public final class Autoencoder {
+    public let config: AutoencoderConfig
+    public let layers: [Dense]
+    public let parameterCount: Int
+    /// Every kernel and bias, in layer order.
+    let parameters: UnsafeMutableBufferPointer<Float>
+
+    /// A new model with glorot-uniform kernels, U(-a, a), a = sqrt(6 / (in + out)), and zero biases.
+    public convenience init(config: AutoencoderConfig, seed: UInt64) throws {
+        try self.init(config: config)
+        var rng = SeededGenerator(seed: seed)
+        for layer in layers {
+            let a = (6 / Float(layer.inputSize + layer.outputSize)).squareRoot()
+            for i in 0..<(layer.inputSize * layer.outputSize) {
+                parameters[layer.kernelOffset + i] = (2 * rng.nextUnitFloat() - 1) * a
+            }
+        }
+    }
+
+    /// A model with all parameters zero (weights are then loaded or set).
+    init(config: AutoencoderConfig) throws {
+        try config.validate()
+        self.config = config
+        var offset = 0
+        var layers: [Dense] = []
+        for shape in config.layerShapes {
+            let kernel = offset
+            offset += shape.inputSize * shape.outputSize
+            layers.append(Dense(inputSize: shape.inputSize, outputSize: shape.outputSize,
+                                activation: shape.activation, kernelOffset: kernel, biasOffset: offset))
+            offset += shape.outputSize
+        }
+        self.layers = layers
+        parameterCount = offset
+        parameters = .allocate(capacity: offset)
+        parameters.initialize(repeating: 0)
+    }
+
+    deinit { parameters.deallocate() }
+
+    public var codeLayerIndex: Int { config.codeLayerIndex }
+
+    /// A copy of the parameters (kernels and biases in layer order).
+    public var parameterValues: [Float] {
+        get { Array(parameters) }
+        set {
+            precondition(newValue.count == parameterCount, "expected \(parameterCount) parameters")
+            _ = parameters.update(fromContentsOf: newValue)
+        }
+    }
+
+    // MARK: - Forward and backward over a workspace
+
+    /// Runs every layer over the first `batch` rows of `ws.input`.
+    func forward(_ ws: Workspace, batch: Int, through last: Int? = nil) {
+        let p = UnsafePointer(parameters.baseAddress!)
+        for (l, layer) in layers.enumerated() where l <= (last ?? layers.count - 1) {
+            layer.forward(ws.layerInput(l), ws.outputs[l], batch: batch, parameters: p)
+        }
+    }
+
+    /// After `forward`: the batch loss (reconstruction mean over B x D, plus the penalty already
+    /// divided by B). If `gradients` is given, the gradient of their sum is *added* into it.
+    func loss(_ ws: Workspace, batch: Int,
+              gradients: UnsafeMutablePointer<Float>?) -> (reconstruction: Double, penalty: Double) {
+        let d = config.inputSize, last = layers.count - 1, code = codeLayerIndex
+        let scale = 1 / Float(batch * d)
+        let reconstruction = config.loss.evaluate(
+            logits: ws.outputs[last], targets: ws.input, rows: batch, cols: d,
+            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale) * Double(scale)
+        guard let gradients else {
+            let penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
+                                                  gradient: nil, scratch: ws.scratch)
+            return (reconstruction, penalty)
+        }
+        var penalty = 0.0
+        let p = UnsafePointer(parameters.baseAddress!)
+        for l in stride(from: last, through: 0, by: -1) {
+            if l == code {
+                // The penalty's gradient joins the one flowing back from the decoder.
+                penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
+                                                  gradient: ws.deltas[code], scratch: ws.scratch)
+            }
+            layers[l].backward(ws.layerInput(l), ws.outputs[l], ws.deltas[l], l > 0 ? ws.deltas[l - 1] : nil,
+                               batch: batch, parameters: p, gradients: gradients)
+        }
+        return (reconstruction, penalty)
+    }
+
+    // MARK: - Inference
+
+    /// Runs `rows` samples (rows x inputSize floats) through the layers up to `last`, in batches,
+    /// returning that layer's outputs (rows x its size). The output layer gives logits.
+    func run(_ x: UnsafePointer<Float>, rows: Int, through last: Int, batchSize: Int = 256,
+             apply: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil) -> [Float] {
+        let width = layers[last].outputSize
+        var result = [Float](repeating: 0, count: rows * width)
+        let ws = Workspace(model: self, capacity: min(batchSize, max(rows, 1)))
+        result.withUnsafeMutableBufferPointer { out in
+            var start = 0
+            while start < rows {
+                let b = min(ws.capacity, rows - start)
+                ws.input.update(from: x + start * config.inputSize, count: b * config.inputSize)
+                forward(ws, batch: b, through: last)
+                (out.baseAddress! + start * width).update(from: ws.outputs[last], count: b * width)
+                start += b
+            }
+        }
+        return result
+    }
+
+    /// Codes of `rows` inputs: (rows, codeSize) from (rows, inputSize).
+    public func encode(_ x: [Float]) -> [Float] {
+        precondition(x.count % config.inputSize == 0, "input is not a whole number of rows of \(config.inputSize)")
+        return x.withUnsafeBufferPointer { run($0.baseAddress!, rows: x.count / config.inputSize, through: codeLayerIndex) }
+    }
+
+    /// Codes of every image in `images`: (images.count, codeSize).
+    public func encode(_ images: ImageSet) -> [Float] { encode(images.floats(0..<images.count)) }
+
+    /// Reconstructions (sigmoid outputs in (0, 1)) of `rows` inputs: (rows, inputSize).
+    public func reconstruct(_ x: [Float]) -> [Float] {
+        precondition(x.count % config.inputSize == 0, "input is not a whole number of rows of \(config.inputSize)")
+        var logits = x.withUnsafeBufferPointer { run($0.baseAddress!, rows: x.count / config.inputSize, through: layers.count - 1) }
+        for i in logits.indices { logits[i] = Activation.sigmoid(logits[i]) }
+        return logits
+    }
+
+    public func reconstruct(_ images: ImageSet) -> [Float] { reconstruct(images.floats(0..<images.count)) }
+
+    /// Reconstructions from codes: (rows, codeSize) -> (rows, inputSize), through the decoder alone.
+    public func decode(_ codes: [Float]) -> [Float] {
+        let c = config.codeSize
+        precondition(codes.count % c == 0, "codes are not a whole number of rows of \(c)")
+        let rows = codes.count / c
+        let decoder = Array(layers[(codeLayerIndex + 1)...])
+        let p = UnsafePointer(parameters.baseAddress!)
+        var current = codes
+        for layer in decoder {
+            var next = [Float](repeating: 0, count: rows * layer.outputSize)
+            current.withUnsafeBufferPointer { x in
+                next.withUnsafeMutableBufferPointer { y in layer.forward(x.baseAddress!, y.baseAddress!, batch: rows, parameters: p) }
+            }
+            current = next
+        }
+        for i in current.indices { current[i] = Activation.sigmoid(current[i]) }
+        return current
+    }
+}

@@ -1,0 +1,59 @@
+/// Everything needed to rebuild an autoencoder: the layer sizes, the bottleneck's activation,
+/// its sparsity penalty and the reconstruction loss.
+///
+/// The network is input -> hidden... -> code -> hidden (mirrored)... -> input, with relu hidden
+/// layers and a sigmoid output:
+///
+///     let l1 = AutoencoderConfig.tutorial(.l1(lambda: 1e-5))          // 784-128-64-128-784, relu code
+///     let kl = AutoencoderConfig.tutorial(.kl(rho: 0.05, beta: 3))    // sigmoid code
+public struct AutoencoderConfig: Codable, Equatable, Sendable {
+    public var inputSize: Int
+    /// Sizes of the encoder's hidden layers, outermost first; the decoder mirrors them.
+    public var hiddenSizes: [Int]
+    public var codeSize: Int
+    public var codeActivation: Activation
+    public var penalty: ActivityPenalty
+    public var loss: ReconstructionLoss
+
+    public init(inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
+                codeActivation: Activation = .relu, penalty: ActivityPenalty = .none,
+                loss: ReconstructionLoss = .bce) {
+        self.inputSize = inputSize
+        self.hiddenSizes = hiddenSizes
+        self.codeSize = codeSize
+        self.codeActivation = codeActivation
+        self.penalty = penalty
+        self.loss = loss
+    }
+
+    /// The tutorial's model for a penalty: relu code for L1 and none, sigmoid code for KL.
+    public static func tutorial(_ penalty: ActivityPenalty) -> AutoencoderConfig {
+        AutoencoderConfig(codeActivation: defaultCodeActivation(for: penalty), penalty: penalty)
+    }
+
+    public static func defaultCodeActivation(for penalty: ActivityPenalty) -> Activation {
+        if case .kl = penalty { return .sigmoid }
+        return .relu
+    }
+
+    /// (input size, output size, activation) of each layer in order; the last one is the
+    /// sigmoid output, stored as logits (see `ReconstructionLoss`).
+    public var layerShapes: [(inputSize: Int, outputSize: Int, activation: Activation)] {
+        let sizes = [inputSize] + hiddenSizes + [codeSize] + hiddenSizes.reversed() + [inputSize]
+        let activations = hiddenSizes.map { _ in Activation.relu } + [codeActivation]
+            + hiddenSizes.map { _ in Activation.relu } + [.linear]
+        return (0..<activations.count).map { (sizes[$0], sizes[$0 + 1], activations[$0]) }
+    }
+
+    /// Index of the layer whose output is the code.
+    public var codeLayerIndex: Int { hiddenSizes.count }
+
+    public func validate() throws {
+        guard inputSize > 0 else { throw SAEError.badSetting("input size", "must be > 0, got \(inputSize)") }
+        guard codeSize > 0 else { throw SAEError.badSetting("--code", "must be > 0, got \(codeSize)") }
+        for h in hiddenSizes where h <= 0 {
+            throw SAEError.badSetting("--hidden", "layer sizes must be > 0, got \(h)")
+        }
+        try penalty.validate(codeActivation: codeActivation)
+    }
+}

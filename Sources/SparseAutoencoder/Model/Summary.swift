@@ -1,0 +1,52 @@
+/// A Keras-style summary of the model: each layer's name, output shape and parameter count.
+///
+///     print(model.summary)
+extension AutoencoderConfig {
+    public var summary: String {
+        let shapes = layerShapes
+        var rows: [(String, String, String)] = [("input (InputLayer)", "(None, \(inputSize))", "0")]
+        for (i, s) in shapes.enumerated() {
+            let role: String
+            if i < codeLayerIndex { role = "encoder_\(i)" }
+            else if i == codeLayerIndex { role = "code" }
+            else if i == shapes.count - 1 { role = "output" }
+            else { role = "decoder_\(i - codeLayerIndex - 1)" }
+            let activation = i == shapes.count - 1 ? "sigmoid" : s.activation.rawValue
+            rows.append(("\(role) (Dense, \(activation))", "(None, \(s.outputSize))",
+                         String(s.inputSize * s.outputSize + s.outputSize)))
+        }
+        let total = shapes.reduce(0) { $0 + $1.inputSize * $1.outputSize + $1.outputSize }
+        let widths = [max(28, rows.map(\.0.count).max()! + 2), 18, 12]
+        func line(_ a: String, _ b: String, _ c: String) -> String {
+            a.padding(toLength: widths[0], withPad: " ", startingAt: 0)
+                + b.padding(toLength: widths[1], withPad: " ", startingAt: 0)
+                + String(repeating: " ", count: max(0, widths[2] - c.count)) + c
+        }
+        let rule = String(repeating: "─", count: widths.reduce(0, +))
+        var out = ["Model: \"autoencoder\" (penalty: \(penalty.summaryText), loss: \(loss.rawValue))", rule,
+                   line("Layer (type)", "Output Shape", "Param #"), rule]
+        out += rows.map { line($0.0, $0.1, $0.2) }
+        out += [rule, " Total params: \(total) (\(Self.formatBytes(total * 4)))",
+                " Trainable params: \(total)", " Non-trainable params: 0"]
+        return out.joined(separator: "\n")
+    }
+
+    private static func formatBytes(_ n: Int) -> String {
+        n >= 1 << 20 ? "\((Double(n) / 1048576 * 100).rounded() / 100) MB" : "\((Double(n) / 1024 * 100).rounded() / 100) KB"
+    }
+}
+
+extension ActivityPenalty {
+    /// "l1 (lambda 1e-05)", "kl (rho 0.05, beta 3.0)" or "none".
+    public var summaryText: String {
+        switch self {
+        case .none: "none"
+        case .l1(let lambda): "l1 (lambda \(lambda))"
+        case .kl(let rho, let beta): "kl (rho \(rho), beta \(beta))"
+        }
+    }
+}
+
+extension Autoencoder {
+    public var summary: String { config.summary }
+}

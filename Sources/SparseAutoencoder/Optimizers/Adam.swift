@@ -1,0 +1,59 @@
+import Foundation
+
+/// Adam exactly as Keras applies it (eps = 1e-7, outside the square root, with the bias
+/// correction folded into the step size):
+///
+///     t += 1
+///     m = beta1 m + (1 - beta1) g
+///     v = beta2 v + (1 - beta2) g^2
+///     alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+///     theta -= alpha m / (sqrt(v) + eps)
+///
+/// PyTorch's Adam puts eps inside the correction and defaults to 1e-8: not the same numbers.
+public struct AdamSettings: Codable, Equatable, Sendable {
+    public var learningRate: Float = 1e-3
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-7
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+}
+
+/// Adam's state (first and second moments, step count) for a flat parameter buffer.
+public final class Adam {
+    public let settings: AdamSettings
+    public private(set) var step = 0
+    /// m and v, each `count` floats, in one allocation.
+    let moments: UnsafeMutableBufferPointer<Float>
+    let count: Int
+
+    public init(settings: AdamSettings, parameterCount: Int) {
+        self.settings = settings
+        count = parameterCount
+        moments = .allocate(capacity: 2 * parameterCount)
+        moments.initialize(repeating: 0)
+    }
+
+    deinit { moments.deallocate() }
+
+    /// One update of `parameters` from `gradients` (both `count` floats), fused into a single pass.
+    func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>) {
+        step += 1
+        let s = settings
+        let t = Double(step)
+        let alpha = Float(Double(s.learningRate) * (1 - pow(Double(s.beta2), t)).squareRoot()
+                          / (1 - pow(Double(s.beta1), t)))
+        let m = moments.baseAddress!, v = m + count
+        let b1 = s.beta1, b2 = s.beta2, eps = s.epsilon
+        for i in 0..<count {
+            m[i] += (g[i] - m[i]) * (1 - b1)
+            v[i] += (g[i] * g[i] - v[i]) * (1 - b2)
+            parameters[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// How to train: the tutorial's defaults (30 epochs, batches of 256, Adam with Keras's defaults).
+public struct TrainingSettings: Codable, Equatable, Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: AdamSettings
+    /// Seeds the initial weights and every epoch's shuffle.
+    public var seed: UInt64
+
+    public init(epochs: Int = 30, batchSize: Int = 256, optimizer: AdamSettings = AdamSettings(), seed: UInt64 = 1) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.seed = seed
+    }
+
+    public func validate() throws {
+        guard epochs > 0 else { throw SAEError.badSetting("--epochs", "must be > 0, got \(epochs)") }
+        guard batchSize > 0 else { throw SAEError.badSetting("--batch-size", "must be > 0, got \(batchSize)") }
+        let lr = optimizer.learningRate
+        guard lr > 0, lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be > 0, got \(lr)") }
+    }
+}
+
+/// One epoch's numbers, as Keras's History records them (plus the wall-clock time).
+public struct EpochRecord: Codable, Equatable, Sendable {
+    public var epoch: Int
+    /// Sample-weighted mean of the batch losses (reconstruction + penalty) during the epoch.
+    public var loss: Double
+    /// The same on the validation set after the epoch, if there is one.
+    public var valLoss: Double?
+    /// Training plus validation time for the epoch.
+    public var seconds: Double
+}
+
+/// What `fit` reports as it goes.
+public enum TrainingEvent: Sendable {
+    case epochStart(epoch: Int, epochs: Int, steps: Int)
+    /// After each step: the running (sample-weighted) mean loss of the epoch so far.
+    case step(epoch: Int, step: Int, steps: Int, loss: Double, elapsed: Double)
+    case epochEnd(EpochRecord, steps: Int)
+}

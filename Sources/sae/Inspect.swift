@@ -1,0 +1,87 @@
+import Foundation
+import ArgumentParser
+import SparseAutoencoder
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a model's layers, output shapes and parameter counts, like Keras's summary().",
+        discussion: """
+            Give a run directory to summarise its model, or model options to see a model before training:
+              sae summary runs/l1
+              sae summary --penalty kl --code 32
+            """)
+
+    @Argument(help: "A run directory (optional).") var runDirectory: String?
+    @OptionGroup(title: "Model") var model: ModelOptions
+
+    func run() throws {
+        let config = try runDirectory.map { try RunDirectory(path: $0).loadConfig().model } ?? model.config()
+        print(config.summary)
+    }
+}
+
+enum Split: String, ExpressibleByArgument, CaseIterable { case test, train }
+
+/// Options shared by `encode` and `reconstruct`.
+struct ExportOptions: ParsableArguments {
+    @Argument(help: "The run directory.") var run: String
+    @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file")) var out: String
+    @Option(help: "Which split to process: test or train.") var split: Split = .test
+    @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
+
+    func load() throws -> (Autoencoder, ImageSet) {
+        let (_, model) = try RunDirectory(path: run).loadModel()
+        let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
+        let sets = try FashionMNIST.load(directory: directory)
+        return (model, split == .test ? sets.test : sets.train)
+    }
+}
+
+struct Encode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a run's codes of the test (or training) set as a float32 .npy file (N, code).",
+        discussion: "Example: sae encode runs/kl --out codes.npy   # np.load gives (10000, 64)")
+
+    @OptionGroup var options: ExportOptions
+
+    func run() throws {
+        let (model, images) = try options.load()
+        try NPY.write(model.encode(images), rows: images.count, cols: model.config.codeSize, to: options.out)
+        print("Wrote \(options.out): \(images.count) x \(model.config.codeSize) codes (float32)")
+    }
+}
+
+struct Reconstruct: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a run's reconstructions of the test (or training) set as a float32 .npy file (N, 784).",
+        discussion: "Example: sae reconstruct runs/l1 --out recon.npy   # values in (0, 1)")
+
+    @OptionGroup var options: ExportOptions
+
+    func run() throws {
+        let (model, images) = try options.load()
+        try NPY.write(model.reconstruct(images), rows: images.count, cols: model.config.inputSize, to: options.out)
+        print("Wrote \(options.out): \(images.count) x \(model.config.inputSize) reconstructions (float32)")
+    }
+}
+
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the metrics of one or more runs side by side.",
+        discussion: "Example: sae metrics runs/demo/l1 runs/demo/kl")
+
+    @Argument(help: "Run directories.") var runs: [String]
+
+    func validate() throws {
+        if runs.isEmpty { throw ValidationError("give at least one run directory") }
+    }
+
+    func run() throws {
+        let table = try runs.map { path -> (name: String, metrics: RunMetrics) in
+            let run = RunDirectory(path: path)
+            _ = try run.loadConfig()
+            return ((run.path as NSString).lastPathComponent, try run.loadMetrics())
+        }
+        print(MetricsTable.render(table))
+    }
+}

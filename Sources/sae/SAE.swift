@@ -1,0 +1,23 @@
+import ArgumentParser
+import SparseAutoencoder
+
+@main
+struct SAE: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sae",
+        abstract: "Train, inspect and compare sparse autoencoders on the CPU.",
+        discussion: """
+            Reproduces the Keras sparse-autoencoder tutorial (an L1- and a KL-penalised autoencoder on \
+            Fashion-MNIST) with the same numerics, and writes each run to a directory:
+              config.json        model and training settings (enough to rebuild and rerun)
+              model.safetensors  the weights (F32, readable by numpy/safetensors)
+              history.json       loss and val_loss per epoch
+              metrics.json       final losses, test BCE/MSE, code activation statistics
+
+            Fashion-MNIST is looked for in --data, $SAE_DATA, ~/.cache/sae/fashion-mnist and \
+            /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), and downloaded \
+            (and verified by SHA-256) into the cache if none has it.
+            """,
+        subcommands: [Train.self, Demo.self, Summary.self, Encode.self, Reconstruct.self, Metrics.self]
+    )
+}
