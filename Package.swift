@@ -29,8 +29,7 @@ let package = Package(
 
         .target(
             name: "SparseAutoencoder",
-            dependencies: ["COpenBLAS", "CZlib"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["COpenBLAS", "CZlib"]
         ),
 
         // MARK: - Command-line tool

@@ -20,4 +20,9 @@ struct SAE: ParsableCommand {
             """,
         subcommands: [Train.self, Demo.self, Summary.self, Encode.self, Reconstruct.self, Metrics.self]
     )
+
+    static func main() {
+        BLASKernel.restartWithBetterKernelIfNeeded()
+        main(nil)
+    }
 }

@@ -49,17 +49,25 @@ public enum FashionMNIST {
     ///   - log: receives one line per notable step ("downloading ...").
     public static func load(
         directory: String? = nil, download: Bool = true, baseURL: URL = officialBaseURL,
-        cacheDirectory: String = FashionMNIST.cacheDirectory, log: (String) -> Void = { _ in }
+        log: (String) -> Void = { _ in }
     ) throws -> (train: ImageSet, test: ImageSet) {
-        let dir = try locate(directory: directory, download: download, baseURL: baseURL,
-                             cacheDirectory: cacheDirectory, log: log)
+        let dir = try locate(directory: directory, download: download, baseURL: baseURL, log: log)
         return (try loadSplit(dir, trainImages, trainLabels), try loadSplit(dir, testImages, testLabels))
     }
 
-    /// The directory holding all four files, downloading into `cacheDirectory` if needed.
+    /// The places looked in when no directory is given: `$SAE_DATA`, the cache, Debian's package.
+    public static var searchPath: [String] {
+        var places: [String] = []
+        if let env = ProcessInfo.processInfo.environment["SAE_DATA"], !env.isEmpty { places.append(env) }
+        return places + [cacheDirectory, debianDirectory]
+    }
+
+    /// The directory holding all four files: `directory` if given, else the first of `searchPath`
+    /// that has them, else `cacheDirectory` after downloading them there.
     public static func locate(
-        directory: String?, download: Bool = true, baseURL: URL = officialBaseURL,
-        cacheDirectory: String = FashionMNIST.cacheDirectory, log: (String) -> Void = { _ in }
+        directory: String?, searchPath: [String] = FashionMNIST.searchPath, download: Bool = true,
+        baseURL: URL = officialBaseURL, cacheDirectory: String = FashionMNIST.cacheDirectory,
+        log: (String) -> Void = { _ in }
     ) throws -> String {
         if let directory {
             let missing = files.filter { path(of: $0, in: directory) == nil }.map(\.name)
@@ -68,9 +76,7 @@ public enum FashionMNIST {
             }
             return directory
         }
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["SAE_DATA"], !env.isEmpty { candidates.append(env) }
-        candidates += [cacheDirectory, debianDirectory]
+        let candidates = searchPath
         if let found = candidates.first(where: { dir in files.allSatisfy { path(of: $0, in: dir) != nil } }) {
             return found
         }

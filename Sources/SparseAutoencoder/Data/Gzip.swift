@@ -71,4 +71,29 @@ enum Gzip {
         }
         return output
     }
+
+    /// Compresses `bytes` as one gzip member (used to write gzip'd IDX files, e.g. for tests).
+    static func compress(_ bytes: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        // 15 + 16: write a gzip header and trailer.
+        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            fatalError("zlib deflateInit2 failed: out of memory")
+        }
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))))
+        var input = bytes
+        let produced = input.withUnsafeMutableBufferPointer { inp in
+            output.withUnsafeMutableBufferPointer { out -> Int in
+                stream.next_in = inp.baseAddress
+                stream.avail_in = uInt(inp.count)
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(out.count)
+                let status = deflate(&stream, Z_FINISH)
+                precondition(status == Z_STREAM_END, "deflate with a deflateBound-sized buffer must finish")
+                return out.count - Int(stream.avail_out)
+            }
+        }
+        return Array(output[0..<produced])
+    }
 }

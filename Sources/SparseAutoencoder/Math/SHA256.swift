@@ -27,14 +27,41 @@ public struct SHA256 {
     public init() {}
 
     public mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        length &+= UInt64(bytes.count)
-        buffer.append(contentsOf: bytes)
-        let whole = buffer.count / 64 * 64
-        guard whole > 0 else { return }
-        buffer.withUnsafeBufferPointer { p in
-            for start in stride(from: 0, to: whole, by: 64) { compress(p.baseAddress! + start) }
+        if let done = bytes.withContiguousStorageIfAvailable({ update($0) }) { return done }
+        Array(bytes).withUnsafeBufferPointer { update($0) }
+    }
+
+    /// Hashes whole blocks straight from `bytes`; only a partial block is copied (to `buffer`).
+    public mutating func update(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard var p = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        length &+= UInt64(remaining)
+        if !buffer.isEmpty {
+            let take = min(64 - buffer.count, remaining)
+            buffer.append(contentsOf: UnsafeBufferPointer(start: p, count: take))
+            p += take
+            remaining -= take
+            if buffer.count == 64 {
+                buffer.withUnsafeBufferPointer { compressBlocks($0.baseAddress!, count: 1) }
+                buffer.removeAll(keepingCapacity: true)
+            }
         }
-        buffer.removeFirst(whole)
+        let blocks = remaining / 64
+        compressBlocks(p, count: blocks)
+        buffer.append(contentsOf: UnsafeBufferPointer(start: p + 64 * blocks, count: remaining - 64 * blocks))
+    }
+
+    private mutating func compressBlocks(_ p: UnsafePointer<UInt8>, count: Int) {
+        guard count > 0 else { return }
+        h.withUnsafeMutableBufferPointer { state in
+            SHA256.k.withUnsafeBufferPointer { k in
+                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                    for block in 0..<count {
+                        SHA256.compress(p + 64 * block, state.baseAddress!, k.baseAddress!, w.baseAddress!)
+                    }
+                }
+            }
+        }
     }
 
     /// The digest as 64 lowercase hex digits.
@@ -52,30 +79,26 @@ public struct SHA256 {
         }.joined()
     }
 
-    private mutating func compress(_ block: UnsafePointer<UInt8>) {
-        var w = [UInt32](repeating: 0, count: 64)
+    /// One 64-byte block into the state; static and over raw pointers, so no reference counting.
+    private static func compress(_ block: UnsafePointer<UInt8>, _ h: UnsafeMutablePointer<UInt32>,
+                                 _ k: UnsafePointer<UInt32>, _ w: UnsafeMutablePointer<UInt32>) {
         for t in 0..<16 {
             w[t] = UInt32(block[4 * t]) << 24 | UInt32(block[4 * t + 1]) << 16
                 | UInt32(block[4 * t + 2]) << 8 | UInt32(block[4 * t + 3])
         }
         for t in 16..<64 {
-            let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-            let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+            let s0 = (w[t - 15] >> 7 | w[t - 15] << 25) ^ (w[t - 15] >> 18 | w[t - 15] << 14) ^ (w[t - 15] >> 3)
+            let s1 = (w[t - 2] >> 17 | w[t - 2] << 15) ^ (w[t - 2] >> 19 | w[t - 2] << 13) ^ (w[t - 2] >> 10)
             w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
         }
-        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
         for t in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ SHA256.k[t] &+ w[t]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+            let t1 = hh &+ ((e >> 6 | e << 26) ^ (e >> 11 | e << 21) ^ (e >> 25 | e << 7)) &+ ((e & f) ^ (~e & g)) &+ k[t] &+ w[t]
+            let t2 = ((a >> 2 | a << 30) ^ (a >> 13 | a << 19) ^ (a >> 22 | a << 10)) &+ ((a & b) ^ (a & c) ^ (b & c))
+            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
         }
         h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d
         h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 
-    @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 }

@@ -18,7 +18,7 @@ public final class ProgressPrinter {
     public init(interactive: Bool = isatty(STDOUT_FILENO) != 0,
                 write: @escaping (String) -> Void = { text in
                     print(text, terminator: "")
-                    fflush(stdout)
+                    fflush(nil)
                 }) {
         self.interactive = interactive
         self.write = write

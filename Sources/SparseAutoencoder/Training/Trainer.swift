@@ -76,7 +76,7 @@ public final class Trainer {
     }
 
     /// Fisher-Yates with our own generator, so a seed gives the same order on every platform.
-    private func shuffle(_ order: inout [Int]) {
+    func shuffle(_ order: inout [Int]) {
         for i in stride(from: order.count - 1, to: 0, by: -1) {
             let j = Int(rng.next() % UInt64(i + 1))
             order.swapAt(i, j)

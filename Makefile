@@ -1,0 +1,24 @@
+# The two commands a new user needs:
+#   make demo   train the tutorial's L1 and KL models (30 epochs each) and print them side by side
+#   make test   run the test suite
+# Both install what is missing (OpenBLAS, zlib, Fashion-MNIST from Debian's packages) first.
+
+SAE := .build/release/sae
+
+.PHONY: demo test build deps clean
+
+demo: deps build
+	$(SAE) demo --out runs/demo
+
+test:
+	bash scripts/install-deps.sh --test
+	swift test
+
+build: deps
+	swift build -c release --product sae
+
+deps:
+	bash scripts/install-deps.sh
+
+clean:
+	rm -rf .build runs

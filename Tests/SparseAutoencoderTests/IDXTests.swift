@@ -1,0 +1,83 @@
+import XCTest
+@testable import SparseAutoencoder
+
+final class IDXTests: XCTestCase {
+    let images = IDX.encode(shape: [2, 3, 2], bytes: Array(0..<12))
+
+    func testParsesImagesAndLabels() throws {
+        let a = try IDX.parse(images, name: "x")
+        XCTAssertEqual(a.shape, [2, 3, 2])
+        XCTAssertEqual(a.bytes, Array(0..<12))
+        XCTAssertEqual(try IDX.parse(IDX.encode(shape: [3], bytes: [7, 8, 9]), name: "y").shape, [3])
+    }
+
+    func testReadsRawAndGzipFilesAlike() throws {
+        let dir = temporaryDirectory(self)
+        try AtomicFile.write(images, to: dir + "/raw")
+        try AtomicFile.write(Gzip.compress(images), to: dir + "/packed.gz")
+        XCTAssertEqual(try IDX.read(path: dir + "/raw"), try IDX.read(path: dir + "/packed.gz"))
+    }
+
+    func testConcatenatedGzipMembersAreOneStream() throws {
+        let joined = Gzip.compress(Array(images[0..<10])) + Gzip.compress(Array(images[10...]))
+        XCTAssertEqual(try Gzip.decompress(joined, name: "j"), images)
+    }
+
+    func testMalformedFilesGiveOneLineErrors() {
+        var wrongMagic = images; wrongMagic[0] = 1
+        var wrongType = images; wrongType[2] = 0x0D
+        var zeroRank = images; zeroRank[3] = 0
+        let overflow: [UInt8] = [0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+        let cases: [([UInt8], String)] = [
+            ([0, 0], "too short"),
+            (wrongMagic, "not an IDX file"),
+            (wrongType, "unsupported IDX data type 0x0d"),
+            (zeroRank, "rank 0"),
+            (Array(images[0..<10]), "truncated IDX header"),
+            (Array(images.dropLast()), "truncated"),
+            (images + [1], "trailing bytes"),
+            (overflow, "describe more data than the file holds"),
+        ]
+        for (bytes, expected) in cases {
+            XCTAssertThrowsError(try IDX.parse(bytes, name: "bad.idx")) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.hasPrefix("bad.idx: ") && text.contains(expected), "\(text) should mention \(expected)")
+                XCTAssertFalse(text.contains("\n"))
+            }
+        }
+    }
+
+    func testCorruptAndTruncatedGzipAreReported() {
+        let packed = Gzip.compress(images)
+        var corrupt = packed; corrupt[corrupt.count / 2] ^= 0xff; corrupt[corrupt.count - 6] ^= 0xff
+        XCTAssertThrowsError(try Gzip.decompress(Array(packed.dropLast(9)), name: "t.gz")) { error in
+            XCTAssertTrue("\(error)".contains("truncated"), "\(error)")
+        }
+        XCTAssertThrowsError(try Gzip.decompress(corrupt, name: "c.gz")) { error in
+            XCTAssertTrue("\(error)".contains("c.gz: "), "\(error)")
+        }
+        XCTAssertThrowsError(try Gzip.decompress(packed + [1, 2, 3], name: "g.gz")) { error in
+            XCTAssertTrue("\(error)".contains("after the end"), "\(error)")
+        }
+    }
+
+    func testImagesAndLabelsMustAgree() throws {
+        let labels = try IDX.parse(IDX.encode(shape: [3], bytes: [1, 2, 3]), name: "l")
+        XCTAssertThrowsError(try ImageSet(images: IDX.parse(images, name: "i"), labels: labels, imagesName: "i", labelsName: "l")) { error in
+            XCTAssertTrue("\(error)".contains("holds 2 images but l holds 3 labels"), "\(error)")
+        }
+        XCTAssertThrowsError(try ImageSet(images: labels, labels: labels, imagesName: "i", labelsName: "l"))
+        let set = try ImageSet(images: IDX.parse(images, name: "i"),
+                               labels: IDX.parse(IDX.encode(shape: [2], bytes: [4, 5]), name: "l"), imagesName: "i", labelsName: "l")
+        XCTAssertEqual(set.featureCount, 6)
+        XCTAssertEqual(set.floats(1..<2), (6..<12).map { Float($0) / 255 })
+    }
+
+    func testRealFashionMNISTShapes() throws {
+        let (train, test) = try debianFashionMNIST()
+        XCTAssertEqual([train.count, train.height, train.width], [60000, 28, 28])
+        XCTAssertEqual(test.count, 10000)
+        XCTAssertEqual(Set(train.labels), Set(0..<10))
+        XCTAssertEqual(train.pixels.max(), 255)
+    }
+}

@@ -1,0 +1,71 @@
+import XCTest
+@testable import SparseAutoencoder
+
+final class RunDirectoryTests: XCTestCase {
+    func smallRun(_ dir: String, penalty: ActivityPenalty = .kl(rho: 0.05, beta: 3)) throws -> RunMetrics {
+        let data = syntheticImages(count: 200, side: 4)
+        let config = RunConfig(model: AutoencoderConfig(inputSize: 16, hiddenSizes: [8], codeSize: 4,
+                                                        codeActivation: AutoencoderConfig.defaultCodeActivation(for: penalty), penalty: penalty),
+                               training: TrainingSettings(epochs: 2, batchSize: 64, seed: 3), data: DataSettings())
+        return try TrainingRun.run(config, train: data, test: data.prefix(50), into: RunDirectory.create(dir, force: false))
+    }
+
+    func testATrainingRunWritesEveryFileAndLoadsBack() throws {
+        let dir = temporaryDirectory(self) + "/run"
+        let metrics = try smallRun(dir)
+        let run = RunDirectory(path: dir)
+        let (config, model) = try run.loadModel()
+        XCTAssertEqual(config.training.epochs, 2)
+        XCTAssertEqual(try run.loadHistory().count, 2)
+        XCTAssertEqual(try run.loadMetrics(), metrics)
+        // metrics.json has the documented keys, in snake_case.
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.metricsPath))) as! [String: Any]
+        for key in ["final_loss", "final_val_loss", "test_bce", "test_mse", "mean_activation", "dead_units",
+                    "epochs", "train_seconds", "seconds_per_epoch"] {
+            XCTAssertNotNil(json[key], key)
+        }
+        // The loaded model reproduces the metrics exactly.
+        let data = syntheticImages(count: 200, side: 4).prefix(50)
+        XCTAssertEqual(model.evaluate(data, batchSize: 64).mse, metrics.testMse)
+        let history = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.historyPath))) as! [[String: Any]]
+        XCTAssertEqual(Set(history[0].keys), ["epoch", "loss", "val_loss", "seconds"])
+    }
+
+    func testAnExistingRunIsReplacedOnlyWithForce() throws {
+        let dir = temporaryDirectory(self) + "/run"
+        _ = try smallRun(dir)
+        XCTAssertThrowsError(try RunDirectory.create(dir, force: false)) { error in
+            XCTAssertTrue("\(error)".contains("pass --force"), "\(error)")
+        }
+        XCTAssertNoThrow(try RunDirectory.create(dir, force: true))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+    }
+
+    func testForceNeverDeletesADirectoryThatIsNotARun() throws {
+        let dir = temporaryDirectory(self)
+        try AtomicFile.write("precious", to: dir + "/notes.txt")
+        XCTAssertThrowsError(try RunDirectory.create(dir, force: true)) { error in
+            XCTAssertTrue("\(error)".contains("holds no run"), "\(error)")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/notes.txt"))
+    }
+
+    func testBadConfigFilesGiveOneLineErrors() throws {
+        let dir = temporaryDirectory(self)
+        XCTAssertThrowsError(try RunDirectory(path: dir).loadConfig()) { error in
+            XCTAssertTrue("\(error)".contains("is not a run directory"), "\(error)")
+        }
+        try AtomicFile.write("{ not json", to: dir + "/config.json")
+        XCTAssertThrowsError(try RunDirectory(path: dir).loadConfig()) { XCTAssertTrue("\($0)".contains("not valid JSON"), "\($0)") }
+        try AtomicFile.write(#"{"format_version": 1}"#, to: dir + "/config.json")
+        XCTAssertThrowsError(try RunDirectory(path: dir).loadConfig()) { XCTAssertTrue("\($0)".contains("missing key"), "\($0)") }
+        let good = RunConfig(model: .tutorial(.l1(lambda: 1e-5)), training: TrainingSettings(), data: DataSettings())
+        var future = good
+        future.formatVersion = 99
+        try JSONFile.write(future, to: dir + "/config.json")
+        XCTAssertThrowsError(try RunDirectory(path: dir).loadConfig()) { XCTAssertTrue("\($0)".contains("format version 99"), "\($0)") }
+        try JSONFile.write(good, to: dir + "/config.json")
+        XCTAssertEqual(try RunDirectory(path: dir).loadConfig(), good)
+        XCTAssertThrowsError(try RunDirectory(path: dir).loadModel()) { XCTAssertTrue("\($0)".contains("no model.safetensors"), "\($0)") }
+    }
+}

@@ -1,0 +1,58 @@
+import XCTest
+@testable import SparseAutoencoder
+
+final class SafetensorsTests: XCTestCase {
+    let tensors: [(name: String, tensor: Safetensors.Tensor)] = [
+        ("a.kernel", .init(shape: [2, 3], values: [1, -2, 3.5, 0, .pi, -0.0])),
+        ("a.bias", .init(shape: [3], values: [1e-30, 7, 1e30])),
+        ("scalar\"quoted", .init(shape: [], values: [42])),
+    ]
+
+    func testRoundTrip() throws {
+        let bytes = Safetensors.encode(tensors, metadata: ["format": "test"])
+        let (decoded, metadata) = try Safetensors.decode(bytes, name: "t")
+        XCTAssertEqual(metadata, ["format": "test"])
+        XCTAssertEqual(decoded.count, 3)
+        for (name, tensor) in tensors { XCTAssertEqual(decoded[name], tensor, name) }
+    }
+
+    func testLayoutFollowsTheSpec() throws {
+        let bytes = Safetensors.encode(tensors)
+        let n = Int(bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        XCTAssertEqual(n % 8, 0, "header padded to 8 bytes")
+        XCTAssertEqual(bytes.count, 8 + n + 4 * 10)
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as! [String: Any]
+        let kernel = header["a.kernel"] as! [String: Any]
+        XCTAssertEqual(kernel["dtype"] as? String, "F32")
+        XCTAssertEqual(kernel["data_offsets"] as? [Int], [0, 24])
+        // Little-endian F32 data: 1.0 is 00 00 80 3f.
+        XCTAssertEqual(Array(bytes[(8 + n)..<(8 + n + 4)]), [0, 0, 0x80, 0x3f])
+    }
+
+    func testMalformedFilesAreRefused() {
+        func file(_ header: String, data: Int = 8) -> [UInt8] {
+            var h = Array(header.utf8)
+            while h.count % 8 != 0 { h.append(0x20) }
+            return withUnsafeBytes(of: UInt64(h.count).littleEndian, Array.init) + h + [UInt8](repeating: 0, count: data)
+        }
+        let cases: [([UInt8], String)] = [
+            ([1, 2, 3], "too short"),
+            (withUnsafeBytes(of: UInt64(1 << 40).littleEndian, Array.init) + [0], "over the 100 MB limit"),
+            (withUnsafeBytes(of: UInt64(64).littleEndian, Array.init) + [0x7b, 0x7d], "but the file has only"),
+            (file("not json"), "not valid JSON"),
+            (file("[1, 2]"), "not a JSON object"),
+            (file(#"{"t":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#), "only F32"),
+            (file(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}"#), "needs 4"),
+            (file(#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#), "outside"),
+            (file(#"{"t":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#), "invalid shape"),
+            (file(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"u":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#), "overlap"),
+            (file(#"{"t":{"dtype":"F32","shape":[2]}}"#), "needs dtype, shape and two data_offsets"),
+            (file(#"{"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#), "larger than the file"),
+        ]
+        for (bytes, expected) in cases {
+            XCTAssertThrowsError(try Safetensors.decode(bytes, name: "w.safetensors")) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
+            }
+        }
+    }
+}

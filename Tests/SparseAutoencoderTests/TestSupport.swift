@@ -1,0 +1,58 @@
+import Foundation
+import XCTest
+@testable import SparseAutoencoder
+
+/// Random floats in [lo, hi) from a fixed seed.
+func randomFloats(_ n: Int, seed: UInt64, in range: ClosedRange<Float> = -1...1) -> [Float] {
+    var rng = SeededGenerator(seed: seed)
+    return (0..<n).map { _ in range.lowerBound + (range.upperBound - range.lowerBound) * rng.nextUnitFloat() }
+}
+
+/// Checks an analytic gradient against central finite differences of `f` at `x`, over every
+/// coordinate: the relative error ||a - n|| / (||a|| + ||n||) must be below `tolerance`.
+func assertGradientMatches(_ analytic: [Float], at x: [Float], h: Float = 1e-2, tolerance: Double = 2e-3,
+                           _ f: ([Float]) -> Double, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(analytic.count, x.count, file: file, line: line)
+    var numeric = [Double](repeating: 0, count: x.count)
+    for i in x.indices {
+        var plus = x, minus = x
+        plus[i] += h
+        minus[i] -= h
+        numeric[i] = (f(plus) - f(minus)) / Double(plus[i] - minus[i])
+    }
+    var diff = 0.0, na = 0.0, nn = 0.0
+    for i in x.indices {
+        diff += pow(Double(analytic[i]) - numeric[i], 2)
+        na += pow(Double(analytic[i]), 2)
+        nn += numeric[i] * numeric[i]
+    }
+    XCTAssertGreaterThan(na, 0, "the analytic gradient is all zeros: the check would prove nothing", file: file, line: line)
+    let relative = diff.squareRoot() / (na.squareRoot() + nn.squareRoot())
+    XCTAssertLessThan(relative, tolerance, "relative gradient error \(relative)", file: file, line: line)
+}
+
+/// A fresh empty directory under the system temp directory, removed when the test ends.
+func temporaryDirectory(_ test: XCTestCase) -> String {
+    let path = NSTemporaryDirectory() + "sae-tests-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+    return path
+}
+
+/// A tiny labelled image set with random pixels: (count, side, side).
+func syntheticImages(count: Int, side: Int = 4, seed: UInt64 = 7) -> ImageSet {
+    var rng = SeededGenerator(seed: seed)
+    let pixels = (0..<(count * side * side)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    let labels = (0..<count).map { UInt8($0 % 10) }
+    return ImageSet(count: count, height: side, width: side, pixels: pixels, labels: labels)
+}
+
+/// Real Fashion-MNIST, from Debian's dataset-fashion-mnist package (which `.ci/run` installs).
+func debianFashionMNIST() throws -> (train: ImageSet, test: ImageSet) {
+    let dir = FashionMNIST.debianDirectory
+    guard FashionMNIST.files.allSatisfy({ FashionMNIST.path(of: $0, in: dir) != nil }) else {
+        XCTFail("Fashion-MNIST is not in \(dir): run `apt-get install dataset-fashion-mnist` (make test does)")
+        throw SAEError("dataset missing")
+    }
+    return try FashionMNIST.load(directory: dir)
+}

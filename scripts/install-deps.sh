@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building and running sae needs, if it is missing: OpenBLAS (every matrix
+# product), zlib (gzip'd IDX files), pkg-config (finds OpenBLAS), Debian's Fashion-MNIST
+# package, and numpy (one test checks that numpy reads our .npy and safetensors files).
+set -euo pipefail
+
+need=()
+pkg-config --exists openblas 2>/dev/null || need+=(libopenblas-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "error: need root (or sudo) to apt-get install ${need[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "Installing ${need[*]} with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--test" ] && ! python3 -c 'import numpy' 2>/dev/null; then
+  echo "Installing numpy with pip (for the interoperability test)"
+  python3 -m pip install -q numpy
+fi
