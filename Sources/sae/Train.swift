@@ -37,8 +37,8 @@ struct Train: ParsableCommand {
 @discardableResult
 func trainRun(_ config: RunConfig, dataOptions: DataOptions, out: String, force: Bool, summary: Bool,
               data: (train: ImageSet, test: ImageSet, directory: String)? = nil) throws -> RunMetrics {
-    let directory = try RunDirectory.create(out, force: force)
     let (train, test, dataDirectory) = try data ?? dataOptions.load()
+    let directory = try RunDirectory.create(out, force: force)
     var config = config
     config.data.directory = dataDirectory
     if summary { print(config.model.summary) }

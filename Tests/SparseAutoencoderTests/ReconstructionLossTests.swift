@@ -4,8 +4,10 @@ import XCTest
 final class ReconstructionLossTests: XCTestCase {
     let rows = 3, cols = 7
 
-    func evaluate(_ loss: ReconstructionLoss, _ z: [Float], _ x: [Float], gradient: UnsafeMutablePointer<Float>? = nil) -> Double {
-        loss.evaluate(logits: z, targets: x, rows: rows, cols: cols, gradient: gradient)
+    func evaluate(_ loss: ReconstructionLoss, _ z: [Float], _ x: [Float], gradient: UnsafeMutablePointer<Float>? = nil,
+                  scale: Float = 1) -> Double {
+        var scratch = [Float](repeating: 0, count: cols)
+        return loss.evaluate(logits: z, targets: x, rows: rows, cols: cols, gradient: gradient, scale: scale, scratch: &scratch)
     }
 
     func testBCEMatchesTheDefinitionOnProbabilities() {
@@ -47,8 +49,8 @@ final class ReconstructionLossTests: XCTestCase {
     func testGradientScaleIsApplied() {
         let z = randomFloats(rows * cols, seed: 7), x = randomFloats(rows * cols, seed: 8, in: 0...1)
         var g1 = [Float](repeating: 0, count: rows * cols), g2 = g1
-        _ = ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: rows, cols: cols, gradient: &g1, scale: 1)
-        _ = ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: rows, cols: cols, gradient: &g2, scale: 0.25)
+        _ = evaluate(.bce, z, x, gradient: &g1, scale: 1)
+        _ = evaluate(.bce, z, x, gradient: &g2, scale: 0.25)
         for i in g1.indices { XCTAssertEqual(g2[i], g1[i] * 0.25, accuracy: 1e-7) }
     }
 }

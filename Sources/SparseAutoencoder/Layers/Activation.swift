@@ -9,7 +9,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     public var isBoundedToUnitInterval: Bool { self == .sigmoid }
 
     @inline(__always)
-    static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    static func sigmoid(_ x: Float) -> Float { FastMath.sigmoid(x) }
 
     /// y = act(z + bias) in place over a (rows, cols) block: one pass for bias and activation.
     @inline(__always)
@@ -33,7 +33,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
             let g = dy + r * cols, o = y + r * cols
             switch self {
             case .linear: break
-            case .relu: for j in 0..<cols where !(o[j] > 0) { g[j] = 0 }
+            case .relu: for j in 0..<cols { g[j] = o[j] > 0 ? g[j] : 0 }
             case .sigmoid: for j in 0..<cols { g[j] *= o[j] * (1 - o[j]) }
             }
             for j in 0..<cols { db[j] += g[j] }

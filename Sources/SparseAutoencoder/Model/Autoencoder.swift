@@ -79,7 +79,7 @@ public final class Autoencoder {
         let scale = 1 / Float(batch * d)
         let reconstruction = config.loss.evaluate(
             logits: ws.outputs[last], targets: ws.input, rows: batch, cols: d,
-            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale) * Double(scale)
+            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale, scratch: ws.scratch) * Double(scale)
         guard let gradients else {
             let penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
                                                   gradient: nil, scratch: ws.scratch)

@@ -5,7 +5,8 @@
 /// - input: (B, inputSize), the batch itself (and the reconstruction target);
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
 /// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l] during backward;
-/// - scratch: (codeSize), per-unit statistics for the penalty.
+/// - scratch: (max(codeSize, inputSize)), per-unit statistics for the penalty and
+///   per-element losses of one row.
 final class Workspace {
     let capacity: Int
     let input: UnsafeMutablePointer<Float>
@@ -17,7 +18,8 @@ final class Workspace {
     init(model: Autoencoder, capacity: Int) {
         self.capacity = capacity
         let widths = model.layers.map(\.outputSize)
-        let total = capacity * (model.config.inputSize + 2 * widths.reduce(0, +)) + model.config.codeSize
+        let scratchSize = max(model.config.codeSize, model.config.inputSize)
+        let total = capacity * (model.config.inputSize + 2 * widths.reduce(0, +)) + scratchSize
         storage = .allocate(capacity: total)
         storage.initialize(repeating: 0)
         var next = storage.baseAddress!
@@ -28,7 +30,7 @@ final class Workspace {
         input = take(capacity * model.config.inputSize)
         outputs = widths.map { take(capacity * $0) }
         deltas = widths.map { take(capacity * $0) }
-        scratch = take(model.config.codeSize)
+        scratch = take(scratchSize)
     }
 
     deinit { storage.deallocate() }

@@ -54,7 +54,7 @@ public final class Trainer {
                 progress(.step(epoch: epoch, step: step + 1, steps: steps, loss: total / Double(lo + b),
                                elapsed: seconds(clock.now - start)))
             }
-            let valLoss = validation.map { model.evaluate($0, batchSize: batch).loss }
+            let valLoss = validation.map { model.loss(on: $0, batchSize: batch) }
             let record = EpochRecord(epoch: epoch, loss: total / Double(train.count), valLoss: valLoss,
                                      seconds: seconds(clock.now - start))
             history.append(record)

@@ -1,0 +1,84 @@
+import Foundation
+import XCTest
+import SparseAutoencoder
+
+/// The `sae` tool end to end: exit codes, one-line errors, and a tiny train → encode → metrics flow.
+final class SAECommandTests: XCTestCase {
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    func sae(_ arguments: String...) throws -> Result {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae")
+            .path
+        let fallback = Bundle.main.bundleURL.appendingPathComponent("sae").path
+        let path = FileManager.default.isExecutableFile(atPath: binary) ? binary : fallback
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            XCTFail("the sae executable was not built next to the tests (\(binary))")
+            throw SAEError("no sae")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func assertFails(_ r: Result, mentioning text: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), "a Swift trap: \(r.stderr)", file: file, line: line)
+    }
+
+    func testKLOnAReluCodeIsRefusedBeforeAnythingIsWritten() throws {
+        let out = temporaryDirectory(self) + "/run"
+        let r = try sae("train", "--penalty", "kl", "--code-activation", "relu", "--out", out)
+        assertFails(r, mentioning: "relu outputs can exceed 1")
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    func testBadSettingsAndPathsGiveErrors() throws {
+        let dir = temporaryDirectory(self)
+        assertFails(try sae("train", "--penalty", "kl", "--rho", "2", "--out", dir + "/a"), mentioning: "--rho")
+        assertFails(try sae("train", "--epochs", "0", "--out", dir + "/a"), mentioning: "--epochs")
+        assertFails(try sae("train", "--hidden", "12,x", "--out", dir + "/a"), mentioning: "--hidden")
+        assertFails(try sae("train", "--data", dir, "--out", dir + "/a"), mentioning: "does not hold Fashion-MNIST")
+        assertFails(try sae("encode", dir + "/nothing", "--out", dir + "/c.npy"), mentioning: "is not a run directory")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a"))
+    }
+
+    func testSummaryPrintsTheModel() throws {
+        let r = try sae("summary", "--penalty", "kl", "--code", "32")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("code (Dense, sigmoid)") && r.stdout.contains("(None, 32)"), r.stdout)
+    }
+
+    func testTrainEncodeReconstructAndMetricsOnASmallRun() throws {
+        let dir = temporaryDirectory(self)
+        let run = dir + "/kl"
+        let train = try sae("train", "--penalty", "kl", "--epochs", "2", "--train-limit", "512", "--hidden", "32",
+                            "--code", "8", "--data", FashionMNIST.debianDirectory, "--out", run)
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stdout.contains("Epoch 2/2") && train.stdout.contains("val_loss: "), train.stdout)
+        for file in ["config.json", "model.safetensors", "history.json", "metrics.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/" + file), file)
+        }
+        let again = try sae("train", "--penalty", "kl", "--epochs", "1", "--out", run)
+        assertFails(again, mentioning: "--force")
+
+        let encode = try sae("encode", run, "--out", dir + "/codes.npy", "--data", FashionMNIST.debianDirectory)
+        XCTAssertEqual(encode.status, 0, encode.stderr)
+        let size = try FileManager.default.attributesOfItem(atPath: dir + "/codes.npy")[.size] as! Int
+        XCTAssertEqual(size, 128 + 10000 * 8 * 4)
+        let reconstruct = try sae("reconstruct", run, "--out", dir + "/recon.npy", "--data", FashionMNIST.debianDirectory)
+        XCTAssertEqual(reconstruct.status, 0, reconstruct.stderr)
+
+        let metrics = try sae("metrics", run)
+        XCTAssertEqual(metrics.status, 0, metrics.stderr)
+        XCTAssertTrue(metrics.stdout.contains("final val_loss") && metrics.stdout.contains("kl"), metrics.stdout)
+    }
+}
