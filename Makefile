@@ -12,7 +12,7 @@ demo: deps build
 
 test:
 	bash scripts/install-deps.sh --test
-	swift test
+	swift test --disable-swift-testing
 
 build: deps
 	swift build -c release --product sae
