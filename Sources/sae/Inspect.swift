@@ -29,11 +29,14 @@ struct ExportOptions: ParsableArguments {
     @Option(help: "Which split to process: test or train.") var split: Split = .test
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
 
-    func load() throws -> (Autoencoder, ImageSet) {
+    /// Loads the run and the split, and writes `compute`'s (N, columns) result as .npy.
+    func export(_ what: String, columns: (Autoencoder) -> Int, _ compute: (Autoencoder, ImageSet) -> [Float]) throws {
         let (_, model) = try RunDirectory(path: run).loadModel()
         let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
         let sets = try FashionMNIST.load(directory: directory)
-        return (model, split == .test ? sets.test : sets.train)
+        let images = split == .test ? sets.test : sets.train
+        try NPY.write(compute(model, images), rows: images.count, cols: columns(model), to: out)
+        print("Wrote \(out): \(images.count) x \(columns(model)) \(what) (float32)")
     }
 }
 
@@ -45,9 +48,7 @@ struct Encode: ParsableCommand {
     @OptionGroup var options: ExportOptions
 
     func run() throws {
-        let (model, images) = try options.load()
-        try NPY.write(model.encode(images), rows: images.count, cols: model.config.codeSize, to: options.out)
-        print("Wrote \(options.out): \(images.count) x \(model.config.codeSize) codes (float32)")
+        try options.export("codes", columns: \.config.codeSize) { $0.encode($1) }
     }
 }
 
@@ -59,9 +60,7 @@ struct Reconstruct: ParsableCommand {
     @OptionGroup var options: ExportOptions
 
     func run() throws {
-        let (model, images) = try options.load()
-        try NPY.write(model.reconstruct(images), rows: images.count, cols: model.config.inputSize, to: options.out)
-        print("Wrote \(options.out): \(images.count) x \(model.config.inputSize) reconstructions (float32)")
+        try options.export("reconstructions", columns: \.config.inputSize) { $0.reconstruct($1) }
     }
 }
 

@@ -103,8 +103,7 @@ public final class Autoencoder {
 
     /// Runs `rows` samples (rows x inputSize floats) through the layers up to `last`, in batches,
     /// returning that layer's outputs (rows x its size). The output layer gives logits.
-    func run(_ x: UnsafePointer<Float>, rows: Int, through last: Int, batchSize: Int = 256,
-             apply: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil) -> [Float] {
+    func run(_ x: UnsafePointer<Float>, rows: Int, through last: Int, batchSize: Int = 256) -> [Float] {
         let width = layers[last].outputSize
         var result = [Float](repeating: 0, count: rows * width)
         let ws = Workspace(model: self, capacity: min(batchSize, max(rows, 1)))
