@@ -3,10 +3,10 @@ import SparseAutoencoder
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the tutorial's two models (L1 and KL) and print them side by side.",
+        abstract: "Train the tutorial's two models (L1 and KL), compare them and write a report.",
         discussion: """
-            Writes OUT/l1 and OUT/kl (replacing earlier demo runs there) and prints final loss, \
-            val_loss, test MSE, mean code activation, dead units and seconds per epoch of each.
+            Writes OUT/l1 and OUT/kl (replacing earlier demo runs there) with their figures, the \
+            comparison in OUT/compare, and OUT/report.html; prints the metrics side by side.
             """)
 
     @Option(help: ArgumentHelp("Directory for the two runs.", valueName: "dir"))
@@ -18,14 +18,21 @@ struct Demo: ParsableCommand {
     func run() throws {
         let data = try dataOptions.load()
         let settings = try training.settings()
-        var results: [(name: String, metrics: RunMetrics)] = []
+        var analyses: [RunAnalysis] = []
         for (name, penalty) in [("l1", ActivityPenalty.l1(lambda: 1e-5)), ("kl", .kl(rho: 0.05, beta: 3))] {
             let config = RunConfig(model: .tutorial(penalty), training: settings,
                                    data: DataSettings(trainLimit: dataOptions.trainLimit))
-            let metrics = try trainRun(config, dataOptions: dataOptions, out: out + "/" + name, force: true,
-                                       summary: name == "l1", data: data)
-            results.append((name, metrics))
+            try trainRun(config, dataOptions: dataOptions, out: out + "/" + name, force: true,
+                         summary: name == "l1", data: data)
+            let analysis = try RunAnalysis(run: RunDirectory(path: out + "/" + name), test: data.test)
+            try analysis.write()
+            analyses.append(analysis)
         }
-        print("\n" + MetricsTable.render(results))
+        let comparison = try Comparison(runs: analyses)
+        try comparison.write(to: out + "/compare")
+        let report = try HTMLReport.write(runs: analyses, to: out)
+        print("\n" + comparison.table)
+        print("\nFigures: \(out)/l1/figures, \(out)/kl/figures, \(out)/compare")
+        print("Report: \(report)")
     }
 }

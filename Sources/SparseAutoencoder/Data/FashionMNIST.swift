@@ -27,6 +27,10 @@ public enum FashionMNIST {
         sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")
     public static let files = [trainImages, trainLabels, testImages, testLabels]
 
+    /// The ten labels' names, in label order.
+    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
     /// Where the official files are served (plain HTTP, hence the checksums).
     public static let officialBaseURL = URL(string: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")!
     public static let debianDirectory = "/usr/share/datasets/fashion-mnist"

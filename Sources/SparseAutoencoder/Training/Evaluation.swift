@@ -12,6 +12,12 @@ public struct Evaluation: Sendable {
     public var unitMeans: [Double]
     /// Units whose mean activation is below `deadThreshold`.
     public var deadUnits: Int
+    /// Every sample's code: (count, codeSize), row-major.
+    public var codes: [Float]
+    /// Reconstruction BCE and MSE per label (index = label), and how many samples had each label.
+    public var bceByClass: [Double]
+    public var mseByClass: [Double]
+    public var classCounts: [Int]
 
     public static let deadThreshold = 1e-3
 }
@@ -28,25 +34,38 @@ extension Autoencoder {
     }
 
     /// Evaluates the model on `data` in batches of `batchSize`: the loss, both reconstruction
-    /// errors and the code's activation statistics.
+    /// errors (overall and per label), and every code.
     public func evaluate(_ data: ImageSet, batchSize: Int = 256) -> Evaluation {
         let d = config.inputSize, c = config.codeSize, last = layers.count - 1
-        var loss = 0.0, bce = 0.0, mse = 0.0
-        var unitSums = [Double](repeating: 0, count: c)
+        let classes = Int(data.labels.max() ?? 0) + 1
+        var loss = 0.0
+        var bceByClass = [Double](repeating: 0, count: classes), mseByClass = bceByClass
+        var classCounts = [Int](repeating: 0, count: classes)
+        var codes = [Float](repeating: 0, count: data.count * c)
+        var start = 0
         forEachBatch(of: data, batchSize: batchSize) { ws, b in
             let (reconstruction, penalty) = self.loss(ws, batch: b, gradients: nil)
             loss += (reconstruction + penalty) * Double(b)
-            bce += ReconstructionLoss.bce.evaluate(logits: ws.outputs[last], targets: ws.input, rows: b, cols: d, gradient: nil, scratch: ws.scratch)
-            mse += ReconstructionLoss.mse.evaluate(logits: ws.outputs[last], targets: ws.input, rows: b, cols: d, gradient: nil, scratch: ws.scratch)
-            let code = ws.outputs[codeLayerIndex]
-            for r in 0..<b { for j in 0..<c { unitSums[j] += Double(code[r * c + j]) } }
+            for r in 0..<b {
+                let label = Int(data.labels[start + r])
+                let z = ws.outputs[last] + r * d, x = ws.input + r * d
+                bceByClass[label] += ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil, scratch: ws.scratch)
+                mseByClass[label] += ReconstructionLoss.mse.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil, scratch: ws.scratch)
+                classCounts[label] += 1
+            }
+            codes.withUnsafeMutableBufferPointer { ($0.baseAddress! + start * c).update(from: ws.outputs[codeLayerIndex], count: b * c) }
+            start += b
         }
         let n = Double(max(data.count, 1))
-        let unitMeans = unitSums.map { $0 / n }
+        var unitMeans = [Double](repeating: 0, count: c)
+        for (i, h) in codes.enumerated() { unitMeans[i % c] += Double(h) }
+        unitMeans = unitMeans.map { $0 / n }
+        let perElement = { (sums: [Double]) in zip(sums, classCounts).map { $1 == 0 ? 0 : $0 / (Double($1) * Double(d)) } }
         return Evaluation(
-            loss: loss / n, bce: bce / (n * Double(d)), mse: mse / (n * Double(d)),
+            loss: loss / n, bce: bceByClass.reduce(0, +) / (n * Double(d)), mse: mseByClass.reduce(0, +) / (n * Double(d)),
             meanActivation: unitMeans.reduce(0, +) / Double(c), unitMeans: unitMeans,
-            deadUnits: unitMeans.filter { $0 < Evaluation.deadThreshold }.count)
+            deadUnits: unitMeans.filter { $0 < Evaluation.deadThreshold }.count,
+            codes: codes, bceByClass: perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)
     }
 
     /// Runs the forward pass over `data` in order, batch by batch, handing each to `body`.

@@ -1,0 +1,85 @@
+import Foundation
+
+/// How sparse a set of codes is: the numbers the tutorial looks at, and the ones it should.
+///
+/// A code value counts as *active* when its magnitude exceeds `threshold` (1e-3 by default).
+///
+///     let stats = CodeStatistics(codes: codes, rows: 10_000, cols: 64)
+///     print(stats.l0, stats.hoyerSparsity)
+public struct CodeStatistics: Codable, Equatable, Sendable {
+    public static let defaultThreshold = 1e-3
+    /// The thresholds at which L0 is also reported.
+    public static let reportedThresholds = [1e-3, 1e-2, 1e-1]
+
+    public var threshold: Double
+    /// Mean of all code values.
+    public var meanActivation: Double
+    /// Mean value of each unit over the samples: (cols).
+    public var unitMeans: [Double]
+    /// Mean number of active units per sample.
+    public var l0: Double
+    /// L0 at each of `reportedThresholds`, keyed by the threshold ("0.001", "0.01", "0.1").
+    public var l0ByThreshold: [String: Double]
+    /// Units that are never active on any sample.
+    public var neverActiveUnits: Int
+    /// Fraction of all code values that are not active (|h| <= threshold).
+    public var nearZeroFraction: Double
+    /// Mean over samples of Hoyer's sparsity (sqrt(n) - |h|_1 / |h|_2) / (sqrt(n) - 1):
+    /// 0 when all units are equal, 1 when one unit carries the whole code (an all-zero code counts as 1).
+    public var hoyerSparsity: Double
+    /// Per unit, the Treves-Rolls lifetime sparsity over samples,
+    /// (1 - mean(h)^2 / mean(h^2)) / (1 - 1/N): near 0 for a unit that responds equally to every
+    /// sample, 1 for one that responds to a single sample (a unit that never responds counts as 1).
+    public var unitLifetimeSparsity: [Double]
+    /// Mean of `unitLifetimeSparsity`.
+    public var lifetimeSparsity: Double
+    /// Per unit, the fraction of samples on which it is active.
+    public var unitActivationFrequency: [Double]
+
+    /// Statistics of `rows` codes of `cols` units, row-major.
+    public init(codes: [Float], rows: Int, cols: Int, threshold: Double = CodeStatistics.defaultThreshold) {
+        precondition(codes.count == rows * cols && rows > 0 && cols > 0, "codes must be rows x cols, both > 0")
+        self.threshold = threshold
+        var sums = [Double](repeating: 0, count: cols), squares = sums
+        var activeCounts = [Int](repeating: 0, count: cols)
+        var l0Counts = [Int](repeating: 0, count: Self.reportedThresholds.count)
+        var hoyer = 0.0
+        let rootN = Double(cols).squareRoot()
+        for r in 0..<rows {
+            var l1 = 0.0, l2 = 0.0
+            for j in 0..<cols {
+                let h = Double(codes[r * cols + j]), a = abs(h)
+                sums[j] += h
+                squares[j] += h * h
+                l1 += a
+                l2 += h * h
+                if a > threshold { activeCounts[j] += 1 }
+                for (t, level) in Self.reportedThresholds.enumerated() where a > level { l0Counts[t] += 1 }
+            }
+            hoyer += l2 == 0 || cols == 1 ? 1 : (rootN - l1 / l2.squareRoot()) / (rootN - 1)
+        }
+        let n = Double(rows)
+        unitMeans = sums.map { $0 / n }
+        meanActivation = sums.reduce(0, +) / (n * Double(cols))
+        let active = activeCounts.reduce(0, +)
+        l0 = Double(active) / n
+        l0ByThreshold = Dictionary(uniqueKeysWithValues: zip(Self.reportedThresholds, l0Counts).map { (Self.key($0), Double($1) / n) })
+        neverActiveUnits = activeCounts.filter { $0 == 0 }.count
+        nearZeroFraction = 1 - Double(active) / (n * Double(cols))
+        hoyerSparsity = hoyer / n
+        unitLifetimeSparsity = (0..<cols).map { j in
+            let meanSquare = squares[j] / n, mean = sums[j] / n
+            guard meanSquare > 0, rows > 1 else { return 1 }
+            return min(max((1 - mean * mean / meanSquare) / (1 - 1 / n), 0), 1)
+        }
+        lifetimeSparsity = unitLifetimeSparsity.reduce(0, +) / Double(cols)
+        unitActivationFrequency = activeCounts.map { Double($0) / n }
+    }
+
+    /// "0.001", "0.01", "0.1": the JSON key of a threshold.
+    public static func key(_ threshold: Double) -> String {
+        var s = String(format: "%.6f", threshold)
+        while s.hasSuffix("0") { s.removeLast() }
+        return s.hasSuffix(".") ? s + "0" : s
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// Several runs side by side: per-unit mean activations (the tutorial's L1-vs-KL figure),
+/// overlaid code histograms, reconstructions of the same test images, and a metrics table.
+///
+///     let comparison = try Comparison(runs: [l1, kl])
+///     try comparison.write(to: "runs/compare")
+public struct Comparison {
+    public let runs: [RunAnalysis]
+
+    public init(runs: [RunAnalysis]) throws {
+        guard !runs.isEmpty else { throw SAEError("nothing to compare: give at least one run directory") }
+        let names = runs.map(\.name)
+        guard Set(names).count == names.count else {
+            throw SAEError("two runs have the same name (\(names.joined(separator: ", "))); give runs in differently named directories")
+        }
+        self.runs = runs
+    }
+
+    /// The metrics table, one column per run.
+    public var table: String { MetricsTable.render(runs.map { ($0.name, $0.metrics) }) }
+
+    public var figures: [Figure] {
+        var out = [
+            Figure(file: "unit_activation_comparison.svg", title: "Mean activation per code unit, run by run",
+                   caption: "One panel per run, each with its own scale: how evenly (or not) each run spreads activity over its code units.",
+                   content: .svg(stackedUnitActivations())),
+            Figure(file: "code_histograms.svg", title: "Code value distributions",
+                   caption: "Test code values of every run in the same 50 bins, counts on a log scale.",
+                   content: .svg(RunFigures.codeHistograms(runs.map { ($0.name, $0.evaluation.codes) }, title: "Distribution of code values (test set)"))),
+        ]
+        let first = runs[0]
+        if runs.allSatisfy({ $0.side * $0.side == $0.config.model.inputSize && $0.config.model.inputSize == first.config.model.inputSize }) {
+            let examples = RunAnalysis.exampleIndices(first.test)
+            let originals = examples.map { first.test.floats($0..<($0 + 1)) }
+            out.append(Figure(file: "reconstructions.png", title: "The same test images reconstructed by each run",
+                              caption: "Top row: one test image per class; then one row per run, in the order "
+                                  + runs.map(\.name).joined(separator: ", ") + ".",
+                              content: .png(RunFigures.reconstructionGrid(originals: originals,
+                                                                          reconstructions: runs.map { run in originals.map(run.model.reconstruct) },
+                                                                          side: first.side))))
+        }
+        return out
+    }
+
+    /// Writes the figures and `comparison.md` (metrics and per-class errors) into `directory`.
+    @discardableResult
+    public func write(to directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var written = try figures.map { figure in
+            let path = directory + "/" + figure.file
+            try AtomicFile.write(figure.bytes, to: path)
+            return path
+        }
+        let classNames = runs[0].config.data.dataset == "fashion-mnist" ? FashionMNIST.classNames
+            : (0..<runs[0].metrics.testBceByClass.count).map { "class \($0)" }
+        let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n```\n" + table
+            + "\n```\n\nReconstruction error per class (test set):\n\n```\n"
+            + MetricsTable.renderByClass(runs.map { ($0.name, $0.metrics) }, classNames: classNames) + "\n```\n"
+        try AtomicFile.write(markdown, to: directory + "/comparison.md")
+        written.append(directory + "/comparison.md")
+        return written
+    }
+
+    private func stackedUnitActivations() -> String {
+        let panels = runs.map { run in
+            RunFigures.unitActivations(run.metrics.unitMeanActivations, penalty: run.config.model.penalty,
+                                       title: "\(run.name): mean activation per code unit (\(run.config.model.penalty.summaryText))")
+        }
+        let panelHeight = 380, width = 760
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(panelHeight * panels.count)\" viewBox=\"0 0 \(width) \(panelHeight * panels.count)\">\n"
+        for (i, panel) in panels.enumerated() {
+            out += "<g transform=\"translate(0 \(i * panelHeight))\">\n" + panel + "</g>\n"
+        }
+        return out + "</svg>\n"
+    }
+}

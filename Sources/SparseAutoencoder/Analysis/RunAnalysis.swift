@@ -1,0 +1,112 @@
+import Foundation
+
+/// A figure ready to be written or embedded: an SVG chart or a PNG image.
+public struct Figure: Sendable {
+    public enum Content: Sendable {
+        case svg(String)
+        case png([UInt8])
+    }
+
+    /// File name inside a figures directory, e.g. "code_histogram.svg".
+    public var file: String
+    public var title: String
+    /// One or two sentences saying what the figure shows and how to read it.
+    public var caption: String
+    public var content: Content
+
+    public var bytes: Data {
+        switch content {
+        case .svg(let text): Data(text.utf8)
+        case .png(let bytes): Data(bytes)
+        }
+    }
+}
+
+/// Everything known about a trained run on the test set: its model, history, metrics (with the
+/// sparsity statistics) and figures. `sae analyze`, `compare` and `report` are built on it.
+///
+///     let analysis = try RunAnalysis(run: RunDirectory(path: "runs/kl"), test: test)
+///     try analysis.write()                  // metrics.json + figures/*.svg, *.png
+///     print(MetricsTable.describe(analysis.metrics))
+public struct RunAnalysis {
+    public let name: String
+    public let directory: RunDirectory
+    public let config: RunConfig
+    public let model: Autoencoder
+    public let history: [EpochRecord]
+    public let evaluation: Evaluation
+    public let metrics: RunMetrics
+    public let test: ImageSet
+
+    public init(run: RunDirectory, test: ImageSet, threshold: Double = CodeStatistics.defaultThreshold, name: String? = nil) throws {
+        guard threshold >= 0, threshold.isFinite else { throw SAEError.badSetting("--threshold", "must be >= 0, got \(threshold)") }
+        (config, model) = try run.loadModel()
+        guard test.featureCount == config.model.inputSize else {
+            throw SAEError("the test set has \(test.featureCount) features per sample but \(run.path) expects \(config.model.inputSize)")
+        }
+        directory = run
+        self.name = name ?? (run.path as NSString).lastPathComponent
+        self.test = test
+        history = try run.loadHistory()
+        evaluation = model.evaluate(test, batchSize: config.training.batchSize)
+        metrics = RunMetrics(history: history, test: evaluation, threshold: threshold)
+    }
+
+    public var side: Int { Int(Double(config.model.inputSize).squareRoot()) }
+    private var isImage: Bool { side * side == config.model.inputSize }
+
+    /// The first test image of each class (label order): the columns of reconstruction grids.
+    public static func exampleIndices(_ test: ImageSet) -> [Int] {
+        var seen = Set<UInt8>(), indices: [Int] = []
+        for (i, label) in test.labels.enumerated() where !seen.contains(label) {
+            seen.insert(label)
+            indices.append(i)
+        }
+        return indices.sorted { test.labels[$0] < test.labels[$1] }
+    }
+
+    public var figures: [Figure] {
+        var out = [
+            Figure(file: "unit_activation.svg", title: "Mean activation per code unit",
+                   caption: "Each bar is one code unit's mean output over the test set"
+                       + (config.model.penalty.rho != nil ? "; the dashed line is the KL target ρ that the penalty pulls every unit towards." : ". Bars near zero are units the penalty has (nearly) switched off."),
+                   content: .svg(RunFigures.unitActivations(metrics.unitMeanActivations, penalty: config.model.penalty))),
+            Figure(file: "code_histogram.svg", title: "Distribution of code values",
+                   caption: "All \(evaluation.codes.count) test code values in 50 bins; counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
+                   content: .svg(RunFigures.codeHistogram(evaluation.codes))),
+            Figure(file: "training_curves.svg", title: "Training curves",
+                   caption: "The loss (reconstruction + penalty) per epoch on the training set and on the test set (val_loss). A widening gap would mean overfitting.",
+                   content: .svg(RunFigures.trainingCurves(history))),
+        ]
+        guard isImage else { return out }
+        let examples = Self.exampleIndices(test)
+        let originals = examples.map { test.floats($0..<($0 + 1)) }
+        out.append(Figure(file: "reconstructions.png", title: "Reconstructions",
+                          caption: "Top row: one test image of each class; bottom row: the model's reconstruction of it.",
+                          content: .png(RunFigures.reconstructionGrid(originals: originals, reconstructions: [originals.map(model.reconstruct)], side: side))))
+        let levels = (0..<config.model.codeSize).map { j -> Float in
+            let peak = stride(from: j, to: evaluation.codes.count, by: config.model.codeSize).map { evaluation.codes[$0] }.max() ?? 0
+            return peak > 0 ? peak : 1
+        }
+        out.append(Figure(file: "unit_images.png", title: "What each code unit draws",
+                          caption: "The decoder's output when one code unit is switched on alone (at its largest test-set activation) and all others are zero, units in order, 8 per row.",
+                          content: .png(RunFigures.unitImages(model, levels: levels, side: side))))
+        out.append(Figure(file: "first_layer_weights.png", title: "First-layer weights",
+                          caption: "Each tile is one first-layer unit's incoming weights, normalised to unit length and stretched to the full grey range: the input pattern that drives the unit hardest.",
+                          content: .png(RunFigures.firstLayerTiles(model, side: side))))
+        return out
+    }
+
+    /// Writes `metrics.json` (with the sparsity statistics) and every figure into `figures/`.
+    @discardableResult
+    public func write() throws -> [String] {
+        try directory.save(metrics: metrics)
+        let folder = directory.path + "/figures"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return try figures.map { figure in
+            let path = folder + "/" + figure.file
+            try AtomicFile.write(figure.bytes, to: path)
+            return path
+        }
+    }
+}

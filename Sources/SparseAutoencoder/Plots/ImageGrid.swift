@@ -1,0 +1,43 @@
+/// Lays greyscale tiles out in rows on a light background, each pixel drawn as a scale x scale
+/// block, with a gap between tiles and an extra gap after every `groupRows` rows.
+public enum ImageGrid {
+    public static func compose(_ rows: [[GreyImage]], scale: Int = 2, gap: Int = 2, groupRows: Int = 0, groupGap: Int = 8) -> RGBImage {
+        let tileW = (rows.flatMap { $0 }.map(\.width).max() ?? 1) * scale
+        let tileH = (rows.flatMap { $0 }.map(\.height).max() ?? 1) * scale
+        let columns = rows.map(\.count).max() ?? 1
+        let extra = groupRows > 0 ? (rows.count - 1) / groupRows * groupGap : 0
+        var canvas = RGBImage(width: gap + columns * (tileW + gap), height: gap + rows.count * (tileH + gap) + extra,
+                              fill: (238, 238, 238))
+        for (r, row) in rows.enumerated() {
+            let y = gap + r * (tileH + gap) + (groupRows > 0 ? r / groupRows * groupGap : 0)
+            for (c, tile) in row.enumerated() { canvas.draw(tile, x: gap + c * (tileW + gap), y: y, scale: scale) }
+        }
+        return canvas
+    }
+
+    /// `tiles` in rows of `columns`.
+    public static func compose(_ tiles: [GreyImage], columns: Int, scale: Int = 2, gap: Int = 2) -> RGBImage {
+        compose(stride(from: 0, to: tiles.count, by: columns).map { Array(tiles[$0..<min($0 + columns, tiles.count)]) },
+                scale: scale, gap: gap)
+    }
+}
+
+/// Counts of values in equal-width bins over a range (the last bin includes its upper edge).
+public struct Histogram: Equatable, Sendable {
+    public var edges: [Double]
+    public var counts: [Int]
+
+    public init(_ values: [Float], bins: Int = 50, range: ClosedRange<Double>? = nil) {
+        let lo = range?.lowerBound ?? Double(values.min() ?? 0)
+        var hi = range?.upperBound ?? Double(values.max() ?? 1)
+        if hi <= lo { hi = lo + 1 }
+        edges = (0...bins).map { lo + (hi - lo) * Double($0) / Double(bins) }
+        counts = [Int](repeating: 0, count: bins)
+        let width = (hi - lo) / Double(bins)
+        for v in values {
+            let d = Double(v)
+            guard d >= lo, d <= hi else { continue }
+            counts[min(Int((d - lo) / width), bins - 1)] += 1
+        }
+    }
+}

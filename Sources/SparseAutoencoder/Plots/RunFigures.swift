@@ -1,0 +1,95 @@
+import Foundation
+
+/// The figures of one run: how sparse its code is, how it learned, what it reconstructs and
+/// what each unit stands for. Charts are SVG, image grids PNG.
+public enum RunFigures {
+    /// Bar chart of each unit's mean test activation; for a KL run, a dashed line at rho.
+    public static func unitActivations(_ means: [Double], penalty: ActivityPenalty, title: String = "Mean activation per code unit") -> String {
+        let top = max(means.max() ?? 0, Double(penalty.rho ?? 0)) * 1.1
+        var chart = SVGChart(title: title, x: .init(label: "code unit", range: -0.5...(Double(means.count) - 0.5)),
+                             y: .init(label: "mean activation on the test set", range: 0...max(top, 1e-6)))
+        chart.xTickLabels = unitTicks(means.count)
+        chart.bars(means.indices.map(Double.init), means, width: 0.8, series: 0)
+        if let rho = penalty.rho { chart.horizontalLine(at: Double(rho), label: "target ρ = \(SVGChart.format(Double(rho)))", series: 1) }
+        return chart.svg
+    }
+
+    /// Histogram of every test code value, 50 bins, counts on a log scale.
+    public static func codeHistogram(_ codes: [Float], title: String = "Distribution of code values (test set)") -> String {
+        codeHistograms([("", codes)], title: title)
+    }
+
+    /// Overlaid histograms over a shared range and 50 shared bins, log-scale counts.
+    public static func codeHistograms(_ runs: [(name: String, codes: [Float])], title: String) -> String {
+        let all = runs.flatMap(\.codes)
+        let lo = Double(min(all.min() ?? 0, 0)), hi = Double(all.max() ?? 1)
+        let histograms = runs.map { Histogram($0.codes, bins: 50, range: lo...max(hi, lo + 1e-6)) }
+        let peak = Double(histograms.flatMap(\.counts).max() ?? 1)
+        var chart = SVGChart(title: title, x: .init(label: "code value", range: histograms[0].edges.first!...histograms[0].edges.last!),
+                             y: .init(label: "count (log scale)", range: 0.8...max(peak * 1.5, 10), logarithmic: true))
+        for (i, (run, h)) in zip(runs, histograms).enumerated() {
+            chart.histogram(edges: h.edges, counts: h.counts.map(Double.init), series: i, label: run.name.isEmpty ? nil : run.name)
+        }
+        return chart.svg
+    }
+
+    /// loss and val_loss per epoch.
+    public static func trainingCurves(_ history: [EpochRecord], title: String = "Training curves") -> String {
+        let epochs = history.map { Double($0.epoch) }
+        let values = history.map(\.loss) + history.compactMap(\.valLoss)
+        let lo = values.min() ?? 0, hi = values.max() ?? 1, pad = max((hi - lo) * 0.08, 1e-4)
+        var chart = SVGChart(title: title, x: .init(label: "epoch", range: (epochs.first ?? 1)...max(epochs.last ?? 1, (epochs.first ?? 1) + 1)),
+                             y: .init(label: "loss (reconstruction + penalty)", range: (lo - pad)...(hi + pad)))
+        chart.line(epochs, history.map(\.loss), series: 0, label: "loss (training)", markers: history.count < 40)
+        if history.contains(where: { $0.valLoss != nil }) {
+            chart.line(epochs, history.map { $0.valLoss ?? .nan }, series: 1, label: "val_loss (test set)", dashed: true, markers: history.count < 40)
+        }
+        return chart.svg
+    }
+
+    /// Originals above their reconstructions, one column per image; rows come in pairs.
+    public static func reconstructionGrid(originals: [[Float]], reconstructions: [[[Float]]], side: Int) -> [UInt8] {
+        let tile = { (v: [Float]) in GreyImage(width: side, height: side, values: v[...]) }
+        let rows = [originals.map(tile)] + reconstructions.map { $0.map(tile) }
+        return PNG.encode(ImageGrid.compose(rows, scale: 2, gap: 2, groupRows: 0))
+    }
+
+    /// The decoder's image for each code unit switched on alone (at `levels[j]`), in rows of 8 or 16.
+    public static func unitImages(_ model: Autoencoder, levels: [Float], side: Int) -> [UInt8] {
+        let c = model.config.codeSize
+        var codes = [Float](repeating: 0, count: c * c)
+        for j in 0..<c { codes[j * c + j] = levels[j] }
+        let images = model.decode(codes)
+        let d = model.config.inputSize
+        let tiles = (0..<c).map { GreyImage(width: side, height: side, values: images[(($0 * d))..<(($0 + 1) * d)]) }
+        return PNG.encode(ImageGrid.compose(tiles, columns: c > 64 ? 16 : 8, scale: 2))
+    }
+
+    /// UFLDL-style tiles of the first layer: each hidden unit's incoming weights, normalised to
+    /// unit length (the input of unit norm that drives the unit hardest), then stretched to the
+    /// full grey range per tile.
+    public static func firstLayerTiles(_ model: Autoencoder, side: Int) -> [UInt8] {
+        let layer = model.layers[0], p = model.parameterValues
+        let tiles = (0..<layer.outputSize).map { unit -> GreyImage in
+            var w = (0..<layer.inputSize).map { p[layer.kernelOffset + $0 * layer.outputSize + unit] }
+            let norm = max(w.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+            w = w.map { $0 / norm }
+            let lo = w.min() ?? 0, hi = w.max() ?? 1
+            return GreyImage(width: side, height: side, values: w[...], range: lo...max(hi, lo + 1e-12))
+        }
+        return PNG.encode(ImageGrid.compose(tiles, columns: 16, scale: 2))
+    }
+
+    private static func unitTicks(_ n: Int) -> [(Double, String)] {
+        let step = n <= 16 ? 1 : n <= 64 ? 8 : 16
+        return stride(from: 0, to: n, by: step).map { (Double($0), String($0)) }
+    }
+}
+
+extension ActivityPenalty {
+    /// The KL target, if this is a KL penalty.
+    public var rho: Float? {
+        if case .kl(let rho, _) = self { return rho }
+        return nil
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// One self-contained `report.html` for one or more runs: settings, metrics with what each one
+/// means, training curves, sparsity figures, reconstructions and unit images. Charts are inline
+/// SVG and images are base64 PNG, so it opens offline and needs no JavaScript.
+///
+///     let path = try HTMLReport.write(runs: [l1, kl], to: "runs/demo")
+public enum HTMLReport {
+    @discardableResult
+    public static func write(runs: [RunAnalysis], to directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/report.html"
+        try AtomicFile.write(render(runs: runs), to: path)
+        return path
+    }
+
+    public static func render(runs: [RunAnalysis]) throws -> String {
+        let comparison = try Comparison(runs: runs)
+        let names = runs.map(\.name).joined(separator: ", ")
+        var body = "<h1>Sparse autoencoders: \(escape(names))</h1>\n"
+        body += "<p class=\"lead\">Each model encodes a \(runs[0].config.model.inputSize)-value input into a \(runs.map { String($0.config.model.codeSize) }.joined(separator: "/"))-unit code and decodes it back; "
+            + "a sparsity penalty on the code pushes most units to stay near zero for any one input. "
+            + "All numbers below are measured on the \(runs[0].test.count) test images after training.</p>\n"
+        body += "<nav><a href=\"#metrics\">Metrics</a>" + (runs.count > 1 ? " · <a href=\"#comparison\">Comparison</a>" : "")
+            + runs.enumerated().map { " · <a href=\"#run-\($0.offset)\">\(escape($0.element.name))</a>" }.joined() + "</nav>\n"
+
+        body += "<h2 id=\"metrics\">Metrics</h2>\n<table><tr><th>metric</th>" + runs.map { "<th>\(escape($0.name))</th>" }.joined() + "<th>what it means</th></tr>\n"
+        for metric in MetricsTable.catalogue {
+            body += "<tr><td>\(escape(metric.label))</td>" + runs.map { "<td class=\"num\">\(escape(metric.value($0.metrics)))</td>" }.joined()
+                + "<td class=\"why\">\(escape(metric.explanation))</td></tr>\n"
+        }
+        body += "</table>\n<p class=\"note\">A code value counts as active above \(runs[0].metrics.activityThreshold).</p>\n"
+
+        if runs.count > 1 {
+            body += "<h2 id=\"comparison\">Comparison</h2>\n" + comparison.figures.map(figure).joined()
+        }
+        for (i, run) in runs.enumerated() {
+            body += "<h2 id=\"run-\(i)\">\(escape(run.name))</h2>\n" + settings(run)
+            body += run.figures.map(figure).joined()
+            body += classTable(run)
+        }
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>sae report: \(escape(names))</title>
+            <style>\(css)</style></head>
+            <body><main>
+            \(body)
+            <footer>Written by sae on \(ISO8601DateFormatter().string(from: Date())).</footer>
+            </main></body></html>
+
+            """
+    }
+
+    private static func settings(_ run: RunAnalysis) -> String {
+        let m = run.config.model, t = run.config.training
+        let rows: [(String, String)] = [
+            ("run directory", run.directory.path),
+            ("layers", ([m.inputSize] + m.hiddenSizes + [m.codeSize] + m.hiddenSizes.reversed() + [m.inputSize]).map(String.init).joined(separator: " → ")),
+            ("code activation", m.codeActivation.rawValue),
+            ("sparsity penalty", m.penalty.summaryText),
+            ("reconstruction loss", m.loss.rawValue),
+            ("epochs × batch size", "\(t.epochs) × \(t.batchSize)"),
+            ("optimizer", "Adam, learning rate \(t.optimizer.learningRate)"),
+            ("seed", String(t.seed)),
+            ("training images", run.config.data.trainLimit.map { "first \($0)" } ?? "all"),
+        ]
+        return "<table class=\"settings\">" + rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>\n"
+    }
+
+    private static func classTable(_ run: RunAnalysis) -> String {
+        let names = run.config.data.dataset == "fashion-mnist" ? FashionMNIST.classNames : []
+        var out = "<h3>Reconstruction error per class</h3>\n<table><tr><th>class</th><th>images</th><th>BCE</th><th>MSE</th></tr>\n"
+        for i in run.metrics.testBceByClass.indices {
+            let name = i < names.count ? names[i] : "class \(i)"
+            out += String(format: "<tr><td>%@</td><td class=\"num\">%d</td><td class=\"num\">%.4f</td><td class=\"num\">%.4f</td></tr>\n",
+                          escape(name), run.evaluation.classCounts[i], run.metrics.testBceByClass[i], run.metrics.testMseByClass[i])
+        }
+        return out + "</table>\n"
+    }
+
+    private static func figure(_ f: Figure) -> String {
+        let content: String
+        switch f.content {
+        case .svg(let svg): content = svg
+        case .png(let bytes): content = "<img alt=\"\(escape(f.title))\" src=\"data:image/png;base64,\(Data(bytes).base64EncodedString())\">"
+        }
+        return "<figure><h3>\(escape(f.title))</h3>\n\(content)\n<figcaption>\(escape(f.caption))</figcaption></figure>\n"
+    }
+
+    static func escape(_ s: String) -> String { SVGChart.escape(s) }
+
+    private static let css = """
+        body{font-family:Helvetica,Arial,sans-serif;color:#333;background:#fafafa;margin:0}
+        main{max-width:980px;margin:0 auto;padding:24px 32px;background:#fff}
+        h1{font-size:26px;margin:8px 0 12px}h2{font-size:21px;margin-top:36px;border-bottom:2px solid #3266a8;padding-bottom:4px}
+        h3{font-size:16px;margin:18px 0 6px}.lead{font-size:15px;line-height:1.5}nav{margin:12px 0 8px}
+        nav a{color:#3266a8}table{border-collapse:collapse;margin:8px 0;font-size:14px}
+        th,td{border:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}th{background:#f0f3f8}
+        td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.why{color:#555;font-size:13px}
+        figure{margin:16px 0 24px}figure svg,figure img{max-width:100%;height:auto;border:1px solid #eee}
+        figure img{image-rendering:pixelated}figcaption{font-size:13px;color:#555;margin-top:4px}
+        .note,footer{font-size:12px;color:#777}footer{margin-top:32px}
+        """
+}
