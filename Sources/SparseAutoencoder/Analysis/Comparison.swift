@@ -65,7 +65,7 @@ public struct Comparison {
     private func stackedUnitActivations() -> String {
         let panels = runs.map { run in
             RunFigures.unitActivations(run.metrics.unitMeanActivations, penalty: run.config.model.penalty,
-                                       title: "\(run.name): mean activation per code unit (\(run.config.model.penalty.summaryText))")
+                                       title: "\(run.name): mean activation per code unit, penalty \(run.config.model.penalty.summaryText)")
         }
         let panelHeight = 380, width = 760
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(panelHeight * panels.count)\" viewBox=\"0 0 \(width) \(panelHeight * panels.count)\">\n"

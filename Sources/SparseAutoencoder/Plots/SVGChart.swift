@@ -37,7 +37,7 @@ public struct SVGChart {
     public var xTickLabels: [(Double, String)]?
     private var marks: [String] = []
     private var legend: [(String, String, Bool)] = []
-    private let left = 72.0, right = 24.0, top = 44.0, bottom = 56.0
+    private let left = 72.0, right = 24.0, top = 60.0, bottom = 56.0
 
     public init(title: String, x: Axis, y: Axis, width: Int = 760, height: Int = 380) {
         self.title = title
@@ -87,13 +87,12 @@ public struct SVGChart {
         if let label { legend.append((label, color, false)) }
     }
 
-    /// A horizontal reference line across the plot, with a label at its right end.
+    /// A horizontal reference line across the plot, named in the legend.
     public mutating func horizontalLine(at value: Double, label: String, series: Int, dashed: Bool = true) {
         let color = Self.color(series), yy = py(value)
-        marks.append(String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\" stroke-width=\"1.5\"%@/>",
+        marks.append(String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\" stroke-width=\"2\"%@/>",
                             left, yy, Double(width) - right, yy, color, dashed ? " stroke-dasharray=\"6 4\"" : ""))
-        marks.append(String(format: "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\" font-size=\"12\" fill=\"%@\" %@>%@</text>",
-                            Double(width) - right - 4, yy - 5, color, Style.font, Self.escape(label)))
+        legend.append((label, color, dashed))
     }
 
     // MARK: - Output
@@ -117,8 +116,11 @@ public struct SVGChart {
         out.append(String(format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" stroke=\"%@\"/>", left, top, plotRight - left, plotBottom - top, Style.ink))
         out.append("<text x=\"\((left + plotRight) / 2)\" y=\"\(Double(height) - 12)\" text-anchor=\"middle\" font-size=\"13\" fill=\"\(Style.ink)\" \(Style.font)>\(Self.escape(x.label))</text>")
         out.append("<text transform=\"translate(18 \((top + plotBottom) / 2)) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" fill=\"\(Style.ink)\" \(Style.font)>\(Self.escape(y.label))</text>")
-        for (i, entry) in legend.enumerated() {
-            let ly = top + 16 + Double(i) * 18, lx = plotRight - 170
+        // The legend sits in one row between the title and the plot, right-aligned, off the data.
+        var lx = plotRight
+        for entry in legend.reversed() {
+            lx -= 36 + 7 * Double(entry.0.count)
+            let ly = top - 9
             out.append(String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\" stroke-width=\"3\"%@/>",
                               lx, ly - 4, lx + 22, ly - 4, entry.1, entry.2 ? " stroke-dasharray=\"6 4\"" : ""))
             out.append(String(format: "<text x=\"%.2f\" y=\"%.2f\" font-size=\"12\" fill=\"%@\" %@>%@</text>", lx + 28, ly, Style.ink, Style.font, Self.escape(entry.0)))
@@ -148,14 +150,16 @@ public struct SVGChart {
     private func yTicks() -> [(Double, String)] {
         guard y.logarithmic else { return Self.linearTicks(y.range) }
         let lo = Int(floor(log10(y.range.lowerBound))), hi = Int(ceil(log10(y.range.upperBound)))
-        return (lo...hi).map { pow(10, Double($0)) }.filter { y.range.contains($0) }.map { ($0, Self.format($0)) }
+        return (lo...hi).map { pow(10, Double($0)) }.filter { y.range.contains($0) }.map { v in
+            (v, v >= 1e6 ? "\(Int(v / 1e6))M" : v >= 1e4 ? "\(Int(v / 1e3))k" : Self.format(v))
+        }
     }
 
-    /// About five ticks at 1, 2 or 5 times a power of ten.
+    /// Five to nine ticks at 1, 2 or 5 times a power of ten.
     static func linearTicks(_ range: ClosedRange<Double>) -> [(Double, String)] {
         let span = range.upperBound - range.lowerBound
         let raw = span / 5, magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw * 0.6 } ?? 10 * magnitude
         var ticks: [(Double, String)] = []
         var v = ceil(range.lowerBound / step - 1e-9) * step
         while v <= range.upperBound + step * 1e-9 {
