@@ -1,15 +1,14 @@
 /// Lays greyscale tiles out in rows on a light background, each pixel drawn as a scale x scale
-/// block, with a gap between tiles and an extra gap after every `groupRows` rows.
+/// block, with a gap between tiles.
 public enum ImageGrid {
-    public static func compose(_ rows: [[GreyImage]], scale: Int = 2, gap: Int = 2, groupRows: Int = 0, groupGap: Int = 8) -> RGBImage {
+    public static func compose(_ rows: [[GreyImage]], scale: Int = 2, gap: Int = 2) -> RGBImage {
         let tileW = (rows.flatMap { $0 }.map(\.width).max() ?? 1) * scale
         let tileH = (rows.flatMap { $0 }.map(\.height).max() ?? 1) * scale
         let columns = rows.map(\.count).max() ?? 1
-        let extra = groupRows > 0 ? (rows.count - 1) / groupRows * groupGap : 0
-        var canvas = RGBImage(width: gap + columns * (tileW + gap), height: gap + rows.count * (tileH + gap) + extra,
+        var canvas = RGBImage(width: gap + columns * (tileW + gap), height: gap + rows.count * (tileH + gap),
                               fill: (238, 238, 238))
         for (r, row) in rows.enumerated() {
-            let y = gap + r * (tileH + gap) + (groupRows > 0 ? r / groupRows * groupGap : 0)
+            let y = gap + r * (tileH + gap)
             for (c, tile) in row.enumerated() { canvas.draw(tile, x: gap + c * (tileW + gap), y: y, scale: scale) }
         }
         return canvas

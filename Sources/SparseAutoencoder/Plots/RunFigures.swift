@@ -51,7 +51,7 @@ public enum RunFigures {
     public static func reconstructionGrid(originals: [[Float]], reconstructions: [[[Float]]], side: Int) -> [UInt8] {
         let tile = { (v: [Float]) in GreyImage(width: side, height: side, values: v[...]) }
         let rows = [originals.map(tile)] + reconstructions.map { $0.map(tile) }
-        return PNG.encode(ImageGrid.compose(rows, scale: 2, gap: 2, groupRows: 0))
+        return PNG.encode(ImageGrid.compose(rows, scale: 3, gap: 2))
     }
 
     /// The decoder's image for each code unit switched on alone (at `levels[j]`), in rows of 8 or 16.
