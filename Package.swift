@@ -19,17 +19,19 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        /// zlib, to read gzip'd IDX files.
+        /// zlib, to read gzip'd IDX files and write PNG.
         .systemLibrary(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        /// The elementwise training loops, compiled for AVX2 + FMA and for baseline x86-64.
+        .target(name: "CKernels"),
 
         // MARK: - Library
 
         .target(
             name: "SparseAutoencoder",
-            dependencies: ["COpenBLAS", "CZlib"]
+            dependencies: ["COpenBLAS", "CZlib", "CKernels"]
         ),
 
         // MARK: - Command-line tool
@@ -46,7 +48,7 @@ let package = Package(
 
         .testTarget(
             name: "SparseAutoencoderTests",
-            dependencies: ["SparseAutoencoder"]
+            dependencies: ["SparseAutoencoder", "CKernels", "CZlib"]
         ),
     ]
 )

@@ -1,27 +1,30 @@
-import Foundation
+import CKernels
 
 /// Elementwise activations. Backward passes are written in terms of the *output* y, so a layer
-/// stores only its output: relu' = (y > 0), sigmoid' = y (1 - y).
+/// stores only its output: relu' = (y > 0), sigmoid' = y (1 - y). The loops themselves are the
+/// C kernels `sae_bias_activation` and `sae_activation_backward` (see CKernels).
 public enum Activation: String, Codable, Sendable, CaseIterable {
     case linear, relu, sigmoid
 
     /// Whether outputs stay inside (0, 1), which the KL penalty needs.
     public var isBoundedToUnitInterval: Bool { self == .sigmoid }
 
+    /// 1 / (1 + e^-x), with the kernels' exp.
     @inline(__always)
-    static func sigmoid(_ x: Float) -> Float { FastMath.sigmoid(x) }
+    static func sigmoid(_ x: Float) -> Float { 1 / (1 + sae_exp(-x)) }
+
+    var kernelCode: Int32 {
+        switch self {
+        case .linear: Int32(SAE_LINEAR)
+        case .relu: Int32(SAE_RELU)
+        case .sigmoid: Int32(SAE_SIGMOID)
+        }
+    }
 
     /// y = act(z + bias) in place over a (rows, cols) block: one pass for bias and activation.
     @inline(__always)
     func addBiasAndApply(_ z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int) {
-        for r in 0..<rows {
-            let row = z + r * cols
-            switch self {
-            case .linear: for j in 0..<cols { row[j] += bias[j] }
-            case .relu: for j in 0..<cols { row[j] = max(row[j] + bias[j], 0) }
-            case .sigmoid: for j in 0..<cols { row[j] = Activation.sigmoid(row[j] + bias[j]) }
-            }
-        }
+        sae_bias_activation(z, bias, rows, cols, kernelCode)
     }
 
     /// dz = dy * act'(y) in place over dy, and the column sums of dz added into `biasGradient`:
@@ -29,14 +32,6 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     @inline(__always)
     func backward(output y: UnsafePointer<Float>, gradient dy: UnsafeMutablePointer<Float>,
                   biasGradient db: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-        for r in 0..<rows {
-            let g = dy + r * cols, o = y + r * cols
-            switch self {
-            case .linear: break
-            case .relu: for j in 0..<cols { g[j] = o[j] > 0 ? g[j] : 0 }
-            case .sigmoid: for j in 0..<cols { g[j] *= o[j] * (1 - o[j]) }
-            }
-            for j in 0..<cols { db[j] += g[j] }
-        }
+        sae_activation_backward(y, dy, db, rows, cols, kernelCode)
     }
 }

@@ -73,13 +73,14 @@ public final class Autoencoder {
 
     /// After `forward`: the batch loss (reconstruction mean over B x D, plus the penalty already
     /// divided by B). If `gradients` is given, the gradient of their sum is *added* into it.
-    func loss(_ ws: Workspace, batch: Int,
-              gradients: UnsafeMutablePointer<Float>?) -> (reconstruction: Double, penalty: Double) {
+    func loss(_ ws: Workspace, batch: Int, gradients: UnsafeMutablePointer<Float>?,
+              timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double) {
         let d = config.inputSize, last = layers.count - 1, code = codeLayerIndex
         let scale = 1 / Float(batch * d)
         let reconstruction = config.loss.evaluate(
             logits: ws.outputs[last], targets: ws.input, rows: batch, cols: d,
-            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale, scratch: ws.scratch) * Double(scale)
+            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale) * Double(scale)
+        timer?.mark(.loss)
         guard let gradients else {
             let penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
                                                   gradient: nil, scratch: ws.scratch)

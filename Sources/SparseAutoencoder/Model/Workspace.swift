@@ -5,8 +5,7 @@
 /// - input: (B, inputSize), the batch itself (and the reconstruction target);
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
 /// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l] during backward;
-/// - scratch: (max(codeSize, inputSize)), per-unit statistics for the penalty and
-///   per-element losses of one row.
+/// - scratch: (codeSize), per-unit statistics for the penalty.
 final class Workspace {
     let capacity: Int
     let input: UnsafeMutablePointer<Float>
@@ -18,7 +17,7 @@ final class Workspace {
     init(model: Autoencoder, capacity: Int) {
         self.capacity = capacity
         let widths = model.layers.map(\.outputSize)
-        let scratchSize = max(model.config.codeSize, model.config.inputSize)
+        let scratchSize = model.config.codeSize
         let total = capacity * (model.config.inputSize + 2 * widths.reduce(0, +)) + scratchSize
         storage = .allocate(capacity: total)
         storage.initialize(repeating: 0)

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Adam exactly as Keras applies it (eps = 1e-7, outside the square root, with the bias
@@ -41,19 +42,15 @@ public final class Adam {
 
     deinit { moments.deallocate() }
 
-    /// One update of `parameters` from `gradients` (both `count` floats), fused into a single pass.
+    /// One update of `parameters` from `gradients` (both `count` floats), fused into a single
+    /// pass (the C kernel `sae_adam`).
     func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>) {
         step += 1
         let s = settings
         let t = Double(step)
         let alpha = Float(Double(s.learningRate) * (1 - pow(Double(s.beta2), t)).squareRoot()
                           / (1 - pow(Double(s.beta1), t)))
-        let m = moments.baseAddress!, v = m + count
-        let b1 = s.beta1, b2 = s.beta2, eps = s.epsilon
-        for i in 0..<count {
-            m[i] += (g[i] - m[i]) * (1 - b1)
-            v[i] += (g[i] * g[i] - v[i]) * (1 - b2)
-            parameters[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
-        }
+        let m = moments.baseAddress!
+        sae_adam(parameters, g, m, m + count, count, alpha, 1 - s.beta1, 1 - s.beta2, s.epsilon)
     }
 }

@@ -49,8 +49,8 @@ extension Autoencoder {
             for r in 0..<b {
                 let label = Int(data.labels[start + r])
                 let z = ws.outputs[last] + r * d, x = ws.input + r * d
-                bceByClass[label] += ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil, scratch: ws.scratch)
-                mseByClass[label] += ReconstructionLoss.mse.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil, scratch: ws.scratch)
+                bceByClass[label] += ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil)
+                mseByClass[label] += ReconstructionLoss.mse.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil)
                 classCounts[label] += 1
             }
             codes.withUnsafeMutableBufferPointer { ($0.baseAddress! + start * c).update(from: ws.outputs[codeLayerIndex], count: b * c) }

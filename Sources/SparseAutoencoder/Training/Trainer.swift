@@ -29,8 +29,9 @@ public final class Trainer {
 
     deinit { gradients.deallocate() }
 
-    /// Trains for `settings.epochs` epochs and returns the history.
-    public func fit(_ train: ImageSet, validation: ImageSet? = nil,
+    /// Trains for `settings.epochs` epochs and returns the history. A `timer` (see `sae bench`)
+    /// collects the time spent in each phase.
+    public func fit(_ train: ImageSet, validation: ImageSet? = nil, timer: PhaseTimer? = nil,
                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
         try checkShape(train, role: "training set")
         if let validation { try checkShape(validation, role: "validation set") }
@@ -45,7 +46,7 @@ public final class Trainer {
             var total = 0.0
             for step in 0..<steps {
                 let lo = step * batch, b = min(batch, train.count - lo)
-                let loss = order.withUnsafeBufferPointer { trainStep(train, rows: UnsafeBufferPointer(rebasing: $0[lo..<(lo + b)])) }
+                let loss = order.withUnsafeBufferPointer { trainStep(train, rows: UnsafeBufferPointer(rebasing: $0[lo..<(lo + b)]), timer: timer) }
                 guard loss.isFinite else {
                     throw SAEError("training diverged at epoch \(epoch), step \(step + 1): the loss is \(loss); "
                         + "lower --learning-rate (now \(settings.optimizer.learningRate))")
@@ -54,7 +55,9 @@ public final class Trainer {
                 progress(.step(epoch: epoch, step: step + 1, steps: steps, loss: total / Double(lo + b),
                                elapsed: seconds(clock.now - start)))
             }
+            timer?.start()
             let valLoss = validation.map { model.loss(on: $0, batchSize: batch) }
+            timer?.mark(.validation)
             let record = EpochRecord(epoch: epoch, loss: total / Double(train.count), valLoss: valLoss,
                                      seconds: seconds(clock.now - start))
             history.append(record)
@@ -65,13 +68,18 @@ public final class Trainer {
 
     /// One forward, backward and Adam step on the samples `rows` of `data`; returns the batch loss.
     @inline(__always)
-    func trainStep(_ data: ImageSet, rows: UnsafeBufferPointer<Int>) -> Double {
+    func trainStep(_ data: ImageSet, rows: UnsafeBufferPointer<Int>, timer: PhaseTimer? = nil) -> Double {
         let ws = workspace, b = rows.count
+        timer?.start()
         data.gather(rows, into: ws.input)
+        timer?.mark(.data)
         model.forward(ws, batch: b)
+        timer?.mark(.forward)
         gradients.update(repeating: 0)
-        let (reconstruction, penalty) = model.loss(ws, batch: b, gradients: gradients.baseAddress!)
+        let (reconstruction, penalty) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
+        timer?.mark(.backward)
         optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)
+        timer?.mark(.optimizer)
         return reconstruction + penalty
     }
 

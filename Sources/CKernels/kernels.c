@@ -1,0 +1,136 @@
+#include "sae_kernels.h"
+#include <stdint.h>
+#include <string.h>
+
+// Compile each kernel for AVX2 + FMA and for baseline x86-64; the loader picks one (ifunc).
+#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__)
+#define SAE_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SAE_KERNEL
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+// Sums are kept in 16 float lanes (so loops vectorise) and flushed to a double every block, so
+// a long sum loses no more than a short one.
+#define LANES 16
+#define BLOCK 1024
+
+INLINE float exp_inline(float x) {
+    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    // x = n ln2 + r, |r| <= ln2/2. Adding 1.5 * 2^23 rounds to an integer and leaves it in the
+    // low mantissa bits, from which 2^n is built directly.
+    float shifted = x * 1.44269504f + 12582912.0f;
+    float n = shifted - 12582912.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float er = p * r * r + r + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &shifted, 4);
+    bits = (bits - 0x4B400000u + 127u) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return er * scale;
+}
+
+INLINE float log1p_unit_inline(float e) {
+    // 1 + e = m 2^k with m in [sqrt(1/2), sqrt(2)): k = 1 above e = sqrt(2) - 1. Then
+    // log(1 + e) = k ln2 + log(1 + x) with x = e or (e - 1)/2, both exact.
+    int high = e > 0.41421356f;
+    float x = high ? (e - 1.0f) * 0.5f : e;
+    float k = high ? 1.0f : 0.0f;
+    float z = x * x;
+    float p = 7.0376836292e-2f;
+    p = p * x - 1.1514610310e-1f;
+    p = p * x + 1.1676998740e-1f;
+    p = p * x - 1.2420140846e-1f;
+    p = p * x + 1.4249322787e-1f;
+    p = p * x - 1.6668057665e-1f;
+    p = p * x + 2.0000714765e-1f;
+    p = p * x - 2.4999993993e-1f;
+    p = p * x + 3.3333331174e-1f;
+    return x + (p * x * z - 0.5f * z) + k * 0.69314718f;
+}
+
+INLINE float sigmoid_inline(float x) { return 1.0f / (1.0f + exp_inline(-x)); }
+
+float sae_exp(float x) { return exp_inline(x); }
+float sae_log1p_unit(float e) { return log1p_unit_inline(e); }
+
+SAE_KERNEL void sae_bias_activation(float *restrict y, const float *restrict bias, long rows, long cols, int activation) {
+    for (long r = 0; r < rows; r++) {
+        float *restrict row = y + r * cols;
+        switch (activation) {
+        case SAE_RELU:
+            for (long j = 0; j < cols; j++) { float v = row[j] + bias[j]; row[j] = v > 0.0f ? v : 0.0f; }
+            break;
+        case SAE_SIGMOID:
+            for (long j = 0; j < cols; j++) row[j] = sigmoid_inline(row[j] + bias[j]);
+            break;
+        default:
+            for (long j = 0; j < cols; j++) row[j] += bias[j];
+        }
+    }
+}
+
+SAE_KERNEL void sae_activation_backward(const float *restrict y, float *restrict dy, float *restrict db, long rows, long cols, int activation) {
+    for (long r = 0; r < rows; r++) {
+        const float *restrict o = y + r * cols;
+        float *restrict g = dy + r * cols;
+        if (activation == SAE_RELU) {
+            for (long j = 0; j < cols; j++) g[j] = o[j] > 0.0f ? g[j] : 0.0f;
+        } else if (activation == SAE_SIGMOID) {
+            for (long j = 0; j < cols; j++) g[j] *= o[j] * (1.0f - o[j]);
+        }
+        for (long j = 0; j < cols; j++) db[j] += g[j];
+    }
+}
+
+// One elementwise loss over n elements in blocks, with an optional gradient.
+#define LOSS_LOOP(ELEMENT)                                                         \
+    double total = 0.0;                                                            \
+    for (long start = 0; start < n; start += BLOCK) {                              \
+        long end = start + BLOCK < n ? start + BLOCK : n;                          \
+        float lanes[LANES] = {0};                                                  \
+        long i = start;                                                            \
+        for (; i + LANES <= end; i += LANES)                                       \
+            for (int j = 0; j < LANES; j++) { ELEMENT(i + j, lanes[j] +=) }        \
+        float tail = 0.0f;                                                         \
+        for (; i < end; i++) { ELEMENT(i, tail +=) }                               \
+        for (int j = 0; j < LANES; j++) tail += lanes[j];                          \
+        total += tail;                                                             \
+    }                                                                              \
+    return total;
+
+#define BCE_ELEMENT(k, ACC)                                                        \
+    float zk = z[k], e = exp_inline(-(zk < 0.0f ? -zk : zk));                      \
+    ACC (zk > 0.0f ? zk : 0.0f) - zk * x[k] + log1p_unit_inline(e);                \
+    if (grad) { float inv = 1.0f / (1.0f + e);                                     \
+                grad[k] = ((zk >= 0.0f ? inv : e * inv) - x[k]) * scale; }
+
+#define MSE_ELEMENT(k, ACC)                                                        \
+    float s = sigmoid_inline(z[k]), d = s - x[k];                                  \
+    ACC d * d;                                                                     \
+    if (grad) grad[k] = 2.0f * d * s * (1.0f - s) * scale;
+
+SAE_KERNEL double sae_bce(const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale) {
+    LOSS_LOOP(BCE_ELEMENT)
+}
+
+SAE_KERNEL double sae_mse(const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale) {
+    LOSS_LOOP(MSE_ELEMENT)
+}
+
+SAE_KERNEL void sae_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
+                         float alpha, float c1, float c2, float eps) {
+    for (long i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * c1;
+        v[i] += (g[i] * g[i] - v[i]) * c2;
+        p[i] -= alpha * m[i] / (__builtin_elementwise_sqrt(v[i]) + eps);
+    }
+}

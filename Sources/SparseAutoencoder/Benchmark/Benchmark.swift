@@ -1,0 +1,105 @@
+import Foundation
+
+/// Where a training epoch's time goes, next to what OpenBLAS can do on the model's own matrix
+/// shapes: the numbers the next optimisation needs. `sae bench` prints this.
+public struct BenchmarkReport: Sendable {
+    public struct Gemm: Sendable {
+        public var label: String
+        public var m: Int, n: Int, k: Int
+        public var transA: Bool, transB: Bool
+        /// How often one epoch runs this product.
+        public var callsPerEpoch: Int
+        public var gflops: Double
+        public var flopsPerCall: Double { 2 * Double(m) * Double(n) * Double(k) }
+    }
+
+    public var kernel: String
+    public var epochs: Int
+    /// Median seconds per epoch (training + validation) over the timed epochs.
+    public var secondsPerEpoch: Double
+    /// Mean seconds per epoch in each phase, in `PhaseTimer.Phase` order.
+    public var phaseSeconds: [Double]
+    public var gemms: [Gemm]
+    public var flopsPerEpoch: Double { gemms.reduce(0) { $0 + $1.flopsPerCall * Double($1.callsPerEpoch) } }
+    /// The epoch time if every product ran at its measured sgemm speed and nothing else took time.
+    public var floorSecondsPerEpoch: Double { gemms.reduce(0) { $0 + $1.flopsPerCall * Double($1.callsPerEpoch) / ($1.gflops * 1e9) } }
+    public var achievedGFLOPs: Double { flopsPerEpoch / secondsPerEpoch / 1e9 }
+
+    public var table: String {
+        var lines = ["OpenBLAS kernel: \(kernel); \(epochs) timed epochs",
+                     String(format: "seconds per epoch (median): %.3f   floor from sgemm: %.3f   ratio: %.2f",
+                            secondsPerEpoch, floorSecondsPerEpoch, secondsPerEpoch / floorSecondsPerEpoch),
+                     String(format: "matrix products: %.1f GFLOP per epoch, achieved %.1f GFLOP/s overall", flopsPerEpoch / 1e9, achievedGFLOPs),
+                     "", "phase                     s/epoch   share"]
+        let total = phaseSeconds.reduce(0, +)
+        for phase in PhaseTimer.Phase.allCases {
+            let s = phaseSeconds[phase.rawValue]
+            lines.append(MetricsTable.pad(phase.name, 26) + String(format: "%7.3f  %5.1f%%", s, 100 * s / max(total, 1e-12)))
+        }
+        lines += ["", "sgemm on the model's shapes        m     n     k  calls/epoch  GFLOP/s"]
+        for g in gemms {
+            lines.append(MetricsTable.pad(g.label, 30) + String(format: "%6d%6d%6d%13d%9.1f", g.m, g.n, g.k, g.callsPerEpoch, g.gflops))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+public enum Benchmark {
+    /// Trains `config` for `warmup + epochs` epochs with a phase timer (only the last `epochs`
+    /// count), then times sgemm alone on every product shape of a step.
+    public static func run(_ config: AutoencoderConfig, train: ImageSet, test: ImageSet, epochs: Int = 3, warmup: Int = 1,
+                           settings: TrainingSettings = TrainingSettings()) throws -> BenchmarkReport {
+        var settings = settings
+        settings.epochs = warmup + epochs
+        let model = try Autoencoder(config: config, seed: settings.seed)
+        let trainer = try Trainer(model: model, settings: settings)
+        let timer = PhaseTimer()
+        var warmTotals: [Double] = []
+        let history = try trainer.fit(train, validation: test, timer: timer) { event in
+            if case .epochEnd(let record, _) = event, record.epoch == warmup { warmTotals = timer.seconds }
+        }
+        let timed = history.suffix(epochs).map(\.seconds).sorted()
+        let phases = zip(timer.seconds, warmTotals.isEmpty ? timer.seconds.map { _ in 0 } : warmTotals).map { ($0 - $1) / Double(epochs) }
+        return BenchmarkReport(kernel: BLASKernel.coreName, epochs: epochs, secondsPerEpoch: timed[timed.count / 2],
+                               phaseSeconds: phases, gemms: gemms(model, batch: settings.batchSize, train: train.count, test: test.count))
+    }
+
+    /// Every matrix product of a training step and a validation step, timed alone.
+    static func gemms(_ model: Autoencoder, batch: Int, train: Int, test: Int) -> [BenchmarkReport.Gemm] {
+        let steps = (train + batch - 1) / batch, valSteps = (test + batch - 1) / batch
+        var out: [BenchmarkReport.Gemm] = []
+        for (l, layer) in model.layers.enumerated() {
+            let (i, o) = (layer.inputSize, layer.outputSize)
+            out.append(.init(label: "layer \(l) forward y = x W", m: batch, n: o, k: i, transA: false, transB: false,
+                             callsPerEpoch: steps + valSteps, gflops: 0))
+            out.append(.init(label: "layer \(l) weights dW = x^T dz", m: i, n: o, k: batch, transA: true, transB: false,
+                             callsPerEpoch: steps, gflops: 0))
+            if l > 0 {
+                out.append(.init(label: "layer \(l) input dx = dz W^T", m: batch, n: i, k: o, transA: false, transB: true,
+                                 callsPerEpoch: steps, gflops: 0))
+            }
+        }
+        return out.map { g in
+            var g = g
+            g.gflops = measure(g)
+            return g
+        }
+    }
+
+    /// sgemm GFLOP/s on one shape: the best of five runs of enough calls to take ~50 ms.
+    static func measure(_ g: BenchmarkReport.Gemm) -> Double {
+        let a = [Float](repeating: 0.5, count: g.m * g.k), b = [Float](repeating: 0.25, count: g.k * g.n)
+        var c = [Float](repeating: 0, count: g.m * g.n)
+        let calls = max(10, Int(5e9 / g.flopsPerCall))
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = PhaseTimer.now()
+            for _ in 0..<calls {
+                BLAS.gemm(g.transA, g.transB, m: g.m, n: g.n, k: g.k, a: a, lda: g.transA ? g.m : g.k,
+                          b: b, ldb: g.transB ? g.k : g.n, c: &c, ldc: g.n)
+            }
+            best = min(best, Double(PhaseTimer.now() - start) * 1e-9)
+        }
+        return g.flopsPerCall * Double(calls) / best / 1e9
+    }
+}

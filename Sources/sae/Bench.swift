@@ -1,0 +1,30 @@
+import ArgumentParser
+import SparseAutoencoder
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time training per phase and compare it with sgemm alone on the model's shapes.",
+        discussion: """
+            Trains the tutorial model for one warm-up epoch and --epochs timed ones on Fashion-MNIST, \
+            then times OpenBLAS's sgemm alone on every matrix product of a step. Prints seconds \
+            per epoch (median), the time per phase (data, forward, loss, backward, optimizer, \
+            validation), the floor that sgemm alone would allow, and the achieved GFLOP/s.
+            For the side-by-side comparison with Keras, run `make bench`.
+            Example: sae bench --penalty kl --epochs 3
+            """)
+
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Data") var dataOptions: DataOptions
+
+    @Option(help: "Timed epochs (after one warm-up epoch).") var epochs = 3
+    @Option(help: "Samples per batch.") var batchSize = 256
+
+    func run() throws {
+        guard epochs > 0 else { throw ValidationError("--epochs must be > 0") }
+        let data = try dataOptions.load()
+        let train = dataOptions.trainLimit.map { data.train.prefix($0) } ?? data.train
+        let report = try Benchmark.run(try model.config(), train: train, test: data.test, epochs: epochs,
+                                       settings: TrainingSettings(batchSize: batchSize))
+        print(report.table)
+    }
+}
