@@ -5,7 +5,7 @@
 
 SAE := .build/release/sae
 
-.PHONY: demo test build deps clean
+.PHONY: demo test bench build deps clean
 
 demo: deps build
 	$(SAE) demo --out runs/demo
@@ -13,6 +13,10 @@ demo: deps build
 test:
 	bash scripts/install-deps.sh --test
 	swift test --disable-swift-testing
+
+# sae against Keras, side by side on this machine (creates .venv with tensorflow-cpu once).
+bench: deps build
+	python3 bench/side_by_side.py
 
 build: deps
 	swift build -c release --product sae
