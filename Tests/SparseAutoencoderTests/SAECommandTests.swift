@@ -4,33 +4,10 @@ import SparseAutoencoder
 
 /// The `sae` tool end to end: exit codes, one-line errors, and a tiny train → encode → metrics flow.
 final class SAECommandTests: XCTestCase {
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    func sae(_ arguments: String...) throws -> CommandResult { try runSAE(arguments) }
 
-    func sae(_ arguments: String...) throws -> Result {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae")
-            .path
-        let fallback = Bundle.main.bundleURL.appendingPathComponent("sae").path
-        let path = FileManager.default.isExecutableFile(atPath: binary) ? binary : fallback
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            XCTFail("the sae executable was not built next to the tests (\(binary))")
-            throw SAEError("no sae")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func assertFails(_ r: Result, mentioning text: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(r.status, 0, file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(text), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertFalse(r.stderr.contains("Fatal error"), "a Swift trap: \(r.stderr)", file: file, line: line)
+    func assertFails(_ r: CommandResult, mentioning text: String, file: StaticString = #filePath, line: UInt = #line) {
+        assertCommandFails(r, mentioning: text, file: file, line: line)
     }
 
     func testKLOnAReluCodeIsRefusedBeforeAnythingIsWritten() throws {

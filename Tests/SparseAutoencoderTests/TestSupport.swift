@@ -56,3 +56,38 @@ func debianFashionMNIST() throws -> (train: ImageSet, test: ImageSet) {
     }
     return try FashionMNIST.load(directory: dir)
 }
+
+/// What running the `sae` tool gave.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the `sae` executable built next to the tests, with extra environment variables.
+func runSAE(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae").path
+    let path = FileManager.default.isExecutableFile(atPath: binary) ? binary : Bundle.main.bundleURL.appendingPathComponent("sae").path
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        XCTFail("the sae executable was not built next to the tests (\(binary))")
+        throw SAEError("no sae")
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// A non-zero exit with `text` in standard error and no Swift runtime trap.
+func assertCommandFails(_ r: CommandResult, mentioning text: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertNotEqual(r.status, 0, file: file, line: line)
+    XCTAssertTrue(r.stderr.contains(text), "stderr: \(r.stderr)", file: file, line: line)
+    XCTAssertFalse(r.stderr.contains("Fatal error"), "a Swift trap: \(r.stderr)", file: file, line: line)
+}

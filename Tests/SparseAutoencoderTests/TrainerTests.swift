@@ -56,10 +56,11 @@ final class TrainerTests: XCTestCase {
     func testEachShuffleIsAFreshPermutation() throws {
         let model = try Autoencoder(config: AutoencoderConfig(inputSize: 4, hiddenSizes: [], codeSize: 2), seed: 1)
         let trainer = try Trainer(model: model, settings: TrainingSettings(epochs: 1, batchSize: 4, seed: 1))
-        var order = Array(0..<50)
         var orders: [[Int]] = []
+        var generator = trainer.rng
         for _ in 0..<3 {
-            trainer.shuffle(&order)
+            var order = Array(0..<50)
+            trainer.shuffle(&order, using: &generator)
             orders.append(order)
         }
         XCTAssertEqual(Set(orders.map { $0.sorted() }), [Array(0..<50)])

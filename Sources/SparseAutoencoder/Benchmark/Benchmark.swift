@@ -55,9 +55,9 @@ public enum Benchmark {
         let trainer = try Trainer(model: model, settings: settings)
         let timer = PhaseTimer()
         var warmTotals: [Double] = []
-        let history = try trainer.fit(train, validation: test, timer: timer) { event in
+        let history = try trainer.fit(train, validation: test, timer: timer, progress: { event in
             if case .epochEnd(let record, _) = event, record.epoch == warmup { warmTotals = timer.seconds }
-        }
+        })
         let timed = history.suffix(epochs).map(\.seconds).sorted()
         let phases = zip(timer.seconds, warmTotals.isEmpty ? timer.seconds.map { _ in 0 } : warmTotals).map { ($0 - $1) / Double(epochs) }
         return BenchmarkReport(kernel: BLASKernel.coreName, epochs: epochs, secondsPerEpoch: timed[timed.count / 2],

@@ -8,7 +8,9 @@ import Darwin
 /// Writes files so that a reader (or a crash) never sees a partial one: the bytes go to a
 /// temporary file beside the destination, are flushed to disk, then renamed over it.
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
+    /// - Parameter beforeRename: runs after the data is on disk and before it replaces `path`
+    ///   (where a crash is most interesting to test).
+    public static func write(_ data: Data, to path: String, beforeRename: () -> Void = {}) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
             + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -31,10 +33,21 @@ public enum AtomicFile {
         }
         if ok && fsync(fd) != 0 { ok = false; failure = String(cString: strerror(errno)) }
         close(fd)
+        if ok { beforeRename() }
         if ok && rename(temp, path) != 0 { ok = false; failure = String(cString: strerror(errno)) }
+        if ok { syncDirectory(directory.isEmpty ? "." : directory) }
         if !ok {
             unlink(temp)
             throw SAEError.badFile(path, "write failed (\(failure))")
+        }
+    }
+
+    /// Makes a rename durable: fsync of the directory that holds the file.
+    private static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
         }
     }
 

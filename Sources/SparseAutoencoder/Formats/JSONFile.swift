@@ -4,19 +4,28 @@ import Foundation
 /// sorted keys (stable diffs), written atomically; decoding errors become one-line messages.
 enum JSONFile {
     static func write<T: Encodable>(_ value: T, to path: String) throws {
+        var data = try encode(value)
+        data.append(0x0a)
+        try AtomicFile.write(data, to: path)
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        var data = try encoder.encode(value)
-        data.append(0x0a)
-        try AtomicFile.write(data, to: path)
+        return try encoder.encode(value)
     }
 
     static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SAEError.badFile(path, "cannot be read (missing or no permission)")
         }
+        return try decode(type, from: data, name: path)
+    }
+
+    /// Decodes `data`; `name` (a path) is used in errors.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, name path: String) throws -> T {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -95,7 +95,8 @@ public struct RunMetrics: Codable, Equatable, Sendable {
     }
 }
 
-/// A run directory: `config.json`, `model.safetensors`, `history.json`, `metrics.json`.
+/// A run directory: `config.json`, `model.safetensors`, `history.json`, `metrics.json`, and
+/// while or after training `checkpoint.safetensors` and `status.json`.
 ///
 ///     let run = try RunDirectory.create("runs/l1", force: false)
 ///     try run.save(config: config, model: model, history: history, metrics: metrics)
@@ -107,6 +108,8 @@ public struct RunDirectory: Sendable {
     public var modelPath: String { path + "/model.safetensors" }
     public var historyPath: String { path + "/history.json" }
     public var metricsPath: String { path + "/metrics.json" }
+    public var checkpointPath: String { path + "/checkpoint.safetensors" }
+    public var statusPath: String { path + "/status.json" }
 
     /// An existing run directory (checked when its files are read).
     public init(path: String) {
@@ -141,9 +144,19 @@ public struct RunDirectory: Sendable {
         return run
     }
 
+    /// Deletes temporary files that a killed write left behind (`.NAME.tmp-*`).
+    public func removeStaleTemporaryFiles() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+            try? FileManager.default.removeItem(atPath: path + "/" + name)
+        }
+    }
+
     public func save(config: RunConfig) throws { try JSONFile.write(config, to: configPath) }
     public func save(history: [EpochRecord]) throws { try JSONFile.write(history, to: historyPath) }
     public func save(metrics: RunMetrics) throws { try JSONFile.write(metrics, to: metricsPath) }
+    public func save(status: RunStatus) throws { try JSONFile.write(status, to: statusPath) }
+    public func loadStatus() throws -> RunStatus { try JSONFile.read(RunStatus.self, from: statusPath) }
 
     public func loadConfig() throws -> RunConfig {
         guard FileManager.default.fileExists(atPath: configPath) else {

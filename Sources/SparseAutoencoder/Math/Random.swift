@@ -18,6 +18,12 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         state = [splitMix(), splitMix(), splitMix(), splitMix()]
     }
 
+    /// Continues from a saved state (four words, not all zero).
+    public init(state: [UInt64]) {
+        precondition(state.count == 4 && state.contains { $0 != 0 }, "xoshiro256** needs four words, not all zero")
+        self.state = state
+    }
+
     public mutating func next() -> UInt64 {
         let result = rotl(state[1] &* 5, 7) &* 9
         let t = state[1] << 17

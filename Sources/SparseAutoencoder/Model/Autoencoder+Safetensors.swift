@@ -24,8 +24,15 @@ extension Autoencoder {
         }
         let tensors = try Safetensors.decode([UInt8](data), name: path).tensors
         let model = try Autoencoder(config: config)
-        var expected = Set<String>()
-        for (name, template) in model.namedTensors {
+        try model.setParameters(from: tensors, path: path, allowing: [])
+        return model
+    }
+
+    /// Copies every `layers.*` tensor into the parameters, checking names and shapes against the
+    /// config; any other tensor not in `allowing` is an error.
+    func setParameters(from tensors: [String: Safetensors.Tensor], path: String, allowing others: Set<String>) throws {
+        var expected = others
+        for (name, template) in namedTensors {
             expected.insert(name)
             guard let tensor = tensors[name] else {
                 throw SAEError.badFile(path, "missing tensor \"\(name)\" needed by the model in config.json")
@@ -34,13 +41,12 @@ extension Autoencoder {
                 throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(tensor.shape) but config.json needs \(template.shape)")
             }
             let i = Int(name.split(separator: ".")[1])!
-            let layer = model.layers[i]
+            let layer = layers[i]
             let offset = name.hasSuffix(".kernel") ? layer.kernelOffset : layer.biasOffset
-            for (k, v) in tensor.values.enumerated() { model.parameters[offset + k] = v }
+            for (k, v) in tensor.values.enumerated() { parameters[offset + k] = v }
         }
-        if let extra = tensors.keys.first(where: { !expected.contains($0) }) {
+        if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
             throw SAEError.badFile(path, "unexpected tensor \"\(extra)\": the weights do not match config.json")
         }
-        return model
     }
 }

@@ -28,7 +28,7 @@ public struct AdamSettings: Codable, Equatable, Sendable {
 /// Adam's state (first and second moments, step count) for a flat parameter buffer.
 public final class Adam {
     public let settings: AdamSettings
-    public private(set) var step = 0
+    public internal(set) var step = 0
     /// m and v, each `count` floats, in one allocation.
     let moments: UnsafeMutableBufferPointer<Float>
     let count: Int

@@ -4,16 +4,31 @@ import Foundation
 /// batches in that order with the last partial batch kept, one Adam step per batch, then a
 /// validation pass in batches of the same size. Reported losses include the penalty.
 ///
-/// All buffers (workspace, gradients, Adam's moments, the permutation) are allocated once,
-/// when the trainer is made; a training step allocates nothing.
+/// All buffers (workspace, gradients, Adam's moments) are allocated once; a training step
+/// allocates nothing. Training can stop between any two steps and continue exactly where it
+/// stopped (see `Checkpoint.swift`): each epoch's permutation is drawn from the generator as it
+/// was at the epoch's start, which a checkpoint stores with the step reached.
 public final class Trainer {
     public let model: Autoencoder
     public let settings: TrainingSettings
-    public private(set) var history: [EpochRecord] = []
+    public internal(set) var history: [EpochRecord] = []
     let optimizer: Adam
+    /// The generator as it is at the start of the current (or next) epoch.
     var rng: SeededGenerator
-    private let workspace: Workspace
+    /// Progress inside the current epoch: steps done, their sample-weighted loss sum, seconds.
+    var stepInEpoch = 0
+    var epochLossSum = 0.0
+    var epochSeconds = 0.0
+    private var workspace: Workspace?
     private let gradients: UnsafeMutableBufferPointer<Float>
+
+    /// Why `fit` stopped before the last epoch.
+    public enum Stop: Error, Equatable {
+        /// `shouldStop` said so; the trainer's state is consistent and can be checkpointed.
+        case interrupted(epoch: Int, step: Int)
+        /// The loss became NaN or infinite; the weights are no longer usable.
+        case diverged(epoch: Int, step: Int, loss: Double)
+    }
 
     public init(model: Autoencoder, settings: TrainingSettings) throws {
         try settings.validate()
@@ -22,46 +37,60 @@ public final class Trainer {
         optimizer = Adam(settings: settings.optimizer, parameterCount: model.parameterCount)
         // A different stream from the one that initialised the weights.
         rng = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
-        workspace = Workspace(model: model, capacity: settings.batchSize)
         gradients = .allocate(capacity: model.parameterCount)
         gradients.initialize(repeating: 0)
     }
 
     deinit { gradients.deallocate() }
 
-    /// Trains for `settings.epochs` epochs and returns the history. A `timer` (see `sae bench`)
-    /// collects the time spent in each phase.
+    /// Trains up to `settings.epochs` epochs and returns the history.
+    ///
+    /// - Parameters:
+    ///   - timer: collects the time spent in each phase (`sae bench`).
+    ///   - shouldStop: polled after every step; when it returns true, `fit` throws
+    ///     `Stop.interrupted` with the trainer ready to be checkpointed.
+    ///   - epochEnded: called after each epoch (e.g. to write a checkpoint).
     public func fit(_ train: ImageSet, validation: ImageSet? = nil, timer: PhaseTimer? = nil,
+                    shouldStop: () -> Bool = { false }, epochEnded: (Trainer) throws -> Void = { _ in },
                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
         try checkShape(train, role: "training set")
         if let validation { try checkShape(validation, role: "validation set") }
-        var order = Array(0..<train.count)
         let batch = settings.batchSize
+        if workspace == nil { workspace = Workspace(model: model, capacity: min(batch, train.count)) }
         let steps = (train.count + batch - 1) / batch
+        guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
+        var order = [Int](repeating: 0, count: train.count)
         let clock = ContinuousClock()
         for epoch in stride(from: history.count + 1, through: settings.epochs, by: 1) {
             progress(.epochStart(epoch: epoch, epochs: settings.epochs, steps: steps))
             let start = clock.now
-            shuffle(&order)
-            var total = 0.0
-            for step in 0..<steps {
+            var generator = rng
+            for i in order.indices { order[i] = i }
+            shuffle(&order, using: &generator)
+            for step in stepInEpoch..<steps {
                 let lo = step * batch, b = min(batch, train.count - lo)
                 let loss = order.withUnsafeBufferPointer { trainStep(train, rows: UnsafeBufferPointer(rebasing: $0[lo..<(lo + b)]), timer: timer) }
-                guard loss.isFinite else {
-                    throw SAEError("training diverged at epoch \(epoch), step \(step + 1): the loss is \(loss); "
-                        + "lower --learning-rate (now \(settings.optimizer.learningRate))")
+                guard loss.isFinite else { throw Stop.diverged(epoch: epoch, step: step + 1, loss: loss) }
+                epochLossSum += loss * Double(b)
+                stepInEpoch = step + 1
+                let elapsed = epochSeconds + seconds(clock.now - start)
+                progress(.step(epoch: epoch, step: step + 1, steps: steps, loss: epochLossSum / Double(lo + b), elapsed: elapsed))
+                if shouldStop() && step + 1 < steps {
+                    epochSeconds = elapsed
+                    throw Stop.interrupted(epoch: epoch, step: step + 1)
                 }
-                total += loss * Double(b)
-                progress(.step(epoch: epoch, step: step + 1, steps: steps, loss: total / Double(lo + b),
-                               elapsed: seconds(clock.now - start)))
             }
             timer?.start()
             let valLoss = validation.map { model.loss(on: $0, batchSize: batch) }
             timer?.mark(.validation)
-            let record = EpochRecord(epoch: epoch, loss: total / Double(train.count), valLoss: valLoss,
-                                     seconds: seconds(clock.now - start))
+            let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
+                                     seconds: epochSeconds + seconds(clock.now - start))
             history.append(record)
+            rng = generator
+            (stepInEpoch, epochLossSum, epochSeconds) = (0, 0, 0)
+            try epochEnded(self)
             progress(.epochEnd(record, steps: steps))
+            if shouldStop() && epoch < settings.epochs { throw Stop.interrupted(epoch: epoch + 1, step: 0) }
         }
         return history
     }
@@ -69,7 +98,7 @@ public final class Trainer {
     /// One forward, backward and Adam step on the samples `rows` of `data`; returns the batch loss.
     @inline(__always)
     func trainStep(_ data: ImageSet, rows: UnsafeBufferPointer<Int>, timer: PhaseTimer? = nil) -> Double {
-        let ws = workspace, b = rows.count
+        let ws = workspace!, b = rows.count
         timer?.start()
         data.gather(rows, into: ws.input)
         timer?.mark(.data)
@@ -84,9 +113,9 @@ public final class Trainer {
     }
 
     /// Fisher-Yates with our own generator, so a seed gives the same order on every platform.
-    func shuffle(_ order: inout [Int]) {
+    func shuffle(_ order: inout [Int], using generator: inout SeededGenerator) {
         for i in stride(from: order.count - 1, to: 0, by: -1) {
-            let j = Int(rng.next() % UInt64(i + 1))
+            let j = Int(generator.next() % UInt64(i + 1))
             order.swapAt(i, j)
         }
     }
@@ -109,6 +138,18 @@ extension Autoencoder {
     @discardableResult
     public func fit(_ train: ImageSet, validation: ImageSet? = nil, settings: TrainingSettings = TrainingSettings(),
                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
-        try Trainer(model: self, settings: settings).fit(train, validation: validation, progress: progress)
+        let trainer = try Trainer(model: self, settings: settings)
+        do {
+            return try trainer.fit(train, validation: validation, progress: progress)
+        } catch Trainer.Stop.diverged(let epoch, let step, let loss) {
+            throw SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: settings.optimizer.learningRate)
+        }
+    }
+}
+
+extension SAEError {
+    static func diverged(epoch: Int, step: Int, loss: Double, learningRate: Float) -> SAEError {
+        SAEError("training diverged at epoch \(epoch), step \(step): the loss became \(loss.isNaN ? "NaN" : "\(loss)"); the learning rate "
+            + "(\(learningRate)) is most likely too high for this model: try 1e-3 or lower")
     }
 }

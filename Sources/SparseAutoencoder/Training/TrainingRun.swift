@@ -1,21 +1,78 @@
-/// The whole job behind `sae train`: build the model a `RunConfig` describes, train it with
-/// validation on the test set, evaluate it, and write the run directory.
+import Foundation
+
+/// What a run directory's `status.json` says: `training`, `interrupted`, `diverged` or `finished`.
+public struct RunStatus: Codable, Equatable, Sendable {
+    public var state: String
+    /// Where training stopped (epoch and step), for `interrupted` and `diverged`.
+    public var epoch: Int?
+    public var step: Int?
+    public var message: String?
+
+    public init(state: String, epoch: Int? = nil, step: Int? = nil, message: String? = nil) {
+        self.state = state
+        self.epoch = epoch
+        self.step = step
+        self.message = message
+    }
+}
+
+/// The whole job behind `sae train`: build the model a `RunConfig` describes (or restore it from
+/// the run's checkpoint), train it with validation on the test set, evaluate it, and write the
+/// run directory.
 ///
-/// The config is written first (so a run directory always says what it is); the weights,
-/// history and metrics are written, each atomically, once training has finished.
+/// Nothing finished is lost: `checkpoint.safetensors` is rewritten atomically after every epoch
+/// (and when training is interrupted), so a crash at any instant leaves the previous one valid,
+/// and `resume: true` continues from it to exactly the weights of an uninterrupted run.
 public enum TrainingRun {
+    /// Thrown when `shouldStop` interrupted training; the checkpoint has been saved.
+    public struct Interrupted: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     @discardableResult
     public static func run(_ config: RunConfig, train: ImageSet, test: ImageSet, into directory: RunDirectory,
+                           resume: Bool = false, shouldStop: @escaping () -> Bool = { false },
                            progress: (TrainingEvent) -> Void = { _ in }) throws -> RunMetrics {
         let train = config.data.trainLimit.map { train.prefix($0) } ?? train
-        let model = try Autoencoder(config: config.model, seed: config.training.seed)
+        let model: Autoencoder
+        if resume {
+            model = try Autoencoder(config: config.model)
+        } else {
+            model = try Autoencoder(config: config.model, seed: config.training.seed)
+        }
         let trainer = try Trainer(model: model, settings: config.training)
-        try directory.save(config: config)
-        let history = try trainer.fit(train, validation: test, progress: progress)
+        if resume {
+            directory.removeStaleTemporaryFiles()
+            try trainer.restoreCheckpoint(from: directory.checkpointPath)
+        } else {
+            try directory.save(config: config)
+            try trainer.saveCheckpoint(to: directory.checkpointPath)
+        }
+        try directory.save(status: RunStatus(state: "training"))
+        let history: [EpochRecord]
+        do {
+            history = try trainer.fit(train, validation: test, shouldStop: {
+                FaultInjection.reach("step")
+                return shouldStop()
+            }, epochEnded: { trainer in
+                try trainer.saveCheckpoint(to: directory.checkpointPath)
+                try directory.save(history: trainer.history)
+            }, progress: progress)
+        } catch Trainer.Stop.interrupted(let epoch, let step) {
+            try trainer.saveCheckpoint(to: directory.checkpointPath)
+            try directory.save(status: RunStatus(state: "interrupted", epoch: epoch, step: step))
+            throw Interrupted(description: "interrupted at epoch \(epoch), step \(step); everything up to there is saved in "
+                + "\(directory.path). Continue with: sae train --resume \(directory.path)")
+        } catch Trainer.Stop.diverged(let epoch, let step, let loss) {
+            let error = SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate)
+            try directory.save(status: RunStatus(state: "diverged", epoch: epoch, step: step, message: error.message))
+            throw SAEError(error.message + ". The last good checkpoint (after epoch \(trainer.history.count)) is kept in \(directory.path)")
+        }
         let metrics = RunMetrics(history: history, test: model.evaluate(test, batchSize: config.training.batchSize))
         try model.save(to: directory.modelPath)
         try directory.save(history: history)
         try directory.save(metrics: metrics)
+        try directory.save(status: RunStatus(state: "finished"))
         return metrics
     }
 }

@@ -1,0 +1,77 @@
+import Foundation
+
+/// A trainer's whole state in one safetensors file: the weights (`layers.*`), Adam's moments
+/// (`optimizer.m`, `optimizer.v`) and, in the metadata, the rest as JSON: Adam's step, the
+/// generator, the history, and how far into the current epoch training got. Restoring it and
+/// training on gives exactly the weights an uninterrupted run would have.
+struct TrainerState: Codable, Equatable {
+    static let currentFormatVersion = 1
+
+    var formatVersion = TrainerState.currentFormatVersion
+    var history: [EpochRecord]
+    var stepInEpoch: Int
+    var epochLossSum: Double
+    var epochSeconds: Double
+    /// The generator's four words at the start of the current epoch, in hex (JSON numbers cannot
+    /// hold 64-bit integers exactly everywhere).
+    var rng: [String]
+    var adamStep: Int
+}
+
+extension Trainer {
+    /// Writes the checkpoint atomically (temporary file, fsync, rename).
+    public func saveCheckpoint(to path: String) throws {
+        guard model.parameters.allSatisfy(\.isFinite) else {
+            throw SAEError("refusing to checkpoint non-finite weights (training diverged)")
+        }
+        let state = TrainerState(history: history, stepInEpoch: stepInEpoch, epochLossSum: epochLossSum,
+                                 epochSeconds: epochSeconds, rng: rng.state.map { String($0, radix: 16) },
+                                 adamStep: optimizer.step)
+        let count = model.parameterCount
+        let m = Array(optimizer.moments[0..<count]), v = Array(optimizer.moments[count..<(2 * count)])
+        let tensors = model.namedTensors + [("optimizer.m", Safetensors.Tensor(shape: [count], values: m)),
+                                            ("optimizer.v", Safetensors.Tensor(shape: [count], values: v))]
+        let metadata = ["format": "sae-checkpoint",
+                        "trainer_state": String(decoding: try JSONFile.encode(state), as: UTF8.self)]
+        try AtomicFile.write(Data(Safetensors.encode(tensors, metadata: metadata)), to: path,
+                             beforeRename: { FaultInjection.reach("checkpoint-rename") })
+    }
+
+    /// Restores weights, Adam and progress from a checkpoint of a trainer with the same config.
+    public func restoreCheckpoint(from path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
+        }
+        let (tensors, metadata) = try Safetensors.decode([UInt8](data), name: path)
+        guard metadata["format"] == "sae-checkpoint", let json = metadata["trainer_state"] else {
+            throw SAEError.badFile(path, "is not an sae checkpoint (no trainer state in its metadata)")
+        }
+        let state = try JSONFile.decode(TrainerState.self, from: Data(json.utf8), name: path + " (trainer state)")
+        guard state.formatVersion == TrainerState.currentFormatVersion else {
+            throw SAEError.badFile(path, "checkpoint format version \(state.formatVersion) is not supported")
+        }
+        let words = state.rng.compactMap { UInt64($0, radix: 16) }
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw SAEError.badFile(path, "the generator state in the checkpoint is invalid")
+        }
+        guard state.history.count <= settings.epochs, state.stepInEpoch >= 0, state.adamStep >= 0,
+              state.history.map(\.epoch) == (0..<state.history.count).map({ $0 + 1 }) else {
+            throw SAEError.badFile(path, "the training progress in the checkpoint is inconsistent with config.json")
+        }
+        let count = model.parameterCount
+        for name in ["optimizer.m", "optimizer.v"] {
+            guard tensors[name]?.shape == [count] else {
+                throw SAEError.badFile(path, "tensor \"\(name)\" is missing or not of shape [\(count)]")
+            }
+        }
+        try model.setParameters(from: tensors, path: path, allowing: ["optimizer.m", "optimizer.v"])
+        _ = UnsafeMutableBufferPointer(rebasing: optimizer.moments[0..<count]).update(fromContentsOf: tensors["optimizer.m"]!.values)
+        _ = UnsafeMutableBufferPointer(rebasing: optimizer.moments[count..<(2 * count)]).update(fromContentsOf: tensors["optimizer.v"]!.values)
+        optimizer.step = state.adamStep
+        rng = SeededGenerator(state: words)
+        history = state.history
+        stepInEpoch = state.stepInEpoch
+        epochLossSum = state.epochLossSum
+        epochSeconds = state.epochSeconds
+    }
+}
