@@ -35,6 +35,9 @@ struct ExportOptions: ParsableArguments {
         let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
         let sets = try FashionMNIST.load(directory: directory)
         let images = split == .test ? sets.test : sets.train
+        guard images.featureCount == model.config.inputSize else {
+            throw SAEError("the images have \(images.featureCount) values each but the model in \(run) expects \(model.config.inputSize)")
+        }
         try NPY.write(compute(model, images), rows: images.count, cols: columns(model), to: out)
         print("Wrote \(out): \(images.count) x \(columns(model)) \(what) (float32)")
     }

@@ -66,6 +66,23 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try RunDirectory(path: dir).loadConfig()) { XCTAssertTrue("\($0)".contains("format version 99"), "\($0)") }
         try JSONFile.write(good, to: dir + "/config.json")
         XCTAssertEqual(try RunDirectory(path: dir).loadConfig(), good)
+        // Edits by hand: an unknown (misspelt) key, values out of range, absurd sizes, wrong types.
+        let text = try String(contentsOfFile: dir + "/config.json", encoding: .utf8)
+        let edits: [(String, String, String)] = [
+            ("\"epochs\" : 30", "\"epochs\" : 30, \"epocs\" : 40", "unknown key \"training.epocs\""),
+            ("\"epochs\" : 30", "\"epochs\" : -3", "--epochs"),
+            ("\"code_size\" : 64", "\"code_size\" : 9223372036854775807", "parameters"),
+            ("\"batch_size\" : 256", "\"batch_size\" : \"big\"", "wrong type at \"training.batch_size\""),
+            ("\"dataset\" : \"fashion-mnist\"", "\"dataset\" : \"fashion-mnist\", \"train_limit\" : 0", "train_limit"),
+        ]
+        for (from, to, expected) in edits {
+            XCTAssertTrue(text.contains(from), "config.json no longer contains \(from)")
+            try AtomicFile.write(text.replacingOccurrences(of: from, with: to), to: dir + "/config.json")
+            XCTAssertThrowsError(try RunDirectory(path: dir).loadConfig(), expected) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
+            }
+        }
+        try JSONFile.write(good, to: dir + "/config.json")
         XCTAssertThrowsError(try RunDirectory(path: dir).loadModel()) { XCTAssertTrue("\($0)".contains("no model.safetensors"), "\($0)") }
     }
 }

@@ -48,6 +48,10 @@ final class SafetensorsTests: XCTestCase {
             (file(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"u":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#), "overlap"),
             (file(#"{"t":{"dtype":"F32","shape":[2]}}"#), "needs dtype, shape and two data_offsets"),
             (file(#"{"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#), "larger than the file"),
+            (file(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#), "duplicate key \"t\""),
+            (file(String(repeating: "[", count: 100_000)), "nesting deeper than 64"),
+            (file(#"{"__metadata__":{"a":1}}"#), "must map strings to strings"),
+            (file(#"{"t":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#), "invalid shape"),
         ]
         for (bytes, expected) in cases {
             XCTAssertThrowsError(try Safetensors.decode(bytes, name: "w.safetensors")) { error in

@@ -39,12 +39,16 @@ enum JSONFile {
     }
 
     private static func describe(_ error: DecodingError) -> String {
+        // Paths are named as the file spells them (snake_case), not as Swift does.
+        func snake(_ key: String) -> String {
+            key.unicodeScalars.map { CharacterSet.uppercaseLetters.contains($0) ? "_" + String($0).lowercased() : String($0) }.joined()
+        }
         func at(_ path: [CodingKey]) -> String {
-            path.isEmpty ? "the top level" : "\"" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "\""
+            path.isEmpty ? "the top level" : "\"" + path.map { $0.intValue.map(String.init) ?? snake($0.stringValue) }.joined(separator: ".") + "\""
         }
         switch error {
         case .keyNotFound(let key, let context):
-            return "missing key \"\(key.stringValue)\" in \(at(context.codingPath))"
+            return "missing key \"\(snake(key.stringValue))\" in \(at(context.codingPath))"
         case .typeMismatch(let type, let context):
             return "wrong type at \(at(context.codingPath)): expected \(type)"
         case .valueNotFound(let type, let context):

@@ -57,14 +57,14 @@ public enum Safetensors {
             throw SAEError.badFile(name, "safetensors header claims \(n) bytes but the file has only \(bytes.count - 8) after the length")
         }
         let headerEnd = 8 + Int(n)
-        let json: Any
+        let header: [(key: String, value: StrictJSON.Value)]
         do {
-            json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd]))
-        } catch {
-            throw SAEError.badFile(name, "safetensors header is not valid JSON")
-        }
-        guard let header = json as? [String: Any] else {
-            throw SAEError.badFile(name, "safetensors header is not a JSON object")
+            guard case .object(let members) = try StrictJSON.parse(bytes[8..<headerEnd]) else {
+                throw SAEError.badFile(name, "safetensors header is not a JSON object")
+            }
+            header = members
+        } catch let failure as StrictJSON.Failure {
+            throw SAEError.badFile(name, "safetensors header is not valid JSON (\(failure.message))")
         }
         let dataSize = bytes.count - headerEnd
         var tensors: [String: Tensor] = [:]
@@ -72,17 +72,17 @@ public enum Safetensors {
         var ranges: [(Int, Int, String)] = []
         for (key, value) in header {
             if key == "__metadata__" {
-                guard let m = value as? [String: String] else {
+                guard case .object(let entries) = value, entries.allSatisfy({ $0.value.string != nil }) else {
                     throw SAEError.badFile(name, "safetensors __metadata__ must map strings to strings")
                 }
-                metadata = m
+                for (k, v) in entries { metadata[k] = v.string! }
                 continue
             }
-            guard let entry = value as? [String: Any],
-                  let dtype = entry["dtype"] as? String,
-                  let shape = (entry["shape"] as? [Any])?.map({ $0 as? Int }),
-                  let offsets = (entry["data_offsets"] as? [Any])?.map({ $0 as? Int }), offsets.count == 2,
-                  let begin = offsets[0], let end = offsets[1] else {
+            guard case .object(let fields) = value,
+                  let dtype = fields.first(where: { $0.key == "dtype" })?.value.string,
+                  case .array(let shapeValues)? = fields.first(where: { $0.key == "shape" })?.value,
+                  case .array(let offsetValues)? = fields.first(where: { $0.key == "data_offsets" })?.value,
+                  offsetValues.count == 2, let begin = offsetValues[0].integer, let end = offsetValues[1].integer else {
                 throw SAEError.badFile(name, "tensor \"\(key)\" needs dtype, shape and two data_offsets")
             }
             guard dtype == "F32" else {
@@ -90,11 +90,11 @@ public enum Safetensors {
             }
             var count = 1
             var dims: [Int] = []
-            for dim in shape {
-                guard let dim, dim >= 0 else { throw SAEError.badFile(name, "tensor \"\(key)\" has an invalid shape") }
+            for dimValue in shapeValues {
+                guard let dim = dimValue.integer, dim >= 0 else { throw SAEError.badFile(name, "tensor \"\(key)\" has an invalid shape") }
                 let (product, overflow) = count.multipliedReportingOverflow(by: dim)
                 guard !overflow, product <= dataSize / 4 else {
-                    throw SAEError.badFile(name, "tensor \"\(key)\" shape \(shape.map { $0 ?? -1 }) is larger than the file")
+                    throw SAEError.badFile(name, "tensor \"\(key)\" shape \(shapeValues.map { $0.integer ?? -1 }) is larger than the file")
                 }
                 count = product
                 dims.append(dim)

@@ -48,11 +48,28 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     /// Index of the layer whose output is the code.
     public var codeLayerIndex: Int { hiddenSizes.count }
 
+    /// Models larger than this many parameters (4 GiB of floats) are refused before anything is
+    /// allocated: no CPU autoencoder here needs more, and a typo should not exhaust memory.
+    public static let maximumParameters = 1 << 30
+
     public func validate() throws {
         guard inputSize > 0 else { throw SAEError.badSetting("input size", "must be > 0, got \(inputSize)") }
         guard codeSize > 0 else { throw SAEError.badSetting("--code", "must be > 0, got \(codeSize)") }
         for h in hiddenSizes where h <= 0 {
             throw SAEError.badSetting("--hidden", "layer sizes must be > 0, got \(h)")
+        }
+        guard hiddenSizes.count <= 16 else { throw SAEError.badSetting("--hidden", "at most 16 hidden layers, got \(hiddenSizes.count)") }
+        // Count parameters without overflowing, whatever the sizes.
+        let sizes = [inputSize] + hiddenSizes + [codeSize]
+        var total = 0
+        for (a, b) in zip(sizes, sizes.dropFirst()) {
+            let (weights, o1) = a.multipliedReportingOverflow(by: b)
+            let (layer, o2) = weights.addingReportingOverflow(b)
+            let (sum, o3) = total.addingReportingOverflow(2 * min(layer, Self.maximumParameters))
+            guard !o1, !o2, !o3, sum <= Self.maximumParameters else {
+                throw SAEError("the model would have more than \(Self.maximumParameters) parameters; use smaller --hidden or --code sizes")
+            }
+            total = sum
         }
         try penalty.validate(codeActivation: codeActivation)
     }

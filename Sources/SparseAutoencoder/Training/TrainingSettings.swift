@@ -16,6 +16,11 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public func validate() throws {
         guard epochs > 0 else { throw SAEError.badSetting("--epochs", "must be > 0, got \(epochs)") }
         guard batchSize > 0 else { throw SAEError.badSetting("--batch-size", "must be > 0, got \(batchSize)") }
+        guard epochs <= 1_000_000 else { throw SAEError.badSetting("--epochs", "at most 1000000, got \(epochs)") }
+        let o = optimizer
+        guard o.beta1 >= 0, o.beta1 < 1, o.beta2 >= 0, o.beta2 < 1, o.epsilon > 0, o.epsilon.isFinite else {
+            throw SAEError.badSetting("Adam settings", "need 0 <= beta1, beta2 < 1 and epsilon > 0")
+        }
         let lr = optimizer.learningRate
         guard lr > 0, lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be > 0, got \(lr)") }
     }
