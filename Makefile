@@ -5,7 +5,7 @@
 
 SAE := .build/release/sae
 
-.PHONY: demo test bench build deps clean
+.PHONY: demo test bench fuzz build deps clean
 
 demo: deps build
 	$(SAE) demo --out runs/demo
@@ -17,6 +17,10 @@ test:
 # sae against Keras, side by side on this machine (creates .venv with tensorflow-cpu once).
 bench: deps build
 	python3 bench/side_by_side.py
+
+# Fuzz the parsers (IDX + gzip, safetensors, config.json) with libFuzzer; see scripts/fuzz.sh.
+fuzz: deps
+	bash scripts/fuzz.sh
 
 build: deps
 	swift build -c release --product sae

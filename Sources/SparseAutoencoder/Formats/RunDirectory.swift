@@ -214,7 +214,9 @@ public struct RunDirectory: Sendable {
     public func loadModel() throws -> (RunConfig, Autoencoder) {
         let config = try loadConfig()
         guard FileManager.default.fileExists(atPath: modelPath) else {
-            throw SAEError("\(path) has no model.safetensors: its training did not finish")
+            let state = (try? loadStatus())?.state ?? "unfinished"
+            throw SAEError("\(path) has no model.safetensors: its training is \(state)"
+                + (state == "diverged" ? "" : "; continue it with `sae train --resume \(path)`"))
         }
         return (config, try Autoencoder.load(config: config.model, from: modelPath))
     }

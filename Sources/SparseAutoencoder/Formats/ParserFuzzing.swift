@@ -1,0 +1,23 @@
+import Foundation
+
+/// The entry points that the fuzz targets (`make fuzz`, Fuzz/) and the corpus replay test drive:
+/// each feeds arbitrary bytes to one parser. Any outcome but a thrown error or a result (a trap,
+/// a hang, a sanitizer report) is a bug.
+public enum ParserFuzzing {
+    public static let targets = ["idx", "safetensors", "config"]
+
+    public static func run(_ target: String, _ bytes: [UInt8]) {
+        switch target {
+        case "idx":
+            // As `IDX.read` does: gunzip when it looks gzip'd, then parse.
+            let raw = Gzip.isGzip(bytes) ? try? Gzip.decompress(bytes, name: "input") : bytes
+            if let raw { _ = try? IDX.parse(raw, name: "input") }
+        case "safetensors":
+            _ = try? Safetensors.decode(bytes, name: "input")
+        case "config":
+            _ = try? RunConfig.decode(Data(bytes), name: "input")
+        default:
+            preconditionFailure("unknown fuzz target \(target)")
+        }
+    }
+}

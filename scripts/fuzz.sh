@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fuzzes each parser (IDX + gzip, safetensors, config.json) with libFuzzer and AddressSanitizer.
+#   scripts/fuzz.sh [RUNS]     (default 20000 inputs per target)
+# Starts from the hand-made valid files in Fuzz/seeds/TARGET and the corpus it kept before in
+# Fuzz/corpus/TARGET (minimised after each run), and copies any crashing input to
+# Fuzz/crashes/TARGET. The test suite replays all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20000}
+build=.build-fuzz
+mkdir -p "$build/CKernels"
+cat > "$build/CKernels/module.modulemap" <<MAP
+module CKernels {
+    header "$PWD/Sources/CKernels/include/sae_kernels.h"
+    export *
+}
+MAP
+clang -O1 -fsanitize=address -ISources/CKernels/include -c Sources/CKernels/kernels.c -o "$build/kernels.o"
+echo "Building the fuzz binary (libFuzzer + AddressSanitizer)"
+# shellcheck disable=SC2046
+swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SparseAutoencoder \
+  $(find Sources/SparseAutoencoder -name '*.swift' | sort) Fuzz/FuzzMain.swift \
+  -I Sources/CZlib -I Sources/COpenBLAS -I "$build/CKernels" \
+  $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
+  "$build/kernels.o" $(pkg-config --libs openblas) -lz \
+  -o "$build/fuzz-parsers" 2> >(grep -v "Cannot export local symbol" >&2)
+
+for target in idx safetensors config; do
+  echo "== $target: $runs inputs"
+  mkdir -p "Fuzz/corpus/$target" "Fuzz/crashes/$target" "$build/artifacts/$target"
+  SAE_FUZZ_TARGET=$target "$build/fuzz-parsers" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$build/artifacts/$target/" "Fuzz/corpus/$target" "Fuzz/seeds/$target" 2>&1 | grep -E "^#[0-9]+ *DONE|ERROR|SUMMARY|Done" || true
+  # Keep only the inputs that add coverage.
+  rm -rf "$build/merged/$target" && mkdir -p "$build/merged/$target"
+  SAE_FUZZ_TARGET=$target "$build/fuzz-parsers" -merge=1 "$build/merged/$target" "Fuzz/corpus/$target" "Fuzz/seeds/$target" > /dev/null 2>&1
+  rm -f "Fuzz/corpus/$target"/* && cp "$build/merged/$target"/* "Fuzz/corpus/$target/"
+  echo "$target: corpus of $(ls "Fuzz/corpus/$target" | wc -l) inputs"
+  found=$(find "$build/artifacts/$target" -type f | wc -l)
+  if [ "$found" -gt 0 ]; then
+    cp "$build/artifacts/$target"/* "Fuzz/crashes/$target/"
+    echo "$target: $found crashing inputs copied to Fuzz/crashes/$target"
+  fi
+done
