@@ -30,6 +30,10 @@ final class SAECommandTests: XCTestCase {
         assertFails(try sae("train", "--penalty", "kl", "--beta", "-1", "--out", dir + "/a"), mentioning: "--beta")
         assertFails(try sae("train", "--data", dir, "--out", dir + "/a"), mentioning: "does not hold Fashion-MNIST")
         assertFails(try sae("encode", dir + "/nothing", "--out", dir + "/c.npy"), mentioning: "is not a run directory")
+        // An --out that cannot be a directory (below a regular file; root ignores permissions).
+        try AtomicFile.write("x", to: dir + "/file")
+        assertFails(try sae("train", "--epochs", "1", "--train-limit", "100", "--data", FashionMNIST.debianDirectory,
+                            "--out", dir + "/file/run"), mentioning: "cannot create")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a"))
     }
 
