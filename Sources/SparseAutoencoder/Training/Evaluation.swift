@@ -25,8 +25,13 @@ public struct Evaluation: Sendable {
 extension Autoencoder {
     /// The training objective on `data` (Keras's `val_loss`), in batches of `batchSize`.
     public func loss(on data: ImageSet, batchSize: Int = 256) -> Double {
+        loss(on: data, batchSize: batchSize, workspace: nil)
+    }
+
+    /// As above, reusing `workspace` (the trainer's) when it holds exactly `batchSize` rows.
+    func loss(on data: ImageSet, batchSize: Int, workspace: Workspace?) -> Double {
         var total = 0.0
-        forEachBatch(of: data, batchSize: batchSize) { ws, b in
+        forEachBatch(of: data, batchSize: batchSize, workspace: workspace) { ws, b in
             let (reconstruction, penalty) = loss(ws, batch: b, gradients: nil)
             total += (reconstruction + penalty) * Double(b)
         }
@@ -69,8 +74,9 @@ extension Autoencoder {
     }
 
     /// Runs the forward pass over `data` in order, batch by batch, handing each to `body`.
-    private func forEachBatch(of data: ImageSet, batchSize: Int, _ body: (Workspace, Int) -> Void) {
-        let ws = Workspace(model: self, capacity: min(batchSize, max(data.count, 1)))
+    private func forEachBatch(of data: ImageSet, batchSize: Int, workspace: Workspace? = nil, _ body: (Workspace, Int) -> Void) {
+        let capacity = min(batchSize, max(data.count, 1))
+        let ws = workspace.flatMap { $0.capacity == capacity ? $0 : nil } ?? Workspace(model: self, capacity: capacity)
         var indices = [Int](repeating: 0, count: ws.capacity)
         var start = 0
         while start < data.count {

@@ -81,7 +81,7 @@ public final class Trainer {
                 }
             }
             timer?.start()
-            let valLoss = validation.map { model.loss(on: $0, batchSize: batch) }
+            let valLoss = validation.map { model.loss(on: $0, batchSize: batch, workspace: workspace) }
             timer?.mark(.validation)
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
                                      seconds: epochSeconds + seconds(clock.now - start))
