@@ -10,10 +10,14 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "A code value counts as active when its magnitude exceeds this.")
     var threshold: Double = CodeStatistics.defaultThreshold
 
+    @Flag(inversion: .prefixedNo, help: "Train a linear probe (logistic regression) on the codes and on raw pixels.")
+    var probe = true
+
     func analyses(_ paths: [String]) throws -> [RunAnalysis] {
         let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
-        let test = try FashionMNIST.load(directory: directory).test
-        return try paths.map { try RunAnalysis(run: RunDirectory(path: $0), test: test, threshold: threshold) }
+        let (train, test) = try FashionMNIST.load(directory: directory)
+        let baseline = try probe ? (train: train, pixelAccuracy: LinearProbe.pixelAccuracy(train: train, test: test)) : nil
+        return try paths.map { try RunAnalysis(run: RunDirectory(path: $0), test: test, threshold: threshold, probe: baseline) }
     }
 }
 

@@ -18,7 +18,7 @@ struct SAE: ParsableCommand {
             /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), and downloaded \
             (and verified by SHA-256) into the cache if none has it.
             """,
-        subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, Bench.self, Summary.self, Encode.self,
+        subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, SweepCommand.self, Bench.self, Summary.self, Encode.self,
                       Reconstruct.self, Metrics.self]
     )
 

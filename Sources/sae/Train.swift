@@ -90,7 +90,7 @@ func trainRun(_ config: RunConfig, dataOptions: DataOptions, out: String, force:
 }
 
 /// Trains with Keras-style progress, stopping cleanly on Ctrl-C (exit status 130).
-private func runTraining(_ config: RunConfig, train: ImageSet, test: ImageSet, directory: RunDirectory,
+func runTraining(_ config: RunConfig, train: ImageSet, test: ImageSet, directory: RunDirectory,
                          resume: Bool) throws -> RunMetrics {
     Interrupt.install()
     let printer = ProgressPrinter()

@@ -67,11 +67,11 @@ final class SAECommandTests: XCTestCase {
         XCTAssertEqual(metrics.status, 0, metrics.stderr)
         XCTAssertTrue(metrics.stdout.contains("final val_loss") && metrics.stdout.contains("kl"), metrics.stdout)
 
-        let analyze = try sae("analyze", run, "--data", FashionMNIST.debianDirectory)
+        let analyze = try sae("analyze", run, "--no-probe", "--data", FashionMNIST.debianDirectory)
         XCTAssertEqual(analyze.status, 0, analyze.stderr)
         XCTAssertTrue(analyze.stdout.contains("Hoyer sparsity") && analyze.stdout.contains("Ankle boot"), analyze.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/figures/unit_images.png"))
-        let report = try sae("report", run, "--out", dir + "/report", "--data", FashionMNIST.debianDirectory)
+        let report = try sae("report", run, "--out", dir + "/report", "--no-probe", "--data", FashionMNIST.debianDirectory)
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/report/report.html"))
         assertFails(try sae("compare", run, "--out", dir + "/c"), mentioning: "at least two")

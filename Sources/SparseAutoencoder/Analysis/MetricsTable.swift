@@ -23,12 +23,21 @@ public enum MetricsTable {
         .init(label: "lifetime sparsity", explanation: "Per unit, 0 when it responds equally to every image and 1 when it responds to very few (Treves-Rolls); averaged over units.", value: { f3($0.lifetimeSparsity) }),
         .init(label: "dead units (mean < 1e-3)", explanation: "Units whose mean test activation is below 1e-3: effectively unused.", value: { "\($0.deadUnits) / \($0.unitMeanActivations.count)" }),
         .init(label: "never-active units", explanation: "Units that are not above the activity threshold on any test image.", value: { "\($0.neverActiveUnits) / \($0.unitMeanActivations.count)" }),
+        .init(label: "linear probe accuracy", explanation: "Test accuracy of logistic regression from the codes to the labels: how much of the class a linear reader finds in the code.", value: { $0.probeAccuracy.map(pct) ?? "-" }),
+        .init(label: "  same probe on pixels", explanation: "The same probe on the raw pixels: the baseline a code should match or beat.", value: { $0.pixelProbeAccuracy.map(pct) ?? "-" }),
         .init(label: "epochs", explanation: "Epochs trained.", value: { "\($0.epochs)" }),
         .init(label: "seconds per epoch", explanation: "Wall-clock time per epoch, training and validation.", value: { String(format: "%.2f", $0.secondsPerEpoch) }),
     ]
 
+    /// The catalogue without the metrics that none of `runs` has (e.g. the probe before
+    /// `sae analyze` ran it).
+    public static func rows(for runs: [RunMetrics]) -> [MetricDescription] {
+        catalogue.filter { metric in runs.contains { metric.value($0) != "-" } }
+    }
+
     /// One column per run, one row per metric.
     public static func render(_ runs: [(name: String, metrics: RunMetrics)]) -> String {
+        let catalogue = rows(for: runs.map(\.metrics))
         let labelWidth = catalogue.map(\.label.count).max()! + 2
         let values = catalogue.map { metric in runs.map { metric.value($0.metrics) } }
         let columnWidth = max(values.flatMap { $0 }.map(\.count).max() ?? 0, runs.map(\.name.count).max() ?? 0, 10) + 3
@@ -41,6 +50,7 @@ public enum MetricsTable {
 
     /// One run's metrics with what each means.
     public static func describe(_ metrics: RunMetrics) -> String {
+        let catalogue = rows(for: [metrics])
         let labelWidth = catalogue.map(\.label.count).max()! + 2
         let values = catalogue.map { $0.value(metrics) }
         let valueWidth = values.map(\.count).max()! + 3
@@ -73,4 +83,5 @@ public enum MetricsTable {
     private static func f3(_ x: Double) -> String { String(format: "%.3f", x) }
     private static func f4(_ x: Double) -> String { String(format: "%.4f", x) }
     private static func g4(_ x: Double) -> String { String(format: "%.4g", x) }
+    private static func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
 }

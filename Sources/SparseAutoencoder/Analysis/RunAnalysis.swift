@@ -35,10 +35,14 @@ public struct RunAnalysis {
     public let model: Autoencoder
     public let history: [EpochRecord]
     public let evaluation: Evaluation
-    public let metrics: RunMetrics
+    public private(set) var metrics: RunMetrics
     public let test: ImageSet
 
-    public init(run: RunDirectory, test: ImageSet, threshold: Double = CodeStatistics.defaultThreshold, name: String? = nil) throws {
+    /// - Parameters:
+    ///   - probe: the training set and the pixel baseline's accuracy (see `LinearProbe`), to
+    ///     measure how well a linear probe reads the labels from the codes.
+    public init(run: RunDirectory, test: ImageSet, threshold: Double = CodeStatistics.defaultThreshold, name: String? = nil,
+                probe: (train: ImageSet, pixelAccuracy: Double)? = nil) throws {
         guard threshold >= 0, threshold.isFinite else { throw SAEError.badSetting("--threshold", "must be >= 0, got \(threshold)") }
         (config, model) = try run.loadModel()
         guard test.featureCount == config.model.inputSize else {
@@ -50,6 +54,10 @@ public struct RunAnalysis {
         history = try run.loadHistory()
         evaluation = model.evaluate(test, batchSize: config.training.batchSize)
         metrics = RunMetrics(history: history, test: evaluation, threshold: threshold)
+        if let probe {
+            metrics.probeAccuracy = try LinearProbe.accuracy(of: model, train: probe.train, test: test)
+            metrics.pixelProbeAccuracy = probe.pixelAccuracy
+        }
     }
 
     public var side: Int { Int(Double(config.model.inputSize).squareRoot()) }

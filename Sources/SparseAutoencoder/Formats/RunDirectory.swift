@@ -109,6 +109,10 @@ public struct RunMetrics: Codable, Equatable, Sendable {
     public var lifetimeSparsity: Double
     /// Fraction of test images on which each unit is active.
     public var unitActivationFrequency: [Double]
+    /// Test accuracy of a linear probe (logistic regression) on the codes, and the same probe on
+    /// raw pixels as a baseline; present once `sae analyze` has run them.
+    public var probeAccuracy: Double?
+    public var pixelProbeAccuracy: Double?
 
     public init(history: [EpochRecord], test: Evaluation, threshold: Double = CodeStatistics.defaultThreshold) {
         finalLoss = history.last?.loss ?? .nan

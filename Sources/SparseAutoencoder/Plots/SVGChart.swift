@@ -73,6 +73,18 @@ public struct SVGChart {
         if let label { legend.append((label, color, dashed)) }
     }
 
+    /// Labelled points (circles with their label beside, alternately above and below so that
+    /// neighbours' labels do not print over each other).
+    public mutating func points(_ xs: [Double], _ ys: [Double], labels: [String], series: Int) {
+        let color = Self.color(series)
+        let order = xs.indices.sorted { xs[$0] < xs[$1] }
+        for (rank, i) in order.enumerated() {
+            marks.append(String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%@\"/>", px(xs[i]), py(ys[i]), color))
+            marks.append(String(format: "<text x=\"%.2f\" y=\"%.2f\" font-size=\"11\" fill=\"%@\" %@>%@</text>",
+                                px(xs[i]) + 8, py(ys[i]) + (rank % 2 == 0 ? -8 : 16), Style.ink, Style.font, Self.escape(labels[i])))
+        }
+    }
+
     /// A histogram as a step outline over `edges` (counts.count + 1 of them), optionally filled.
     public mutating func histogram(edges: [Double], counts: [Double], series: Int, label: String? = nil, fillOpacity: Double = 0.35) {
         let color = Self.color(series)

@@ -25,7 +25,7 @@ public enum HTMLReport {
             + runs.enumerated().map { " · <a href=\"#run-\($0.offset)\">\(escape($0.element.name))</a>" }.joined() + "</nav>\n"
 
         body += "<h2 id=\"metrics\">Metrics</h2>\n<table><tr><th>metric</th>" + runs.map { "<th>\(escape($0.name))</th>" }.joined() + "<th>what it means</th></tr>\n"
-        for metric in MetricsTable.catalogue {
+        for metric in MetricsTable.rows(for: runs.map(\.metrics)) {
             body += "<tr><td>\(escape(metric.label))</td>" + runs.map { "<td class=\"num\">\(escape(metric.value($0.metrics)))</td>" }.joined()
                 + "<td class=\"why\">\(escape(metric.explanation))</td></tr>\n"
         }

@@ -1,0 +1,120 @@
+import Foundation
+
+/// A grid of penalty settings trained one run each, and how to choose among them: the runs
+/// that no other run beats on both reconstruction (test BCE) and sparsity (the Pareto front),
+/// drawn as charts, and a recommended setting.
+///
+///     let settings = Sweep.grid(lambdas: [1e-6, 1e-5, 1e-4, 1e-3])
+///     // ... train each into OUT/<setting.name>, analyse ...
+///     let sweep = Sweep(runs: analyses)
+///     try sweep.write(to: "runs/sweep")
+public struct Sweep {
+    public struct Setting: Equatable, Sendable {
+        /// A directory-safe name, e.g. "l1_1e-05" or "kl_rho0.05_beta3".
+        public var name: String
+        public var penalty: ActivityPenalty
+        public var codeSize: Int
+    }
+
+    /// Every combination: L1 strengths, or (rho, beta) pairs, times code sizes; plus a run
+    /// without penalty as the baseline.
+    public static func grid(lambdas: [Float] = [], rhos: [Float] = [], betas: [Float] = [], codeSizes: [Int] = [64]) -> [Setting] {
+        var penalties: [ActivityPenalty] = lambdas.map { .l1(lambda: $0) }
+        for rho in rhos { for beta in betas { penalties.append(.kl(rho: rho, beta: beta)) } }
+        penalties.append(.none)
+        return codeSizes.flatMap { code in
+            penalties.map { p in
+                let base: String
+                switch p {
+                case .none: base = "none"
+                case .l1(let lambda): base = "l1_\(lambda)"
+                case .kl(let rho, let beta): base = "kl_rho\(rho)_beta\(beta)"
+                }
+                return Setting(name: codeSizes.count > 1 ? "\(base)_code\(code)" : base, penalty: p, codeSize: code)
+            }
+        }
+    }
+
+    public let runs: [RunAnalysis]
+
+    public init(runs: [RunAnalysis]) { self.runs = runs }
+
+    /// Indices of the points that no other point beats on both coordinates (both minimised).
+    public static func paretoFront(_ points: [(x: Double, y: Double)]) -> [Int] {
+        points.indices.filter { i in
+            !points.indices.contains { j in
+                j != i && points[j].x <= points[i].x && points[j].y <= points[i].y
+                    && (points[j].x < points[i].x || points[j].y < points[i].y)
+            }
+        }.sorted { points[$0].x < points[$1].x }
+    }
+
+    /// The recommended run: on the L0 front, the sparsest run whose test BCE is within
+    /// `tolerance` (relative) of the best BCE in the sweep.
+    public func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
+        let points = runs.map { (x: $0.metrics.l0, y: $0.metrics.testBce) }
+        guard let best = points.map(\.y).min() else { return nil }
+        let front = Self.paretoFront(points)
+        guard let pick = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
+        let reason = String(format: "%@ is the sparsest setting (%.1f active units per image) whose test BCE (%.4f) is within %.0f%% of the best in the sweep (%.4f): sparser settings cost more reconstruction than that, denser ones buy little.",
+                            runs[pick].name, points[pick].x, points[pick].y, tolerance * 100, best)
+        return (pick, reason)
+    }
+
+    /// Test BCE against a sparsity measure, each point labelled, the Pareto front joined.
+    public func paretoChart(sparsity: KeyPath<RunMetrics, Double>, label: String, title: String) -> String {
+        let points = runs.map { (x: $0.metrics[keyPath: sparsity], y: $0.metrics.testBce) }
+        let xs = points.map(\.x), ys = points.map(\.y)
+        let xPad = max((xs.max()! - xs.min()!) * 0.1, 1e-3), yPad = max((ys.max()! - ys.min()!) * 0.15, 1e-4)
+        var chart = SVGChart(title: title, x: .init(label: label, range: (xs.min()! - xPad)...(xs.max()! + xPad)),
+                             y: .init(label: "test BCE (lower is better)", range: (ys.min()! - yPad)...(ys.max()! + yPad)))
+        let front = Self.paretoFront(points)
+        chart.line(front.map { xs[$0] }, front.map { ys[$0] }, series: 1, label: "Pareto front", dashed: true)
+        chart.points(xs, ys, labels: runs.map(\.name), series: 0)
+        return chart.svg
+    }
+
+    /// The table: one row per run.
+    public var table: String {
+        let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.l0, y: $0.metrics.testBce) }))
+        let header = ["setting", "test BCE", "test MSE", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
+        let rows = runs.enumerated().map { i, run -> [String] in
+            let m = run.metrics
+            return [run.name, String(format: "%.4f", m.testBce), String(format: "%.4f", m.testMse), String(format: "%.2f", m.l0),
+                    String(format: "%.4g", m.meanActivation), String(format: "%.3f", m.hoyerSparsity), "\(m.deadUnits)",
+                    m.probeAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-", front.contains(i) ? "yes" : ""]
+        }
+        let widths = header.indices.map { c in max(header[c].count, rows.map { $0[c].count }.max() ?? 0) + 2 }
+        return ([header] + rows).map { row in
+            row.enumerated().map { c, v in c == 0 ? MetricsTable.pad(v, widths[c]) : MetricsTable.pad(v, widths[c], left: true) }.joined()
+        }.joined(separator: "\n")
+    }
+
+    /// Writes pareto_l0.svg, pareto_mean_activation.svg, sweep.md and sweep.html into `directory`.
+    @discardableResult
+    public func write(to directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let charts = [
+            ("pareto_l0.svg", paretoChart(sparsity: \.l0, label: "L0: active units per test image (fewer = sparser)", title: "Reconstruction against sparsity (L0)")),
+            ("pareto_mean_activation.svg", paretoChart(sparsity: \.meanActivation, label: "mean code activation", title: "Reconstruction against mean activation")),
+        ]
+        for (file, svg) in charts { try AtomicFile.write(svg, to: directory + "/" + file) }
+        let advice = recommendation().map { "Recommended: \($0.reason)" } ?? "No recommendation: the sweep is empty."
+        let baseline = runs.compactMap(\.metrics.pixelProbeAccuracy).first.map { String(format: "The same linear probe on raw pixels scores %.1f%%.", $0 * 100) } ?? ""
+        let markdown = "# Sweep\n\n```\n\(table)\n```\n\n\(advice)\n\n\(baseline)\n\nCharts: pareto_l0.svg, pareto_mean_activation.svg. "
+            + "A run is on the Pareto front when no other run has both a lower test BCE and a lower L0.\n"
+        try AtomicFile.write(markdown, to: directory + "/sweep.md")
+        let html = """
+            <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>sae sweep</title>
+            <style>body{font-family:Helvetica,Arial,sans-serif;color:#333;max-width:980px;margin:24px auto;padding:0 24px}pre{background:#f5f5f5;padding:8px;overflow-x:auto}svg{max-width:100%;height:auto}</style></head>
+            <body><h1>Sweep: \(runs.count) runs</h1><p>\(HTMLReport.escape(advice))</p><p>\(HTMLReport.escape(baseline))</p>
+            <pre>\(HTMLReport.escape(table))</pre>
+            <p>A run is on the Pareto front when no other run has both a lower test BCE and a lower L0 (active units per image).</p>
+            \(charts.map { $0.1 }.joined(separator: "\n"))
+            </body></html>
+
+            """
+        try AtomicFile.write(html, to: directory + "/sweep.html")
+        return charts.map { directory + "/" + $0.0 } + [directory + "/sweep.md", directory + "/sweep.html"]
+    }
+}

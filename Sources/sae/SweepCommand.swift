@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import SparseAutoencoder
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Train one run per penalty setting, then compare them on reconstruction against sparsity.",
+        discussion: """
+            Each setting trains into OUT/<setting> (a run without penalty is added as the baseline); \
+            settings that already finished are skipped and interrupted ones resumed, so a sweep can be \
+            rerun to completion. Every run is analysed (metrics, figures, a linear probe on its codes), \
+            then OUT gets sweep.md and sweep.html (table, Pareto front, the recommended setting and \
+            why) and pareto_l0.svg / pareto_mean_activation.svg.
+            Examples:
+              sae sweep --penalty l1 --l1 1e-6,1e-5,1e-4,1e-3 --out runs/sweep-l1
+              sae sweep --penalty kl --rho 0.01,0.05 --beta 1,3 --out runs/sweep-kl
+            """)
+
+    @Option(help: "l1 or kl.") var penalty: PenaltyKind = .l1
+    @Option(name: .customLong("l1"), help: ArgumentHelp("L1 strengths, comma-separated.", valueName: "list")) var lambdas = "1e-6,1e-5,1e-4,1e-3"
+    @Option(help: ArgumentHelp("KL targets, comma-separated.", valueName: "list")) var rho = "0.05"
+    @Option(help: ArgumentHelp("KL weights, comma-separated.", valueName: "list")) var beta = "3"
+    @Option(help: ArgumentHelp("Code sizes, comma-separated.", valueName: "list")) var code = "64"
+    @OptionGroup(title: "Training") var training: TrainingOptions
+    @OptionGroup(title: "Data") var dataOptions: DataOptions
+    @Option(help: ArgumentHelp("Directory for the runs and the sweep report.", valueName: "dir")) var out = "runs/sweep"
+
+    func run() throws {
+        func list<T: LosslessStringConvertible>(_ text: String, _ name: String) throws -> [T] {
+            try text.split(separator: ",").map {
+                guard let v = T(String($0).trimmingCharacters(in: .whitespaces)) else { throw ValidationError("\(name): '\($0)' is not a number") }
+                return v
+            }
+        }
+        let codes: [Int] = try list(code, "--code")
+        let settings = penalty == .kl
+            ? Sweep.grid(rhos: try list(rho, "--rho"), betas: try list(beta, "--beta"), codeSizes: codes)
+            : Sweep.grid(lambdas: try list(lambdas, "--l1"), codeSizes: codes)
+        let trainingSettings = try training.settings()
+        // Check every setting before training any.
+        let configs = try settings.map { setting -> RunConfig in
+            var model = AutoencoderConfig.tutorial(setting.penalty)
+            model.codeSize = setting.codeSize
+            try model.validate()
+            return RunConfig(model: model, training: trainingSettings, data: DataSettings(trainLimit: dataOptions.trainLimit))
+        }
+        let data = try dataOptions.load()
+        print("Linear probe on raw pixels (the baseline)...")
+        let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)
+        var analyses: [RunAnalysis] = []
+        for (i, (setting, config)) in zip(settings, configs).enumerated() {
+            let run = RunDirectory(path: out + "/" + setting.name)
+            let state = (try? run.loadStatus())?.state
+            print("\n[\(i + 1)/\(settings.count)] \(setting.name)")
+            if state == "finished" {
+                print("already finished; skipped")
+            } else if state == "interrupted" || state == "training", FileManager.default.fileExists(atPath: run.checkpointPath) {
+                _ = try runTraining(try run.loadConfig(), train: data.train, test: data.test, directory: run, resume: true)
+            } else {
+                try trainRun(config, dataOptions: dataOptions, out: run.path, force: true, summary: false, data: data)
+            }
+            let analysis = try RunAnalysis(run: run, test: data.test, name: setting.name, probe: (data.train, pixels))
+            try analysis.write()
+            analyses.append(analysis)
+        }
+        let sweep = Sweep(runs: analyses)
+        try sweep.write(to: out)
+        print("\n" + sweep.table)
+        if let pick = sweep.recommendation() { print("\nRecommended: " + pick.reason) }
+        print(String(format: "Linear probe on raw pixels: %.1f%%", pixels * 100))
+        print("Wrote \(out)/sweep.html, sweep.md, pareto_l0.svg, pareto_mean_activation.svg")
+    }
+}
