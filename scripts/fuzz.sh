@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes each parser (IDX + gzip, safetensors, config.json) with libFuzzer and AddressSanitizer.
+# Fuzzes each parser (IDX + gzip, safetensors, config.json, .npy) with libFuzzer and AddressSanitizer.
 #   scripts/fuzz.sh [RUNS]     (default 20000 inputs per target)
 # Starts from the hand-made valid files in Fuzz/seeds/TARGET and the corpus it kept before in
 # Fuzz/corpus/TARGET (minimised after each run), and copies any crashing input to
@@ -25,7 +25,7 @@ swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SparseAutoenco
   "$build/kernels.o" $(pkg-config --libs openblas) -lz \
   -o "$build/fuzz-parsers" 2> >(grep -v "Cannot export local symbol" >&2)
 
-for target in idx safetensors config; do
+for target in idx safetensors config npy; do
   echo "== $target: $runs inputs"
   mkdir -p "Fuzz/corpus/$target" "Fuzz/crashes/$target" "$build/artifacts/$target"
   SAE_FUZZ_TARGET=$target "$build/fuzz-parsers" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \

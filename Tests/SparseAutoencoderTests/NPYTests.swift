@@ -41,4 +41,42 @@ final class NPYTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0, "python3 with numpy could not read the files")
         XCTAssertEqual(out.split(separator: " ").map { Float(String($0).trimmingCharacters(in: .whitespacesAndNewlines))! }, values)
     }
+
+    func testReadsWhatItWrites() throws {
+        let values = randomFloats(12, seed: 9)
+        XCTAssertEqual(try NPY.decode(NPY.encode(values, rows: 3, cols: 4), name: "a"), NPY.Matrix(rows: 3, cols: 4, values: values))
+    }
+
+    /// Files written by NumPy itself: float64 and version 2 read; Fortran order, other dtypes,
+    /// other ranks and short data refused with the reason.
+    func testNumpyFilesAndRefusals() throws {
+        let dir = temporaryDirectory(self)
+        let script = """
+            import numpy as np, sys
+            d = sys.argv[1]
+            a = np.arange(6, dtype=np.float64).reshape(2, 3) / 4
+            np.save(d + '/f8.npy', a)
+            np.lib.format.write_array(open(d + '/v2.npy', 'wb'), a.astype(np.float32), version=(2, 0))
+            np.save(d + '/fortran.npy', np.asfortranarray(a))
+            np.save(d + '/int.npy', np.arange(6).reshape(2, 3))
+            np.save(d + '/3d.npy', np.zeros((2, 2, 2), np.float32))
+            np.save(d + '/nan.npy', np.array([[1.0, np.nan]], np.float32))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, dir]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "python3 with numpy is needed (make test installs it)")
+        let expected = NPY.Matrix(rows: 2, cols: 3, values: [0, 0.25, 0.5, 0.75, 1, 1.25])
+        XCTAssertEqual(try NPY.read(path: dir + "/f8.npy"), expected)
+        XCTAssertEqual(try NPY.read(path: dir + "/v2.npy"), expected)
+        for (file, reason) in [("fortran", "Fortran order"), ("int", "is not supported"), ("3d", "expected a 2-D array"), ("nan", "NaN")] {
+            XCTAssertThrowsError(try NPY.read(path: dir + "/\(file).npy")) { XCTAssertTrue("\($0)".contains(reason), "\($0)") }
+        }
+        let good = NPY.encode([1, 2, 3, 4], rows: 2, cols: 2)
+        XCTAssertThrowsError(try NPY.decode(Array(good.dropLast()), name: "t")) { XCTAssertTrue("\($0)".contains("data bytes"), "\($0)") }
+        XCTAssertThrowsError(try NPY.decode(Array(good.prefix(20)), name: "t")) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
+        XCTAssertThrowsError(try NPY.decode([1, 2, 3], name: "t")) { XCTAssertTrue("\($0)".contains("not a NumPy"), "\($0)") }
+    }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// each feeds arbitrary bytes to one parser. Any outcome but a thrown error or a result (a trap,
 /// a hang, a sanitizer report) is a bug.
 public enum ParserFuzzing {
-    public static let targets = ["idx", "safetensors", "config"]
+    public static let targets = ["idx", "safetensors", "config", "npy"]
 
     public static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
@@ -16,6 +16,8 @@ public enum ParserFuzzing {
             _ = try? Safetensors.decode(bytes, name: "input")
         case "config":
             _ = try? RunConfig.decode(Data(bytes), name: "input")
+        case "npy":
+            _ = try? NPY.decode(bytes, name: "input")
         default:
             preconditionFailure("unknown fuzz target \(target)")
         }
