@@ -62,6 +62,8 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(sweep.table.contains("l1_0.0001") && sweep.table.contains("none") && sweep.table.contains("yes"))
         let pick = try XCTUnwrap(sweep.recommendation())
         XCTAssertTrue(pick.reason.hasPrefix(analyses[pick.index].name))
+        XCTAssertNotEqual(analyses[pick.index].name, "none", "the baseline is not a candidate")
+        XCTAssertTrue(pick.reason.contains("Against no penalty"), pick.reason)
         let markdown = try String(contentsOfFile: root + "/sweep.md", encoding: .utf8)
         XCTAssertTrue(markdown.contains("Recommended: ") && markdown.contains("raw pixels scores 50.0%"), markdown)
         XCTAssertNotNil(analyses[0].metrics.probeAccuracy)

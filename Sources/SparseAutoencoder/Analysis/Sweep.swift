@@ -49,15 +49,23 @@ public struct Sweep {
         }.sorted { points[$0].x < points[$1].x }
     }
 
-    /// The recommended run: on the L0 front, the sparsest run whose test BCE is within
-    /// `tolerance` (relative) of the best BCE in the sweep.
+    /// The recommended run among the penalised ones (the baseline without penalty is there to
+    /// compare with, not to pick): on their L0 front, the sparsest run whose test BCE is within
+    /// `tolerance` (relative) of the best penalised run's.
     public func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
-        let points = runs.map { (x: $0.metrics.l0, y: $0.metrics.testBce) }
-        guard let best = points.map(\.y).min() else { return nil }
+        let candidates = runs.indices.filter { runs[$0].config.model.penalty != .none }
+        guard !candidates.isEmpty else { return nil }
+        let points = candidates.map { (x: runs[$0].metrics.l0, y: runs[$0].metrics.testBce) }
+        let best = points.map(\.y).min()!
         let front = Self.paretoFront(points)
-        guard let pick = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
-        let reason = String(format: "%@ is the sparsest setting (%.1f active units per image) whose test BCE (%.4f) is within %.0f%% of the best in the sweep (%.4f): sparser settings cost more reconstruction than that, denser ones buy little.",
-                            runs[pick].name, points[pick].x, points[pick].y, tolerance * 100, best)
+        guard let local = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
+        let pick = candidates[local]
+        var reason = String(format: "%@ is the sparsest setting (%.1f active units per image, mean activation %.3g) whose test BCE (%.4f) is within %.0f%% of the best penalised run's (%.4f): sparser settings cost more reconstruction than that.",
+                            runs[pick].name, points[local].x, runs[pick].metrics.meanActivation, points[local].y, tolerance * 100, best)
+        if let baseline = runs.first(where: { $0.config.model.penalty == .none }) {
+            reason += String(format: " Against no penalty (%.1f active units, test BCE %.4f) it costs %+.1f%% BCE.",
+                             baseline.metrics.l0, baseline.metrics.testBce, 100 * (points[local].y / baseline.metrics.testBce - 1))
+        }
         return (pick, reason)
     }
 

@@ -80,8 +80,11 @@ public struct SVGChart {
         let order = xs.indices.sorted { xs[$0] < xs[$1] }
         for (rank, i) in order.enumerated() {
             marks.append(String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%@\"/>", px(xs[i]), py(ys[i]), color))
-            marks.append(String(format: "<text x=\"%.2f\" y=\"%.2f\" font-size=\"11\" fill=\"%@\" %@>%@</text>",
-                                px(xs[i]) + 8, py(ys[i]) + (rank % 2 == 0 ? -8 : 16), Style.ink, Style.font, Self.escape(labels[i])))
+            // Labels of points in the right quarter go to their left, so they stay inside.
+            let right = px(xs[i]) > left + 0.75 * (Double(width) - left - self.right)
+            marks.append(String(format: "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%@\" font-size=\"11\" fill=\"%@\" %@>%@</text>",
+                                px(xs[i]) + (right ? -8 : 8), py(ys[i]) + (rank % 2 == 0 ? -8 : 16), right ? "end" : "start",
+                                Style.ink, Style.font, Self.escape(labels[i])))
         }
     }
 
