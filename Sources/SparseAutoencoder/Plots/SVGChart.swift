@@ -73,18 +73,22 @@ public struct SVGChart {
         if let label { legend.append((label, color, dashed)) }
     }
 
-    /// Labelled points (circles with their label beside, alternately above and below so that
-    /// neighbours' labels do not print over each other).
+    /// Labelled points: circles with their label beside, moved down past any label already
+    /// placed that it would overlap, and to the left of points in the right quarter.
     public mutating func points(_ xs: [Double], _ ys: [Double], labels: [String], series: Int) {
         let color = Self.color(series)
-        let order = xs.indices.sorted { xs[$0] < xs[$1] }
-        for (rank, i) in order.enumerated() {
-            marks.append(String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%@\"/>", px(xs[i]), py(ys[i]), color))
-            // Labels of points in the right quarter go to their left, so they stay inside.
-            let right = px(xs[i]) > left + 0.75 * (Double(width) - left - self.right)
-            marks.append(String(format: "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%@\" font-size=\"11\" fill=\"%@\" %@>%@</text>",
-                                px(xs[i]) + (right ? -8 : 8), py(ys[i]) + (rank % 2 == 0 ? -8 : 16), right ? "end" : "start",
-                                Style.ink, Style.font, Self.escape(labels[i])))
+        var placed: [(x0: Double, x1: Double, y: Double)] = []
+        for i in xs.indices.sorted(by: { ys[$0] < ys[$1] }) {
+            let cx = px(xs[i]), cy = py(ys[i])
+            marks.append(String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%@\"/>", cx, cy, color))
+            let right = cx > left + 0.75 * (Double(width) - left - self.right)
+            let textWidth = 6.2 * Double(labels[i].count)
+            let x0 = right ? cx - 8 - textWidth : cx + 8, x1 = x0 + textWidth
+            var y = cy - 8
+            while placed.contains(where: { $0.x0 < x1 && x0 < $0.x1 && abs($0.y - y) < 13 }) { y += 13 }
+            placed.append((x0, x1, y))
+            marks.append(String(format: "<text x=\"%.2f\" y=\"%.2f\" font-size=\"11\" fill=\"%@\" %@>%@</text>",
+                                x0, y, Style.ink, Style.font, Self.escape(labels[i])))
         }
     }
 
