@@ -29,6 +29,7 @@ final class ResumeTests: XCTestCase {
                 XCTAssertEqual(first.status, 130, first.stderr)
                 XCTAssertTrue(first.stderr.contains("sae train --resume \(out)"), first.stderr)
                 XCTAssertEqual(try RunDirectory(path: out).loadStatus().state, "interrupted")
+                assertCommandFails(try train(out), mentioning: "sae train --resume \(out)")
             } else {
                 XCTAssertEqual(first.status, 9, "\(fault) should have killed the process (SIGKILL)")
                 XCTAssertNil(bytes(out + "/model.safetensors"))

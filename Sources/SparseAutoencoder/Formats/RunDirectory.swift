@@ -173,6 +173,9 @@ public struct RunDirectory: Sendable {
             let contents = (try? fm.contentsOfDirectory(atPath: run.path)) ?? []
             if !contents.isEmpty {
                 guard force else {
+                    if let state = (try? run.loadStatus())?.state, state == "interrupted" || state == "training" {
+                        throw SAEError("\(run.path) holds an unfinished run: continue it with `sae train --resume \(run.path)`, or pass --force to replace it")
+                    }
                     throw SAEError("\(run.path) already exists and is not empty; pass --force to replace the run in it, or choose another --out")
                 }
                 guard fm.fileExists(atPath: run.configPath) else {
