@@ -12,9 +12,10 @@ struct SAE: ParsableCommand {
               config.json        model and training settings (enough to rebuild and rerun)
               model.safetensors  the weights (F32, readable by numpy/safetensors)
               history.json       loss and val_loss per epoch
-              metrics.json       final losses, test BCE/MSE, sparsity statistics, probe accuracy
-              checkpoint.safetensors, status.json   for `sae train --resume` after Ctrl-C or a crash
-              figures/           charts (SVG) and image grids (PNG), from `sae analyze`
+              metrics.json       losses, test BCE/MSE, sparsity, probe accuracy
+              checkpoint.safetensors  where training is (for --resume)
+              status.json        training, interrupted, diverged or finished
+              figures/           charts and image grids, from `sae analyze`
 
             Fashion-MNIST is looked for in --data, $SAE_DATA, ~/.cache/sae/fashion-mnist and \
             /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), and downloaded \
