@@ -78,6 +78,25 @@ SAE_KERNEL void sae_bias_activation(float *restrict y, const float *restrict bia
     }
 }
 
+void sae_topk_rows(float *y, long rows, long cols, long k) {
+    // Codes are small (the config allows at most 4096 units; k is typically 8-64), so the k
+    // largest are found by repeated selection; ties keep the earliest units.
+    if (k >= cols || cols > 4096) return;
+    unsigned char keep[4096];
+    for (long r = 0; r < rows; r++) {
+        float *row = y + r * cols;
+        memset(keep, 0, (size_t)cols);
+        for (long t = 0; t < k; t++) {
+            long best = -1;
+            for (long j = 0; j < cols; j++)
+                if (!keep[j] && (best < 0 || row[j] > row[best])) best = j;
+            keep[best] = 1;
+        }
+        for (long j = 0; j < cols; j++)
+            if (!keep[j]) row[j] = 0.0f;
+    }
+}
+
 SAE_KERNEL void sae_activation_backward(const float *restrict y, float *restrict dy, float *restrict db, long rows, long cols, int activation) {
     for (long r = 0; r < rows; r++) {
         const float *restrict o = y + r * cols;

@@ -26,8 +26,11 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Code (bottleneck) size.")
     var code: Int = 64
 
-    @Option(help: "Code activation: relu, sigmoid or linear. Default: relu for l1/none, sigmoid for kl.")
+    @Option(help: "Code activation: relu, sigmoid, linear or topk (keep each sample's k largest units, then relu). Default: relu for l1/none, sigmoid for kl.")
     var codeActivation: Activation?
+
+    @Option(help: "Units each sample keeps with --code-activation topk.")
+    var k: Int?
 
     @Option(help: "Reconstruction loss: bce (binary cross-entropy) or mse.")
     var loss: ReconstructionLoss = .bce
@@ -53,7 +56,7 @@ struct ModelOptions: ParsableArguments {
         let config = AutoencoderConfig(
             inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
             codeActivation: codeActivation ?? AutoencoderConfig.defaultCodeActivation(for: penalty),
-            penalty: penalty, loss: loss)
+            topK: k, penalty: penalty, loss: loss)
         try config.validate()
         return config
     }

@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
     var resume: String?
 
     /// Options that --resume takes from config.json instead.
-    static let settingFlags = ["--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--loss",
+    static let settingFlags = ["--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
                                "--epochs", "--batch-size", "--learning-rate", "--seed", "--train-limit", "--out", "--force"]
 
     func validate() throws {

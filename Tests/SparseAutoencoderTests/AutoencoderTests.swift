@@ -10,6 +10,7 @@ final class AutoencoderTests: XCTestCase {
             AutoencoderConfig(inputSize: 6, hiddenSizes: [5], codeSize: 3, codeActivation: .sigmoid, penalty: .kl(rho: 0.1, beta: 3), loss: .bce),
             AutoencoderConfig(inputSize: 6, hiddenSizes: [], codeSize: 4, codeActivation: .sigmoid, penalty: .kl(rho: 0.2, beta: 1), loss: .mse),
             AutoencoderConfig(inputSize: 6, hiddenSizes: [4, 3], codeSize: 2, codeActivation: .linear, penalty: .none, loss: .mse),
+            AutoencoderConfig(inputSize: 6, hiddenSizes: [5], codeSize: 4, codeActivation: .topk, topK: 2, penalty: .l1(lambda: 0.01), loss: .bce),
         ]
         for (n, config) in cases.enumerated() {
             let model = try Autoencoder(config: config, seed: UInt64(n + 1))

@@ -7,8 +7,10 @@ final class DenseTests: XCTestCase {
     let batch = 3, inSize = 5, outSize = 4
 
     func layer(_ activation: Activation) -> Dense {
-        Dense(inputSize: inSize, outputSize: outSize, activation: activation,
-              kernelOffset: 0, biasOffset: inSize * outSize)
+        var layer = Dense(inputSize: inSize, outputSize: outSize, activation: activation,
+                          kernelOffset: 0, biasOffset: inSize * outSize)
+        layer.k = 2
+        return layer
     }
 
     func forward(_ layer: Dense, x: [Float], p: [Float]) -> [Float] {
@@ -38,6 +40,18 @@ final class DenseTests: XCTestCase {
         for i in z.indices {
             XCTAssertEqual(relu[i], max(z[i], 0))
             XCTAssertEqual(sigmoid[i], 1 / (1 + exp(-z[i])), accuracy: 1e-6)
+        }
+    }
+
+    func testTopKKeepsEachRowsLargestAfterRelu() {
+        let x = randomFloats(batch * inSize, seed: 3), p = randomFloats(layer(.linear).parameterCount, seed: 4)
+        let z = forward(layer(.linear), x: x, p: p), y = forward(layer(.topk), x: x, p: p)
+        for r in 0..<batch {
+            let row = Array(z[(r * outSize)..<((r + 1) * outSize)])
+            let kept = Set(row.indices.sorted { row[$0] > row[$1] }.prefix(2))
+            for j in 0..<outSize {
+                XCTAssertEqual(y[r * outSize + j], kept.contains(j) ? max(row[j], 0) : 0)
+            }
         }
     }
 

@@ -28,7 +28,7 @@ final class RunDirectoryTests: XCTestCase {
         let data = syntheticImages(count: 200, side: 4).prefix(50)
         XCTAssertEqual(model.evaluate(data, batchSize: 64).mse, metrics.testMse)
         let history = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.historyPath))) as! [[String: Any]]
-        XCTAssertEqual(Set(history[0].keys), ["epoch", "loss", "val_loss", "seconds"])
+        XCTAssertEqual(Set(history[0].keys), ["epoch", "loss", "val_loss", "seconds", "dead_latents"])
     }
 
     func testAnExistingRunIsReplacedOnlyWithForce() throws {

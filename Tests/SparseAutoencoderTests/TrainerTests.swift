@@ -68,6 +68,28 @@ final class TrainerTests: XCTestCase {
         XCTAssertFalse(orders.contains(Array(0..<50)))
     }
 
+    /// A TopK code fires at most k units per sample; dead latents are counted every epoch.
+    func testTopKCodeAndDeadLatentCounts() throws {
+        let data = syntheticImages(count: 400, side: 6)
+        let config = AutoencoderConfig(inputSize: 36, hiddenSizes: [16], codeSize: 12, codeActivation: .topk, topK: 3)
+        let model = try Autoencoder(config: config, seed: 4)
+        let history = try model.fit(data, settings: TrainingSettings(epochs: 2, batchSize: 50, seed: 4))
+        XCTAssertLessThan(history[1].loss, history[0].loss)
+        let codes = model.encode(data)
+        for r in 0..<400 { XCTAssertLessThanOrEqual(codes[(r * 12)..<((r + 1) * 12)].filter { $0 > 0 }.count, 3) }
+        XCTAssertNotNil(history[1].deadLatents)
+        XCTAssertTrue(model.summary.contains("topk, k=3"), model.summary)
+        XCTAssertThrowsError(try Autoencoder(config: AutoencoderConfig(inputSize: 36, codeSize: 12, codeActivation: .topk), seed: 1))
+        XCTAssertThrowsError(try Autoencoder(config: AutoencoderConfig(inputSize: 36, codeSize: 12, codeActivation: .relu, topK: 3), seed: 1))
+        // A unit held far below zero never fires: it is counted dead after an epoch.
+        let relu = try Autoencoder(config: AutoencoderConfig(inputSize: 36, hiddenSizes: [16], codeSize: 12), seed: 4)
+        var p = relu.parameterValues
+        p[relu.layers[relu.codeLayerIndex].biasOffset] = -1000
+        relu.parameterValues = p
+        let counts = try relu.fit(data, settings: TrainingSettings(epochs: 1, batchSize: 50, seed: 4)).map { $0.deadLatents ?? -1 }
+        XCTAssertGreaterThanOrEqual(counts[0], 1)
+    }
+
     func testBadSettingsAreRefused() throws {
         let model = try Autoencoder(config: AutoencoderConfig(inputSize: 4, hiddenSizes: [], codeSize: 2), seed: 1)
         XCTAssertThrowsError(try Trainer(model: model, settings: TrainingSettings(epochs: 0)))

@@ -20,6 +20,9 @@ float sae_log1p_unit(float e);
 /// y[r][j] = act(y[r][j] + bias[j]) over (rows, cols).
 void sae_bias_activation(float *y, const float *bias, long rows, long cols, int activation);
 
+/// Keeps the k largest values of each row of (rows, cols) and zeroes the others (TopK; cols <= 4096).
+void sae_topk_rows(float *y, long rows, long cols, long k);
+
 /// dy[r][j] *= act'(y[r][j]) (written in terms of the output y), and db[j] += sum_r dy[r][j].
 void sae_activation_backward(const float *y, float *dy, float *db, long rows, long cols, int activation);
 

@@ -22,6 +22,7 @@ public enum MetricsTable {
         .init(label: "Hoyer sparsity", explanation: "Per image, 0 when all units are equally active and 1 when one unit carries the code; averaged over images.", value: { f3($0.hoyerSparsity) }),
         .init(label: "lifetime sparsity", explanation: "Per unit, 0 when it responds equally to every image and 1 when it responds to very few (Treves-Rolls); averaged over units.", value: { f3($0.lifetimeSparsity) }),
         .init(label: "dead units (mean < 1e-3)", explanation: "Units whose mean test activation is below 1e-3: effectively unused.", value: { "\($0.deadUnits) / \($0.unitMeanActivations.count)" }),
+        .init(label: "dead latents (training)", explanation: "Units that fired on none of the last epoch's training images (tracked during training).", value: { m in m.trainingDeadLatents.map { "\($0) / \(m.unitMeanActivations.count)" } ?? "-" }),
         .init(label: "never-active units", explanation: "Units that are not above the activity threshold on any test image.", value: { "\($0.neverActiveUnits) / \($0.unitMeanActivations.count)" }),
         .init(label: "linear probe accuracy", explanation: "Test accuracy of logistic regression from the codes to the labels: how much of the class a linear reader finds in the code.", value: { $0.probeAccuracy.map(pct) ?? "-" }),
         .init(label: "  same probe on pixels", explanation: "The same probe on the raw pixels: the baseline a code should match or beat.", value: { $0.pixelProbeAccuracy.map(pct) ?? "-" }),

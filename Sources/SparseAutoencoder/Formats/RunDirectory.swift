@@ -113,6 +113,8 @@ public struct RunMetrics: Codable, Equatable, Sendable {
     /// raw pixels as a baseline; present once `sae analyze` has run them.
     public var probeAccuracy: Double?
     public var pixelProbeAccuracy: Double?
+    /// Code units that fired on none of the last epoch's training samples.
+    public var trainingDeadLatents: Int?
 
     public init(history: [EpochRecord], test: Evaluation, threshold: Double = CodeStatistics.defaultThreshold) {
         finalLoss = history.last?.loss ?? .nan
@@ -125,6 +127,7 @@ public struct RunMetrics: Codable, Equatable, Sendable {
         trainSeconds = history.reduce(0) { $0 + $1.seconds }
         secondsPerEpoch = history.isEmpty ? 0 : trainSeconds / Double(history.count)
         unitMeanActivations = test.unitMeans
+        trainingDeadLatents = history.last?.deadLatents
         testBceByClass = test.bceByClass
         testMseByClass = test.mseByClass
         let stats = CodeStatistics(codes: test.codes, rows: test.codes.count / test.unitMeans.count,

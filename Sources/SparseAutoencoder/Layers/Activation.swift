@@ -3,8 +3,12 @@ import CKernels
 /// Elementwise activations. Backward passes are written in terms of the *output* y, so a layer
 /// stores only its output: relu' = (y > 0), sigmoid' = y (1 - y). The loops themselves are the
 /// C kernels `sae_bias_activation` and `sae_activation_backward` (see CKernels).
+///
+/// `topk` (Gao et al. 2024) keeps each sample's k largest pre-activations, zeroes the rest and
+/// applies relu; its gradient flows through the kept positive units, exactly as relu's does
+/// through the positive ones, so it shares relu's backward pass.
 public enum Activation: String, Codable, Sendable, CaseIterable {
-    case linear, relu, sigmoid
+    case linear, relu, sigmoid, topk
 
     /// Whether outputs stay inside (0, 1), which the KL penalty needs.
     public var isBoundedToUnitInterval: Bool { self == .sigmoid }
@@ -16,15 +20,17 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     var kernelCode: Int32 {
         switch self {
         case .linear: Int32(SAE_LINEAR)
-        case .relu: Int32(SAE_RELU)
+        case .relu, .topk: Int32(SAE_RELU)
         case .sigmoid: Int32(SAE_SIGMOID)
         }
     }
 
-    /// y = act(z + bias) in place over a (rows, cols) block: one pass for bias and activation.
+    /// y = act(z + bias) in place over a (rows, cols) block: one pass for bias and activation
+    /// (then, for topk, the selection of each row's k largest).
     @inline(__always)
-    func addBiasAndApply(_ z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+    func addBiasAndApply(_ z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int, k: Int) {
         sae_bias_activation(z, bias, rows, cols, kernelCode)
+        if self == .topk { sae_topk_rows(z, rows, cols, k) }
     }
 
     /// dz = dy * act'(y) in place over dy, and the column sums of dz added into `biasGradient`:

@@ -7,6 +7,8 @@ public struct Dense: Sendable, Equatable {
     public let inputSize: Int
     public let outputSize: Int
     public let activation: Activation
+    /// For a `topk` activation, how many units each sample keeps.
+    public var k: Int = 0
     /// Offsets of the kernel (in * out floats) and bias (out floats) in the parameter buffer.
     public let kernelOffset: Int
     public let biasOffset: Int
@@ -20,7 +22,7 @@ public struct Dense: Sendable, Equatable {
                  parameters p: UnsafePointer<Float>) {
         BLAS.gemm(false, false, m: batch, n: outputSize, k: inputSize,
                   a: x, lda: inputSize, b: p + kernelOffset, ldb: outputSize, c: y, ldc: outputSize)
-        activation.addBiasAndApply(y, bias: p + biasOffset, rows: batch, cols: outputSize)
+        activation.addBiasAndApply(y, bias: p + biasOffset, rows: batch, cols: outputSize, k: k)
     }
 
     /// Given dy = dL/dy (overwritten with dL/dz), accumulates dW and db into `gradients`

@@ -38,8 +38,10 @@ public final class Autoencoder {
         for shape in config.layerShapes {
             let kernel = offset
             offset += shape.inputSize * shape.outputSize
-            layers.append(Dense(inputSize: shape.inputSize, outputSize: shape.outputSize,
-                                activation: shape.activation, kernelOffset: kernel, biasOffset: offset))
+            var layer = Dense(inputSize: shape.inputSize, outputSize: shape.outputSize,
+                              activation: shape.activation, kernelOffset: kernel, biasOffset: offset)
+            if shape.activation == .topk { layer.k = config.topK ?? shape.outputSize }
+            layers.append(layer)
             offset += shape.outputSize
         }
         self.layers = layers

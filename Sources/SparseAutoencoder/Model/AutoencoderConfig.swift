@@ -12,16 +12,19 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var hiddenSizes: [Int]
     public var codeSize: Int
     public var codeActivation: Activation
+    /// Units each sample keeps when `codeActivation` is `topk`.
+    public var topK: Int?
     public var penalty: ActivityPenalty
     public var loss: ReconstructionLoss
 
     public init(inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
-                codeActivation: Activation = .relu, penalty: ActivityPenalty = .none,
+                codeActivation: Activation = .relu, topK: Int? = nil, penalty: ActivityPenalty = .none,
                 loss: ReconstructionLoss = .bce) {
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
         self.codeSize = codeSize
         self.codeActivation = codeActivation
+        self.topK = topK
         self.penalty = penalty
         self.loss = loss
     }
@@ -57,6 +60,14 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         guard codeSize > 0 else { throw SAEError.badSetting("--code", "must be > 0, got \(codeSize)") }
         for h in hiddenSizes where h <= 0 {
             throw SAEError.badSetting("--hidden", "layer sizes must be > 0, got \(h)")
+        }
+        if codeActivation == .topk {
+            guard let k = topK, k >= 1, k <= codeSize else {
+                throw SAEError.badSetting("--k", "a topk code needs 1 <= k <= code size (\(codeSize)), got \(topK.map(String.init) ?? "none")")
+            }
+            guard codeSize <= 4096 else { throw SAEError.badSetting("--code", "a topk code has at most 4096 units") }
+        } else if topK != nil {
+            throw SAEError.badSetting("--k", "only a topk code takes k (use --code-activation topk)")
         }
         guard hiddenSizes.count <= 16 else { throw SAEError.badSetting("--hidden", "at most 16 hidden layers, got \(hiddenSizes.count)") }
         // Count parameters without overflowing, whatever the sizes.

@@ -11,7 +11,8 @@ extension AutoencoderConfig {
             else if i == codeLayerIndex { role = "code" }
             else if i == shapes.count - 1 { role = "output" }
             else { role = "decoder_\(i - codeLayerIndex - 1)" }
-            let activation = i == shapes.count - 1 ? "sigmoid" : s.activation.rawValue
+            let activation = i == shapes.count - 1 ? "sigmoid"
+                : s.activation == .topk ? "topk, k=\(topK ?? s.outputSize)" : s.activation.rawValue
             rows.append(("\(role) (Dense, \(activation))", "(None, \(s.outputSize))",
                          String(s.inputSize * s.outputSize + s.outputSize)))
         }

@@ -16,6 +16,8 @@ struct TrainerState: Codable, Equatable {
     /// hold 64-bit integers exactly everywhere).
     var rng: [String]
     var adamStep: Int
+    /// Per code unit, samples since it last fired (for dead-latent counts).
+    var samplesSinceFired: [Int]?
 }
 
 extension Trainer {
@@ -26,7 +28,7 @@ extension Trainer {
         }
         let state = TrainerState(history: history, stepInEpoch: stepInEpoch, epochLossSum: epochLossSum,
                                  epochSeconds: epochSeconds, rng: rng.state.map { String($0, radix: 16) },
-                                 adamStep: optimizer.step)
+                                 adamStep: optimizer.step, samplesSinceFired: samplesSinceFired)
         let count = model.parameterCount
         let m = Array(optimizer.moments[0..<count]), v = Array(optimizer.moments[count..<(2 * count)])
         let tensors = model.namedTensors + [("optimizer.m", Safetensors.Tensor(shape: [count], values: m)),
@@ -73,5 +75,6 @@ extension Trainer {
         stepInEpoch = state.stepInEpoch
         epochLossSum = state.epochLossSum
         epochSeconds = state.epochSeconds
+        if let since = state.samplesSinceFired, since.count == model.config.codeSize { samplesSinceFired = since }
     }
 }

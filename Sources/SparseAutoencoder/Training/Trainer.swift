@@ -21,6 +21,8 @@ public final class Trainer {
     var epochSeconds = 0.0
     private var workspace: Workspace?
     private let gradients: UnsafeMutableBufferPointer<Float>
+    /// Per code unit, training samples seen since it last fired (was > 0).
+    var samplesSinceFired: [Int]
 
     /// Why `fit` stopped before the last epoch.
     public enum Stop: Error, Equatable {
@@ -39,6 +41,7 @@ public final class Trainer {
         rng = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
         gradients = .allocate(capacity: model.parameterCount)
         gradients.initialize(repeating: 0)
+        samplesSinceFired = [Int](repeating: 0, count: model.config.codeSize)
     }
 
     deinit { gradients.deallocate() }
@@ -83,8 +86,10 @@ public final class Trainer {
             timer?.start()
             let valLoss = validation.map { model.loss(on: $0, batchSize: batch, workspace: workspace) }
             timer?.mark(.validation)
+            // A latent is dead when it has not fired on any of the last epoch's worth of samples.
+            let dead = samplesSinceFired.filter { $0 >= train.count }.count
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
-                                     seconds: epochSeconds + seconds(clock.now - start))
+                                     seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead)
             history.append(record)
             rng = generator
             (stepInEpoch, epochLossSum, epochSeconds) = (0, 0, 0)
@@ -103,6 +108,7 @@ public final class Trainer {
         data.gather(rows, into: ws.input)
         timer?.mark(.data)
         model.forward(ws, batch: b)
+        trackFiring(ws.outputs[model.codeLayerIndex], rows: b)
         timer?.mark(.forward)
         gradients.update(repeating: 0)
         let (reconstruction, penalty) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
@@ -110,6 +116,19 @@ public final class Trainer {
         optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)
         timer?.mark(.optimizer)
         return reconstruction + penalty
+    }
+
+    /// Counts, per code unit, the samples since it last fired.
+    @inline(__always)
+    private func trackFiring(_ code: UnsafePointer<Float>, rows: Int) {
+        let c = model.config.codeSize
+        samplesSinceFired.withUnsafeMutableBufferPointer { since in
+            for j in 0..<c {
+                var last = -1
+                for r in 0..<rows where code[r * c + j] > 0 { last = r }
+                since[j] = last < 0 ? since[j] + rows : rows - 1 - last
+            }
+        }
     }
 
     /// Fisher-Yates with our own generator, so a seed gives the same order on every platform.

@@ -35,6 +35,16 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var valLoss: Double?
     /// Training plus validation time for the epoch.
     public var seconds: Double
+    /// Code units that did not fire (> 0) on any of the last `count` training samples.
+    public var deadLatents: Int?
+
+    public init(epoch: Int, loss: Double, valLoss: Double?, seconds: Double, deadLatents: Int? = nil) {
+        self.epoch = epoch
+        self.loss = loss
+        self.valLoss = valLoss
+        self.seconds = seconds
+        self.deadLatents = deadLatents
+    }
 }
 
 /// What `fit` reports as it goes.
