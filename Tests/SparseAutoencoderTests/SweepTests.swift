@@ -36,7 +36,9 @@ final class SweepTests: XCTestCase {
         let separable = try LinearProbe.accuracy(train: xTrain, trainLabels: yTrain, test: xTest, testLabels: yTest, features: 5, epochs: 5)
         XCTAssertGreaterThan(separable, 0.97)
         var shuffled = yTrain
-        for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        var order = Array(shuffled.indices)
+        rng.shuffle(&order)
+        shuffled = order.map { yTrain[$0] }
         let noise = try LinearProbe.accuracy(train: xTrain, trainLabels: shuffled, test: xTest, testLabels: yTest, features: 5, epochs: 5)
         XCTAssertLessThan(noise, 0.6)
         XCTAssertThrowsError(try LinearProbe.accuracy(train: xTrain, trainLabels: yTrain, test: xTest, testLabels: yTest, features: 4))

@@ -60,7 +60,7 @@ final class TrainerTests: XCTestCase {
         var generator = trainer.rng
         for _ in 0..<3 {
             var order = Array(0..<50)
-            trainer.shuffle(&order, using: &generator)
+            generator.shuffle(&order)
             orders.append(order)
         }
         XCTAssertEqual(Set(orders.map { $0.sorted() }), [Array(0..<50)])

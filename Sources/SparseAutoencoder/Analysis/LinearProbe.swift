@@ -36,7 +36,7 @@ public enum LinearProbe {
         var order = Array(0..<n), rng = SeededGenerator(seed: seed)
         var xb = [Float](repeating: 0, count: batch * d)
         for _ in 0..<epochs {
-            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            rng.shuffle(&order)
             for start in stride(from: 0, to: n, by: batch) {
                 let b = min(batch, n - start)
                 for r in 0..<b { for j in 0..<d { xb[r * d + j] = xTrain[order[start + r] * d + j] } }

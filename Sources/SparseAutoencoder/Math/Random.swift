@@ -41,6 +41,14 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         Float(next() >> 40) * (1.0 / 16_777_216.0)
     }
 
+    /// Fisher-Yates with this generator, so a seed gives the same order on every platform
+    /// (the standard library's `shuffle` may change its algorithm between versions).
+    public mutating func shuffle(_ order: inout [Int]) {
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(next() % UInt64(i + 1)))
+        }
+    }
+
     @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 {
         (x << k) | (x >> (64 - k))
     }

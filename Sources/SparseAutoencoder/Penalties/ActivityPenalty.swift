@@ -13,6 +13,12 @@ public enum ActivityPenalty: Equatable, Sendable {
 
     public static let klClamp: Float = 1e-7
 
+    /// The KL target, if this is a KL penalty.
+    public var rho: Float? {
+        if case .kl(let rho, _) = self { return rho }
+        return nil
+    }
+
     public var name: String {
         switch self {
         case .none: "none"

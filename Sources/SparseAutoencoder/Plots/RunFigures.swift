@@ -85,11 +85,3 @@ public enum RunFigures {
         return stride(from: 0, to: n, by: step).map { (Double($0), String($0)) }
     }
 }
-
-extension ActivityPenalty {
-    /// The KL target, if this is a KL penalty.
-    public var rho: Float? {
-        if case .kl(let rho, _) = self { return rho }
-        return nil
-    }
-}

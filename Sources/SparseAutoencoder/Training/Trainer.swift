@@ -69,7 +69,7 @@ public final class Trainer {
             let start = clock.now
             var generator = rng
             for i in order.indices { order[i] = i }
-            shuffle(&order, using: &generator)
+            generator.shuffle(&order)
             for step in stepInEpoch..<steps {
                 let lo = step * batch, b = min(batch, train.count - lo)
                 let loss = order.withUnsafeBufferPointer { trainStep(train, rows: UnsafeBufferPointer(rebasing: $0[lo..<(lo + b)]), timer: timer) }
@@ -128,14 +128,6 @@ public final class Trainer {
                 for r in 0..<rows where code[r * c + j] > 0 { last = r }
                 since[j] = last < 0 ? since[j] + rows : rows - 1 - last
             }
-        }
-    }
-
-    /// Fisher-Yates with our own generator, so a seed gives the same order on every platform.
-    func shuffle(_ order: inout [Int], using generator: inout SeededGenerator) {
-        for i in stride(from: order.count - 1, to: 0, by: -1) {
-            let j = Int(generator.next() % UInt64(i + 1))
-            order.swapAt(i, j)
         }
     }
 
