@@ -145,6 +145,58 @@ SAE_KERNEL double sae_mse(const float *restrict z, const float *restrict x, floa
     LOSS_LOOP(MSE_ELEMENT)
 }
 
+#define SQUARED_ELEMENT(k, ACC)                                                    \
+    float d = z[k] - x[k];                                                         \
+    ACC d * d;                                                                     \
+    if (grad) grad[k] = 2.0f * d * scale;
+
+SAE_KERNEL double sae_squared_error(const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale) {
+    LOSS_LOOP(SQUARED_ELEMENT)
+}
+
+// The k-th largest of n values (0-based rank k - 1), reordering `v`: Hoare's quickselect.
+static float kth_largest(float *v, long n, long k) {
+    long lo = 0, hi = n - 1, target = k - 1;
+    while (lo < hi) {
+        float pivot = v[(lo + hi) / 2];
+        long i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot) i++;
+            while (v[j] < pivot) j--;
+            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+        }
+        if (target <= j) hi = j;
+        else if (target >= i) lo = i;
+        else break;
+    }
+    return v[target];
+}
+
+void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, long rows, long cols, long k) {
+    if (cols > 4096) return;
+    long candidates[4096], n = 0;
+    for (long j = 0; j < cols; j++) if (allowed[j]) candidates[n++] = j;
+    float values[4096];
+    for (long r = 0; r < rows; r++) {
+        const float *p = pre + r * cols;
+        float *o = out + r * cols;
+        memset(o, 0, (size_t)cols * sizeof(float));
+        if (n == 0) continue;
+        long keep = k < n ? k : n;
+        for (long t = 0; t < n; t++) values[t] = p[candidates[t]];
+        float threshold = kth_largest(values, n, keep);
+        // Values above the threshold, then ties at it in index order, up to `keep`; relu after.
+        long kept = 0;
+        for (long t = 0; t < n; t++) if (p[candidates[t]] > threshold) kept++;
+        for (long t = 0; t < n; t++) {
+            long j = candidates[t];
+            float v = p[j];
+            int take = v > threshold || (v == threshold && kept < keep && (kept++, 1));
+            if (take && v > 0.0f) o[j] = v;
+        }
+    }
+}
+
 SAE_KERNEL void sae_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
                          float alpha, float c1, float c2, float eps) {
     for (long i = 0; i < n; i++) {

@@ -30,7 +30,7 @@ struct ExportOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
 
     /// Loads the run and the split, and writes `compute`'s (N, columns) result as .npy.
-    func export(_ what: String, columns: (Autoencoder) -> Int, _ compute: (Autoencoder, ImageSet) -> [Float]) throws {
+    func export(_ what: String, columns: (Autoencoder) -> Int, _ compute: (Autoencoder, Dataset) -> [Float]) throws {
         let (_, model) = try RunDirectory(path: run).loadModel()
         let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
         let sets = try FashionMNIST.load(directory: directory)

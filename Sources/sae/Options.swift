@@ -92,7 +92,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Train on the first N training images only (quick runs).", valueName: "N"))
     var trainLimit: Int?
 
-    func load() throws -> (train: ImageSet, test: ImageSet, directory: String) {
+    func load() throws -> (train: Dataset, test: Dataset, directory: String) {
         if let n = trainLimit, n <= 0 { throw ValidationError("--train-limit must be > 0, got \(n)") }
         let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
         let (train, test) = try FashionMNIST.load(directory: directory)

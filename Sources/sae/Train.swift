@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
 /// Loads the data, trains, writes the run; shared by `train` and `demo`.
 @discardableResult
 func trainRun(_ config: RunConfig, dataOptions: DataOptions, out: String, force: Bool, summary: Bool,
-              data: (train: ImageSet, test: ImageSet, directory: String)? = nil) throws -> RunMetrics {
+              data: (train: Dataset, test: Dataset, directory: String)? = nil) throws -> RunMetrics {
     let (train, test, dataDirectory) = try data ?? dataOptions.load()
     let directory = try RunDirectory.create(out, force: force)
     var config = config
@@ -90,7 +90,7 @@ func trainRun(_ config: RunConfig, dataOptions: DataOptions, out: String, force:
 }
 
 /// Trains with Keras-style progress, stopping cleanly on Ctrl-C (exit status 130).
-func runTraining(_ config: RunConfig, train: ImageSet, test: ImageSet, directory: RunDirectory,
+func runTraining(_ config: RunConfig, train: Dataset, test: Dataset, directory: RunDirectory,
                          resume: Bool) throws -> RunMetrics {
     Interrupt.install()
     let printer = ProgressPrinter()

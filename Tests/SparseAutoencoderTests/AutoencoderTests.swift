@@ -25,7 +25,7 @@ final class AutoencoderTests: XCTestCase {
                 model.parameterValues = params
                 ws.input.update(from: x, count: x.count)
                 model.forward(ws, batch: batch)
-                let (r, q) = model.loss(ws, batch: batch, gradients: nil)
+                let (r, q, _) = model.loss(ws, batch: batch, gradients: nil)
                 return r + q
             }
             _ = loss(p)

@@ -4,7 +4,7 @@ import XCTest
 
 /// Analysis, comparison and report on two small runs trained on synthetic 8x8 images.
 final class RunAnalysisTests: XCTestCase {
-    func trainSmallRun(_ dir: String, _ penalty: ActivityPenalty, test: ImageSet) throws -> RunDirectory {
+    func trainSmallRun(_ dir: String, _ penalty: ActivityPenalty, test: Dataset) throws -> RunDirectory {
         let train = syntheticImages(count: 300, side: 8, seed: 3)
         let config = RunConfig(model: AutoencoderConfig(inputSize: 64, hiddenSizes: [16], codeSize: 6,
                                                         codeActivation: AutoencoderConfig.defaultCodeActivation(for: penalty), penalty: penalty),

@@ -40,15 +40,15 @@ func temporaryDirectory(_ test: XCTestCase) -> String {
 }
 
 /// A tiny labelled image set with random pixels: (count, side, side).
-func syntheticImages(count: Int, side: Int = 4, seed: UInt64 = 7) -> ImageSet {
+func syntheticImages(count: Int, side: Int = 4, seed: UInt64 = 7) -> Dataset {
     var rng = SeededGenerator(seed: seed)
     let pixels = (0..<(count * side * side)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
     let labels = (0..<count).map { UInt8($0 % 10) }
-    return ImageSet(count: count, height: side, width: side, pixels: pixels, labels: labels)
+    return Dataset(count: count, height: side, width: side, pixels: pixels, labels: labels)
 }
 
 /// Real Fashion-MNIST, from Debian's dataset-fashion-mnist package (which `.ci/run` installs).
-func debianFashionMNIST() throws -> (train: ImageSet, test: ImageSet) {
+func debianFashionMNIST() throws -> (train: Dataset, test: Dataset) {
     let dir = FashionMNIST.debianDirectory
     guard FashionMNIST.files.allSatisfy({ FashionMNIST.path(of: $0, in: dir) != nil }) else {
         XCTFail("Fashion-MNIST is not in \(dir): run `apt-get install dataset-fashion-mnist` (make test does)")

@@ -34,6 +34,14 @@ double sae_bce(const float *z, const float *x, float *grad, long n, float scale)
 /// is not NULL writes scale * 2 (s - x) s (1 - s).
 double sae_mse(const float *z, const float *x, float *grad, long n, float scale);
 
+/// Squared error of z itself (a linear output) against x over n elements: returns the sum of
+/// (z - x)^2; if grad is not NULL writes scale * 2 (z - x).
+double sae_squared_error(const float *z, const float *x, float *grad, long n, float scale);
+
+/// For each row of pre (rows, cols), writes into out the k largest values among the columns
+/// where allowed[j] != 0, relu'd, and zero elsewhere (AuxK's dead-latent selection; cols <= 4096).
+void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, long rows, long cols, long k);
+
 /// Keras's Adam step over n parameters: m += (g - m) c1; v += (g^2 - v) c2;
 /// p -= alpha m / (sqrt(v) + eps).
 void sae_adam(float *p, const float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);

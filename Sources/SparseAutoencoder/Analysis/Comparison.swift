@@ -53,7 +53,7 @@ public struct Comparison {
             return path
         }
         let classNames = runs[0].config.data.dataset == "fashion-mnist" ? FashionMNIST.classNames
-            : (0..<runs[0].metrics.testBceByClass.count).map { "class \($0)" }
+            : (0..<runs[0].metrics.testMseByClass.count).map { "class \($0)" }
         let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n```\n" + table
             + "\n```\n\nReconstruction error per class (test set):\n\n```\n"
             + MetricsTable.renderByClass(runs.map { ($0.name, $0.metrics) }, classNames: classNames) + "\n```\n"

@@ -69,13 +69,13 @@ public enum LinearProbe {
     }
 
     /// The probe on a model's codes of `train` and `test`.
-    public static func accuracy(of model: Autoencoder, train: ImageSet, test: ImageSet) throws -> Double {
+    public static func accuracy(of model: Autoencoder, train: Dataset, test: Dataset) throws -> Double {
         try accuracy(train: model.encode(train), trainLabels: train.labels, test: model.encode(test),
                      testLabels: test.labels, features: model.config.codeSize)
     }
 
     /// The baseline: the probe on raw pixels.
-    public static func pixelAccuracy(train: ImageSet, test: ImageSet) throws -> Double {
+    public static func pixelAccuracy(train: Dataset, test: Dataset) throws -> Double {
         try accuracy(train: train.floats(0..<train.count), trainLabels: train.labels, test: test.floats(0..<test.count),
                      testLabels: test.labels, features: train.featureCount)
     }

@@ -10,9 +10,10 @@ public struct MetricDescription: Sendable {
 
 public enum MetricsTable {
     public static let catalogue: [MetricDescription] = [
-        .init(label: "final loss", explanation: "Training objective (reconstruction BCE + sparsity penalty) averaged over the last epoch.", value: { f4($0.finalLoss) }),
+        .init(label: "final loss", explanation: "Training objective (reconstruction loss + sparsity penalty) averaged over the last epoch.", value: { f4($0.finalLoss) }),
         .init(label: "final val_loss", explanation: "The same objective on the test set after the last epoch, as Keras reports it.", value: { $0.finalValLoss.map(f4) ?? "-" }),
-        .init(label: "test BCE", explanation: "Binary cross-entropy between test images and their reconstructions, per pixel (lower is better).", value: { f4($0.testBce) }),
+        .init(label: "test BCE", explanation: "Binary cross-entropy between test images and their reconstructions, per pixel (lower is better).", value: { $0.testBce.map(f4) ?? "-" }),
+        .init(label: "test FVU", explanation: "Fraction of variance unexplained: squared error over the test set's variance about its mean sample (0 = perfect, 1 = no better than the mean).", value: { $0.testFvu.map(f4) ?? "-" }),
         .init(label: "test MSE", explanation: "Mean squared error between test images and their reconstructions, per pixel (lower is better).", value: { f4($0.testMse) }),
         .init(label: "mean code activation", explanation: "Mean of all test code values; the tutorial's headline sparsity number.", value: { g4($0.meanActivation) }),
         .init(label: "L0 (active units / image)", explanation: "How many code units are above the activity threshold for a typical test image.", value: { f2($0.l0) }),

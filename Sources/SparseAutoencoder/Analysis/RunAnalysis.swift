@@ -36,13 +36,13 @@ public struct RunAnalysis {
     public let history: [EpochRecord]
     public let evaluation: Evaluation
     public private(set) var metrics: RunMetrics
-    public let test: ImageSet
+    public let test: Dataset
 
     /// - Parameters:
     ///   - probe: the training set and the pixel baseline's accuracy (see `LinearProbe`), to
     ///     measure how well a linear probe reads the labels from the codes.
-    public init(run: RunDirectory, test: ImageSet, threshold: Double = CodeStatistics.defaultThreshold, name: String? = nil,
-                probe: (train: ImageSet, pixelAccuracy: Double)? = nil) throws {
+    public init(run: RunDirectory, test: Dataset, threshold: Double = CodeStatistics.defaultThreshold, name: String? = nil,
+                probe: (train: Dataset, pixelAccuracy: Double)? = nil) throws {
         guard threshold >= 0, threshold.isFinite else { throw SAEError.badSetting("--threshold", "must be >= 0, got \(threshold)") }
         (config, model) = try run.loadModel()
         guard test.featureCount == config.model.inputSize else {
@@ -61,10 +61,10 @@ public struct RunAnalysis {
     }
 
     public var side: Int { Int(Double(config.model.inputSize).squareRoot()) }
-    private var isImage: Bool { side * side == config.model.inputSize }
+    private var isImage: Bool { test.isImage && side * side == config.model.inputSize }
 
     /// The first test image of each class (label order): the columns of reconstruction grids.
-    public static func exampleIndices(_ test: ImageSet) -> [Int] {
+    public static func exampleIndices(_ test: Dataset) -> [Int] {
         var seen = Set<UInt8>(), indices: [Int] = []
         for (i, label) in test.labels.enumerated() where !seen.contains(label) {
             seen.insert(label)

@@ -55,27 +55,30 @@ public struct Sweep {
     public func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
         let candidates = runs.indices.filter { runs[$0].config.model.penalty != .none }
         guard !candidates.isEmpty else { return nil }
-        let points = candidates.map { (x: runs[$0].metrics.l0, y: runs[$0].metrics.testBce) }
+        let points = candidates.map { (x: runs[$0].metrics.l0, y: runs[$0].metrics.reconstructionError) }
         let best = points.map(\.y).min()!
         let front = Self.paretoFront(points)
         guard let local = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
         let pick = candidates[local]
-        var reason = String(format: "%@ is the sparsest setting (%.1f active units per image, mean activation %.3g) whose test BCE (%.4f) is within %.0f%% of the best penalised run's (%.4f): sparser settings cost more reconstruction than that.",
-                            runs[pick].name, points[local].x, runs[pick].metrics.meanActivation, points[local].y, tolerance * 100, best)
+        var reason = String(format: "%@ is the sparsest setting (%.1f active units per image, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of the best penalised run's (%.4f): sparser settings cost more reconstruction than that.",
+                            runs[pick].name, points[local].x, runs[pick].metrics.meanActivation, errorName, points[local].y, tolerance * 100, best)
         if let baseline = runs.first(where: { $0.config.model.penalty == .none }) {
-            reason += String(format: " Against no penalty (%.1f active units, test BCE %.4f) it costs %+.1f%% BCE.",
-                             baseline.metrics.l0, baseline.metrics.testBce, 100 * (points[local].y / baseline.metrics.testBce - 1))
+            reason += String(format: " Against no penalty (%.1f active units, test %@ %.4f) it costs %+.1f%% %@.",
+                             baseline.metrics.l0, errorName, baseline.metrics.reconstructionError, 100 * (points[local].y / baseline.metrics.reconstructionError - 1), errorName)
         }
         return (pick, reason)
     }
 
-    /// Test BCE against a sparsity measure, each point labelled, the Pareto front joined.
+    /// BCE, or MSE for dictionary SAEs (whose outputs are not probabilities).
+    var errorName: String { runs.first?.metrics.reconstructionErrorName ?? "BCE" }
+
+    /// Test BCE (or MSE) against a sparsity measure, each point labelled, the Pareto front joined.
     public func paretoChart(sparsity: KeyPath<RunMetrics, Double>, label: String, title: String) -> String {
-        let points = runs.map { (x: $0.metrics[keyPath: sparsity], y: $0.metrics.testBce) }
+        let points = runs.map { (x: $0.metrics[keyPath: sparsity], y: $0.metrics.reconstructionError) }
         let xs = points.map(\.x), ys = points.map(\.y)
         let xPad = max((xs.max()! - xs.min()!) * 0.1, 1e-3), yPad = max((ys.max()! - ys.min()!) * 0.15, 1e-4)
         var chart = SVGChart(title: title, x: .init(label: label, range: (xs.min()! - xPad)...(xs.max()! + xPad)),
-                             y: .init(label: "test BCE (lower is better)", range: (ys.min()! - yPad)...(ys.max()! + yPad)))
+                             y: .init(label: "test \(errorName) (lower is better)", range: (ys.min()! - yPad)...(ys.max()! + yPad)))
         let front = Self.paretoFront(points)
         chart.line(front.map { xs[$0] }, front.map { ys[$0] }, series: 1, label: "Pareto front", dashed: true)
         chart.points(xs, ys, labels: runs.map(\.name), series: 0)
@@ -84,11 +87,11 @@ public struct Sweep {
 
     /// The table: one row per run.
     public var table: String {
-        let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.l0, y: $0.metrics.testBce) }))
+        let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.l0, y: $0.metrics.reconstructionError) }))
         let header = ["setting", "test BCE", "test MSE", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
         let rows = runs.enumerated().map { i, run -> [String] in
             let m = run.metrics
-            return [run.name, String(format: "%.4f", m.testBce), String(format: "%.4f", m.testMse), String(format: "%.2f", m.l0),
+            return [run.name, m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse), String(format: "%.2f", m.l0),
                     String(format: "%.4g", m.meanActivation), String(format: "%.3f", m.hoyerSparsity), "\(m.deadUnits)",
                     m.probeAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-", front.contains(i) ? "yes" : ""]
         }
@@ -110,14 +113,14 @@ public struct Sweep {
         let advice = recommendation().map { "Recommended: \($0.reason)" } ?? "No recommendation: the sweep is empty."
         let baseline = runs.compactMap(\.metrics.pixelProbeAccuracy).first.map { String(format: "The same linear probe on raw pixels scores %.1f%%.", $0 * 100) } ?? ""
         let markdown = "# Sweep\n\n```\n\(table)\n```\n\n\(advice)\n\n\(baseline)\n\nCharts: pareto_l0.svg, pareto_mean_activation.svg. "
-            + "A run is on the Pareto front when no other run has both a lower test BCE and a lower L0.\n"
+            + "A run is on the Pareto front when no other run has both a lower test \(errorName) and a lower L0.\n"
         try AtomicFile.write(markdown, to: directory + "/sweep.md")
         let html = """
             <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>sae sweep</title>
             <style>body{font-family:Helvetica,Arial,sans-serif;color:#333;max-width:980px;margin:24px auto;padding:0 24px}pre{background:#f5f5f5;padding:8px;overflow-x:auto}svg{max-width:100%;height:auto}</style></head>
             <body><h1>Sweep: \(runs.count) runs</h1><p>\(HTMLReport.escape(advice))</p><p>\(HTMLReport.escape(baseline))</p>
             <pre>\(HTMLReport.escape(table))</pre>
-            <p>A run is on the Pareto front when no other run has both a lower test BCE and a lower L0 (active units per image).</p>
+            <p>A run is on the Pareto front when no other run has both a lower test \(errorName) and a lower L0 (active units per image).</p>
             \(charts.map { $0.1 }.joined(separator: "\n"))
             </body></html>
 

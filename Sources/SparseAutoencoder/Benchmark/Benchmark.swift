@@ -47,7 +47,7 @@ public struct BenchmarkReport: Sendable {
 public enum Benchmark {
     /// Trains `config` for `warmup + epochs` epochs with a phase timer (only the last `epochs`
     /// count), then times sgemm alone on every product shape of a step.
-    public static func run(_ config: AutoencoderConfig, train: ImageSet, test: ImageSet, epochs: Int = 3, warmup: Int = 1,
+    public static func run(_ config: AutoencoderConfig, train: Dataset, test: Dataset, epochs: Int = 3, warmup: Int = 1,
                            settings: TrainingSettings = TrainingSettings()) throws -> BenchmarkReport {
         var settings = settings
         settings.epochs = warmup + epochs

@@ -54,7 +54,7 @@ public enum FashionMNIST {
     public static func load(
         directory: String? = nil, download: Bool = true, baseURL: URL = officialBaseURL,
         log: (String) -> Void = { _ in }
-    ) throws -> (train: ImageSet, test: ImageSet) {
+    ) throws -> (train: Dataset, test: Dataset) {
         let dir = try locate(directory: directory, download: download, baseURL: baseURL, log: log)
         return (try loadSplit(dir, trainImages, trainLabels), try loadSplit(dir, testImages, testLabels))
     }
@@ -104,9 +104,9 @@ public enum FashionMNIST {
         return nil
     }
 
-    private static func loadSplit(_ dir: String, _ images: File, _ labels: File) throws -> ImageSet {
+    private static func loadSplit(_ dir: String, _ images: File, _ labels: File) throws -> Dataset {
         let imagesPath = path(of: images, in: dir)!, labelsPath = path(of: labels, in: dir)!
-        return try ImageSet(images: IDX.read(path: imagesPath), labels: IDX.read(path: labelsPath),
+        return try Dataset(images: IDX.read(path: imagesPath), labels: IDX.read(path: labelsPath),
                             imagesName: imagesPath, labelsName: labelsPath)
     }
 

@@ -3,8 +3,11 @@
 public struct RunMetrics: Codable, Equatable, Sendable {
     public var finalLoss: Double
     public var finalValLoss: Double?
-    public var testBce: Double
+    /// Absent for a dictionary SAE's linear outputs.
+    public var testBce: Double?
     public var testMse: Double
+    /// Fraction of variance unexplained on the test set (see `Evaluation.fvu`).
+    public var testFvu: Double?
     /// Mean of all test-set code values.
     public var meanActivation: Double
     /// Units whose mean test activation is below 1e-3.
@@ -14,7 +17,7 @@ public struct RunMetrics: Codable, Equatable, Sendable {
     public var secondsPerEpoch: Double
     /// Mean test activation of each code unit.
     public var unitMeanActivations: [Double]
-    /// Reconstruction BCE and MSE per class (index = label).
+    /// Reconstruction BCE and MSE per class (index = label); empty without labels (or BCE).
     public var testBceByClass: [Double]
     public var testMseByClass: [Double]
     /// A code value is active when its magnitude exceeds this.
@@ -45,6 +48,7 @@ public struct RunMetrics: Codable, Equatable, Sendable {
         finalValLoss = history.last?.valLoss
         testBce = test.bce
         testMse = test.mse
+        testFvu = test.fvu
         meanActivation = test.meanActivation
         deadUnits = test.deadUnits
         epochs = history.count
@@ -66,4 +70,8 @@ public struct RunMetrics: Codable, Equatable, Sendable {
         lifetimeSparsity = stats.lifetimeSparsity
         unitActivationFrequency = stats.unitActivationFrequency
     }
+
+    /// The reconstruction error sweeps and fronts rank by: BCE where it is defined, else MSE.
+    public var reconstructionError: Double { testBce ?? testMse }
+    public var reconstructionErrorName: String { testBce == nil ? "MSE" : "BCE" }
 }

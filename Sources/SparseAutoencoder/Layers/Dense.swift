@@ -33,13 +33,21 @@ public struct Dense: Sendable, Equatable {
                   _ dx: UnsafeMutablePointer<Float>?, batch: Int,
                   parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>) {
         activation.backward(output: y, gradient: dy, biasGradient: g + biasOffset, rows: batch, cols: outputSize)
+        backwardLinear(x, UnsafePointer(dy), dx, batch: batch, parameters: p, gradients: g)
+    }
+
+    /// The product's half of `backward`, given dz = dL/dz: accumulates dW and writes dx.
+    /// x: (B, in), dz: (B, out), dx: (B, in)
+    @inline(__always)
+    func backwardLinear(_ x: UnsafePointer<Float>, _ dz: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int,
+                        parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>) {
         // dW = x^T dz: (in, out)
         BLAS.gemm(true, false, m: inputSize, n: outputSize, k: batch,
-                  a: x, lda: inputSize, b: dy, ldb: outputSize, beta: 1, c: g + kernelOffset, ldc: outputSize)
+                  a: x, lda: inputSize, b: dz, ldb: outputSize, beta: 1, c: g + kernelOffset, ldc: outputSize)
         // dx = dz W^T: (B, in)
         if let dx {
             BLAS.gemm(false, true, m: batch, n: inputSize, k: outputSize,
-                      a: dy, lda: outputSize, b: p + kernelOffset, ldb: outputSize, c: dx, ldc: inputSize)
+                      a: dz, lda: outputSize, b: p + kernelOffset, ldb: outputSize, c: dx, ldc: inputSize)
         }
     }
 }

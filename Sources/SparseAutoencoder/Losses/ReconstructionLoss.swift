@@ -6,19 +6,25 @@ import CKernels
 /// - `bce`: l = max(z, 0) - z x + log(1 + exp(-|z|)),   dl/dz = sigmoid(z) - x
 /// - `mse`: l = (sigmoid(z) - x)^2,                     dl/dz = 2 (s - x) s (1 - s)
 ///
+/// A dictionary SAE's output is linear: its values z are the reconstruction, and `mse` is then
+/// l = (z - x)^2, dl/dz = 2 (z - x) (BCE is not defined there).
+///
 /// The batch loss is the mean over all B x D elements, so gradients are scaled by 1 / (B D).
 public enum ReconstructionLoss: String, Codable, Sendable, CaseIterable {
     case bce, mse
 
     /// Returns the *sum* of the elementwise losses over (rows, cols); if `gradient` is given,
-    /// writes `scale * dl/dz` for every element into it (the C kernels `sae_bce`, `sae_mse`).
+    /// writes `scale * dl/dz` for every element into it (the C kernels `sae_bce`, `sae_mse`,
+    /// `sae_squared_error`). `linear`: z is the reconstruction itself rather than logits.
     /// z, x, gradient: (rows, cols)
     @inline(__always)
     func evaluate(logits z: UnsafePointer<Float>, targets x: UnsafePointer<Float>, rows: Int, cols: Int,
-                  gradient: UnsafeMutablePointer<Float>?, scale: Float = 1) -> Double {
-        switch self {
-        case .bce: sae_bce(z, x, gradient, rows * cols, scale)
-        case .mse: sae_mse(z, x, gradient, rows * cols, scale)
+                  gradient: UnsafeMutablePointer<Float>?, scale: Float = 1, linear: Bool = false) -> Double {
+        switch (self, linear) {
+        case (.bce, false): sae_bce(z, x, gradient, rows * cols, scale)
+        case (.mse, false): sae_mse(z, x, gradient, rows * cols, scale)
+        case (.mse, true): sae_squared_error(z, x, gradient, rows * cols, scale)
+        case (.bce, true): preconditionFailure("BCE needs sigmoid outputs (AutoencoderConfig.validate refuses this)")
         }
     }
 }

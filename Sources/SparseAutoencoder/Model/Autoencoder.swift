@@ -18,15 +18,21 @@ public final class Autoencoder {
     let parameters: UnsafeMutableBufferPointer<Float>
 
     /// A new model with glorot-uniform kernels, U(-a, a), a = sqrt(6 / (in + out)), and zero biases.
+    /// A dictionary SAE draws its decoder so and starts with the encoder as its transpose (each
+    /// latent reads along the direction it writes), as Gao et al. do; with `unitNormDecoder`
+    /// the decoder rows start at unit length.
     public convenience init(config: AutoencoderConfig, seed: UInt64) throws {
         try self.init(config: config)
         var rng = SeededGenerator(seed: seed)
-        for layer in layers {
+        let random = config.architecture == .dictionary ? [layers[1]] : layers
+        for layer in random {
             let a = (6 / Float(layer.inputSize + layer.outputSize)).squareRoot()
             for i in 0..<(layer.inputSize * layer.outputSize) {
                 parameters[layer.kernelOffset + i] = (2 * rng.nextUnitFloat() - 1) * a
             }
         }
+        if config.unitNormDecoder { normalizeDecoder() }
+        if config.architecture == .dictionary { tieEncoderToDecoder() }
     }
 
     /// A model with all parameters zero (weights are then loaded or set).
@@ -65,41 +71,60 @@ public final class Autoencoder {
 
     // MARK: - Forward and backward over a workspace
 
-    /// Runs every layer over the first `batch` rows of `ws.input`.
+    /// Runs every layer over the first `batch` rows of `ws.input` (a dictionary SAE first
+    /// subtracts b_dec; with AuxK the code layer keeps its pre-activations).
     func forward(_ ws: Workspace, batch: Int, through last: Int? = nil) {
         let p = UnsafePointer(parameters.baseAddress!)
+        if let centered = ws.centered { center(ws.input, into: centered, rows: batch) }
         for (l, layer) in layers.enumerated() where l <= (last ?? layers.count - 1) {
-            layer.forward(ws.layerInput(l), ws.outputs[l], batch: batch, parameters: p)
+            if l == codeLayerIndex, let aux = ws.aux {
+                forwardKeepingPreActivations(layer, ws.layerInput(l), ws.outputs[l], aux.preCode, batch: batch)
+            } else {
+                layer.forward(ws.layerInput(l), ws.outputs[l], batch: batch, parameters: p)
+            }
         }
     }
 
     /// After `forward`: the batch loss (reconstruction mean over B x D, plus the penalty already
-    /// divided by B). If `gradients` is given, the gradient of their sum is *added* into it.
+    /// divided by B). If `gradients` is given, the gradient of their sum is *added* into it, and
+    /// with AuxK (and dead latents marked in `ws.aux.dead`) so is the auxiliary loss's, whose value
+    /// is returned as `aux`.
     func loss(_ ws: Workspace, batch: Int, gradients: UnsafeMutablePointer<Float>?,
-              timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double) {
+              timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double, aux: Double) {
         let d = config.inputSize, last = layers.count - 1, code = codeLayerIndex
         let scale = 1 / Float(batch * d)
         let reconstruction = config.loss.evaluate(
             logits: ws.outputs[last], targets: ws.input, rows: batch, cols: d,
-            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale) * Double(scale)
+            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale, linear: config.hasLinearOutput) * Double(scale)
         timer?.mark(.loss)
         guard let gradients else {
             let penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
                                                   gradient: nil, scratch: ws.scratch)
-            return (reconstruction, penalty)
+            return (reconstruction, penalty, 0)
         }
+        let aux = ws.aux.flatMap { auxLoss($0, ws, batch: batch, gradients: gradients) }
         var penalty = 0.0
         let p = UnsafePointer(parameters.baseAddress!)
         for l in stride(from: last, through: 0, by: -1) {
-            if l == code {
-                // The penalty's gradient joins the one flowing back from the decoder.
-                penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
-                                                  gradient: ws.deltas[code], scratch: ws.scratch)
+            let dx = l > 0 ? ws.deltas[l - 1] : ws.centeredDelta
+            guard l == code else {
+                layers[l].backward(ws.layerInput(l), ws.outputs[l], ws.deltas[l], dx, batch: batch, parameters: p, gradients: gradients)
+                continue
             }
-            layers[l].backward(ws.layerInput(l), ws.outputs[l], ws.deltas[l], l > 0 ? ws.deltas[l - 1] : nil,
-                               batch: batch, parameters: p, gradients: gradients)
+            // The penalty's gradient joins the one flowing back from the decoder.
+            penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
+                                              gradient: ws.deltas[code], scratch: ws.scratch)
+            let layer = layers[l]
+            layer.activation.backward(output: ws.outputs[l], gradient: ws.deltas[l], biasGradient: gradients + layer.biasOffset,
+                                      rows: batch, cols: layer.outputSize)
+            // AuxK's gradient reaches the dead latents it used, past the main code's mask.
+            if aux != nil, let buffers = ws.aux {
+                addAuxCodeGradient(buffers, into: ws.deltas[l], biasGradient: gradients + layer.biasOffset, rows: batch)
+            }
+            layer.backwardLinear(ws.layerInput(l), ws.deltas[l], dx, batch: batch, parameters: p, gradients: gradients)
         }
-        return (reconstruction, penalty)
+        if let delta = ws.centeredDelta { addCenteringGradient(delta, rows: batch, gradients: gradients) }
+        return (reconstruction, penalty, aux ?? 0)
     }
 
     // MARK: - Inference
@@ -130,17 +155,18 @@ public final class Autoencoder {
     }
 
     /// Codes of every image in `images`: (images.count, codeSize).
-    public func encode(_ images: ImageSet) -> [Float] { encode(images.floats(0..<images.count)) }
+    public func encode(_ images: Dataset) -> [Float] { encode(images.floats(0..<images.count)) }
 
-    /// Reconstructions (sigmoid outputs in (0, 1)) of `rows` inputs: (rows, inputSize).
+    /// Reconstructions (sigmoid outputs in (0, 1), or a dictionary's linear outputs) of `rows`
+    /// inputs: (rows, inputSize).
     public func reconstruct(_ x: [Float]) -> [Float] {
         precondition(x.count % config.inputSize == 0, "input is not a whole number of rows of \(config.inputSize)")
-        var logits = x.withUnsafeBufferPointer { run($0.baseAddress!, rows: x.count / config.inputSize, through: layers.count - 1) }
-        for i in logits.indices { logits[i] = Activation.sigmoid(logits[i]) }
-        return logits
+        var outputs = x.withUnsafeBufferPointer { run($0.baseAddress!, rows: x.count / config.inputSize, through: layers.count - 1) }
+        if !config.hasLinearOutput { for i in outputs.indices { outputs[i] = Activation.sigmoid(outputs[i]) } }
+        return outputs
     }
 
-    public func reconstruct(_ images: ImageSet) -> [Float] { reconstruct(images.floats(0..<images.count)) }
+    public func reconstruct(_ images: Dataset) -> [Float] { reconstruct(images.floats(0..<images.count)) }
 
     /// Reconstructions from codes: (rows, codeSize) -> (rows, inputSize), through the decoder alone.
     public func decode(_ codes: [Float]) -> [Float] {
@@ -157,7 +183,7 @@ public final class Autoencoder {
             }
             current = next
         }
-        for i in current.indices { current[i] = Activation.sigmoid(current[i]) }
+        if !config.hasLinearOutput { for i in current.indices { current[i] = Activation.sigmoid(current[i]) } }
         return current
     }
 }

@@ -1,12 +1,18 @@
-/// Everything needed to rebuild an autoencoder: the layer sizes, the bottleneck's activation,
-/// its sparsity penalty and the reconstruction loss.
+/// Everything needed to rebuild an autoencoder: its architecture, the layer sizes, the
+/// bottleneck's activation, its sparsity penalty and the reconstruction loss.
 ///
-/// The network is input -> hidden... -> code -> hidden (mirrored)... -> input, with relu hidden
-/// layers and a sigmoid output:
+/// - `mirrored` (the tutorial's): input -> hidden... -> code -> hidden (mirrored)... -> input, with
+///   relu hidden layers and a sigmoid output.
+/// - `dictionary` (the single-layer SAE of interpretability work): z = act(W_enc (x - b_dec) + b_enc),
+///   x^ = W_dec z + b_dec, a linear output scored by MSE; each decoder row is a latent's direction.
 ///
 ///     let l1 = AutoencoderConfig.tutorial(.l1(lambda: 1e-5))          // 784-128-64-128-784, relu code
 ///     let kl = AutoencoderConfig.tutorial(.kl(rho: 0.05, beta: 3))    // sigmoid code
+///     let sae = AutoencoderConfig.dictionary(inputSize: 512, codeSize: 4096, topK: 32, auxK: AuxK(k: 256))
 public struct AutoencoderConfig: Codable, Equatable, Sendable {
+    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary }
+
+    public var architecture: Architecture
     public var inputSize: Int
     /// Sizes of the encoder's hidden layers, outermost first; the decoder mirrors them.
     public var hiddenSizes: [Int]
@@ -16,10 +22,15 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var topK: Int?
     public var penalty: ActivityPenalty
     public var loss: ReconstructionLoss
+    /// Keep the first decoder layer's rows (one per latent) at unit length during training.
+    public var unitNormDecoder: Bool
+    /// The auxiliary loss that revives dead latents of a topk dictionary (nil: off).
+    public var auxK: AuxK?
 
-    public init(inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
+    public init(architecture: Architecture = .mirrored, inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
                 codeActivation: Activation = .relu, topK: Int? = nil, penalty: ActivityPenalty = .none,
-                loss: ReconstructionLoss = .bce) {
+                loss: ReconstructionLoss = .bce, unitNormDecoder: Bool = false, auxK: AuxK? = nil) {
+        self.architecture = architecture
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
         self.codeSize = codeSize
@@ -27,7 +38,22 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         self.topK = topK
         self.penalty = penalty
         self.loss = loss
+        self.unitNormDecoder = unitNormDecoder
+        self.auxK = auxK
     }
+
+    /// A single-layer dictionary SAE: relu (or topk when `topK` is given) latents, MSE loss,
+    /// unit-norm decoder rows.
+    public static func dictionary(inputSize: Int, codeSize: Int, topK: Int? = nil, penalty: ActivityPenalty = .none,
+                                  unitNormDecoder: Bool = true, auxK: AuxK? = nil) -> AutoencoderConfig {
+        AutoencoderConfig(architecture: .dictionary, inputSize: inputSize, hiddenSizes: [], codeSize: codeSize,
+                          codeActivation: topK == nil ? .relu : .topk, topK: topK, penalty: penalty, loss: .mse,
+                          unitNormDecoder: unitNormDecoder, auxK: auxK)
+    }
+
+    /// Whether the output layer's values are the reconstruction itself (dictionary) rather than
+    /// logits of a sigmoid (mirrored).
+    public var hasLinearOutput: Bool { architecture == .dictionary }
 
     /// The tutorial's model for a penalty: relu code for L1 and none, sigmoid code for KL.
     public static func tutorial(_ penalty: ActivityPenalty) -> AutoencoderConfig {
@@ -83,5 +109,59 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
             total = sum
         }
         try penalty.validate(codeActivation: codeActivation)
+        if architecture == .dictionary {
+            guard hiddenSizes.isEmpty else { throw SAEError.badSetting("--hidden", "a dictionary SAE has no hidden layers (use --hidden none)") }
+            guard loss == .mse else { throw SAEError.badSetting("--loss", "a dictionary SAE has a linear output and is trained with mse") }
+        }
+        if let auxK {
+            guard architecture == .dictionary, codeActivation == .topk else {
+                throw SAEError.badSetting("--auxk", "the AuxK loss needs a topk dictionary SAE (--architecture dictionary --code-activation topk)")
+            }
+            try auxK.validate(codeSize: codeSize)
+        }
+    }
+}
+
+/// The auxiliary loss of Gao et al. (2024) for dead latents of a topk dictionary SAE. Each step,
+/// the `k` largest pre-activations among latents dead at that point (not fired for the trainer's
+/// `deadAfter` samples) reconstruct the main model's residual e = x - x^ through the decoder's
+/// weights: L_aux = coefficient * mean((W_dec z_aux - e)^2). Its gradient reaches only dead
+/// latents, giving them a reason to fire again; the reported loss leaves it out.
+public struct AuxK: Codable, Equatable, Sendable {
+    public var k: Int
+    public var coefficient: Float
+
+    public init(k: Int, coefficient: Float = 1.0 / 32) {
+        self.k = k
+        self.coefficient = coefficient
+    }
+
+    func validate(codeSize: Int) throws {
+        guard k >= 1, k <= codeSize else { throw SAEError.badSetting("--auxk", "k_aux must be in 1...\(codeSize), got \(k)") }
+        guard coefficient >= 0, coefficient.isFinite else {
+            throw SAEError.badSetting("--auxk-coefficient", "must be >= 0, got \(coefficient)")
+        }
+    }
+}
+
+extension AutoencoderConfig {
+    private enum CodingKeys: String, CodingKey {
+        case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK
+    }
+
+    /// Configs written before `architecture`, `unitNormDecoder` and `auxK` existed are mirrored
+    /// models without either option.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(architecture: try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .mirrored,
+                  inputSize: try c.decode(Int.self, forKey: .inputSize),
+                  hiddenSizes: try c.decode([Int].self, forKey: .hiddenSizes),
+                  codeSize: try c.decode(Int.self, forKey: .codeSize),
+                  codeActivation: try c.decode(Activation.self, forKey: .codeActivation),
+                  topK: try c.decodeIfPresent(Int.self, forKey: .topK),
+                  penalty: try c.decode(ActivityPenalty.self, forKey: .penalty),
+                  loss: try c.decode(ReconstructionLoss.self, forKey: .loss),
+                  unitNormDecoder: try c.decodeIfPresent(Bool.self, forKey: .unitNormDecoder) ?? false,
+                  auxK: try c.decodeIfPresent(AuxK.self, forKey: .auxK))
     }
 }

@@ -11,7 +11,7 @@ extension AutoencoderConfig {
             else if i == codeLayerIndex { role = "code" }
             else if i == shapes.count - 1 { role = "output" }
             else { role = "decoder_\(i - codeLayerIndex - 1)" }
-            let activation = i == shapes.count - 1 ? "sigmoid"
+            let activation = i == shapes.count - 1 ? (hasLinearOutput ? "linear" : "sigmoid")
                 : s.activation == .topk ? "topk, k=\(topK ?? s.outputSize)" : s.activation.rawValue
             rows.append(("\(role) (Dense, \(activation))", "(None, \(s.outputSize))",
                          String(s.inputSize * s.outputSize + s.outputSize)))
@@ -24,7 +24,9 @@ extension AutoencoderConfig {
                 + String(repeating: " ", count: max(0, widths[2] - c.count)) + c
         }
         let rule = String(repeating: "─", count: widths.reduce(0, +))
-        var out = ["Model: \"autoencoder\" (penalty: \(penalty.summaryText), loss: \(loss.rawValue))", rule,
+        let options = (unitNormDecoder ? ", unit-norm decoder" : "") + (auxK.map { ", AuxK k_aux=\($0.k)" } ?? "")
+        let name = architecture == .dictionary ? "dictionary SAE\" (input centred by b_dec" : "autoencoder\" ("
+        var out = ["Model: \"\(name)\(architecture == .dictionary ? ", " : "")penalty: \(penalty.summaryText), loss: \(loss.rawValue)\(options))", rule,
                    line("Layer (type)", "Output Shape", "Param #"), rule]
         out += rows.map { line($0.0, $0.1, $0.2) }
         out += [rule, " Total params: \(total) (\(Self.formatBytes(total * 4)))",

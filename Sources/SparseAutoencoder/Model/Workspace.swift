@@ -6,19 +6,36 @@
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
 /// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l] during backward;
 /// - scratch: (codeSize), per-unit statistics for the penalty.
+/// A dictionary SAE also has `centered` = x - b_dec and its gradient `centeredDelta`, both
+/// (B, inputSize); with AuxK, `aux` holds its buffers.
 final class Workspace {
     let capacity: Int
     let input: UnsafeMutablePointer<Float>
     let outputs: [UnsafeMutablePointer<Float>]
     let deltas: [UnsafeMutablePointer<Float>]
     let scratch: UnsafeMutablePointer<Float>
+    let centered: UnsafeMutablePointer<Float>?
+    let centeredDelta: UnsafeMutablePointer<Float>?
+    let aux: AuxBuffers?
     private let storage: UnsafeMutableBufferPointer<Float>
+
+    /// AuxK's buffers: pre-activations, the dead latents' code and its gradient (B, codeSize);
+    /// the residual, its reconstruction by dead latents and that one's gradient (B, inputSize);
+    /// which latents are dead (set by the trainer before each step).
+    struct AuxBuffers {
+        let preCode, code, codeDelta, residual, reconstruction, reconstructionDelta: UnsafeMutablePointer<Float>
+        let dead: UnsafeMutablePointer<UInt8>
+    }
 
     init(model: Autoencoder, capacity: Int) {
         self.capacity = capacity
+        let config = model.config
         let widths = model.layers.map(\.outputSize)
-        let scratchSize = model.config.codeSize
-        let total = capacity * (model.config.inputSize + 2 * widths.reduce(0, +)) + scratchSize
+        let (d, c) = (config.inputSize, config.codeSize)
+        let dictionary = config.architecture == .dictionary
+        let total = capacity * (d + 2 * widths.reduce(0, +)) + c
+            + (dictionary ? 2 * capacity * d : 0)
+            + (config.auxK != nil ? capacity * (3 * c + 3 * d) : 0)
         storage = .allocate(capacity: total)
         storage.initialize(repeating: 0)
         var next = storage.baseAddress!
@@ -26,17 +43,30 @@ final class Workspace {
             defer { next += n }
             return next
         }
-        input = take(capacity * model.config.inputSize)
+        input = take(capacity * d)
         outputs = widths.map { take(capacity * $0) }
         deltas = widths.map { take(capacity * $0) }
-        scratch = take(scratchSize)
+        scratch = take(c)
+        centered = dictionary ? take(capacity * d) : nil
+        centeredDelta = dictionary ? take(capacity * d) : nil
+        if config.auxK != nil {
+            aux = AuxBuffers(preCode: take(capacity * c), code: take(capacity * c), codeDelta: take(capacity * c),
+                             residual: take(capacity * d), reconstruction: take(capacity * d), reconstructionDelta: take(capacity * d),
+                             dead: .allocate(capacity: c))
+            aux!.dead.initialize(repeating: 0, count: c)
+        } else {
+            aux = nil
+        }
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        aux?.dead.deallocate()
+    }
 
-    /// The input of layer l: the batch for the first layer, else the previous layer's output.
+    /// The input of layer l: the (centred) batch for the first layer, else the previous layer's output.
     @inline(__always)
     func layerInput(_ l: Int) -> UnsafePointer<Float> {
-        UnsafePointer(l == 0 ? input : outputs[l - 1])
+        UnsafePointer(l == 0 ? centered ?? input : outputs[l - 1])
     }
 }

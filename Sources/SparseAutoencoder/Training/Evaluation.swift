@@ -3,9 +3,13 @@ public struct Evaluation: Sendable {
     /// The training objective: reconstruction loss + penalty, the sample-weighted mean of
     /// per-batch values (penalty per batch, as Keras's `val_loss`).
     public var loss: Double
-    /// Binary cross-entropy and squared error of the reconstructions, per element.
-    public var bce: Double
+    /// Binary cross-entropy (nil for a dictionary's linear outputs, where it is not defined) and
+    /// squared error of the reconstructions, per element.
+    public var bce: Double?
     public var mse: Double
+    /// Fraction of variance unexplained: sum |x - x^|^2 / sum |x - mean x|^2 (0 = perfect,
+    /// 1 = no better than predicting the mean sample).
+    public var fvu: Double
     /// Mean of every code value.
     public var meanActivation: Double
     /// Mean code value of each unit: (codeSize).
@@ -14,7 +18,8 @@ public struct Evaluation: Sendable {
     public var deadUnits: Int
     /// Every sample's code: (count, codeSize), row-major.
     public var codes: [Float]
-    /// Reconstruction BCE and MSE per label (index = label), and how many samples had each label.
+    /// Reconstruction BCE and MSE per label (index = label), and how many samples had each label;
+    /// empty for unlabelled data.
     public var bceByClass: [Double]
     public var mseByClass: [Double]
     public var classCounts: [Int]
@@ -24,38 +29,45 @@ public struct Evaluation: Sendable {
 
 extension Autoencoder {
     /// The training objective on `data` (Keras's `val_loss`), in batches of `batchSize`.
-    public func loss(on data: ImageSet, batchSize: Int = 256) -> Double {
+    public func loss(on data: Dataset, batchSize: Int = 256) -> Double {
         loss(on: data, batchSize: batchSize, workspace: nil)
     }
 
     /// As above, reusing `workspace` (the trainer's) when it holds exactly `batchSize` rows.
-    func loss(on data: ImageSet, batchSize: Int, workspace: Workspace?) -> Double {
+    func loss(on data: Dataset, batchSize: Int, workspace: Workspace?) -> Double {
         var total = 0.0
         forEachBatch(of: data, batchSize: batchSize, workspace: workspace) { ws, b in
-            let (reconstruction, penalty) = loss(ws, batch: b, gradients: nil)
+            let (reconstruction, penalty, _) = loss(ws, batch: b, gradients: nil)
             total += (reconstruction + penalty) * Double(b)
         }
         return total / Double(max(data.count, 1))
     }
 
     /// Evaluates the model on `data` in batches of `batchSize`: the loss, both reconstruction
-    /// errors (overall and per label), and every code.
-    public func evaluate(_ data: ImageSet, batchSize: Int = 256) -> Evaluation {
-        let d = config.inputSize, c = config.codeSize, last = layers.count - 1
-        let classes = Int(data.labels.max() ?? 0) + 1
-        var loss = 0.0
+    /// errors (overall and per label), the fraction of variance unexplained, and every code.
+    public func evaluate(_ data: Dataset, batchSize: Int = 256) -> Evaluation {
+        let d = config.inputSize, c = config.codeSize, last = layers.count - 1, linear = config.hasLinearOutput
+        let classes = data.isLabelled ? Int(data.labels.max() ?? 0) + 1 : 0
+        var loss = 0.0, bce = 0.0, mse = 0.0
         var bceByClass = [Double](repeating: 0, count: classes), mseByClass = bceByClass
         var classCounts = [Int](repeating: 0, count: classes)
         var codes = [Float](repeating: 0, count: data.count * c)
+        // Per-feature sums of x and x^2 for the variance about the mean sample.
+        var sums = [Double](repeating: 0, count: d), squares = sums
         var start = 0
         forEachBatch(of: data, batchSize: batchSize) { ws, b in
-            let (reconstruction, penalty) = self.loss(ws, batch: b, gradients: nil)
+            let (reconstruction, penalty, _) = self.loss(ws, batch: b, gradients: nil)
             loss += (reconstruction + penalty) * Double(b)
             for r in 0..<b {
-                let label = Int(data.labels[start + r])
                 let z = ws.outputs[last] + r * d, x = ws.input + r * d
-                bceByClass[label] += ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil)
-                mseByClass[label] += ReconstructionLoss.mse.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil)
+                let rowBce = linear ? 0 : ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil)
+                let rowMse = ReconstructionLoss.mse.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil, linear: linear)
+                (bce, mse) = (bce + rowBce, mse + rowMse)
+                for j in 0..<d { sums[j] += Double(x[j]); squares[j] += Double(x[j]) * Double(x[j]) }
+                guard classes > 0 else { continue }
+                let label = Int(data.labels[start + r])
+                bceByClass[label] += rowBce
+                mseByClass[label] += rowMse
                 classCounts[label] += 1
             }
             codes.withUnsafeMutableBufferPointer { ($0.baseAddress! + start * c).update(from: ws.outputs[codeLayerIndex], count: b * c) }
@@ -65,16 +77,18 @@ extension Autoencoder {
         var unitMeans = [Double](repeating: 0, count: c)
         for (i, h) in codes.enumerated() { unitMeans[i % c] += Double(h) }
         unitMeans = unitMeans.map { $0 / n }
+        let variance = zip(sums, squares).reduce(0.0) { $0 + $1.1 - $1.0 * $1.0 / n }
         let perElement = { (sums: [Double]) in zip(sums, classCounts).map { $1 == 0 ? 0 : $0 / (Double($1) * Double(d)) } }
         return Evaluation(
-            loss: loss / n, bce: bceByClass.reduce(0, +) / (n * Double(d)), mse: mseByClass.reduce(0, +) / (n * Double(d)),
+            loss: loss / n, bce: linear ? nil : bce / (n * Double(d)), mse: mse / (n * Double(d)),
+            fvu: variance > 0 ? mse / variance : 0,
             meanActivation: unitMeans.reduce(0, +) / Double(c), unitMeans: unitMeans,
             deadUnits: unitMeans.filter { $0 < Evaluation.deadThreshold }.count,
-            codes: codes, bceByClass: perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)
+            codes: codes, bceByClass: linear ? [] : perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)
     }
 
     /// Runs the forward pass over `data` in order, batch by batch, handing each to `body`.
-    private func forEachBatch(of data: ImageSet, batchSize: Int, workspace: Workspace? = nil, _ body: (Workspace, Int) -> Void) {
+    private func forEachBatch(of data: Dataset, batchSize: Int, workspace: Workspace? = nil, _ body: (Workspace, Int) -> Void) {
         let capacity = min(batchSize, max(data.count, 1))
         let ws = workspace.flatMap { $0.capacity == capacity ? $0 : nil } ?? Workspace(model: self, capacity: capacity)
         var indices = [Int](repeating: 0, count: ws.capacity)

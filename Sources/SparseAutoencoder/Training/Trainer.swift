@@ -53,7 +53,7 @@ public final class Trainer {
     ///   - shouldStop: polled after every step; when it returns true, `fit` throws
     ///     `Stop.interrupted` with the trainer ready to be checkpointed.
     ///   - epochEnded: called after each epoch (e.g. to write a checkpoint).
-    public func fit(_ train: ImageSet, validation: ImageSet? = nil, timer: PhaseTimer? = nil,
+    public func fit(_ train: Dataset, validation: Dataset? = nil, timer: PhaseTimer? = nil,
                     shouldStop: () -> Bool = { false }, epochEnded: (Trainer) throws -> Void = { _ in },
                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
         try checkShape(train, role: "training set")
@@ -62,6 +62,8 @@ public final class Trainer {
         if workspace == nil { workspace = Workspace(model: model, capacity: min(batch, train.count)) }
         let steps = (train.count + batch - 1) / batch
         guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
+        let deadAfter = settings.deadAfter ?? train.count
+        if model.config.architecture == .dictionary && history.isEmpty && stepInEpoch == 0 { model.startDecoderBiasAtMean(of: train) }
         var order = [Int](repeating: 0, count: train.count)
         let clock = ContinuousClock()
         for epoch in stride(from: history.count + 1, through: settings.epochs, by: 1) {
@@ -72,7 +74,9 @@ public final class Trainer {
             generator.shuffle(&order)
             for step in stepInEpoch..<steps {
                 let lo = step * batch, b = min(batch, train.count - lo)
-                let loss = order.withUnsafeBufferPointer { trainStep(train, rows: UnsafeBufferPointer(rebasing: $0[lo..<(lo + b)]), timer: timer) }
+                let loss = order.withUnsafeBufferPointer {
+                    trainStep(train, rows: UnsafeBufferPointer(rebasing: $0[lo..<(lo + b)]), deadAfter: deadAfter, timer: timer)
+                }
                 guard loss.isFinite else { throw Stop.diverged(epoch: epoch, step: step + 1, loss: loss) }
                 epochLossSum += loss * Double(b)
                 stepInEpoch = step + 1
@@ -86,8 +90,8 @@ public final class Trainer {
             timer?.start()
             let valLoss = validation.map { model.loss(on: $0, batchSize: batch, workspace: workspace) }
             timer?.mark(.validation)
-            // A latent is dead when it has not fired on any of the last epoch's worth of samples.
-            let dead = samplesSinceFired.filter { $0 >= train.count }.count
+            // A latent is dead when it has not fired on any of the last `deadAfter` samples.
+            let dead = samplesSinceFired.filter { $0 >= deadAfter }.count
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
                                      seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead)
             history.append(record)
@@ -100,20 +104,26 @@ public final class Trainer {
         return history
     }
 
-    /// One forward, backward and Adam step on the samples `rows` of `data`; returns the batch loss.
+    /// One forward, backward and Adam step on the samples `rows` of `data`; returns the batch
+    /// loss (reconstruction + penalty; AuxK's loss only steers the gradient).
     @inline(__always)
-    func trainStep(_ data: ImageSet, rows: UnsafeBufferPointer<Int>, timer: PhaseTimer? = nil) -> Double {
+    func trainStep(_ data: Dataset, rows: UnsafeBufferPointer<Int>, deadAfter: Int, timer: PhaseTimer? = nil) -> Double {
         let ws = workspace!, b = rows.count
         timer?.start()
         data.gather(rows, into: ws.input)
         timer?.mark(.data)
         model.forward(ws, batch: b)
         trackFiring(ws.outputs[model.codeLayerIndex], rows: b)
+        if let aux = ws.aux {
+            for (j, since) in samplesSinceFired.enumerated() { aux.dead[j] = since >= deadAfter ? 1 : 0 }
+        }
         timer?.mark(.forward)
         gradients.update(repeating: 0)
-        let (reconstruction, penalty) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
+        let (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
         timer?.mark(.backward)
+        if model.config.unitNormDecoder { model.projectDecoderGradient(gradients.baseAddress!) }
         optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)
+        if model.config.unitNormDecoder { model.normalizeDecoder() }
         timer?.mark(.optimizer)
         return reconstruction + penalty
     }
@@ -131,7 +141,7 @@ public final class Trainer {
         }
     }
 
-    private func checkShape(_ data: ImageSet, role: String) throws {
+    private func checkShape(_ data: Dataset, role: String) throws {
         guard data.featureCount == model.config.inputSize else {
             throw SAEError("the \(role) has \(data.featureCount) features per sample (\(data.height)x\(data.width)) "
                 + "but the model expects \(model.config.inputSize)")
@@ -147,7 +157,7 @@ public final class Trainer {
 extension Autoencoder {
     /// Trains this model (see `Trainer`) and returns the per-epoch history.
     @discardableResult
-    public func fit(_ train: ImageSet, validation: ImageSet? = nil, settings: TrainingSettings = TrainingSettings(),
+    public func fit(_ train: Dataset, validation: Dataset? = nil, settings: TrainingSettings = TrainingSettings(),
                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
         let trainer = try Trainer(model: self, settings: settings)
         do {

@@ -30,7 +30,7 @@ public enum TrainingRun {
     }
 
     @discardableResult
-    public static func run(_ config: RunConfig, train: ImageSet, test: ImageSet, into directory: RunDirectory,
+    public static func run(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
                            resume: Bool = false, shouldStop: @escaping () -> Bool = { false },
                            progress: (TrainingEvent) -> Void = { _ in }) throws -> RunMetrics {
         let train = config.data.trainLimit.map { train.prefix($0) } ?? train

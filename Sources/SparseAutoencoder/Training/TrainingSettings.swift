@@ -5,12 +5,17 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var optimizer: AdamSettings
     /// Seeds the initial weights and every epoch's shuffle.
     public var seed: UInt64
+    /// A code unit is a dead latent once it has not fired (> 0) on this many consecutive training
+    /// samples (default: one epoch's worth). AuxK revives the latents dead at each step.
+    public var deadAfter: Int?
 
-    public init(epochs: Int = 30, batchSize: Int = 256, optimizer: AdamSettings = AdamSettings(), seed: UInt64 = 1) {
+    public init(epochs: Int = 30, batchSize: Int = 256, optimizer: AdamSettings = AdamSettings(), seed: UInt64 = 1,
+                deadAfter: Int? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
         self.seed = seed
+        self.deadAfter = deadAfter
     }
 
     public func validate() throws {
@@ -21,6 +26,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard o.beta1 >= 0, o.beta1 < 1, o.beta2 >= 0, o.beta2 < 1, o.epsilon > 0, o.epsilon.isFinite else {
             throw SAEError.badSetting("Adam settings", "need 0 <= beta1, beta2 < 1 and epsilon > 0")
         }
+        if let n = deadAfter, n <= 0 { throw SAEError.badSetting("--dead-after", "must be > 0 samples, got \(n)") }
         let lr = optimizer.learningRate
         guard lr > 0, lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be > 0, got \(lr)") }
     }

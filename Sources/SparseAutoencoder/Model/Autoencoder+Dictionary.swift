@@ -1,0 +1,140 @@
+import CKernels
+
+/// The parts of a dictionary SAE (Gao et al. 2024; Bricken et al. 2023) that the mirrored
+/// autoencoder lacks: the encoder reads x - b_dec, the AuxK loss for dead latents, and decoder
+/// rows kept at unit length. Shapes: x (B, d), code z (B, c), W_enc (d, c), W_dec (c, d).
+extension Autoencoder {
+    /// The layer after the code, whose kernel rows are the latents' directions: W_dec (c, out).
+    var decoderLayer: Dense { layers[codeLayerIndex + 1] }
+
+    // MARK: - Centring: z = act((x - b_dec) W_enc + b_enc)
+
+    /// centered = x - b_dec.  x, centered: (B, d)
+    func center(_ x: UnsafePointer<Float>, into centered: UnsafeMutablePointer<Float>, rows: Int) {
+        let d = config.inputSize
+        let bDec = UnsafePointer(parameters.baseAddress! + layers[layers.count - 1].biasOffset)
+        for r in 0..<rows {
+            let (src, dst) = (x + r * d, centered + r * d)
+            for j in 0..<d { dst[j] = src[j] - bDec[j] }
+        }
+    }
+
+    /// b_dec also enters through the centring: d(b_dec) -= column sums of d(centered).
+    /// dCentered: (B, d)
+    func addCenteringGradient(_ dCentered: UnsafePointer<Float>, rows: Int, gradients g: UnsafeMutablePointer<Float>) {
+        let d = config.inputSize
+        let db = g + layers[layers.count - 1].biasOffset
+        for r in 0..<rows {
+            let row = dCentered + r * d
+            for j in 0..<d { db[j] -= row[j] }
+        }
+    }
+
+    /// Starts the encoder as the decoder's transpose: W_enc[i][j] = W_dec[j][i].
+    func tieEncoderToDecoder() {
+        let (encoder, decoder) = (layers[0], decoderLayer)
+        let (d, c) = (encoder.inputSize, encoder.outputSize)
+        for i in 0..<d { for j in 0..<c { parameters[encoder.kernelOffset + i * c + j] = parameters[decoder.kernelOffset + j * d + i] } }
+    }
+
+    // MARK: - AuxK
+
+    /// The code layer's forward pass that also keeps its pre-activations (AuxK picks dead
+    /// latents from them): pre = x W + b, y = act(pre).  x: (B, in), y, pre: (B, c)
+    func forwardKeepingPreActivations(_ layer: Dense, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                      _ pre: UnsafeMutablePointer<Float>, batch: Int) {
+        let p = UnsafePointer(parameters.baseAddress!)
+        let linear = Dense(inputSize: layer.inputSize, outputSize: layer.outputSize, activation: .linear,
+                           kernelOffset: layer.kernelOffset, biasOffset: layer.biasOffset)
+        linear.forward(x, pre, batch: batch, parameters: p)
+        let n = batch * layer.outputSize
+        for i in 0..<n { y[i] = max(pre[i], 0) }
+        if layer.activation == .topk { sae_topk_rows(y, batch, layer.outputSize, layer.k) }
+    }
+
+    /// L_aux = coefficient * mean((z_aux W_dec - e)^2) with e = x - x^ held fixed and z_aux the
+    /// k_aux largest pre-activations among the latents marked dead (relu'd). Adds dW_dec and
+    /// leaves dL/dz_aux, masked to the latents used, in `aux.codeDelta` for the code layer's
+    /// backward pass. Returns nil (and touches nothing) when no latent is dead.
+    func auxLoss(_ aux: Workspace.AuxBuffers, _ ws: Workspace, batch: Int, gradients g: UnsafeMutablePointer<Float>) -> Double? {
+        guard let settings = config.auxK else { return nil }
+        let (d, c) = (config.inputSize, config.codeSize)
+        guard (0..<c).contains(where: { aux.dead[$0] != 0 }) else { return nil }
+        let decoder = decoderLayer, output = ws.outputs[layers.count - 1]
+        let wDec = UnsafePointer(parameters.baseAddress! + decoder.kernelOffset)
+        // z_aux: (B, c)
+        sae_topk_among(aux.preCode, aux.dead, aux.code, batch, c, settings.k)
+        // e = x - x^: (B, d)
+        for i in 0..<(batch * d) { aux.residual[i] = ws.input[i] - output[i] }
+        // e^ = z_aux W_dec: (B, d)
+        BLAS.gemm(false, false, m: batch, n: d, k: c, a: aux.code, lda: c, b: wDec, ldb: d, c: aux.reconstruction, ldc: d)
+        let scale = settings.coefficient / Float(batch * d)
+        // d(e^) = scale * 2 (e^ - e)
+        let loss = ReconstructionLoss.mse.evaluate(logits: aux.reconstruction, targets: aux.residual, rows: batch, cols: d,
+                                                   gradient: aux.reconstructionDelta, scale: scale, linear: true) * Double(scale)
+        // dW_dec += z_aux^T d(e^): (c, d)
+        BLAS.gemm(true, false, m: c, n: d, k: batch, a: aux.code, lda: c, b: aux.reconstructionDelta, ldb: d,
+                  beta: 1, c: g + decoder.kernelOffset, ldc: d)
+        // d(z_aux) = d(e^) W_dec^T: (B, c), through relu and the selection.
+        BLAS.gemm(false, true, m: batch, n: c, k: d, a: aux.reconstructionDelta, lda: d, b: wDec, ldb: d, c: aux.codeDelta, ldc: c)
+        for i in 0..<(batch * c) where aux.code[i] <= 0 { aux.codeDelta[i] = 0 }
+        return loss
+    }
+
+    /// dz += d(z_aux) and db_enc += its column sums.  dz: (B, c)
+    func addAuxCodeGradient(_ aux: Workspace.AuxBuffers, into dz: UnsafeMutablePointer<Float>,
+                            biasGradient db: UnsafeMutablePointer<Float>, rows: Int) {
+        let c = config.codeSize
+        for r in 0..<rows {
+            for j in 0..<c {
+                let v = aux.codeDelta[r * c + j]
+                dz[r * c + j] += v
+                db[j] += v
+            }
+        }
+    }
+
+    // MARK: - Unit-norm decoder rows
+
+    /// Scales every decoder row (one latent's direction) to unit length.
+    func normalizeDecoder() {
+        let layer = decoderLayer, n = layer.outputSize
+        for j in 0..<layer.inputSize {
+            let row = parameters.baseAddress! + layer.kernelOffset + j * n
+            var norm: Float = 0
+            for i in 0..<n { norm += row[i] * row[i] }
+            norm = norm.squareRoot()
+            guard norm > 0 else { continue }
+            for i in 0..<n { row[i] /= norm }
+        }
+    }
+
+    /// Removes from each decoder row's gradient its component along the (unit) row,
+    /// g_j -= (g_j . w_j) w_j, so a step turns the direction rather than lengthening it.
+    func projectDecoderGradient(_ g: UnsafeMutablePointer<Float>) {
+        let layer = decoderLayer, n = layer.outputSize
+        for j in 0..<layer.inputSize {
+            let w = parameters.baseAddress! + layer.kernelOffset + j * n, gj = g + layer.kernelOffset + j * n
+            var dot: Float = 0
+            for i in 0..<n { dot += gj[i] * w[i] }
+            for i in 0..<n { gj[i] -= dot * w[i] }
+        }
+    }
+}
+
+extension Autoencoder {
+    /// Sets b_dec to the mean training sample, so that the encoder starts on centred data and the
+    /// untrained model already reconstructs the mean (the trainer does this before a dictionary's
+    /// first step).
+    func startDecoderBiasAtMean(of data: Dataset) {
+        let d = config.inputSize
+        var sums = [Double](repeating: 0, count: d)
+        let chunk = 1024
+        for start in stride(from: 0, to: data.count, by: chunk) {
+            let rows = data.floats(start..<min(start + chunk, data.count))
+            for (i, v) in rows.enumerated() { sums[i % d] += Double(v) }
+        }
+        let bias = layers[layers.count - 1].biasOffset
+        for j in 0..<d { parameters[bias + j] = Float(sums[j] / Double(data.count)) }
+    }
+}

@@ -1,0 +1,162 @@
+import XCTest
+@testable import SparseAutoencoder
+
+/// The single-layer dictionary SAE: centring by b_dec, a linear output scored by MSE, AuxK for
+/// dead latents, unit-norm decoder rows, and the FVU it reports.
+final class DictionaryTests: XCTestCase {
+    /// A small dictionary with non-zero biases (off the relu kinks) and a batch in a workspace.
+    private func setUp(_ config: AutoencoderConfig, batch: Int, seed: UInt64 = 3)
+        throws -> (model: Autoencoder, ws: Workspace, x: [Float], p: [Float]) {
+        let model = try Autoencoder(config: config, seed: seed)
+        var p = model.parameterValues
+        for layer in model.layers { for j in 0..<layer.outputSize { p[layer.biasOffset + j] = j % 2 == 0 ? 0.1 : -0.07 } }
+        model.parameterValues = p
+        return (model, Workspace(model: model, capacity: batch), randomFloats(batch * config.inputSize, seed: 5, in: -1...2), p)
+    }
+
+    func testGradientMatchesFiniteDifferencesIncludingTheCentring() throws {
+        for config in [AutoencoderConfig.dictionary(inputSize: 5, codeSize: 7, penalty: .l1(lambda: 0.05)),
+                       AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3)] {
+            let (model, ws, x, p) = try setUp(config, batch: 4)
+            func loss(_ params: [Float]) -> Double {
+                model.parameterValues = params
+                ws.input.update(from: x, count: x.count)
+                model.forward(ws, batch: 4)
+                let (r, q, _) = model.loss(ws, batch: 4, gradients: nil)
+                return r + q
+            }
+            _ = loss(p)
+            var g = [Float](repeating: 0, count: model.parameterCount)
+            _ = model.loss(ws, batch: 4, gradients: &g)
+            // b_dec's gradient has both paths: the output bias and the centring.
+            let bDec = model.layers[1].biasOffset
+            XCTAssertNotEqual(g[bDec], 0)
+            assertGradientMatches(g, at: p, h: 2e-3, tolerance: 5e-3, loss)
+        }
+    }
+
+    /// AuxK's target (the residual) is held fixed, so its gradient is checked on the parameters
+    /// of the dead latents, which do not move the residual: their encoder columns, encoder
+    /// biases and decoder rows.
+    func testAuxKGradientMatchesFiniteDifferencesOnDeadLatents() throws {
+        let config = AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 2, auxK: AuxK(k: 2, coefficient: 0.5))
+        let (model, ws, x, p) = try setUp(config, batch: 3)
+        ws.input.update(from: x, count: x.count)
+        model.forward(ws, batch: 3)
+        // Dead: latents the main top-2 chose for no sample.
+        let dead = (0..<8).filter { j in (0..<3).allSatisfy { ws.outputs[0][$0 * 8 + j] == 0 } }
+        XCTAssertGreaterThanOrEqual(dead.count, 3)
+        for j in dead { ws.aux!.dead[j] = 1 }
+        func loss(_ params: [Float]) -> Double {
+            model.parameterValues = params
+            ws.input.update(from: x, count: x.count)
+            model.forward(ws, batch: 3)
+            var scratch = [Float](repeating: 0, count: model.parameterCount)
+            let (r, q, a) = model.loss(ws, batch: 3, gradients: &scratch)
+            return r + q + a
+        }
+        _ = loss(p)
+        var g = [Float](repeating: 0, count: model.parameterCount)
+        let (_, _, aux) = model.loss(ws, batch: 3, gradients: &g)
+        XCTAssertGreaterThan(aux, 0)
+        let (enc, dec) = (model.layers[0], model.layers[1])
+        var indices: [Int] = []
+        for j in dead {
+            for i in 0..<5 { indices += [enc.kernelOffset + i * 8 + j, dec.kernelOffset + j * 5 + i] }
+            indices.append(enc.biasOffset + j)
+        }
+        var full = [Float](repeating: 0, count: indices.count)
+        for (n, i) in indices.enumerated() { full[n] = g[i] }
+        assertGradientMatches(full, at: indices.map { p[$0] }, h: 2e-3, tolerance: 5e-3) { sub in
+            var q = p
+            for (n, i) in indices.enumerated() { q[i] = sub[n] }
+            return loss(q)
+        }
+        // Without dead latents AuxK adds nothing.
+        for j in 0..<8 { ws.aux!.dead[j] = 0 }
+        model.parameterValues = p
+        model.forward(ws, batch: 3)
+        XCTAssertEqual(model.loss(ws, batch: 3, gradients: &g).aux, 0)
+    }
+
+    func testUnitNormDecoderStaysUnitNormAndItsGradientLosesTheRadialPart() throws {
+        let config = AutoencoderConfig.dictionary(inputSize: 6, codeSize: 10, topK: 3)
+        let model = try Autoencoder(config: config, seed: 2)
+        let dec = model.layers[1]
+        func rowNorms() -> [Float] {
+            let p = model.parameterValues
+            return (0..<10).map { j in (0..<6).reduce(Float(0)) { $0 + p[dec.kernelOffset + j * 6 + $1] * p[dec.kernelOffset + j * 6 + $1] }.squareRoot() }
+        }
+        for n in rowNorms() { XCTAssertEqual(n, 1, accuracy: 1e-5) }
+        var g = randomFloats(model.parameterCount, seed: 4)
+        g.withUnsafeMutableBufferPointer { model.projectDecoderGradient($0.baseAddress!) }
+        let p = model.parameterValues
+        for j in 0..<10 {
+            let dot = (0..<6).reduce(Float(0)) { $0 + g[dec.kernelOffset + j * 6 + $1] * p[dec.kernelOffset + j * 6 + $1] }
+            XCTAssertEqual(dot, 0, accuracy: 1e-5)
+        }
+        // The encoder starts as the decoder's transpose.
+        XCTAssertEqual(p[model.layers[0].kernelOffset + 2 * 10 + 7], p[dec.kernelOffset + 7 * 6 + 2])
+        // After training steps the rows are still unit length.
+        let data = Dataset(vectors: randomFloats(64 * 6, seed: 8), count: 64, features: 6)
+        try model.fit(data, settings: TrainingSettings(epochs: 2, batchSize: 16))
+        for n in rowNorms() { XCTAssertEqual(n, 1, accuracy: 1e-5) }
+    }
+
+    /// Vectors that are sparse combinations of many directions plus a constant offset. Half the
+    /// latents start out-competed (encoder columns scaled by 0.05): they never reach the top k,
+    /// so without AuxK they get no gradient and stay dead; AuxK trains them on the residual.
+    func testTopKDictionaryLearnsSparseVectorsAndAuxKRevivesLatents() throws {
+        var rng = SeededGenerator(seed: 12)
+        let (d, atoms, n, c) = (16, 96, 2048, 32)
+        let directions = randomFloats(atoms * d, seed: 13)
+        var x = [Float](repeating: 0, count: n * d)
+        for r in 0..<n {
+            for _ in 0..<2 {
+                let a = Int(rng.next() % UInt64(atoms)), scale = 1 + 2 * rng.nextUnitFloat()
+                for j in 0..<d { x[r * d + j] += scale * directions[a * d + j] }
+            }
+            for j in 0..<d { x[r * d + j] += 3 }
+        }
+        let data = Dataset(vectors: x, count: n, features: d)
+        var dead: [Int] = [], fvu: [Double] = []
+        for auxK in [nil, AuxK(k: 8)] {
+            let model = try Autoencoder(config: .dictionary(inputSize: d, codeSize: c, topK: 4, auxK: auxK), seed: 1)
+            var p = model.parameterValues
+            for i in 0..<d { for j in 0..<(c / 2) { p[model.layers[0].kernelOffset + i * c + j] *= 0.05 } }
+            model.parameterValues = p
+            let history = try model.fit(data, validation: data, settings: TrainingSettings(epochs: 6, batchSize: 64, deadAfter: 512))
+            let evaluation = model.evaluate(data)
+            XCTAssertNil(evaluation.bce)
+            XCTAssertLessThan(history.last!.loss, history.first!.loss)
+            dead.append(history.last!.deadLatents!)
+            fvu.append(evaluation.fvu)
+        }
+        XCTAssertGreaterThanOrEqual(dead[0], c / 4, "without AuxK the handicapped latents stay dead: \(dead)")
+        XCTAssertLessThan(dead[1], dead[0] / 2, "dead latents without / with AuxK: \(dead)")
+        XCTAssertLessThan(fvu[1], fvu[0], "FVU without / with AuxK: \(fvu)")
+    }
+
+    func testFractionOfVarianceUnexplainedIsOneForTheMean() throws {
+        // A dictionary whose latents never fire reconstructs b_dec, which training starts at the mean.
+        let data = Dataset(vectors: randomFloats(40 * 4, seed: 2), count: 40, features: 4)
+        let model = try Autoencoder(config: .dictionary(inputSize: 4, codeSize: 3), seed: 1)
+        model.startDecoderBiasAtMean(of: data)
+        var p = model.parameterValues
+        for j in 0..<3 { p[model.layers[0].biasOffset + j] = -100 }
+        model.parameterValues = p
+        XCTAssertEqual(model.evaluate(data).fvu, 1, accuracy: 1e-5)
+    }
+
+    func testConfigRefusesWhatADictionaryCannotBe() {
+        var config = AutoencoderConfig.dictionary(inputSize: 8, codeSize: 16, topK: 4)
+        config.hiddenSizes = [4]
+        XCTAssertThrowsError(try config.validate())
+        config = .dictionary(inputSize: 8, codeSize: 16, topK: 4)
+        config.loss = .bce
+        XCTAssertThrowsError(try config.validate())
+        XCTAssertThrowsError(try AutoencoderConfig.dictionary(inputSize: 8, codeSize: 16, auxK: AuxK(k: 4)).validate()) // needs topk
+        XCTAssertThrowsError(try AutoencoderConfig.dictionary(inputSize: 8, codeSize: 16, topK: 4, auxK: AuxK(k: 17)).validate())
+        XCTAssertNoThrow(try AutoencoderConfig.dictionary(inputSize: 8, codeSize: 16, topK: 4, auxK: AuxK(k: 8)).validate())
+    }
+}
