@@ -10,14 +10,24 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "A code value counts as active when its magnitude exceeds this.")
     var threshold: Double = CodeStatistics.defaultThreshold
 
-    @Flag(inversion: .prefixedNo, help: "Train a linear probe (logistic regression) on the codes and on raw pixels.")
+    @Flag(inversion: .prefixedNo, help: "Train a linear probe (logistic regression) on the codes and on raw pixels (labelled data only).")
     var probe = true
 
+    /// Each run is evaluated on the data its config.json names (runs on the same data share one load).
     func analyses(_ paths: [String]) throws -> [RunAnalysis] {
-        let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
-        let (train, test) = try FashionMNIST.load(directory: directory)
-        let baseline = try probe ? (train: train, pixelAccuracy: LinearProbe.pixelAccuracy(train: train, test: test)) : nil
-        return try paths.map { try RunAnalysis(run: RunDirectory(path: $0), test: test, threshold: threshold, probe: baseline) }
+        var loaded: [DataSettings: (data: RunData, pixelAccuracy: Double?)] = [:]
+        return try paths.map { path in
+            let run = RunDirectory(path: path)
+            var settings = try run.loadConfig().data
+            settings.trainLimit = nil
+            if loaded[settings] == nil {
+                let data = try settings.load(fashionMNIST: data, log: { printError($0) })
+                let pixels = probe && data.train.isLabelled ? try LinearProbe.pixelAccuracy(train: data.train, test: data.test) : nil
+                loaded[settings] = (data, pixels)
+            }
+            let (data, pixels) = loaded[settings]!
+            return try RunAnalysis(run: run, test: data.test, threshold: threshold, probe: pixels.map { (data.train, $0) })
+        }
     }
 }
 
@@ -45,7 +55,9 @@ struct Analyze: ParsableCommand {
         let analysis = try options.analyses([runDirectory])[0]
         let files = try analysis.write()
         print(MetricsTable.describe(analysis.metrics))
-        print("\nReconstruction error per class:\n" + MetricsTable.renderByClass([(analysis.name, analysis.metrics)], classNames: FashionMNIST.classNames))
+        if analysis.test.isLabelled {
+            print("\nReconstruction error per class:\n" + MetricsTable.renderByClass([(analysis.name, analysis.metrics)], classNames: FashionMNIST.classNames))
+        }
         print("\nWrote \(analysis.directory.metricsPath) and \(files.count) figures in \(analysis.directory.path)/figures")
     }
 }

@@ -16,14 +16,14 @@ struct Demo: ParsableCommand {
     @OptionGroup(title: "Data") var dataOptions: DataOptions
 
     func run() throws {
+        guard dataOptions.dataNpy == nil else { throw ValidationError("the demo trains the tutorial's Fashion-MNIST models; use `sae train --data-npy` for vectors") }
         let data = try dataOptions.load()
         let settings = try training.settings()
         var analyses: [RunAnalysis] = []
         for (name, penalty) in [("l1", ActivityPenalty.l1(lambda: 1e-5)), ("kl", .kl(rho: 0.05, beta: 3))] {
             let config = RunConfig(model: .tutorial(penalty), training: settings,
                                    data: DataSettings(trainLimit: dataOptions.trainLimit))
-            try trainRun(config, dataOptions: dataOptions, out: out + "/" + name, force: true,
-                         summary: name == "l1", data: data)
+            try trainRun(config, data: data, out: out + "/" + name, force: true, summary: name == "l1")
             let analysis = try RunAnalysis(run: RunDirectory(path: out + "/" + name), test: data.test)
             try analysis.write()
             analyses.append(analysis)

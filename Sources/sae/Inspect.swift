@@ -26,17 +26,24 @@ enum Split: String, ExpressibleByArgument, CaseIterable { case test, train }
 struct ExportOptions: ParsableArguments {
     @Argument(help: "The run directory.") var run: String
     @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file")) var out: String
-    @Option(help: "Which split to process: test or train.") var split: Split = .test
+    @Option(help: "Which split to process: test (the validation data) or train.") var split: Split = .test
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
+    @Option(help: ArgumentHelp("Process the vectors in this .npy file instead of the run's data.", valueName: "file")) var npy: String?
 
-    /// Loads the run and the split, and writes `compute`'s (N, columns) result as .npy.
+    /// Loads the run and the samples, and writes `compute`'s (N, columns) result as .npy.
     func export(_ what: String, columns: (Autoencoder) -> Int, _ compute: (Autoencoder, Dataset) -> [Float]) throws {
-        let (_, model) = try RunDirectory(path: run).loadModel()
-        let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
-        let sets = try FashionMNIST.load(directory: directory)
-        let images = split == .test ? sets.test : sets.train
+        let (config, model) = try RunDirectory(path: run).loadModel()
+        let images: Dataset
+        if let npy {
+            images = try Dataset(npy: npy)
+        } else {
+            var settings = config.data
+            settings.trainLimit = nil
+            let sets = try settings.load(fashionMNIST: data, log: { printError($0) })
+            images = split == .test ? sets.test : sets.train
+        }
         guard images.featureCount == model.config.inputSize else {
-            throw SAEError("the images have \(images.featureCount) values each but the model in \(run) expects \(model.config.inputSize)")
+            throw SAEError("the samples have \(images.featureCount) values each but the model in \(run) expects \(model.config.inputSize)")
         }
         try NPY.write(compute(model, images), rows: images.count, cols: columns(model), to: out)
         print("Wrote \(out): \(images.count) x \(columns(model)) \(what) (float32)")
@@ -57,8 +64,8 @@ struct Encode: ParsableCommand {
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a run's reconstructions of the test (or training) set as a float32 .npy file (N, 784).",
-        discussion: "Example: sae reconstruct runs/l1 --out recon.npy   # values in (0, 1)")
+        abstract: "Write a run's reconstructions of the test (or training) set as a float32 .npy file (N, input size).",
+        discussion: "Example: sae reconstruct runs/l1 --out recon.npy   # values in (0, 1) for the tutorial's sigmoid output")
 
     @OptionGroup var options: ExportOptions
 

@@ -5,11 +5,15 @@ import SparseAutoencoder
 enum PenaltyKind: String, ExpressibleByArgument, CaseIterable { case l1, kl, none }
 extension Activation: ExpressibleByArgument {}
 extension ReconstructionLoss: ExpressibleByArgument {}
+extension AutoencoderConfig.Architecture: ExpressibleByArgument {}
 
 /// The model's shape and penalty.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Sparsity penalty on the code: l1, kl or none.")
-    var penalty: PenaltyKind = .l1
+    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output) or dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
+    var architecture: AutoencoderConfig.Architecture?
+
+    @Option(help: "Sparsity penalty on the code: l1, kl or none. Default: l1 (none for a topk code).")
+    var penalty: PenaltyKind?
 
     @Option(name: .customLong("l1"), help: "L1 strength lambda (penalty = lambda * sum|h| / batch).")
     var lambda: Float = 1e-5
@@ -20,28 +24,42 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "KL weight beta.")
     var beta: Float = 3
 
-    @Option(help: ArgumentHelp("Hidden layer sizes between input and code, comma-separated ('none' for no hidden layer); the decoder mirrors them.", valueName: "sizes"))
-    var hidden: String = "128"
+    @Option(help: ArgumentHelp("Hidden layer sizes between input and code, comma-separated ('none' for no hidden layer); the decoder mirrors them. Default: 128 (none for a dictionary).", valueName: "sizes"))
+    var hidden: String?
 
-    @Option(help: "Code (bottleneck) size.")
+    @Option(help: "Code (bottleneck) size: the number of latents.")
     var code: Int = 64
 
-    @Option(help: "Code activation: relu, sigmoid, linear or topk (keep each sample's k largest units, then relu). Default: relu for l1/none, sigmoid for kl.")
+    @Option(help: "Code activation: relu, sigmoid, linear or topk (keep each sample's k largest units, then relu). Default: topk when --k is given, sigmoid for kl, else relu.")
     var codeActivation: Activation?
 
-    @Option(help: "Units each sample keeps with --code-activation topk.")
+    @Option(help: "Units each sample keeps with a topk code.")
     var k: Int?
 
-    @Option(help: "Reconstruction loss: bce (binary cross-entropy) or mse.")
-    var loss: ReconstructionLoss = .bce
+    @Option(help: "Reconstruction loss: bce (binary cross-entropy) or mse. Default: bce (mse for a dictionary, whose output is linear).")
+    var loss: ReconstructionLoss?
 
-    func config(inputSize: Int = 784) throws -> AutoencoderConfig {
+    @Flag(inversion: .prefixedNo, help: "Keep each latent's decoder row at unit length, removing the gradient's component along it. Default: on for a dictionary, off otherwise.")
+    var unitNormDecoder: Bool?
+
+    @Option(name: .customLong("auxk"), help: ArgumentHelp("AuxK: revive dead latents of a topk dictionary by training the k_aux largest of them on the residual (Gao et al. 2024). Typical: half the input size.", valueName: "k_aux"))
+    var auxK: Int?
+
+    @Option(name: .customLong("auxk-coefficient"), help: "Weight of the AuxK loss.")
+    var auxKCoefficient: Float = 1.0 / 32
+
+    var penaltyKind: PenaltyKind { penalty ?? (codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1) }
+
+    func config(inputSize: Int = 784, defaultArchitecture: AutoencoderConfig.Architecture = .mirrored) throws -> AutoencoderConfig {
         let penalty: ActivityPenalty
-        switch self.penalty {
+        switch penaltyKind {
         case .none: penalty = .none
         case .l1: penalty = .l1(lambda: lambda)
         case .kl: penalty = .kl(rho: rho, beta: beta)
         }
+        let architecture = self.architecture ?? defaultArchitecture
+        let dictionary = architecture == .dictionary
+        let hidden = self.hidden ?? (dictionary ? "none" : "128")
         let hiddenSizes: [Int]
         if hidden == "none" || hidden.isEmpty {
             hiddenSizes = []
@@ -53,10 +71,11 @@ struct ModelOptions: ParsableArguments {
                 return n
             }
         }
+        let activation = codeActivation ?? (k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
         let config = AutoencoderConfig(
-            inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
-            codeActivation: codeActivation ?? AutoencoderConfig.defaultCodeActivation(for: penalty),
-            topK: k, penalty: penalty, loss: loss)
+            architecture: architecture, inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
+            codeActivation: activation, topK: k, penalty: penalty, loss: loss ?? (dictionary ? .mse : .bce),
+            unitNormDecoder: unitNormDecoder ?? dictionary, auxK: auxK.map { AuxK(k: $0, coefficient: auxKCoefficient) })
         try config.validate()
         return config
     }
@@ -76,9 +95,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Seed for the initial weights and the shuffles.")
     var seed: UInt64 = 1
 
+    @Option(help: ArgumentHelp("A latent is dead once it has not fired on this many training samples in a row (default: one epoch's worth); AuxK trains the dead ones.", valueName: "samples"))
+    var deadAfter: Int?
+
     func settings() throws -> TrainingSettings {
         let s = TrainingSettings(epochs: epochs, batchSize: batchSize,
-                                 optimizer: AdamSettings(learningRate: learningRate), seed: seed)
+                                 optimizer: AdamSettings(learningRate: learningRate), seed: seed, deadAfter: deadAfter)
         try s.validate()
         return s
     }
@@ -86,17 +108,37 @@ struct TrainingOptions: ParsableArguments {
 
 /// Where the data comes from.
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Directory holding the four Fashion-MNIST IDX files (raw or .gz).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Directory holding the four Fashion-MNIST IDX files (raw or .gz). Default: $SAE_DATA, the cache, Debian's dataset-fashion-mnist, else download.", valueName: "dir"))
     var data: String?
 
-    @Option(help: ArgumentHelp("Train on the first N training images only (quick runs).", valueName: "N"))
+    @Option(help: ArgumentHelp("Train on the vectors in this .npy file instead (float32 or float64, 2-D (samples, features), C order).", valueName: "file"))
+    var dataNpy: String?
+
+    @Option(help: ArgumentHelp("Validate on the vectors in this .npy file (default with --data-npy: a fixed random 10% of its rows, held out).", valueName: "file"))
+    var valNpy: String?
+
+    @Option(help: ArgumentHelp("Train on the first N training samples only (quick runs).", valueName: "N"))
     var trainLimit: Int?
 
-    func load() throws -> (train: Dataset, test: Dataset, directory: String) {
+    /// What to record in config.json (paths made absolute, so the run can be resumed from anywhere).
+    func settings() throws -> DataSettings {
         if let n = trainLimit, n <= 0 { throw ValidationError("--train-limit must be > 0, got \(n)") }
-        let directory = try FashionMNIST.locate(directory: data, log: { printError($0) })
-        let (train, test) = try FashionMNIST.load(directory: directory)
-        return (train, test, directory)
+        if valNpy != nil && dataNpy == nil { throw ValidationError("--val-npy needs --data-npy (the training vectors)") }
+        guard let dataNpy else { return DataSettings(trainLimit: trainLimit) }
+        if data != nil { throw ValidationError("give either --data (Fashion-MNIST) or --data-npy (vectors), not both") }
+        return .npy(train: Self.absolute(dataNpy), validation: valNpy.map(Self.absolute), trainLimit: trainLimit)
+    }
+
+    func load() throws -> RunData {
+        try settings().load(fashionMNIST: data, log: { printError($0) })
+    }
+
+    /// The architecture a model gets unless --architecture says otherwise: vectors are not
+    /// images in [0, 1], so they get the dictionary's linear output.
+    var defaultArchitecture: AutoencoderConfig.Architecture { dataNpy == nil ? .mirrored : .dictionary }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 }
 

@@ -22,7 +22,7 @@ struct SAE: ParsableCommand {
             (and verified by SHA-256) into the cache if none has it.
             """,
         subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, SweepCommand.self, Bench.self, Summary.self, Encode.self,
-                      Reconstruct.self, Metrics.self]
+                      Reconstruct.self, ExportCommand.self, Metrics.self]
     )
 
     static func main() {

@@ -45,6 +45,7 @@ struct SweepCommand: ParsableCommand {
             try model.validate()
             return RunConfig(model: model, training: trainingSettings, data: DataSettings(trainLimit: dataOptions.trainLimit))
         }
+        guard dataOptions.dataNpy == nil else { throw ValidationError("sweeps run the tutorial's models on Fashion-MNIST; --data-npy is for `sae train`") }
         let data = try dataOptions.load()
         print("Linear probe on raw pixels (the baseline)...")
         let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)
@@ -56,9 +57,9 @@ struct SweepCommand: ParsableCommand {
             if state == "finished" {
                 print("already finished; skipped")
             } else if state == "interrupted" || state == "training", FileManager.default.fileExists(atPath: run.checkpointPath) {
-                _ = try runTraining(try run.loadConfig(), train: data.train, test: data.test, directory: run, resume: true)
+                _ = try runTraining(try run.loadConfig(), data: data, directory: run, resume: true)
             } else {
-                try trainRun(config, dataOptions: dataOptions, out: run.path, force: true, summary: false, data: data)
+                try trainRun(config, data: data, out: run.path, force: true, summary: false)
             }
             let analysis = try RunAnalysis(run: run, test: data.test, name: setting.name, probe: (data.train, pixels))
             try analysis.write()

@@ -4,13 +4,19 @@ import SparseAutoencoder
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train one sparse autoencoder on Fashion-MNIST and write its run directory.",
+        abstract: "Train one sparse autoencoder on Fashion-MNIST or on your own vectors and write its run directory.",
         discussion: """
             Defaults are the tutorial's: 784-128-64-128-784, Adam (lr 1e-3), 30 epochs, batches of \
             256, validation on the test set after every epoch. Examples:
               sae train --penalty l1 --out runs/l1
               sae train --penalty kl --rho 0.05 --beta 3 --out runs/kl
               sae train --penalty none --epochs 5 --train-limit 10000 --out runs/quick
+
+            A dictionary SAE (one layer, linear output, MSE, unit-norm decoder rows) with a TopK \
+            code and AuxK for dead latents, on vectors from a .npy file (N, d):
+              sae train --data-npy acts.npy --code 1024 --k 32 --auxk 256 --out runs/acts
+              sae train --architecture dictionary --code 256 --k 16 --auxk 392 --out runs/fm-topk
+            Export it for SAELens with `sae export`.
 
             A checkpoint is saved after every epoch. Ctrl-C stops at the next step and saves where \
             it got to; `sae train --resume DIR` continues an interrupted or killed run from its \
@@ -34,8 +40,9 @@ struct Train: ParsableCommand {
     var resume: String?
 
     /// Options that --resume takes from config.json instead.
-    static let settingFlags = ["--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
-                               "--epochs", "--batch-size", "--learning-rate", "--seed", "--train-limit", "--out", "--force"]
+    static let settingFlags = ["--architecture", "--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
+                               "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
+                               "--epochs", "--batch-size", "--learning-rate", "--seed", "--train-limit", "--data-npy", "--val-npy", "--out", "--force"]
 
     func validate() throws {
         if resume != nil, let clash = CommandLine.arguments.first(where: { arg in Self.settingFlags.contains { arg == $0 || arg.hasPrefix($0 + "=") } }) {
@@ -48,10 +55,14 @@ struct Train: ParsableCommand {
             try resumeRun(resume)
             return
         }
-        let config = RunConfig(model: try model.config(), training: try training.settings(),
-                               data: DataSettings(trainLimit: dataOptions.trainLimit))
-        try trainRun(config, dataOptions: dataOptions, out: out ?? "runs/\(model.penalty.rawValue)",
-                     force: force, summary: summary)
+        let dataSettings = try dataOptions.settings()
+        let training = try self.training.settings()
+        // Check the model's options before loading (or downloading) anything.
+        _ = try model.config(defaultArchitecture: dataOptions.defaultArchitecture)
+        let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
+        let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
+                               training: training, data: dataSettings)
+        try trainRun(config, data: data, out: out ?? "runs/\(model.penaltyKind.rawValue)", force: force, summary: summary)
     }
 
     private func resumeRun(_ path: String) throws {
@@ -66,38 +77,33 @@ struct Train: ParsableCommand {
         guard FileManager.default.fileExists(atPath: run.checkpointPath) else {
             throw SAEError("\(run.path) has no checkpoint.safetensors to resume from")
         }
-        let directory = try dataOptions.data.map { try FashionMNIST.locate(directory: $0) }
-            ?? config.data.directory.flatMap { try? FashionMNIST.locate(directory: $0) }
-            ?? FashionMNIST.locate(directory: nil, log: { printError($0) })
-        let (train, test) = try FashionMNIST.load(directory: directory)
+        let data = try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) })
         print("Resuming \(run.path) (\(config.model.penalty.summaryText), \(config.training.epochs) epochs)")
-        try runTraining(config, train: train, test: test, directory: run, resume: true)
+        try runTraining(config, data: data, directory: run, resume: true)
     }
 }
 
-/// Loads the data, trains, writes the run; shared by `train` and `demo`.
+/// Trains on loaded data and writes the run; shared by `train`, `demo` and `sweep`.
 @discardableResult
-func trainRun(_ config: RunConfig, dataOptions: DataOptions, out: String, force: Bool, summary: Bool,
-              data: (train: Dataset, test: Dataset, directory: String)? = nil) throws -> RunMetrics {
-    let (train, test, dataDirectory) = try data ?? dataOptions.load()
+func trainRun(_ config: RunConfig, data: RunData, out: String, force: Bool, summary: Bool) throws -> RunMetrics {
     let directory = try RunDirectory.create(out, force: force)
     var config = config
-    config.data.directory = dataDirectory
+    config.data.directory = data.directory
     if summary { print(config.model.summary) }
-    print("Training \(config.model.penalty.summaryText) on \(min(train.count, config.data.trainLimit ?? .max)) images "
-          + "(validating on \(test.count)) into \(directory.path)")
-    return try runTraining(config, train: train, test: test, directory: directory, resume: false)
+    let what = config.model.architecture == .dictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
+    print("Training \(what) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of \(config.data.summaryText) "
+          + "(validating on \(data.test.count)) into \(directory.path)")
+    return try runTraining(config, data: data, directory: directory, resume: false)
 }
 
 /// Trains with Keras-style progress, stopping cleanly on Ctrl-C (exit status 130).
-func runTraining(_ config: RunConfig, train: Dataset, test: Dataset, directory: RunDirectory,
-                         resume: Bool) throws -> RunMetrics {
+func runTraining(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool) throws -> RunMetrics {
     Interrupt.install()
     let printer = ProgressPrinter()
     do {
-        let metrics = try TrainingRun.run(config, train: train, test: test, into: directory, resume: resume,
+        let metrics = try TrainingRun.run(config, train: data.train, test: data.test, into: directory, resume: resume,
                                           shouldStop: { Interrupt.requested }, progress: printer.handle)
-        print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), "
+        print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(String(format: "%.4f", metrics.testFvu ?? .nan)), "
               + "mean code activation \(String(format: "%.4g", metrics.meanActivation)), "
               + "\(metrics.deadUnits) dead units")
         return metrics

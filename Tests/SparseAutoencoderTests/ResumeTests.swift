@@ -87,25 +87,30 @@ final class ResumeTests: XCTestCase {
         assertCommandFails(try runSAE(["train", "--resume", out]), mentioning: "not a run directory")
     }
 
-    /// The library path: a trainer restored from a checkpoint continues exactly.
+    /// The library path: a trainer restored from a checkpoint continues exactly, for the
+    /// tutorial's kind of model and for a topk dictionary with AuxK (dead-latent counts, b_dec
+    /// started at the mean, unit-norm decoder).
     func testCheckpointRoundTripInTheLibrary() throws {
         let data = syntheticImages(count: 200, side: 4)
-        let config = AutoencoderConfig(inputSize: 16, hiddenSizes: [8], codeSize: 4, penalty: .l1(lambda: 0.01))
-        let settings = TrainingSettings(epochs: 3, batchSize: 32, seed: 5)
-        let full = try Autoencoder(config: config, seed: 5)
-        try full.fit(data, settings: settings)
+        let configs = [AutoencoderConfig(inputSize: 16, hiddenSizes: [8], codeSize: 4, penalty: .l1(lambda: 0.01)),
+                       AutoencoderConfig.dictionary(inputSize: 16, codeSize: 24, topK: 2, auxK: AuxK(k: 4))]
+        for config in configs {
+            let settings = TrainingSettings(epochs: 3, batchSize: 32, seed: 5, deadAfter: 64)
+            let full = try Autoencoder(config: config, seed: 5)
+            try full.fit(data, settings: settings)
 
-        let dir = temporaryDirectory(self)
-        let first = try Trainer(model: try Autoencoder(config: config, seed: 5), settings: settings)
-        var steps = 0
-        XCTAssertThrowsError(try first.fit(data, shouldStop: { steps += 1; return steps == 10 })) { error in
-            XCTAssertEqual(error as? Trainer.Stop, .interrupted(epoch: 2, step: 2)) // 7 steps + the end-of-epoch check, then 2
+            let dir = temporaryDirectory(self)
+            let first = try Trainer(model: try Autoencoder(config: config, seed: 5), settings: settings)
+            var steps = 0
+            XCTAssertThrowsError(try first.fit(data, shouldStop: { steps += 1; return steps == 10 })) { error in
+                XCTAssertEqual(error as? Trainer.Stop, .interrupted(epoch: 2, step: 2)) // 7 steps + the end-of-epoch check, then 2
+            }
+            try first.saveCheckpoint(to: dir + "/c.safetensors")
+            let second = try Trainer(model: try Autoencoder(config: config), settings: settings)
+            try second.restoreCheckpoint(from: dir + "/c.safetensors")
+            _ = try second.fit(data)
+            XCTAssertEqual(second.model.parameterValues, full.parameterValues, "\(config.architecture)")
+            XCTAssertEqual(second.history.count, 3)
         }
-        try first.saveCheckpoint(to: dir + "/c.safetensors")
-        let second = try Trainer(model: try Autoencoder(config: config), settings: settings)
-        try second.restoreCheckpoint(from: dir + "/c.safetensors")
-        _ = try second.fit(data)
-        XCTAssertEqual(second.model.parameterValues, full.parameterValues)
-        XCTAssertEqual(second.history.count, 3)
     }
 }

@@ -91,3 +91,18 @@ func assertCommandFails(_ r: CommandResult, mentioning text: String, file: Stati
     XCTAssertTrue(r.stderr.contains(text), "stderr: \(r.stderr)", file: file, line: line)
     XCTAssertFalse(r.stderr.contains("Fatal error"), "a Swift trap: \(r.stderr)", file: file, line: line)
 }
+
+/// Runs `python3` (which needs numpy: `make test` installs it) with arguments; returns the exit
+/// status and standard output + error.
+func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3"] + arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, out)
+}

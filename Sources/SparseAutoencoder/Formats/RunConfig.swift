@@ -36,6 +36,10 @@ extension RunConfig {
             try config.model.validate()
             try config.training.validate()
             if let limit = config.data.trainLimit, limit <= 0 { throw SAEError.badSetting("train_limit", "must be > 0, got \(limit)") }
+            guard ["fashion-mnist", "npy"].contains(config.data.dataset) else {
+                throw SAEError.badSetting("dataset", "must be fashion-mnist or npy, got \(config.data.dataset)")
+            }
+            if config.data.dataset == "npy" && config.data.trainFile == nil { throw SAEError.badSetting("train_file", "an npy dataset needs its file") }
         } catch let e as SAEError {
             throw SAEError.badFile(name, e.message)
         }
@@ -59,17 +63,30 @@ extension RunConfig {
     }
 }
 
-/// Which data a run trained on.
-public struct DataSettings: Codable, Equatable, Sendable {
+/// Which data a run trained on: Fashion-MNIST (`dataset` "fashion-mnist", from `directory`) or
+/// vectors from .npy files (`dataset` "npy": `trainFile`, and `validationFile` or else a held-out
+/// 10% of `trainFile`).
+public struct DataSettings: Codable, Hashable, Sendable {
     public var dataset: String
-    /// The directory the files were read from.
+    /// The directory the Fashion-MNIST files were read from.
     public var directory: String?
-    /// Only the first N training images were used.
+    /// Only the first N training samples were used.
     public var trainLimit: Int?
+    /// The .npy files of a vector dataset (absolute paths).
+    public var trainFile: String?
+    public var validationFile: String?
 
-    public init(dataset: String = "fashion-mnist", directory: String? = nil, trainLimit: Int? = nil) {
+    public init(dataset: String = "fashion-mnist", directory: String? = nil, trainLimit: Int? = nil,
+                trainFile: String? = nil, validationFile: String? = nil) {
         self.dataset = dataset
         self.directory = directory
         self.trainLimit = trainLimit
+        self.trainFile = trainFile
+        self.validationFile = validationFile
+    }
+
+    /// Vectors from .npy files.
+    public static func npy(train: String, validation: String?, trainLimit: Int? = nil) -> DataSettings {
+        DataSettings(dataset: "npy", trainLimit: trainLimit, trainFile: train, validationFile: validation)
     }
 }

@@ -39,6 +39,7 @@ public final class ProgressPrinter {
             var line = "\(Self.bar(steps, steps)) \(Self.duration(record.seconds)) \(Int(perStep.rounded()))ms/step"
                 + " - loss: \(Self.number(record.loss))"
             if let v = record.valLoss { line += " - val_loss: \(Self.number(v))" }
+            if let dead = record.deadLatents, dead > 0 { line += " - dead latents: \(dead)" }
             write((interactive ? "\r" : "") + line + (interactive ? "\u{1B}[K\n" : "\n"))
         }
     }

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Writes a dictionary SAE where interpretability tools load one: a folder with `cfg.json` and
+/// the weights as safetensors.
+///
+/// - `saelens`: `sae_weights.safetensors` with W_enc (d_in, d_sae), b_enc (d_sae),
+///   W_dec (d_sae, d_in), b_dec (d_in); `SAE.load_from_disk(folder)` in SAELens.
+/// - `sparsify`: `sae.safetensors` with encoder.weight (d_sae, d_in), encoder.bias, W_dec, b_dec
+///   (EleutherAI's layout); `Sae.load_from_disk(folder)` in sparsify.
+///
+/// Both compute z = act((x - b_dec) W_enc + b_enc) (topk keeps each row's k largest, then relu)
+/// and x^ = z W_dec + b_dec, exactly as `Autoencoder.encode` and `reconstruct` do here:
+///
+///     try SAEExport.write(model, format: .saelens, to: "export/my-sae")
+public enum SAEExport {
+    public enum Format: String, CaseIterable, Sendable { case saelens, sparsify }
+
+    /// Names for the source of the activations, recorded in cfg.json (SAELens uses them to hook
+    /// the model; they may be empty).
+    public struct Source: Sendable {
+        public var modelName: String
+        public var hookName: String
+
+        public init(modelName: String = "", hookName: String = "") {
+            self.modelName = modelName
+            self.hookName = hookName
+        }
+    }
+
+    /// The files written, in order.
+    @discardableResult
+    public static func write(_ model: Autoencoder, format: Format, to directory: String, source: Source = Source()) throws -> [String] {
+        let config = model.config
+        guard config.architecture == .dictionary else {
+            throw SAEError("only a dictionary SAE can be exported (this run is a \(config.architecture.rawValue) autoencoder with a sigmoid output); "
+                + "train one with --architecture dictionary")
+        }
+        guard config.codeActivation == .relu || config.codeActivation == .topk else {
+            throw SAEError("SAELens and sparsify SAEs have relu or topk latents; this run's are \(config.codeActivation.rawValue)")
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw SAEError("\(directory) exists and is not a directory")
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (d, c) = (config.inputSize, config.codeSize)
+        let tensors = Dictionary(uniqueKeysWithValues: model.namedTensors)
+        let wEnc = tensors["layers.0.kernel"]!, bEnc = tensors["layers.0.bias"]!
+        let wDec = tensors["layers.1.kernel"]!, bDec = tensors["layers.1.bias"]!
+        let k = config.codeActivation == .topk ? config.topK : nil
+        let weights: [(name: String, tensor: Safetensors.Tensor)]
+        let cfg: [String: Any]
+        let weightsFile: String
+        switch format {
+        case .saelens:
+            weightsFile = "sae_weights.safetensors"
+            weights = [("W_enc", wEnc), ("b_enc", bEnc), ("W_dec", wDec), ("b_dec", bDec)]
+            var fields: [String: Any] = [
+                "architecture": k == nil ? "standard" : "topk", "d_in": d, "d_sae": c, "dtype": "float32", "device": "cpu",
+                "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
+                "activation_fn_str": k == nil ? "relu" : "topk", "activation_fn_kwargs": k.map { ["k": $0] } ?? [:],
+                "model_name": source.modelName, "hook_name": source.hookName,
+                "metadata": ["model_name": source.modelName, "hook_name": source.hookName],
+            ]
+            if let k { fields["k"] = k }
+            cfg = fields
+        case .sparsify:
+            guard let k else { throw SAEError("sparsify SAEs are TopK; this run's latents are relu (export it as saelens)") }
+            weightsFile = "sae.safetensors"
+            // encoder.weight is torch.nn.Linear's (out, in): W_enc transposed.
+            var transposed = [Float](repeating: 0, count: d * c)
+            for i in 0..<d { for j in 0..<c { transposed[j * d + i] = wEnc.values[i * c + j] } }
+            weights = [("encoder.weight", Safetensors.Tensor(shape: [c, d], values: transposed)), ("encoder.bias", bEnc),
+                       ("W_dec", wDec), ("b_dec", bDec)]
+            cfg = ["d_in": d, "num_latents": c, "expansion_factor": max(1, c / d), "k": k,
+                   "normalize_decoder": config.unitNormDecoder, "multi_topk": false, "skip_connection": false]
+        }
+        let json = try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
+        let paths = [directory + "/" + weightsFile, directory + "/cfg.json"]
+        try AtomicFile.write(Safetensors.encode(weights, metadata: ["format": "pt"]), to: paths[0])
+        try AtomicFile.write(json + Data("\n".utf8), to: paths[1])
+        return paths
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import SparseAutoencoder
+
+extension SAEExport.Format: ExpressibleByArgument {}
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a dictionary SAE run in the layout SAELens (or sparsify) loads.",
+        discussion: """
+            saelens:  OUT/cfg.json + OUT/sae_weights.safetensors with W_enc (d_in, d_sae), b_enc, \
+            W_dec (d_sae, d_in), b_dec; load with sae_lens.SAE.load_from_disk(OUT).
+            sparsify: OUT/cfg.json + OUT/sae.safetensors with encoder.weight (d_sae, d_in), \
+            encoder.bias, W_dec, b_dec (TopK runs only).
+            Both encode z = act((x - b_dec) W_enc + b_enc) exactly as `sae encode` does.
+            Example: sae export runs/acts --out export/acts --hook-name blocks.8.hook_resid_pre
+            """)
+
+    @Argument(help: "The run directory (a dictionary SAE).") var runDirectory: String
+    @Option(help: ArgumentHelp("Directory to write the files into.", valueName: "dir")) var out: String
+    @Option(help: "saelens or sparsify.") var format: SAEExport.Format = .saelens
+    @Option(help: "Name of the model the activations came from (recorded in cfg.json).") var modelName = ""
+    @Option(help: "Hook point the activations came from (recorded in cfg.json).") var hookName = ""
+
+    func run() throws {
+        let (_, model) = try RunDirectory(path: runDirectory).loadModel()
+        let files = try SAEExport.write(model, format: format, to: out, source: .init(modelName: modelName, hookName: hookName))
+        print("Wrote " + files.joined(separator: ", "))
+    }
+}

@@ -1,0 +1,80 @@
+"""Loads an `sae export` folder with numpy alone (safetensors read by its spec) and checks that
+it reproduces the encodings and reconstructions `sae` computed.
+
+    python3 check_export.py EXPORT_DIR x.npy codes.npy reconstructions.npy
+
+Exits non-zero, saying why, on any mismatch. Run by InteropTests (and so by `make test`).
+"""
+import json
+import struct
+import sys
+
+import numpy as np
+
+
+def read_safetensors(path):
+    """The safetensors format: u64 little-endian header size, a JSON header, raw tensor bytes."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (size,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + size])
+    base = 8 + size
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", f"{name}: dtype {info['dtype']}"
+        begin, end = info["data_offsets"]
+        tensors[name] = np.frombuffer(blob[base + begin:base + end], dtype="<f4").reshape(info["shape"])
+    return tensors
+
+
+def load(folder):
+    """(W_enc (d_in, d_sae), b_enc, W_dec (d_sae, d_in), b_dec, k or None) from either layout."""
+    with open(f"{folder}/cfg.json") as f:
+        cfg = json.load(f)
+    try:
+        t = read_safetensors(f"{folder}/sae_weights.safetensors")
+        assert cfg["apply_b_dec_to_input"] is True and cfg["normalize_activations"] == "none", cfg
+        k = cfg["k"] if cfg["architecture"] == "topk" else None
+        w_enc, b_enc, w_dec, b_dec = t["W_enc"], t["b_enc"], t["W_dec"], t["b_dec"]
+        d_in, d_sae = cfg["d_in"], cfg["d_sae"]
+    except FileNotFoundError:
+        t = read_safetensors(f"{folder}/sae.safetensors")
+        k = cfg["k"]
+        w_enc, b_enc, w_dec, b_dec = t["encoder.weight"].T, t["encoder.bias"], t["W_dec"], t["b_dec"]
+        d_in, d_sae = cfg["d_in"], cfg["num_latents"]
+    assert w_enc.shape == (d_in, d_sae) and w_dec.shape == (d_sae, d_in), (w_enc.shape, w_dec.shape)
+    assert b_enc.shape == (d_sae,) and b_dec.shape == (d_in,), (b_enc.shape, b_dec.shape)
+    return w_enc, b_enc, w_dec, b_dec, k
+
+
+def encode(x, w_enc, b_enc, b_dec, k):
+    pre = (x - b_dec) @ w_enc + b_enc
+    if k is not None:
+        # Keep each row's k largest pre-activations (SAELens and sparsify: topk, then relu).
+        keep = np.argpartition(-pre, k - 1, axis=1)[:, :k]
+        mask = np.zeros_like(pre, dtype=bool)
+        np.put_along_axis(mask, keep, True, axis=1)
+        pre = np.where(mask, pre, 0)
+    return np.maximum(pre, 0)
+
+
+def main():
+    folder, x_path, codes_path, recon_path = sys.argv[1:5]
+    w_enc, b_enc, w_dec, b_dec, k = load(folder)
+    x = np.load(x_path).astype(np.float64)
+    z = encode(x, w_enc.astype(np.float64), b_enc, b_dec, k)
+    ours = np.load(codes_path)
+    recon = z @ w_dec + b_dec
+    code_error = np.abs(z - ours).max() / max(np.abs(ours).max(), 1e-12)
+    recon_error = np.abs(recon - np.load(recon_path)).max() / max(np.abs(recon).max(), 1e-12)
+    same_support = np.array_equal(z > 0, ours > 0)
+    print(f"{folder}: k={k}, relative code error {code_error:.2e}, reconstruction error {recon_error:.2e}, "
+          f"same active latents: {same_support}")
+    if not (same_support and code_error < 1e-4 and recon_error < 1e-4):
+        sys.exit("the export does not reproduce sae's encodings")
+
+
+if __name__ == "__main__":
+    main()
