@@ -97,10 +97,10 @@ void sae_topk_rows(float *y, long rows, long cols, long k) {
     }
 }
 
-SAE_KERNEL void sae_activation_backward(const float *restrict y, float *restrict dy, float *restrict db, long rows, long cols, int activation) {
+SAE_KERNEL void sae_activation_backward(const float *restrict y, float *restrict dy, float *restrict db, long rows, long cols, long ld, int activation) {
     for (long r = 0; r < rows; r++) {
-        const float *restrict o = y + r * cols;
-        float *restrict g = dy + r * cols;
+        const float *restrict o = y + r * ld;
+        float *restrict g = dy + r * ld;
         if (activation == SAE_RELU) {
             for (long j = 0; j < cols; j++) g[j] = o[j] > 0.0f ? g[j] : 0.0f;
         } else if (activation == SAE_SIGMOID) {

@@ -23,8 +23,9 @@ void sae_bias_activation(float *y, const float *bias, long rows, long cols, int 
 /// Keeps the k largest values of each row of (rows, cols) and zeroes the others (TopK; cols <= 4096).
 void sae_topk_rows(float *y, long rows, long cols, long k);
 
-/// dy[r][j] *= act'(y[r][j]) (written in terms of the output y), and db[j] += sum_r dy[r][j].
-void sae_activation_backward(const float *y, float *dy, float *db, long rows, long cols, int activation);
+/// dy[r][j] *= act'(y[r][j]) (written in terms of the output y), and db[j] += sum_r dy[r][j],
+/// over a (rows, cols) block whose rows are `ld` floats apart (a column slice of a wider matrix).
+void sae_activation_backward(const float *y, float *dy, float *db, long rows, long cols, long ld, int activation);
 
 /// Binary cross-entropy from logits z against targets x over n elements: returns the sum of
 /// max(z,0) - z x + log(1 + exp(-|z|)); if grad is not NULL writes scale * (sigmoid(z) - x).

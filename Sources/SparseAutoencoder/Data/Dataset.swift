@@ -104,9 +104,17 @@ public struct Dataset: Sendable {
         }
     }
 
-    /// Writes the samples at `indices` (images scaled to [0, 1]) into `out`: (indices.count, featureCount).
+    /// Writes the samples at `indices` (images scaled to [0, 1]) into `out`: (indices.count,
+    /// featureCount), rows split over the pool.
     @inline(__always)
     func gather(_ indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Float>) {
+        WorkerPool.shared.split(indices.count, alignment: 1, minimumPerPart: 16) { _, r in
+            gatherRows(UnsafeBufferPointer(rebasing: indices[r]), into: out + r.lowerBound * featureCount)
+        }
+    }
+
+    @inline(__always)
+    private func gatherRows(_ indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Float>) {
         let d = featureCount
         switch storage {
         case .floats(let v):

@@ -26,18 +26,26 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     }
 
     /// y = act(z + bias) in place over a (rows, cols) block: one pass for bias and activation
-    /// (then, for topk, the selection of each row's k largest).
+    /// (then, for topk, the selection of each row's k largest). Rows are split over the pool.
     @inline(__always)
     func addBiasAndApply(_ z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int, k: Int) {
-        sae_bias_activation(z, bias, rows, cols, kernelCode)
-        if self == .topk { sae_topk_rows(z, rows, cols, k) }
+        let code = kernelCode, topk = self == .topk
+        WorkerPool.shared.split(rows, alignment: 1, minimumPerPart: max(1, 16_384 / cols)) { _, r in
+            let block = z + r.lowerBound * cols
+            sae_bias_activation(block, bias, r.count, cols, code)
+            if topk { sae_topk_rows(block, r.count, cols, k) }
+        }
     }
 
     /// dz = dy * act'(y) in place over dy, and the column sums of dz added into `biasGradient`:
-    /// the activation backward and the bias gradient in one pass.
+    /// the activation backward and the bias gradient in one pass. Columns are split over the
+    /// pool, so each bias sum stays with one thread.
     @inline(__always)
     func backward(output y: UnsafePointer<Float>, gradient dy: UnsafeMutablePointer<Float>,
                   biasGradient db: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-        sae_activation_backward(y, dy, db, rows, cols, kernelCode)
+        let code = kernelCode
+        WorkerPool.shared.split(cols, alignment: 16, minimumPerPart: max(16, 16_384 / rows)) { _, c in
+            sae_activation_backward(y + c.lowerBound, dy + c.lowerBound, db + c.lowerBound, rows, c.count, cols, code)
+        }
     }
 }

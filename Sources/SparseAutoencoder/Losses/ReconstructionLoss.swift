@@ -17,13 +17,26 @@ public enum ReconstructionLoss: String, Codable, Sendable, CaseIterable {
     /// writes `scale * dl/dz` for every element into it (the C kernels `sae_bce`, `sae_mse`,
     /// `sae_squared_error`). `linear`: z is the reconstruction itself rather than logits.
     /// z, x, gradient: (rows, cols)
+    /// Rows are split over the pool; the parts' sums are added in order (same result every run).
     @inline(__always)
     func evaluate(logits z: UnsafePointer<Float>, targets x: UnsafePointer<Float>, rows: Int, cols: Int,
                   gradient: UnsafeMutablePointer<Float>?, scale: Float = 1, linear: Bool = false) -> Double {
+        let pool = WorkerPool.shared, sums = pool.partials
+        sums.update(repeating: 0, count: pool.parts)
+        pool.split(rows, alignment: 1, minimumPerPart: max(1, 16_384 / cols)) { part, r in
+            let offset = r.lowerBound * cols, n = r.count * cols
+            sums[part] = kernel(z + offset, x + offset, gradient.map { $0 + offset }, n, scale, linear: linear)
+        }
+        return (0..<pool.parts).reduce(0) { $0 + sums[$1] }
+    }
+
+    @inline(__always)
+    private func kernel(_ z: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ gradient: UnsafeMutablePointer<Float>?,
+                        _ n: Int, _ scale: Float, linear: Bool) -> Double {
         switch (self, linear) {
-        case (.bce, false): sae_bce(z, x, gradient, rows * cols, scale)
-        case (.mse, false): sae_mse(z, x, gradient, rows * cols, scale)
-        case (.mse, true): sae_squared_error(z, x, gradient, rows * cols, scale)
+        case (.bce, false): sae_bce(z, x, gradient, n, scale)
+        case (.mse, false): sae_mse(z, x, gradient, n, scale)
+        case (.mse, true): sae_squared_error(z, x, gradient, n, scale)
         case (.bce, true): preconditionFailure("BCE needs sigmoid outputs (AutoencoderConfig.validate refuses this)")
         }
     }

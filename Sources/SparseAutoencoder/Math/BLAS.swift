@@ -3,8 +3,13 @@ import COpenBLAS
 /// Row-major single-precision matrix products through OpenBLAS's `cblas_sgemm`.
 ///
 /// Every matrix product in the library goes through this one function, so a change of BLAS
-/// (or a profile of where time goes) has one place to look.
+/// (or a profile of where time goes) has one place to look. Products are split by rows of C
+/// over the `WorkerPool`'s threads, each part a single-threaded OpenBLAS call (OpenBLAS's own
+/// threads are switched off when the pool has more than one part).
 enum BLAS {
+    /// Products smaller than this many multiply-adds run on the calling thread.
+    static let parallelThreshold = 1 << 16
+
     /// `C = alpha * op(A) * op(B) + beta * C`, all row-major.
     ///
     /// - Parameters:
@@ -20,6 +25,26 @@ enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let pool = WorkerPool.shared
+        guard pool.parts > 1, m >= 32, m * n * k >= parallelThreshold else {
+            single(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // Rows i0..<i1 of C need rows i0..<i1 of op(A): at a + i0 * lda, or columns of the stored
+        // A (a + i0) when it is transposed.
+        pool.split(m, alignment: 8, minimumPerPart: 16) { _, rows in
+            single(transA, transB, m: rows.count, n: n, k: k, alpha: alpha,
+                   a: transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+        }
+    }
+
+    @inline(__always)
+    private static func single(
+        _ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         cblas_sgemm(
             CblasRowMajor,

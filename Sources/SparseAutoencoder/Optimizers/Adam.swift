@@ -43,14 +43,18 @@ public final class Adam {
     deinit { moments.deallocate() }
 
     /// One update of `parameters` from `gradients` (both `count` floats), fused into a single
-    /// pass (the C kernel `sae_adam`).
+    /// pass (the C kernel `sae_adam`) split over the pool.
     func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>) {
         step += 1
         let s = settings
         let t = Double(step)
         let alpha = Float(Double(s.learningRate) * (1 - pow(Double(s.beta2), t)).squareRoot()
                           / (1 - pow(Double(s.beta1), t)))
-        let m = moments.baseAddress!
-        sae_adam(parameters, g, m, m + count, count, alpha, 1 - s.beta1, 1 - s.beta2, s.epsilon)
+        let (m, v, n) = (moments.baseAddress!, moments.baseAddress! + count, count)
+        let (c1, c2, eps) = (1 - s.beta1, 1 - s.beta2, s.epsilon)
+        WorkerPool.shared.split(n, minimumPerPart: 16_384) { _, r in
+            let i = r.lowerBound
+            sae_adam(parameters + i, g + i, m + i, v + i, r.count, alpha, c1, c2, eps)
+        }
     }
 }
