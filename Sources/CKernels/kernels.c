@@ -179,8 +179,7 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
     float values[4096];
     for (long r = 0; r < rows; r++) {
         const float *p = pre + r * cols;
-        float *o = out + r * cols;
-        memset(o, 0, (size_t)cols * sizeof(float));
+        float *o = out + r * n;
         if (n == 0) continue;
         long keep = k < n ? k : n;
         for (long t = 0; t < n; t++) values[t] = p[candidates[t]];
@@ -189,10 +188,9 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
         long kept = 0;
         for (long t = 0; t < n; t++) if (p[candidates[t]] > threshold) kept++;
         for (long t = 0; t < n; t++) {
-            long j = candidates[t];
-            float v = p[j];
+            float v = p[candidates[t]];
             int take = v > threshold || (v == threshold && kept < keep && (kept++, 1));
-            if (take && v > 0.0f) o[j] = v;
+            o[t] = take && v > 0.0f ? v : 0.0f;
         }
     }
 }

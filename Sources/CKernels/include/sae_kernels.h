@@ -39,8 +39,9 @@ double sae_mse(const float *z, const float *x, float *grad, long n, float scale)
 /// (z - x)^2; if grad is not NULL writes scale * 2 (z - x).
 double sae_squared_error(const float *z, const float *x, float *grad, long n, float scale);
 
-/// For each row of pre (rows, cols), writes into out the k largest values among the columns
-/// where allowed[j] != 0, relu'd, and zero elsewhere (AuxK's dead-latent selection; cols <= 4096).
+/// AuxK's dead-latent selection: with n the number of columns where allowed[j] != 0, writes
+/// out (rows, n), compact: for each row of pre (rows, cols), the allowed columns' values (in
+/// column order) where they are among the row's k largest allowed ones, relu'd; else 0 (cols <= 4096).
 void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, long rows, long cols, long k);
 
 /// Keras's Adam step over n parameters: m += (g - m) c1; v += (g^2 - v) c2;

@@ -10,6 +10,22 @@ enum BLAS {
     /// Products smaller than this many multiply-adds run on the calling thread.
     static let parallelThreshold = 1 << 16
 
+    /// Off while `withOpenBLASThreads` runs: products then go to OpenBLAS whole.
+    nonisolated(unsafe) private static var splitsProducts = true
+
+    /// Runs `body` with OpenBLAS's own threads (one per pool part) doing every product instead of
+    /// the pool: how `sae bench` checks that its sgemm floor is the faster of the two ways.
+    static func withOpenBLASThreads<T>(_ body: () throws -> T) rethrows -> T {
+        let parts = WorkerPool.shared.parts
+        openblas_set_num_threads(Int32(parts))
+        splitsProducts = false
+        defer {
+            splitsProducts = true
+            if parts > 1 { openblas_set_num_threads(1) }
+        }
+        return try body()
+    }
+
     /// `C = alpha * op(A) * op(B) + beta * C`, all row-major.
     ///
     /// - Parameters:
@@ -27,7 +43,7 @@ enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         let pool = WorkerPool.shared
-        guard pool.parts > 1, m >= 32, m * n * k >= parallelThreshold else {
+        guard splitsProducts, pool.parts > 1, m >= 32, m * n * k >= parallelThreshold else {
             single(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }

@@ -53,41 +53,52 @@ extension Autoencoder {
     }
 
     /// L_aux = coefficient * mean((z_aux W_dec - e)^2) with e = x - x^ held fixed and z_aux the
-    /// k_aux largest pre-activations among the latents marked dead (relu'd). Adds dW_dec and
-    /// leaves dL/dz_aux, masked to the latents used, in `aux.codeDelta` for the code layer's
-    /// backward pass. Returns nil (and touches nothing) when no latent is dead.
+    /// k_aux largest pre-activations among the latents marked dead (relu'd). Works on the n dead
+    /// latents only (their decoder rows gathered), so it costs n/c of the main step's products.
+    /// Adds dW_dec and leaves dL/dz_aux, masked to the latents used, in `aux.codeDelta` for the
+    /// code layer's backward pass. Returns nil (and touches nothing) when no latent is dead.
     func auxLoss(_ aux: Workspace.AuxBuffers, _ ws: Workspace, batch: Int, gradients g: UnsafeMutablePointer<Float>) -> Double? {
         guard let settings = config.auxK else { return nil }
         let (d, c) = (config.inputSize, config.codeSize)
-        guard (0..<c).contains(where: { aux.dead[$0] != 0 }) else { return nil }
+        var n = 0
+        for j in 0..<c where aux.dead[j] != 0 {
+            aux.deadIndices[n] = j
+            n += 1
+        }
+        aux.deadCount = n
+        guard n > 0 else { return nil }
         let decoder = decoderLayer, output = ws.outputs[layers.count - 1]
-        let wDec = UnsafePointer(parameters.baseAddress! + decoder.kernelOffset)
-        // z_aux: (B, c)
+        let wDec = parameters.baseAddress! + decoder.kernelOffset
+        // z_aux: (B, n); the dead latents' decoder rows W_n: (n, d)
         sae_topk_among(aux.preCode, aux.dead, aux.code, batch, c, settings.k)
+        for t in 0..<n { (aux.decoderRows + t * d).update(from: wDec + aux.deadIndices[t] * d, count: d) }
         // e = x - x^: (B, d)
         for i in 0..<(batch * d) { aux.residual[i] = ws.input[i] - output[i] }
-        // e^ = z_aux W_dec: (B, d)
-        BLAS.gemm(false, false, m: batch, n: d, k: c, a: aux.code, lda: c, b: wDec, ldb: d, c: aux.reconstruction, ldc: d)
-        let scale = settings.coefficient / Float(batch * d)
+        // e^ = z_aux W_n: (B, d)
+        BLAS.gemm(false, false, m: batch, n: d, k: n, a: aux.code, lda: n, b: aux.decoderRows, ldb: d, c: aux.reconstruction, ldc: d)
         // d(e^) = scale * 2 (e^ - e)
+        let scale = settings.coefficient / Float(batch * d)
         let loss = ReconstructionLoss.mse.evaluate(logits: aux.reconstruction, targets: aux.residual, rows: batch, cols: d,
                                                    gradient: aux.reconstructionDelta, scale: scale, linear: true) * Double(scale)
-        // dW_dec += z_aux^T d(e^): (c, d)
-        BLAS.gemm(true, false, m: c, n: d, k: batch, a: aux.code, lda: c, b: aux.reconstructionDelta, ldb: d,
-                  beta: 1, c: g + decoder.kernelOffset, ldc: d)
-        // d(z_aux) = d(e^) W_dec^T: (B, c), through relu and the selection.
-        BLAS.gemm(false, true, m: batch, n: c, k: d, a: aux.reconstructionDelta, lda: d, b: wDec, ldb: d, c: aux.codeDelta, ldc: c)
-        for i in 0..<(batch * c) where aux.code[i] <= 0 { aux.codeDelta[i] = 0 }
+        // d(z_aux) = d(e^) W_n^T: (B, n), through relu and the selection.
+        BLAS.gemm(false, true, m: batch, n: n, k: d, a: aux.reconstructionDelta, lda: d, b: aux.decoderRows, ldb: d, c: aux.codeDelta, ldc: n)
+        for i in 0..<(batch * n) where aux.code[i] <= 0 { aux.codeDelta[i] = 0 }
+        // dW_n = z_aux^T d(e^): (n, d), into the rows' buffer, then added to the dead latents' rows.
+        BLAS.gemm(true, false, m: n, n: d, k: batch, a: aux.code, lda: n, b: aux.reconstructionDelta, ldb: d, c: aux.decoderRows, ldc: d)
+        for t in 0..<n {
+            let (src, dst) = (aux.decoderRows + t * d, g + decoder.kernelOffset + aux.deadIndices[t] * d)
+            for i in 0..<d { dst[i] += src[i] }
+        }
         return loss
     }
 
-    /// dz += d(z_aux) and db_enc += its column sums.  dz: (B, c)
+    /// dz += d(z_aux) (scattered to the dead latents' columns) and db_enc += its column sums.  dz: (B, c)
     func addAuxCodeGradient(_ aux: Workspace.AuxBuffers, into dz: UnsafeMutablePointer<Float>,
                             biasGradient db: UnsafeMutablePointer<Float>, rows: Int) {
-        let c = config.codeSize
+        let (c, n) = (config.codeSize, aux.deadCount)
         for r in 0..<rows {
-            for j in 0..<c {
-                let v = aux.codeDelta[r * c + j]
+            for t in 0..<n {
+                let v = aux.codeDelta[r * n + t], j = aux.deadIndices[t]
                 dz[r * c + j] += v
                 db[j] += v
             }

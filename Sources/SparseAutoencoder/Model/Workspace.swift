@@ -19,12 +19,30 @@ final class Workspace {
     let aux: AuxBuffers?
     private let storage: UnsafeMutableBufferPointer<Float>
 
-    /// AuxK's buffers: pre-activations, the dead latents' code and its gradient (B, codeSize);
-    /// the residual, its reconstruction by dead latents and that one's gradient (B, inputSize);
-    /// which latents are dead (set by the trainer before each step).
-    struct AuxBuffers {
-        let preCode, code, codeDelta, residual, reconstruction, reconstructionDelta: UnsafeMutablePointer<Float>
+    /// AuxK's buffers, for n dead latents: pre-activations (B, codeSize); the dead latents' code
+    /// and its gradient (B, n); the residual, its reconstruction by dead latents and that one's
+    /// gradient (B, inputSize); the dead latents' decoder rows or their gradient (n, inputSize);
+    /// which latents are dead (set by the trainer before each step) and their indices.
+    final class AuxBuffers {
+        let preCode, code, codeDelta, residual, reconstruction, reconstructionDelta, decoderRows: UnsafeMutablePointer<Float>
         let dead: UnsafeMutablePointer<UInt8>
+        let deadIndices: UnsafeMutablePointer<Int>
+        var deadCount = 0
+
+        init(take: (Int) -> UnsafeMutablePointer<Float>, capacity: Int, inputSize d: Int, codeSize c: Int) {
+            (preCode, code, codeDelta) = (take(capacity * c), take(capacity * c), take(capacity * c))
+            (residual, reconstruction, reconstructionDelta) = (take(capacity * d), take(capacity * d), take(capacity * d))
+            decoderRows = take(c * d)
+            dead = .allocate(capacity: c)
+            dead.initialize(repeating: 0, count: c)
+            deadIndices = .allocate(capacity: c)
+            deadIndices.initialize(repeating: 0, count: c)
+        }
+
+        deinit {
+            dead.deallocate()
+            deadIndices.deallocate()
+        }
     }
 
     init(model: Autoencoder, capacity: Int) {
@@ -35,7 +53,7 @@ final class Workspace {
         let dictionary = config.architecture == .dictionary
         let total = capacity * (d + 2 * widths.reduce(0, +)) + c
             + (dictionary ? 2 * capacity * d : 0)
-            + (config.auxK != nil ? capacity * (3 * c + 3 * d) : 0)
+            + (config.auxK != nil ? capacity * (3 * c + 3 * d) + c * d : 0)
         storage = .allocate(capacity: total)
         storage.initialize(repeating: 0)
         var next = storage.baseAddress!
@@ -49,20 +67,10 @@ final class Workspace {
         scratch = take(c)
         centered = dictionary ? take(capacity * d) : nil
         centeredDelta = dictionary ? take(capacity * d) : nil
-        if config.auxK != nil {
-            aux = AuxBuffers(preCode: take(capacity * c), code: take(capacity * c), codeDelta: take(capacity * c),
-                             residual: take(capacity * d), reconstruction: take(capacity * d), reconstructionDelta: take(capacity * d),
-                             dead: .allocate(capacity: c))
-            aux!.dead.initialize(repeating: 0, count: c)
-        } else {
-            aux = nil
-        }
+        aux = config.auxK == nil ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
     }
 
-    deinit {
-        storage.deallocate()
-        aux?.dead.deallocate()
-    }
+    deinit { storage.deallocate() }
 
     /// The input of layer l: the (centred) batch for the first layer, else the previous layer's output.
     @inline(__always)
