@@ -15,13 +15,15 @@ struct SweepCommand: ParsableCommand {
             Examples:
               sae sweep --penalty l1 --l1 1e-6,1e-5,1e-4,1e-3 --out runs/sweep-l1
               sae sweep --penalty kl --rho 0.01,0.05 --beta 1,3 --out runs/sweep-kl
+              sae sweep --penalty none --k 8,16,32 --out runs/sweep-topk
             """)
 
-    @Option(help: "l1 or kl.") var penalty: PenaltyKind = .l1
+    @Option(help: "l1, kl, or none (with --k: TopK settings only).") var penalty: PenaltyKind = .l1
     @Option(name: .customLong("l1"), help: ArgumentHelp("L1 strengths, comma-separated.", valueName: "list")) var lambdas = "1e-6,1e-5,1e-4,1e-3"
     @Option(help: ArgumentHelp("KL targets, comma-separated.", valueName: "list")) var rho = "0.05"
     @Option(help: ArgumentHelp("KL weights, comma-separated.", valueName: "list")) var beta = "3"
     @Option(help: ArgumentHelp("Code sizes, comma-separated.", valueName: "list")) var code = "64"
+    @Option(help: ArgumentHelp("TopK settings: units kept per sample, comma-separated (a topk code, no penalty).", valueName: "list")) var k: String?
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @Option(help: ArgumentHelp("Directory for the runs and the sweep report.", valueName: "dir")) var out = "runs/sweep"
@@ -34,14 +36,19 @@ struct SweepCommand: ParsableCommand {
             }
         }
         let codes: [Int] = try list(code, "--code")
-        let settings = penalty == .kl
-            ? Sweep.grid(rhos: try list(rho, "--rho"), betas: try list(beta, "--beta"), codeSizes: codes)
-            : Sweep.grid(lambdas: try list(lambdas, "--l1"), codeSizes: codes)
+        let ks: [Int] = try k.map { try list($0, "--k") } ?? []
+        let settings: [Sweep.Setting]
+        switch penalty {
+        case .kl: settings = Sweep.grid(rhos: try list(rho, "--rho"), betas: try list(beta, "--beta"), ks: ks, codeSizes: codes)
+        case .l1: settings = Sweep.grid(lambdas: try list(lambdas, "--l1"), ks: ks, codeSizes: codes)
+        case .none: settings = Sweep.grid(ks: ks, codeSizes: codes)
+        }
         let trainingSettings = try training.settings()
         // Check every setting before training any.
         let configs = try settings.map { setting -> RunConfig in
             var model = AutoencoderConfig.tutorial(setting.penalty)
             model.codeSize = setting.codeSize
+            if let k = setting.topK { (model.codeActivation, model.topK) = (.topk, k) }
             try model.validate()
             return RunConfig(model: model, training: trainingSettings, data: DataSettings(trainLimit: dataOptions.trainLimit))
         }

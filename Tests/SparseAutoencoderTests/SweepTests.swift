@@ -18,6 +18,9 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(kl.count, 6)
         XCTAssertEqual(kl[0].name, "kl_rho0.05_beta3.0_code32")
         XCTAssertEqual(kl[0].penalty, .kl(rho: 0.05, beta: 3))
+        let topk = Sweep.grid(ks: [8, 16])
+        XCTAssertEqual(topk.map(\.name), ["topk_k8", "topk_k16", "none"])
+        XCTAssertEqual(topk.map(\.topK), [8, 16, nil])
     }
 
     func testLinearProbeSeparatesSeparableClassesAndNotNoise() throws {

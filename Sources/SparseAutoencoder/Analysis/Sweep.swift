@@ -14,23 +14,21 @@ public struct Sweep {
         public var name: String
         public var penalty: ActivityPenalty
         public var codeSize: Int
+        /// A topk code keeping this many units (no penalty), or nil for the penalty's usual code.
+        public var topK: Int? = nil
     }
 
-    /// Every combination: L1 strengths, or (rho, beta) pairs, times code sizes; plus a run
-    /// without penalty as the baseline.
-    public static func grid(lambdas: [Float] = [], rhos: [Float] = [], betas: [Float] = [], codeSizes: [Int] = [64]) -> [Setting] {
-        var penalties: [ActivityPenalty] = lambdas.map { .l1(lambda: $0) }
-        for rho in rhos { for beta in betas { penalties.append(.kl(rho: rho, beta: beta)) } }
-        penalties.append(.none)
+    /// Every combination: L1 strengths, (rho, beta) pairs and TopK k's, times code sizes; plus a
+    /// run without penalty as the baseline.
+    public static func grid(lambdas: [Float] = [], rhos: [Float] = [], betas: [Float] = [], ks: [Int] = [],
+                            codeSizes: [Int] = [64]) -> [Setting] {
+        var bottlenecks: [(name: String, penalty: ActivityPenalty, k: Int?)] = lambdas.map { ("l1_\($0)", .l1(lambda: $0), nil) }
+        for rho in rhos { for beta in betas { bottlenecks.append(("kl_rho\(rho)_beta\(beta)", .kl(rho: rho, beta: beta), nil)) } }
+        bottlenecks += ks.map { ("topk_k\($0)", .none, $0) }
+        bottlenecks.append(("none", .none, nil))
         return codeSizes.flatMap { code in
-            penalties.map { p in
-                let base: String
-                switch p {
-                case .none: base = "none"
-                case .l1(let lambda): base = "l1_\(lambda)"
-                case .kl(let rho, let beta): base = "kl_rho\(rho)_beta\(beta)"
-                }
-                return Setting(name: codeSizes.count > 1 ? "\(base)_code\(code)" : base, penalty: p, codeSize: code)
+            bottlenecks.map { b in
+                Setting(name: codeSizes.count > 1 ? "\(b.name)_code\(code)" : b.name, penalty: b.penalty, codeSize: code, topK: b.k)
             }
         }
     }
@@ -49,20 +47,20 @@ public struct Sweep {
         }.sorted { points[$0].x < points[$1].x }
     }
 
-    /// The recommended run among the penalised ones (the baseline without penalty is there to
-    /// compare with, not to pick): on their L0 front, the sparsest run whose test BCE is within
-    /// `tolerance` (relative) of the best penalised run's.
+    /// The recommended run among the sparse ones (penalised or TopK; the baseline without
+    /// penalty is there to compare with, not to pick): on their L0 front, the sparsest run whose
+    /// test BCE is within `tolerance` (relative) of the best sparse run's.
     public func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
-        let candidates = runs.indices.filter { runs[$0].config.model.penalty != .none }
+        let candidates = runs.indices.filter { runs[$0].config.model.penalty != .none || runs[$0].config.model.codeActivation == .topk }
         guard !candidates.isEmpty else { return nil }
         let points = candidates.map { (x: runs[$0].metrics.l0, y: runs[$0].metrics.reconstructionError) }
         let best = points.map(\.y).min()!
         let front = Self.paretoFront(points)
         guard let local = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
         let pick = candidates[local]
-        var reason = String(format: "%@ is the sparsest setting (%.1f active units per image, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of the best penalised run's (%.4f): sparser settings cost more reconstruction than that.",
+        var reason = String(format: "%@ is the sparsest setting (%.1f active units per image, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of the best sparse run's (%.4f): sparser settings cost more reconstruction than that.",
                             runs[pick].name, points[local].x, runs[pick].metrics.meanActivation, errorName, points[local].y, tolerance * 100, best)
-        if let baseline = runs.first(where: { $0.config.model.penalty == .none }) {
+        if let baseline = runs.first(where: { $0.config.model.penalty == .none && $0.config.model.codeActivation != .topk }) {
             reason += String(format: " Against no penalty (%.1f active units, test %@ %.4f) it costs %+.1f%% %@.",
                              baseline.metrics.l0, errorName, baseline.metrics.reconstructionError, 100 * (points[local].y / baseline.metrics.reconstructionError - 1), errorName)
         }
