@@ -195,11 +195,13 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
     }
 }
 
-SAE_KERNEL void sae_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
+SAE_KERNEL void sae_adam(float *restrict p, float *restrict g, float *restrict m, float *restrict v, long n,
                          float alpha, float c1, float c2, float eps) {
     for (long i = 0; i < n; i++) {
-        m[i] += (g[i] - m[i]) * c1;
-        v[i] += (g[i] * g[i] - v[i]) * c2;
+        float gi = g[i];
+        m[i] += (gi - m[i]) * c1;
+        v[i] += (gi * gi - v[i]) * c2;
         p[i] -= alpha * m[i] / (__builtin_elementwise_sqrt(v[i]) + eps);
+        g[i] = 0.0f;
     }
 }

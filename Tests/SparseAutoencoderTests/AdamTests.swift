@@ -10,7 +10,9 @@ final class AdamTests: XCTestCase {
         let grads: [[Float]] = [[0.5, -0.25], [0.1, 0.3]]
         var m = [0.0, 0.0], v = [0.0, 0.0], expected = [1.0, -2.0]
         for (t, g) in grads.enumerated() {
-            adam.update(&theta, gradients: g)
+            var consumed = g
+            adam.update(&theta, gradients: &consumed)
+            XCTAssertEqual(consumed, [0, 0], "Adam leaves the gradients cleared for the next step")
             let alpha = 0.1 * (1 - pow(0.999, Double(t + 1))).squareRoot() / (1 - pow(0.9, Double(t + 1)))
             for i in 0..<2 {
                 m[i] = 0.9 * m[i] + 0.1 * Double(g[i])
@@ -27,7 +29,8 @@ final class AdamTests: XCTestCase {
     func testFirstStepIsLearningRateTimesSign() {
         let adam = Adam(settings: AdamSettings(learningRate: 1e-3), parameterCount: 3)
         var theta: [Float] = [0, 0, 0]
-        adam.update(&theta, gradients: [100, -0.01, 3])
+        var g: [Float] = [100, -0.01, 3]
+        adam.update(&theta, gradients: &g)
         XCTAssertEqual(theta[0], -1e-3, accuracy: 1e-8)
         XCTAssertEqual(theta[1], 1e-3, accuracy: 1e-6) // eps matters for a tiny gradient
         XCTAssertEqual(theta[2], -1e-3, accuracy: 1e-8)

@@ -45,8 +45,9 @@ double sae_squared_error(const float *z, const float *x, float *grad, long n, fl
 void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, long rows, long cols, long k);
 
 /// Keras's Adam step over n parameters: m += (g - m) c1; v += (g^2 - v) c2;
-/// p -= alpha m / (sqrt(v) + eps).
-void sae_adam(float *p, const float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
+/// p -= alpha m / (sqrt(v) + eps); then g = 0, ready for the next step's accumulation (one pass
+/// over the gradients instead of a separate clearing pass).
+void sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
 
 #ifdef __cplusplus
 }

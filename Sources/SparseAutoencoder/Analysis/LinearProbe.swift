@@ -50,7 +50,7 @@ public enum LinearProbe {
                 // dW = x^T dlogits (d, classes); db = column sums.
                 BLAS.gemm(true, false, m: d, n: classes, k: b, a: xb, lda: d, b: logits, ldb: classes, c: &grads, ldc: classes)
                 for c in 0..<classes { grads[d * classes + c] = (0..<b).reduce(0) { $0 + logits[$1 * classes + c] } }
-                adam.update(&params, gradients: grads)
+                adam.update(&params, gradients: &grads) // also clears grads
             }
         }
         // Test accuracy, in batches.

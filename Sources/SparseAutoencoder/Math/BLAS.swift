@@ -16,12 +16,12 @@ enum BLAS {
     /// Runs `body` with OpenBLAS's own threads (one per pool part) doing every product instead of
     /// the pool: how `sae bench` checks that its sgemm floor is the faster of the two ways.
     static func withOpenBLASThreads<T>(_ body: () throws -> T) rethrows -> T {
-        let parts = WorkerPool.shared.parts
-        openblas_set_num_threads(Int32(parts))
+        let before = openblas_get_num_threads()
+        openblas_set_num_threads(max(Int32(WorkerPool.shared.parts), before))
         splitsProducts = false
         defer {
             splitsProducts = true
-            if parts > 1 { openblas_set_num_threads(1) }
+            openblas_set_num_threads(before)
         }
         return try body()
     }

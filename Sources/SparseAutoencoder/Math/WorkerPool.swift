@@ -15,10 +15,12 @@ import Synchronization
 ///
 ///     WorkerPool.shared.split(count) { part, range in ... }   // ranges cover 0..<count
 final class WorkerPool: @unchecked Sendable {
-    /// One part per core, at most 8 (beyond that OpenBLAS's own threading splits better); with
-    /// more than one, OpenBLAS is made single-threaded (the pool splits the products instead).
+    /// One part per core, at most 8 (beyond that OpenBLAS's own threading splits better), or
+    /// `SAE_THREADS` parts; with more than one, OpenBLAS is made single-threaded (the pool splits
+    /// the products instead). `SAE_THREADS=1` leaves all threading to OpenBLAS.
     static let shared: WorkerPool = {
-        let pool = WorkerPool(parts: min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 8))
+        let requested = ProcessInfo.processInfo.environment["SAE_THREADS"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil }
+        let pool = WorkerPool(parts: min(requested ?? ProcessInfo.processInfo.activeProcessorCount, 64))
         if pool.parts > 1 { openblas_set_num_threads(1) }
         return pool
     }()

@@ -43,8 +43,9 @@ public final class Adam {
     deinit { moments.deallocate() }
 
     /// One update of `parameters` from `gradients` (both `count` floats), fused into a single
-    /// pass (the C kernel `sae_adam`) split over the pool.
-    func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>) {
+    /// pass (the C kernel `sae_adam`) split over the pool, which also sets the gradients back to
+    /// zero: the next step accumulates into them.
+    func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>) {
         step += 1
         let s = settings
         let t = Double(step)

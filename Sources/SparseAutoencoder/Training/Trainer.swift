@@ -118,7 +118,7 @@ public final class Trainer {
             for (j, since) in samplesSinceFired.enumerated() { aux.dead[j] = since >= deadAfter ? 1 : 0 }
         }
         timer?.mark(.forward)
-        gradients.update(repeating: 0)
+        // `gradients` is all zeros here: Adam clears it as it reads it.
         let (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
         timer?.mark(.backward)
         if model.config.unitNormDecoder { model.projectDecoderGradient(gradients.baseAddress!) }
