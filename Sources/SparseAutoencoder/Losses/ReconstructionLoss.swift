@@ -21,13 +21,15 @@ public enum ReconstructionLoss: String, Codable, Sendable, CaseIterable {
     @inline(__always)
     func evaluate(logits z: UnsafePointer<Float>, targets x: UnsafePointer<Float>, rows: Int, cols: Int,
                   gradient: UnsafeMutablePointer<Float>?, scale: Float = 1, linear: Bool = false) -> Double {
-        let pool = WorkerPool.shared, sums = pool.partials
-        sums.update(repeating: 0, count: pool.parts)
-        pool.split(rows, alignment: 1, minimumPerPart: max(1, 16_384 / cols)) { part, r in
-            let offset = r.lowerBound * cols, n = r.count * cols
-            sums[part] = kernel(z + offset, x + offset, gradient.map { $0 + offset }, n, scale, linear: linear)
+        let pool = WorkerPool.shared
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: pool.parts) { sums in
+            sums.initialize(repeating: 0)
+            pool.split(rows, alignment: 1, minimumPerPart: max(1, 16_384 / cols)) { part, r in
+                let offset = r.lowerBound * cols, n = r.count * cols
+                sums[part] = kernel(z + offset, x + offset, gradient.map { $0 + offset }, n, scale, linear: linear)
+            }
+            return sums.reduce(0, +)
         }
-        return (0..<pool.parts).reduce(0) { $0 + sums[$1] }
     }
 
     @inline(__always)

@@ -15,19 +15,17 @@ import Synchronization
 ///
 ///     WorkerPool.shared.split(count) { part, range in ... }   // ranges cover 0..<count
 final class WorkerPool: @unchecked Sendable {
-    /// One part per core, at most 8 (beyond that OpenBLAS's own threading splits better), or
-    /// `SAE_THREADS` parts; with more than one, OpenBLAS is made single-threaded (the pool splits
-    /// the products instead). `SAE_THREADS=1` leaves all threading to OpenBLAS.
+    /// One part per core, at most 8 (these products are too small to split further), or
+    /// `SAE_THREADS` parts (at most 64); with more than one, OpenBLAS is made single-threaded (the
+    /// pool splits the products instead). `SAE_THREADS=1` leaves all threading to OpenBLAS.
     static let shared: WorkerPool = {
         let requested = ProcessInfo.processInfo.environment["SAE_THREADS"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil }
-        let pool = WorkerPool(parts: min(requested ?? ProcessInfo.processInfo.activeProcessorCount, 64))
+        let pool = WorkerPool(parts: min(requested ?? min(ProcessInfo.processInfo.activeProcessorCount, 8), 64))
         if pool.parts > 1 { openblas_set_num_threads(1) }
         return pool
     }()
 
     let parts: Int
-    /// One partial sum per part, for reductions (allocated once).
-    let partials: UnsafeMutablePointer<Double>
 
     private let generation = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
@@ -41,8 +39,6 @@ final class WorkerPool: @unchecked Sendable {
 
     init(parts: Int) {
         self.parts = parts
-        partials = .allocate(capacity: parts)
-        partials.initialize(repeating: 0, count: parts)
         for part in 1..<max(parts, 1) {
             let thread = Thread { [unowned self] in self.work(part: part) }
             thread.name = "sae-worker-\(part)"
