@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and running sae needs, if it is missing: OpenBLAS (every matrix
 # product), zlib (gzip'd IDX files), pkg-config (finds OpenBLAS), Debian's Fashion-MNIST
-# package, and numpy (one test checks that numpy reads our .npy and safetensors files).
+# package, and numpy (tests check that numpy reads our .npy and safetensors files, and that
+# `sae export` output loads in Python and reproduces our encodings: Tests/Interop).
 set -euo pipefail
 
 need=()
