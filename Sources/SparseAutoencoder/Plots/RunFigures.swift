@@ -80,8 +80,10 @@ public enum RunFigures {
         return PNG.encode(ImageGrid.compose(tiles, columns: 16, scale: 2))
     }
 
+    /// At most about 16 labelled units, on a power-of-two step (1, 8, 16, 32, ...).
     private static func unitTicks(_ n: Int) -> [(Double, String)] {
-        let step = n <= 16 ? 1 : n <= 64 ? 8 : 16
+        var step = n <= 16 ? 1 : 8
+        while n / step > 16 { step *= 2 }
         return stride(from: 0, to: n, by: step).map { (Double($0), String($0)) }
     }
 }

@@ -18,9 +18,10 @@ public enum HTMLReport {
         let comparison = try Comparison(runs: runs)
         let names = runs.map(\.name).joined(separator: ", ")
         var body = "<h1>Sparse autoencoders: \(escape(names))</h1>\n"
-        body += "<p class=\"lead\">Each model encodes a \(runs[0].config.model.inputSize)-value input into a \(runs.map { String($0.config.model.codeSize) }.joined(separator: "/"))-unit code and decodes it back; "
-            + "a sparsity penalty on the code pushes most units to stay near zero for any one input. "
-            + "All numbers below are measured on the \(runs[0].test.count) test images after training.</p>\n"
+        let inputs = Array(Set(runs.map { String($0.config.model.inputSize) })).sorted().joined(separator: "/")
+        body += "<p class=\"lead\">Each model encodes a \(inputs)-value input into a \(runs.map { String($0.config.model.codeSize) }.joined(separator: "/"))-unit code and decodes it back; "
+            + "a sparsity penalty (or a TopK selection) on the code keeps most units near zero for any one input. "
+            + "All numbers below are measured on each run's \(runs[0].test.isImage ? "test images" : "validation samples") after training.</p>\n"
         body += "<nav><a href=\"#metrics\">Metrics</a>" + (runs.count > 1 ? " · <a href=\"#comparison\">Comparison</a>" : "")
             + runs.enumerated().map { " · <a href=\"#run-\($0.offset)\">\(escape($0.element.name))</a>" }.joined() + "</nav>\n"
 
@@ -64,7 +65,7 @@ public enum HTMLReport {
             ("epochs × batch size", "\(t.epochs) × \(t.batchSize)"),
             ("optimizer", "Adam, learning rate \(t.optimizer.learningRate)"),
             ("seed", String(t.seed)),
-            ("training images", run.config.data.trainLimit.map { "first \($0)" } ?? "all"),
+            ("training data", run.config.data.summaryText + (run.config.data.trainLimit.map { ", first \($0) samples" } ?? "")),
         ]
         return "<table class=\"settings\">" + rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>\n"
     }
