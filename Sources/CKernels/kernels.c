@@ -78,25 +78,6 @@ SAE_KERNEL void sae_bias_activation(float *restrict y, const float *restrict bia
     }
 }
 
-void sae_topk_rows(float *y, long rows, long cols, long k) {
-    // Codes are small (the config allows at most 4096 units; k is typically 8-64), so the k
-    // largest are found by repeated selection; ties keep the earliest units.
-    if (k >= cols || cols > 4096) return;
-    unsigned char keep[4096];
-    for (long r = 0; r < rows; r++) {
-        float *row = y + r * cols;
-        memset(keep, 0, (size_t)cols);
-        for (long t = 0; t < k; t++) {
-            long best = -1;
-            for (long j = 0; j < cols; j++)
-                if (!keep[j] && (best < 0 || row[j] > row[best])) best = j;
-            keep[best] = 1;
-        }
-        for (long j = 0; j < cols; j++)
-            if (!keep[j]) row[j] = 0.0f;
-    }
-}
-
 SAE_KERNEL void sae_activation_backward(const float *restrict y, float *restrict dy, float *restrict db, long rows, long cols, long ld, int activation) {
     for (long r = 0; r < rows; r++) {
         const float *restrict o = y + r * ld;
@@ -170,6 +151,25 @@ static float kth_largest(float *v, long n, long k) {
         else break;
     }
     return v[target];
+}
+
+void sae_topk_rows(float *y, long rows, long cols, long k) {
+    // The k-th largest value by quickselect (O(cols) per row), then every value above it and
+    // the earliest ties at it: exactly the k largest, ties keeping the earliest units.
+    if (k >= cols || cols > 4096) return;
+    float values[4096];
+    for (long r = 0; r < rows; r++) {
+        float *row = y + r * cols;
+        memcpy(values, row, (size_t)cols * sizeof(float));
+        float threshold = kth_largest(values, cols, k);
+        long ties = k;
+        for (long j = 0; j < cols; j++) if (row[j] > threshold) ties--;
+        for (long j = 0; j < cols; j++) {
+            if (row[j] > threshold) continue;
+            if (row[j] == threshold && ties > 0) { ties--; continue; }
+            row[j] = 0.0f;
+        }
+    }
 }
 
 void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, long rows, long cols, long k) {

@@ -47,4 +47,32 @@ final class KernelTests: XCTestCase {
         }
         XCTAssertEqual(sae_bce(z, x, nil, n, 1), reference, accuracy: reference * 1e-6)
     }
+
+    /// TopK against a sort: each row keeps its k largest values, ties going to the earliest
+    /// units; rows with many equal values (quantised to a few levels) exercise the ties.
+    func testTopKRowsKeepTheKLargestWithEarliestTies() {
+        var rng = SeededGenerator(seed: 4)
+        for (cols, k) in [(10, 3), (64, 8), (300, 32), (7, 7)] {
+            let rows = 20
+            let input = (0..<(rows * cols)).map { _ in Float(Int(rng.nextUnitFloat() * 6)) - 2 }
+            var y = input
+            sae_topk_rows(&y, rows, cols, k)
+            for r in 0..<rows {
+                let row = Array(input[(r * cols)..<((r + 1) * cols)])
+                let kept = Set(row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k))
+                for j in 0..<cols { XCTAssertEqual(y[r * cols + j], kept.contains(j) ? row[j] : 0, "cols \(cols) k \(k) row \(r) unit \(j)") }
+            }
+        }
+    }
+
+    /// AuxK's selection: among the allowed columns only, the k largest, relu'd, written compactly.
+    func testTopKAmongAllowedColumnsIsCompactAndRelud() {
+        let pre: [Float] = [5, -1, 3, 2, 0.5, 4,
+                            -3, -2, 1, -1, 9, -4]
+        let allowed: [UInt8] = [0, 1, 1, 1, 1, 0]
+        var out = [Float](repeating: 7, count: 2 * 4)
+        sae_topk_among(pre, allowed, &out, 2, 6, 2)
+        XCTAssertEqual(out, [0, 3, 2, 0,     // row 0: allowed -1, 3, 2, 0.5 -> 3 and 2
+                             0, 1, 0, 9])    // row 1: allowed -2, 1, -1, 9 -> 9 and 1
+    }
 }

@@ -19,15 +19,17 @@ extension Autoencoder {
         }
     }
 
-    /// b_dec also enters through the centring: d(b_dec) -= column sums of d(centered).
-    /// dCentered: (B, d)
-    func addCenteringGradient(_ dCentered: UnsafePointer<Float>, rows: Int, gradients g: UnsafeMutablePointer<Float>) {
-        let d = config.inputSize
-        let db = g + layers[layers.count - 1].biasOffset
-        for r in 0..<rows {
-            let row = dCentered + r * d
-            for j in 0..<d { db[j] -= row[j] }
-        }
+    /// b_dec also enters through the centring: d(b_dec) -= column sums of d(x - b_dec), and
+    /// since d(x - b_dec) = dz W_enc^T, those sums are W_enc (column sums of dz): a product
+    /// with one vector instead of one with the whole batch.  dz: (B, c), scratch: (c)
+    func addCenteringGradient(_ dz: UnsafePointer<Float>, rows: Int, gradients g: UnsafeMutablePointer<Float>,
+                              scratch sums: UnsafeMutablePointer<Float>) {
+        let (d, c) = (config.inputSize, config.codeSize)
+        for j in 0..<c { sums[j] = 0 }
+        for r in 0..<rows { for j in 0..<c { sums[j] += dz[r * c + j] } }
+        // d(b_dec) -= W_enc sums: (d, c) x (c, 1)
+        BLAS.gemm(false, false, m: d, n: 1, k: c, alpha: -1, a: parameters.baseAddress! + layers[0].kernelOffset, lda: c,
+                  b: sums, ldb: 1, beta: 1, c: g + layers[layers.count - 1].biasOffset, ldc: 1)
     }
 
     /// Starts the encoder as the decoder's transpose: W_enc[i][j] = W_dec[j][i].
@@ -47,9 +49,11 @@ extension Autoencoder {
         let linear = Dense(inputSize: layer.inputSize, outputSize: layer.outputSize, activation: .linear,
                            kernelOffset: layer.kernelOffset, biasOffset: layer.biasOffset)
         linear.forward(x, pre, batch: batch, parameters: p)
-        let n = batch * layer.outputSize
-        for i in 0..<n { y[i] = max(pre[i], 0) }
-        if layer.activation == .topk { sae_topk_rows(y, batch, layer.outputSize, layer.k) }
+        let (c, topk) = (layer.outputSize, layer.activation == .topk)
+        WorkerPool.shared.split(batch, alignment: 1, minimumPerPart: 16) { _, rows in
+            for i in (rows.lowerBound * c)..<(rows.upperBound * c) { y[i] = max(pre[i], 0) }
+            if topk { sae_topk_rows(y + rows.lowerBound * c, rows.count, c, layer.k) }
+        }
     }
 
     /// L_aux = coefficient * mean((z_aux W_dec - e)^2) with e = x - x^ held fixed and z_aux the

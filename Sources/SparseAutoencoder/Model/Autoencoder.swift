@@ -106,7 +106,7 @@ public final class Autoencoder {
         var penalty = 0.0
         let p = UnsafePointer(parameters.baseAddress!)
         for l in stride(from: last, through: 0, by: -1) {
-            let dx = l > 0 ? ws.deltas[l - 1] : ws.centeredDelta
+            let dx = l > 0 ? ws.deltas[l - 1] : nil
             guard l == code else {
                 layers[l].backward(ws.layerInput(l), ws.outputs[l], ws.deltas[l], dx, batch: batch, parameters: p, gradients: gradients)
                 continue
@@ -123,7 +123,7 @@ public final class Autoencoder {
             }
             layer.backwardLinear(ws.layerInput(l), ws.deltas[l], dx, batch: batch, parameters: p, gradients: gradients)
         }
-        if let delta = ws.centeredDelta { addCenteringGradient(delta, rows: batch, gradients: gradients) }
+        if ws.centered != nil { addCenteringGradient(ws.deltas[0], rows: batch, gradients: gradients, scratch: ws.scratch) }
         return (reconstruction, penalty, aux ?? 0)
     }
 

@@ -6,8 +6,8 @@
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
 /// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l] during backward;
 /// - scratch: (codeSize), per-unit statistics for the penalty.
-/// A dictionary SAE also has `centered` = x - b_dec and its gradient `centeredDelta`, both
-/// (B, inputSize); with AuxK, `aux` holds its buffers.
+/// A dictionary SAE also has `centered` = x - b_dec, (B, inputSize); with AuxK, `aux` holds its
+/// buffers.
 final class Workspace {
     let capacity: Int
     let input: UnsafeMutablePointer<Float>
@@ -15,7 +15,6 @@ final class Workspace {
     let deltas: [UnsafeMutablePointer<Float>]
     let scratch: UnsafeMutablePointer<Float>
     let centered: UnsafeMutablePointer<Float>?
-    let centeredDelta: UnsafeMutablePointer<Float>?
     let aux: AuxBuffers?
     private let storage: UnsafeMutableBufferPointer<Float>
 
@@ -52,7 +51,7 @@ final class Workspace {
         let (d, c) = (config.inputSize, config.codeSize)
         let dictionary = config.architecture == .dictionary
         let total = capacity * (d + 2 * widths.reduce(0, +)) + c
-            + (dictionary ? 2 * capacity * d : 0)
+            + (dictionary ? capacity * d : 0)
             + (config.auxK != nil ? capacity * (3 * c + 3 * d) + c * d : 0)
         storage = .allocate(capacity: total)
         storage.initialize(repeating: 0)
@@ -66,7 +65,6 @@ final class Workspace {
         deltas = widths.map { take(capacity * $0) }
         scratch = take(c)
         centered = dictionary ? take(capacity * d) : nil
-        centeredDelta = dictionary ? take(capacity * d) : nil
         aux = config.auxK == nil ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
     }
 
