@@ -8,18 +8,21 @@ struct SAE: ParsableCommand {
         abstract: "Train, inspect and compare sparse autoencoders on the CPU.",
         discussion: """
             Reproduces the Keras sparse-autoencoder tutorial (an L1- and a KL-penalised autoencoder on \
-            Fashion-MNIST) with the same numerics, and writes each run to a directory:
+            Fashion-MNIST) with the same numerics, trains single-layer dictionary SAEs (TopK, AuxK, \
+            unit-norm decoder) on your own .npy vectors and exports them for SAELens, and writes \
+            each run to a directory:
               config.json        model and training settings (enough to rebuild and rerun)
               model.safetensors  the weights (F32, readable by numpy/safetensors)
               history.json       loss and val_loss per epoch
-              metrics.json       losses, test BCE/MSE, sparsity, probe accuracy
+              metrics.json       losses, test BCE/MSE/FVU, sparsity, probe accuracy
               checkpoint.safetensors  where training is (for --resume)
               status.json        training, interrupted, diverged or finished
               figures/           charts and image grids, from `sae analyze`
 
             Fashion-MNIST is looked for in --data, $SAE_DATA, ~/.cache/sae/fashion-mnist and \
             /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), and downloaded \
-            (and verified by SHA-256) into the cache if none has it.
+            (and verified by SHA-256) into the cache if none has it. Vectors come from \
+            --data-npy (and --val-npy).
             """,
         subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, SweepCommand.self, Bench.self, Summary.self, Encode.self,
                       Reconstruct.self, ExportCommand.self, Metrics.self]
