@@ -82,8 +82,16 @@ public struct Dataset: Sendable {
                        labels: isLabelled ? indices.map { labels[$0] } : [])
     }
 
-    /// The first `n` samples (all of them if `n >= count`).
-    public func prefix(_ n: Int) -> Dataset { subset(Array(0..<min(n, count))) }
+    /// The first `n` samples (all of them if `n >= count`): one contiguous copy.
+    public func prefix(_ n: Int) -> Dataset {
+        let n = min(n, count), end = n * featureCount
+        let storage: Storage
+        switch self.storage {
+        case .bytes(let p): storage = .bytes(Array(p[0..<end]))
+        case .floats(let v): storage = .floats(Array(v[0..<end]))
+        }
+        return Dataset(count: n, height: height, width: width, storage: storage, labels: isLabelled ? Array(labels[0..<n]) : [])
+    }
 
     /// A seeded random split: `fraction` of the samples (at least one) held out, the rest kept,
     /// each in their original order. For vector files that come without a validation file.
