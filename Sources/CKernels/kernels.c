@@ -1,5 +1,6 @@
 #include "sae_kernels.h"
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 // Compile each kernel for AVX2 + FMA and for baseline x86-64; the loader picks one (ifunc).
@@ -156,8 +157,10 @@ static float kth_largest(float *v, long n, long k) {
 void sae_topk_rows(float *y, long rows, long cols, long k) {
     // The k-th largest value by quickselect (O(cols) per row), then every value above it and
     // the earliest ties at it: exactly the k largest, ties keeping the earliest units.
-    if (k >= cols || cols > 4096) return;
-    float values[4096];
+    if (k >= cols) return;
+    float stack[4096];
+    float *values = cols <= 4096 ? stack : malloc((size_t)cols * sizeof(float));
+    if (!values) abort();
     for (long r = 0; r < rows; r++) {
         float *row = y + r * cols;
         memcpy(values, row, (size_t)cols * sizeof(float));
@@ -170,13 +173,14 @@ void sae_topk_rows(float *y, long rows, long cols, long k) {
             row[j] = 0.0f;
         }
     }
+    if (values != stack) free(values);
 }
 
 void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, long rows, long cols, long k) {
-    if (cols > 4096) return;
-    long candidates[4096], n = 0;
+    long *candidates = malloc((size_t)cols * sizeof(long)), n = 0;
+    float *values = malloc((size_t)cols * sizeof(float));
+    if (!candidates || !values) abort();
     for (long j = 0; j < cols; j++) if (allowed[j]) candidates[n++] = j;
-    float values[4096];
     for (long r = 0; r < rows; r++) {
         const float *p = pre + r * cols;
         float *o = out + r * n;
@@ -193,6 +197,8 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
             o[t] = take && v > 0.0f ? v : 0.0f;
         }
     }
+    free(candidates);
+    free(values);
 }
 
 SAE_KERNEL void sae_adam(float *restrict p, float *restrict g, float *restrict m, float *restrict v, long n,

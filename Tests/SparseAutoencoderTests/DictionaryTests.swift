@@ -5,19 +5,23 @@ import XCTest
 /// dead latents, unit-norm decoder rows, and the FVU it reports.
 final class DictionaryTests: XCTestCase {
     /// A small dictionary with non-zero biases (off the relu kinks) and a batch in a workspace.
-    private func setUp(_ config: AutoencoderConfig, batch: Int, seed: UInt64 = 3)
+    /// `sparseStep: false` makes a TopK dictionary take the dense path.
+    private func setUp(_ config: AutoencoderConfig, batch: Int, seed: UInt64 = 3, sparseStep: Bool = true)
         throws -> (model: Autoencoder, ws: Workspace, x: [Float], p: [Float]) {
         let model = try Autoencoder(config: config, seed: seed)
         var p = model.parameterValues
         for layer in model.layers { for j in 0..<layer.outputSize { p[layer.biasOffset + j] = j % 2 == 0 ? 0.1 : -0.07 } }
         model.parameterValues = p
-        return (model, Workspace(model: model, capacity: batch), randomFloats(batch * config.inputSize, seed: 5, in: -1...2), p)
+        let ws = Workspace(model: model, capacity: batch, sparseStep: sparseStep)
+        return (model, ws, randomFloats(batch * config.inputSize, seed: 5, in: -1...2), p)
     }
 
     func testGradientMatchesFiniteDifferencesIncludingTheCentring() throws {
-        for config in [AutoencoderConfig.dictionary(inputSize: 5, codeSize: 7, penalty: .l1(lambda: 0.05)),
-                       AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3)] {
-            let (model, ws, x, p) = try setUp(config, batch: 4)
+        for (config, sparseStep) in [(AutoencoderConfig.dictionary(inputSize: 5, codeSize: 7, penalty: .l1(lambda: 0.05)), false),
+                                     (AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3), false),
+                                     (AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3), true)] {
+            let (model, ws, x, p) = try setUp(config, batch: 4, sparseStep: sparseStep)
+            XCTAssertEqual(ws.sparse != nil, sparseStep)
             func loss(_ params: [Float]) -> Double {
                 model.parameterValues = params
                 ws.input.update(from: x, count: x.count)
@@ -39,14 +43,19 @@ final class DictionaryTests: XCTestCase {
     /// of the dead latents, which do not move the residual: their encoder columns, encoder
     /// biases and decoder rows.
     func testAuxKGradientMatchesFiniteDifferencesOnDeadLatents() throws {
+        for sparseStep in [false, true] { try checkAuxKGradient(sparseStep: sparseStep) }
+    }
+
+    private func checkAuxKGradient(sparseStep: Bool) throws {
         let config = AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 2, auxK: AuxK(k: 2, coefficient: 0.5))
-        let (model, ws, x, p) = try setUp(config, batch: 3)
+        let (model, ws, x, p) = try setUp(config, batch: 3, sparseStep: sparseStep)
+        XCTAssertEqual(ws.sparse != nil, sparseStep)
         ws.input.update(from: x, count: x.count)
         model.forward(ws, batch: 3)
         // Dead: latents the main top-2 chose for no sample.
         let dead = (0..<8).filter { j in (0..<3).allSatisfy { ws.outputs[0][$0 * 8 + j] == 0 } }
         XCTAssertGreaterThanOrEqual(dead.count, 3)
-        for j in dead { ws.aux!.dead[j] = 1 }
+        for j in dead { ws.dead![j] = 1 }
         func loss(_ params: [Float]) -> Double {
             model.parameterValues = params
             ws.input.update(from: x, count: x.count)
@@ -62,7 +71,7 @@ final class DictionaryTests: XCTestCase {
         let (enc, dec) = (model.layers[0], model.layers[1])
         var indices: [Int] = []
         for j in dead {
-            for i in 0..<5 { indices += [enc.kernelOffset + i * 8 + j, dec.kernelOffset + j * 5 + i] }
+            for i in 0..<5 { indices += [enc.kernelIndex(input: i, output: j), dec.kernelOffset + j * 5 + i] }
             indices.append(enc.biasOffset + j)
         }
         var full = [Float](repeating: 0, count: indices.count)
@@ -73,7 +82,7 @@ final class DictionaryTests: XCTestCase {
             return loss(q)
         }
         // Without dead latents AuxK adds nothing.
-        for j in 0..<8 { ws.aux!.dead[j] = 0 }
+        for j in 0..<8 { ws.dead![j] = 0 }
         model.parameterValues = p
         model.forward(ws, batch: 3)
         XCTAssertEqual(model.loss(ws, batch: 3, gradients: &g).aux, 0)
@@ -96,7 +105,7 @@ final class DictionaryTests: XCTestCase {
             XCTAssertEqual(dot, 0, accuracy: 1e-5)
         }
         // The encoder starts as the decoder's transpose.
-        XCTAssertEqual(p[model.layers[0].kernelOffset + 2 * 10 + 7], p[dec.kernelOffset + 7 * 6 + 2])
+        XCTAssertEqual(p[model.layers[0].kernelIndex(input: 2, output: 7)], p[dec.kernelOffset + 7 * 6 + 2])
         // After training steps the rows are still unit length.
         let data = Dataset(vectors: randomFloats(64 * 6, seed: 8), count: 64, features: 6)
         try model.fit(data, settings: TrainingSettings(epochs: 2, batchSize: 16))
@@ -123,7 +132,7 @@ final class DictionaryTests: XCTestCase {
         for auxK in [nil, AuxK(k: 8)] {
             let model = try Autoencoder(config: .dictionary(inputSize: d, codeSize: c, topK: 4, auxK: auxK), seed: 1)
             var p = model.parameterValues
-            for i in 0..<d { for j in 0..<(c / 2) { p[model.layers[0].kernelOffset + i * c + j] *= 0.05 } }
+            for i in 0..<d { for j in 0..<(c / 2) { p[model.layers[0].kernelIndex(input: i, output: j)] *= 0.05 } }
             model.parameterValues = p
             let history = try model.fit(data, validation: data, settings: TrainingSettings(epochs: 6, batchSize: 64, deadAfter: 512))
             let evaluation = model.evaluate(data)

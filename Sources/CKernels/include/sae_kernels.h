@@ -20,7 +20,7 @@ float sae_log1p_unit(float e);
 /// y[r][j] = act(y[r][j] + bias[j]) over (rows, cols).
 void sae_bias_activation(float *y, const float *bias, long rows, long cols, int activation);
 
-/// Keeps the k largest values of each row of (rows, cols) and zeroes the others (TopK; cols <= 4096).
+/// Keeps the k largest values of each row of (rows, cols) and zeroes the others (TopK).
 void sae_topk_rows(float *y, long rows, long cols, long k);
 
 /// dy[r][j] *= act'(y[r][j]) (written in terms of the output y), and db[j] += sum_r dy[r][j],
@@ -41,13 +41,63 @@ double sae_squared_error(const float *z, const float *x, float *grad, long n, fl
 
 /// AuxK's dead-latent selection: with n the number of columns where allowed[j] != 0, writes
 /// out (rows, n), compact: for each row of pre (rows, cols), the allowed columns' values (in
-/// column order) where they are among the row's k largest allowed ones, relu'd; else 0 (cols <= 4096).
+/// column order) where they are among the row's k largest allowed ones, relu'd; else 0.
 void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, long rows, long cols, long k);
 
 /// Keras's Adam step over n parameters: m += (g - m) c1; v += (g^2 - v) c2;
 /// p -= alpha m / (sqrt(v) + eps); then g = 0, ready for the next step's accumulation (one pass
 /// over the gradients instead of a separate clearing pass).
 void sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
+
+
+// MARK: the sparse TopK step (sparse.c)
+
+/// Per row of pre (rows, cols) plus bias (cols): the `keep` = min(k, cols) largest relu'd values,
+/// ties keeping the earliest latents (as `sae_topk_rows`), written in latent order to values and
+/// indices (rows, keep). scratch: cols floats.
+void sae_topk_select(const float *pre, const float *bias, long rows, long cols, long k, float *values, int *indices,
+                     float *scratch);
+
+/// AuxK's selection: per row of pre (rows, cols) plus bias, among the n latents in `candidates`
+/// (ascending), the `keep` (<= n) largest, ties keeping the earliest, relu'd after the choice (as
+/// `sae_topk_among`), in latent order to values and indices (rows, keep). scratch: n floats.
+void sae_topk_select_among(const float *pre, const float *bias, long rows, long cols, const int *candidates, long n,
+                           long keep, float *values, int *indices, float *scratch);
+
+/// out[r] = bias + sum_t values[r][t] w[indices[r][t]] (bias may be NULL: zero).
+/// values, indices: (rows, k); w: (latents, d); out: (rows, d)
+void sae_sparse_decode(const float *values, const int *indices, long rows, long k, const float *w, const float *bias,
+                       long d, float *out);
+
+/// dvalues[r][t] = values[r][t] > 0 ? g[r] . w[indices[r][t]] : 0 (relu's mask).  g: (rows, d)
+void sae_sparse_code_gradient(const float *g, const float *values, const int *indices, long rows, long k,
+                              const float *w, long d, float *dvalues);
+
+/// Groups n pairs by latent (counting sort): latent j's pairs are order[offsets[j] ..<
+/// offsets[j + 1]], in pair order.  offsets: c + 1 ints, order: n ints.
+void sae_group_by_latent(const int *latents, long n, long c, int *offsets, int *order);
+
+/// A step's pairs: main_pairs = rows * k from the TopK selection, then rows * k_aux from AuxK's,
+/// grouped by latent. Pair p's sample is p / k (or (p - main_pairs) / k_aux); its output
+/// gradient is row `sample` of output_gradients (rows * 2, d), or row rows + sample for AuxK's.
+struct sae_pairs {
+    long rows, d, k, k_aux, main_pairs;
+    const float *values, *dvalues;
+    const int *offsets, *order;
+    const float *inputs;             // (rows, d): x - b_dec
+    const float *output_gradients;   // (2 rows, d): dL/dx^, then dL_aux/de^
+};
+
+/// For latents first..<last (all stored (latents, d)): g_dec[j] += sum value * output gradient;
+/// g_enc[j] += sum dvalue * input; g_benc[j] += sum dvalue; bdec_partial -= (sum dvalue) w_enc[j];
+/// and with project_decoder, g_dec[j] -= (g_dec[j] . w_dec[j]) w_dec[j]. Each latent's sums run
+/// in pair order, so the result does not depend on how latents are split over threads.
+void sae_sparse_weight_gradients(const struct sae_pairs *pairs, long first, long last, const float *w_enc,
+                                 const float *w_dec, float *g_enc, float *g_benc, float *g_dec, float *bdec_partial,
+                                 int project_decoder);
+
+/// Scales each row of w (rows, d) to unit length (rows of zeros stay).
+void sae_normalize_rows(float *w, long rows, long d);
 
 #ifdef __cplusplus
 }

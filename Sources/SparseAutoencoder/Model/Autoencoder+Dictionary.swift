@@ -27,16 +27,18 @@ extension Autoencoder {
         let (d, c) = (config.inputSize, config.codeSize)
         for j in 0..<c { sums[j] = 0 }
         for r in 0..<rows { for j in 0..<c { sums[j] += dz[r * c + j] } }
-        // d(b_dec) -= W_enc sums: (d, c) x (c, 1)
-        BLAS.gemm(false, false, m: d, n: 1, k: c, alpha: -1, a: parameters.baseAddress! + layers[0].kernelOffset, lda: c,
+        // d(b_dec) -= W_enc sums, with W_enc stored (c, d): (d, c) x (c, 1)
+        BLAS.gemm(true, false, m: d, n: 1, k: c, alpha: -1, a: parameters.baseAddress! + layers[0].kernelOffset, lda: d,
                   b: sums, ldb: 1, beta: 1, c: g + layers[layers.count - 1].biasOffset, ldc: 1)
     }
 
-    /// Starts the encoder as the decoder's transpose: W_enc[i][j] = W_dec[j][i].
+    /// Starts the encoder as the decoder's transpose, W_enc[i][j] = W_dec[j][i]: with the encoder
+    /// stored latent by latent (c, d), a copy.
     func tieEncoderToDecoder() {
         let (encoder, decoder) = (layers[0], decoderLayer)
-        let (d, c) = (encoder.inputSize, encoder.outputSize)
-        for i in 0..<d { for j in 0..<c { parameters[encoder.kernelOffset + i * c + j] = parameters[decoder.kernelOffset + j * d + i] } }
+        precondition(encoder.unitMajor)
+        (parameters.baseAddress! + encoder.kernelOffset).update(from: parameters.baseAddress! + decoder.kernelOffset,
+                                                               count: encoder.inputSize * encoder.outputSize)
     }
 
     // MARK: - AuxK
@@ -46,8 +48,9 @@ extension Autoencoder {
     func forwardKeepingPreActivations(_ layer: Dense, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                       _ pre: UnsafeMutablePointer<Float>, batch: Int) {
         let p = UnsafePointer(parameters.baseAddress!)
-        let linear = Dense(inputSize: layer.inputSize, outputSize: layer.outputSize, activation: .linear,
+        var linear = Dense(inputSize: layer.inputSize, outputSize: layer.outputSize, activation: .linear,
                            kernelOffset: layer.kernelOffset, biasOffset: layer.biasOffset)
+        linear.unitMajor = layer.unitMajor
         linear.forward(x, pre, batch: batch, parameters: p)
         let (c, topk) = (layer.outputSize, layer.activation == .topk)
         WorkerPool.shared.split(batch, alignment: 1, minimumPerPart: 16) { _, rows in
@@ -62,10 +65,10 @@ extension Autoencoder {
     /// Adds dW_dec and leaves dL/dz_aux, masked to the latents used, in `aux.codeDelta` for the
     /// code layer's backward pass. Returns nil (and touches nothing) when no latent is dead.
     func auxLoss(_ aux: Workspace.AuxBuffers, _ ws: Workspace, batch: Int, gradients g: UnsafeMutablePointer<Float>) -> Double? {
-        guard let settings = config.auxK else { return nil }
+        guard let settings = config.auxK, let dead = ws.dead else { return nil }
         let (d, c) = (config.inputSize, config.codeSize)
         var n = 0
-        for j in 0..<c where aux.dead[j] != 0 {
+        for j in 0..<c where dead[j] != 0 {
             aux.deadIndices[n] = j
             n += 1
         }
@@ -74,7 +77,7 @@ extension Autoencoder {
         let decoder = decoderLayer, output = ws.outputs[layers.count - 1]
         let wDec = parameters.baseAddress! + decoder.kernelOffset
         // z_aux: (B, n); the dead latents' decoder rows W_n: (n, d)
-        sae_topk_among(aux.preCode, aux.dead, aux.code, batch, c, settings.k)
+        sae_topk_among(aux.preCode, dead, aux.code, batch, c, settings.k)
         for t in 0..<n { (aux.decoderRows + t * d).update(from: wDec + aux.deadIndices[t] * d, count: d) }
         // e = x - x^: (B, d)
         for i in 0..<(batch * d) { aux.residual[i] = ws.input[i] - output[i] }
@@ -111,16 +114,12 @@ extension Autoencoder {
 
     // MARK: - Unit-norm decoder rows
 
-    /// Scales every decoder row (one latent's direction) to unit length.
+    /// Scales every decoder row (one latent's direction) to unit length, rows split over the pool.
     func normalizeDecoder() {
         let layer = decoderLayer, n = layer.outputSize
-        for j in 0..<layer.inputSize {
-            let row = parameters.baseAddress! + layer.kernelOffset + j * n
-            var norm: Float = 0
-            for i in 0..<n { norm += row[i] * row[i] }
-            norm = norm.squareRoot()
-            guard norm > 0 else { continue }
-            for i in 0..<n { row[i] /= norm }
+        let w = parameters.baseAddress! + layer.kernelOffset
+        WorkerPool.shared.split(layer.inputSize, alignment: 1, minimumPerPart: max(1, 8192 / n)) { _, rows in
+            sae_normalize_rows(w + rows.lowerBound * n, rows.count, n)
         }
     }
 

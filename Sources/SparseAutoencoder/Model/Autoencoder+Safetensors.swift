@@ -5,8 +5,7 @@ import Foundation
 extension Autoencoder {
     public var namedTensors: [(name: String, tensor: Safetensors.Tensor)] {
         layers.enumerated().flatMap { i, layer in [
-            ("layers.\(i).kernel", Safetensors.Tensor(shape: [layer.inputSize, layer.outputSize],
-                values: Array(parameters[layer.kernelOffset..<(layer.kernelOffset + layer.inputSize * layer.outputSize)]))),
+            ("layers.\(i).kernel", Safetensors.Tensor(shape: [layer.inputSize, layer.outputSize], values: kernelValues(layer))),
             ("layers.\(i).bias", Safetensors.Tensor(shape: [layer.outputSize],
                 values: Array(parameters[layer.biasOffset..<(layer.biasOffset + layer.outputSize)]))),
         ] }
@@ -42,11 +41,27 @@ extension Autoencoder {
             }
             let i = Int(name.split(separator: ".")[1])!
             let layer = layers[i]
-            let offset = name.hasSuffix(".kernel") ? layer.kernelOffset : layer.biasOffset
-            for (k, v) in tensor.values.enumerated() { parameters[offset + k] = v }
+            if name.hasSuffix(".kernel") {
+                setKernelValues(layer, tensor.values)
+            } else {
+                for (k, v) in tensor.values.enumerated() { parameters[layer.biasOffset + k] = v }
+            }
         }
         if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
             throw SAEError.badFile(path, "unexpected tensor \"\(extra)\": the weights do not match config.json")
         }
+    }
+
+    /// A layer's kernel in Keras's (in, out) layout, whichever way it is stored.
+    func kernelValues(_ layer: Dense) -> [Float] {
+        guard layer.unitMajor else { return Array(parameters[layer.kernelOffset..<(layer.kernelOffset + layer.inputSize * layer.outputSize)]) }
+        var values = [Float](repeating: 0, count: layer.inputSize * layer.outputSize)
+        for i in 0..<layer.inputSize { for j in 0..<layer.outputSize { values[i * layer.outputSize + j] = parameters[layer.kernelIndex(input: i, output: j)] } }
+        return values
+    }
+
+    /// Sets a layer's kernel from Keras's (in, out) layout.
+    func setKernelValues(_ layer: Dense, _ values: [Float]) {
+        for i in 0..<layer.inputSize { for j in 0..<layer.outputSize { parameters[layer.kernelIndex(input: i, output: j)] = values[i * layer.outputSize + j] } }
     }
 }

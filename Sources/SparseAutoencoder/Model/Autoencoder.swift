@@ -47,6 +47,8 @@ public final class Autoencoder {
             var layer = Dense(inputSize: shape.inputSize, outputSize: shape.outputSize,
                               activation: shape.activation, kernelOffset: kernel, biasOffset: offset)
             if shape.activation == .topk { layer.k = config.topK ?? shape.outputSize }
+            // A dictionary's encoder is stored latent by latent (c, d), like its decoder.
+            layer.unitMajor = config.architecture == .dictionary && layers.isEmpty
             layers.append(layer)
             offset += shape.outputSize
         }
@@ -72,8 +74,10 @@ public final class Autoencoder {
     // MARK: - Forward and backward over a workspace
 
     /// Runs every layer over the first `batch` rows of `ws.input` (a dictionary SAE first
-    /// subtracts b_dec; with AuxK the code layer keeps its pre-activations).
+    /// subtracts b_dec; with AuxK the code layer keeps its pre-activations). A workspace made for
+    /// the sparse TopK step runs that instead (see `SparseTopK.swift`): the whole model, always.
     func forward(_ ws: Workspace, batch: Int, through last: Int? = nil) {
+        if let sparse = ws.sparse { return sparseForward(ws, sparse, batch: batch) }
         let p = UnsafePointer(parameters.baseAddress!)
         if let centered = ws.centered { center(ws.input, into: centered, rows: batch) }
         for (l, layer) in layers.enumerated() where l <= (last ?? layers.count - 1) {
@@ -91,6 +95,7 @@ public final class Autoencoder {
     /// is returned as `aux`.
     func loss(_ ws: Workspace, batch: Int, gradients: UnsafeMutablePointer<Float>?,
               timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double, aux: Double) {
+        if let sparse = ws.sparse { return sparseLoss(ws, sparse, batch: batch, gradients: gradients, timer: timer) }
         let d = config.inputSize, last = layers.count - 1, code = codeLayerIndex
         let scale = 1 / Float(batch * d)
         let reconstruction = config.loss.evaluate(
@@ -135,6 +140,7 @@ public final class Autoencoder {
         let width = layers[last].outputSize
         var result = [Float](repeating: 0, count: rows * width)
         let ws = Workspace(model: self, capacity: min(batchSize, max(rows, 1)))
+        ws.writesDenseCode = last == codeLayerIndex
         result.withUnsafeMutableBufferPointer { out in
             var start = 0
             while start < rows {

@@ -1,13 +1,14 @@
-/// Every buffer one batch needs, allocated once (in one allocation) and reused for every step,
-/// so the training loop allocates nothing.
+/// Every buffer one batch needs, allocated once and reused for every step, so the training loop
+/// allocates nothing.
 ///
 /// For layer l with output width n_l and a batch of at most `capacity` rows:
 /// - input: (B, inputSize), the batch itself (and the reconstruction target);
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
 /// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l] during backward;
 /// - scratch: (codeSize), per-unit statistics for the penalty.
-/// A dictionary SAE also has `centered` = x - b_dec, (B, inputSize); with AuxK, `aux` holds its
-/// buffers.
+/// A dictionary SAE also has `centered` = x - b_dec, (B, inputSize); with AuxK, `dead` marks the
+/// latents it may use (set by the trainer before each step). The dense path keeps AuxK's buffers
+/// in `aux`; a TopK dictionary's sparse step keeps its own in `sparse` (and no `deltas`).
 final class Workspace {
     let capacity: Int
     let input: UnsafeMutablePointer<Float>
@@ -15,16 +16,24 @@ final class Workspace {
     let deltas: [UnsafeMutablePointer<Float>]
     let scratch: UnsafeMutablePointer<Float>
     let centered: UnsafeMutablePointer<Float>?
+    /// Per latent, 1 where AuxK may use it (dead), else 0; nil without AuxK.
+    let dead: UnsafeMutablePointer<UInt8>?
     let aux: AuxBuffers?
+    let sparse: SparseBuffers?
+    /// The sparse step writes the dense code (B, codeSize) into outputs[code] only when asked
+    /// (analysis wants it; training and validation do not).
+    var writesDenseCode = true
+    /// The sparse step removes each touched decoder row's gradient component along the row
+    /// (unit-norm decoders), fused into its weight-gradient pass; the trainer sets this.
+    var projectsDecoderGradient = false
     private let storage: UnsafeMutableBufferPointer<Float>
 
-    /// AuxK's buffers, for n dead latents: pre-activations (B, codeSize); the dead latents' code
-    /// and its gradient (B, n); the residual, its reconstruction by dead latents and that one's
-    /// gradient (B, inputSize); the dead latents' decoder rows or their gradient (n, inputSize);
-    /// which latents are dead (set by the trainer before each step) and their indices.
+    /// AuxK's buffers for the dense path, for n dead latents: pre-activations (B, codeSize); the
+    /// dead latents' code and its gradient (B, n); the residual, its reconstruction by dead
+    /// latents and that one's gradient (B, inputSize); the dead latents' decoder rows or their
+    /// gradient (n, inputSize); the dead latents' indices.
     final class AuxBuffers {
         let preCode, code, codeDelta, residual, reconstruction, reconstructionDelta, decoderRows: UnsafeMutablePointer<Float>
-        let dead: UnsafeMutablePointer<UInt8>
         let deadIndices: UnsafeMutablePointer<Int>
         var deadCount = 0
 
@@ -32,27 +41,27 @@ final class Workspace {
             (preCode, code, codeDelta) = (take(capacity * c), take(capacity * c), take(capacity * c))
             (residual, reconstruction, reconstructionDelta) = (take(capacity * d), take(capacity * d), take(capacity * d))
             decoderRows = take(c * d)
-            dead = .allocate(capacity: c)
-            dead.initialize(repeating: 0, count: c)
             deadIndices = .allocate(capacity: c)
             deadIndices.initialize(repeating: 0, count: c)
         }
 
-        deinit {
-            dead.deallocate()
-            deadIndices.deallocate()
-        }
+        static func floats(capacity: Int, inputSize d: Int, codeSize c: Int) -> Int { capacity * (3 * c + 3 * d) + c * d }
+
+        deinit { deadIndices.deallocate() }
     }
 
-    init(model: Autoencoder, capacity: Int) {
+    /// `sparseStep`: false forces the dense path on a model that allows the sparse TopK step
+    /// (tests compare the two).
+    init(model: Autoencoder, capacity: Int, sparseStep: Bool = true) {
         self.capacity = capacity
         let config = model.config
         let widths = model.layers.map(\.outputSize)
         let (d, c) = (config.inputSize, config.codeSize)
         let dictionary = config.architecture == .dictionary
-        let total = capacity * (d + 2 * widths.reduce(0, +)) + c
+        let useSparse = sparseStep && model.supportsSparseStep
+        let total = capacity * (d + (useSparse ? 1 : 2) * widths.reduce(0, +)) + c
             + (dictionary ? capacity * d : 0)
-            + (config.auxK != nil ? capacity * (3 * c + 3 * d) + c * d : 0)
+            + (config.auxK != nil && !useSparse ? AuxBuffers.floats(capacity: capacity, inputSize: d, codeSize: c) : 0)
         storage = .allocate(capacity: total)
         storage.initialize(repeating: 0)
         var next = storage.baseAddress!
@@ -62,13 +71,23 @@ final class Workspace {
         }
         input = take(capacity * d)
         outputs = widths.map { take(capacity * $0) }
-        deltas = widths.map { take(capacity * $0) }
+        deltas = useSparse ? [] : widths.map { take(capacity * $0) }
         scratch = take(c)
         centered = dictionary ? take(capacity * d) : nil
-        aux = config.auxK == nil ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
+        aux = config.auxK == nil || useSparse ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
+        sparse = useSparse ? SparseBuffers(capacity: capacity, inputSize: d, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0) : nil
+        if config.auxK != nil {
+            dead = .allocate(capacity: c)
+            dead!.initialize(repeating: 0, count: c)
+        } else {
+            dead = nil
+        }
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        dead?.deallocate()
+    }
 
     /// The input of layer l: the (centred) batch for the first layer, else the previous layer's output.
     @inline(__always)

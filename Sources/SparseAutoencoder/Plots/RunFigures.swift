@@ -71,7 +71,7 @@ public enum RunFigures {
     public static func firstLayerTiles(_ model: Autoencoder, side: Int) -> [UInt8] {
         let layer = model.layers[0], p = model.parameterValues
         let tiles = (0..<layer.outputSize).map { unit -> GreyImage in
-            var w = (0..<layer.inputSize).map { p[layer.kernelOffset + $0 * layer.outputSize + unit] }
+            var w = (0..<layer.inputSize).map { p[layer.kernelIndex(input: $0, output: unit)] }
             let norm = max(w.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
             w = w.map { $0 / norm }
             let lo = w.min() ?? 0, hi = w.max() ?? 1

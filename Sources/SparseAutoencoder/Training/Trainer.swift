@@ -23,6 +23,8 @@ public final class Trainer {
     private let gradients: UnsafeMutableBufferPointer<Float>
     /// Per code unit, training samples seen since it last fired (was > 0).
     var samplesSinceFired: [Int]
+    /// Scratch for the sparse step's firing count: per latent, the last sample that fired it.
+    private var lastFired: [Int]
 
     /// Why `fit` stopped before the last epoch.
     public enum Stop: Error, Equatable {
@@ -32,16 +34,25 @@ public final class Trainer {
         case diverged(epoch: Int, step: Int, loss: Double)
     }
 
-    public init(model: Autoencoder, settings: TrainingSettings) throws {
+    /// Whether a TopK dictionary trains with the sparse step (false: the dense path, for tests).
+    let sparseStep: Bool
+
+    public convenience init(model: Autoencoder, settings: TrainingSettings) throws {
+        try self.init(model: model, settings: settings, sparseStep: true)
+    }
+
+    init(model: Autoencoder, settings: TrainingSettings, sparseStep: Bool) throws {
         try settings.validate()
         self.model = model
         self.settings = settings
+        self.sparseStep = sparseStep
         optimizer = Adam(settings: settings.optimizer, parameterCount: model.parameterCount)
         // A different stream from the one that initialised the weights.
         rng = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
         gradients = .allocate(capacity: model.parameterCount)
         gradients.initialize(repeating: 0)
         samplesSinceFired = [Int](repeating: 0, count: model.config.codeSize)
+        lastFired = samplesSinceFired
     }
 
     deinit { gradients.deallocate() }
@@ -59,7 +70,11 @@ public final class Trainer {
         try checkShape(train, role: "training set")
         if let validation { try checkShape(validation, role: "validation set") }
         let batch = settings.batchSize
-        if workspace == nil { workspace = Workspace(model: model, capacity: min(batch, train.count)) }
+        if workspace == nil {
+            let ws = Workspace(model: model, capacity: min(batch, train.count), sparseStep: sparseStep)
+            (ws.writesDenseCode, ws.projectsDecoderGradient) = (false, model.config.unitNormDecoder)
+            workspace = ws
+        }
         let steps = (train.count + batch - 1) / batch
         guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
         let deadAfter = settings.deadAfter ?? train.count
@@ -113,19 +128,34 @@ public final class Trainer {
         data.gather(rows, into: ws.input)
         timer?.mark(.data)
         model.forward(ws, batch: b)
-        trackFiring(ws.outputs[model.codeLayerIndex], rows: b)
-        if let aux = ws.aux {
-            for (j, since) in samplesSinceFired.enumerated() { aux.dead[j] = since >= deadAfter ? 1 : 0 }
+        if let sparse = ws.sparse { trackFiring(sparse, rows: b) } else { trackFiring(ws.outputs[model.codeLayerIndex], rows: b) }
+        if let dead = ws.dead {
+            for (j, since) in samplesSinceFired.enumerated() { dead[j] = since >= deadAfter ? 1 : 0 }
         }
         timer?.mark(.forward)
-        // `gradients` is all zeros here: Adam clears it as it reads it.
+        // `gradients` is all zeros here: Adam clears it as it reads it. The sparse step projects
+        // the decoder's gradient itself (ws.projectsDecoderGradient).
         let (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
         timer?.mark(.backward)
-        if model.config.unitNormDecoder { model.projectDecoderGradient(gradients.baseAddress!) }
+        if model.config.unitNormDecoder && ws.sparse == nil { model.projectDecoderGradient(gradients.baseAddress!) }
         optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)
         if model.config.unitNormDecoder { model.normalizeDecoder() }
         timer?.mark(.optimizer)
         return reconstruction + penalty
+    }
+
+    /// The same from the sparse step's pairs: the last sample of the batch on which each latent
+    /// fired, found in one pass over the B k pairs (samples in order).
+    @inline(__always)
+    private func trackFiring(_ s: SparseBuffers, rows: Int) {
+        let c = model.config.codeSize
+        lastFired.withUnsafeMutableBufferPointer { last in
+            for j in 0..<c { last[j] = -1 }
+            for q in 0..<(rows * s.k) where s.values[q] > 0 { last[Int(s.latents[q])] = q / s.k }
+            samplesSinceFired.withUnsafeMutableBufferPointer { since in
+                for j in 0..<c { since[j] = last[j] < 0 ? since[j] + rows : rows - 1 - last[j] }
+            }
+        }
     }
 
     /// Counts, per code unit, the samples since it last fired.

@@ -1,0 +1,165 @@
+// The sparse half of a TopK dictionary SAE's step: after the encoder's dense product, every
+// sample has k active latents, and everything else (decoding, the code gradient, the weight
+// gradients) touches only those. A latent activation is a "pair" (sample, latent, value);
+// AuxK adds pairs of its own. See Model/SparseTopK.swift for the maths and the shapes.
+#include "sae_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__)
+#define SAE_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SAE_KERNEL
+#endif
+
+#define LANES 16
+
+// The k-th largest of n values (0-based rank k - 1), reordering `v`: Hoare's quickselect.
+static float kth_largest(float *v, long n, long k) {
+    long lo = 0, hi = n - 1, target = k - 1;
+    while (lo < hi) {
+        float pivot = v[(lo + hi) / 2];
+        long i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot) i++;
+            while (v[j] < pivot) j--;
+            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+        }
+        if (target <= j) hi = j;
+        else if (target >= i) lo = i;
+        else break;
+    }
+    return v[target];
+}
+
+SAE_KERNEL void sae_topk_select(const float *restrict pre, const float *restrict bias, long rows, long cols, long k,
+                                float *restrict values, int *restrict indices, float *restrict scratch) {
+    long keep = k < cols ? k : cols;
+    for (long r = 0; r < rows; r++) {
+        const float *row = pre + r * cols;
+        float *v = values + r * keep;
+        int *ix = indices + r * keep;
+        for (long j = 0; j < cols; j++) { float x = row[j] + bias[j]; scratch[j] = x > 0.0f ? x : 0.0f; }
+        float threshold = kth_largest(scratch, cols, keep);
+        // Every value above the threshold, and the earliest ties at it: exactly `keep`, in
+        // latent order (the order in which the dense path's selection keeps them).
+        long above = 0;
+        for (long j = 0; j < cols; j++) { float x = row[j] + bias[j]; above += (x > 0.0f ? x : 0.0f) > threshold; }
+        long ties = keep - above, n = 0;
+        for (long j = 0; j < cols; j++) {
+            float x = row[j] + bias[j];
+            x = x > 0.0f ? x : 0.0f;
+            if (x > threshold || (x == threshold && ties > 0 && ties--)) { v[n] = x; ix[n] = (int)j; n++; }
+        }
+    }
+}
+
+void sae_topk_select_among(const float *restrict pre, const float *restrict bias, long rows, long cols,
+                           const int *restrict candidates, long n, long keep,
+                           float *restrict values, int *restrict indices, float *restrict scratch) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = pre + r * cols;
+        float *v = values + r * keep;
+        int *ix = indices + r * keep;
+        for (long t = 0; t < n; t++) scratch[t] = row[candidates[t]] + bias[candidates[t]];
+        float threshold = kth_largest(scratch, n, keep);
+        long ties = keep;
+        for (long t = 0; t < n; t++) ties -= row[candidates[t]] + bias[candidates[t]] > threshold;
+        long m = 0;
+        for (long t = 0; t < n; t++) {
+            float x = row[candidates[t]] + bias[candidates[t]];
+            if (x > threshold || (x == threshold && ties > 0 && ties--)) { v[m] = x > 0.0f ? x : 0.0f; ix[m] = candidates[t]; m++; }
+        }
+    }
+}
+
+SAE_KERNEL void sae_sparse_decode(const float *restrict values, const int *restrict indices, long rows, long k,
+                                  const float *restrict w, const float *restrict bias, long d, float *restrict out) {
+    for (long r = 0; r < rows; r++) {
+        float *restrict o = out + r * d;
+        if (bias) memcpy(o, bias, (size_t)d * sizeof(float));
+        else memset(o, 0, (size_t)d * sizeof(float));
+        for (long t = 0; t < k; t++) {
+            float v = values[r * k + t];
+            if (v == 0.0f) continue;
+            const float *restrict row = w + (long)indices[r * k + t] * d;
+            for (long j = 0; j < d; j++) o[j] += v * row[j];
+        }
+    }
+}
+
+// sum_j a[j] b[j] in LANES float lanes, added in a fixed order.
+static inline __attribute__((always_inline)) float dot(const float *restrict a, const float *restrict b, long n) {
+    float lanes[LANES] = {0};
+    long j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) lanes[l] += a[j + l] * b[j + l];
+    float s = 0.0f;
+    for (; j < n; j++) s += a[j] * b[j];
+    for (int l = 0; l < LANES; l++) s += lanes[l];
+    return s;
+}
+
+SAE_KERNEL void sae_sparse_code_gradient(const float *restrict g, const float *restrict values, const int *restrict indices,
+                                         long rows, long k, const float *restrict w, long d, float *restrict dvalues) {
+    for (long r = 0; r < rows; r++)
+        for (long t = 0; t < k; t++) {
+            long p = r * k + t;
+            dvalues[p] = values[p] > 0.0f ? dot(g + r * d, w + (long)indices[p] * d, d) : 0.0f;
+        }
+}
+
+void sae_group_by_latent(const int *restrict latents, long n, long c, int *restrict offsets, int *restrict order) {
+    memset(offsets, 0, (size_t)(c + 1) * sizeof(int));
+    for (long p = 0; p < n; p++) offsets[latents[p] + 1]++;
+    for (long j = 0; j < c; j++) offsets[j + 1] += offsets[j];
+    // offsets[j] now counts pairs of latents < j: fill each latent's run in pair order, using
+    // offsets[j] as its cursor, then shift the cursors back to the runs' starts.
+    for (long p = 0; p < n; p++) order[offsets[latents[p]]++] = (int)p;
+    for (long j = c; j > 0; j--) offsets[j] = offsets[j - 1];
+    offsets[0] = 0;
+}
+
+SAE_KERNEL void sae_sparse_weight_gradients(const struct sae_pairs *restrict s, long first, long last,
+                                            const float *restrict w_enc, const float *restrict w_dec,
+                                            float *restrict g_enc, float *restrict g_benc, float *restrict g_dec,
+                                            float *restrict bdec_partial, int project_decoder) {
+    long d = s->d;
+    for (long j = first; j < last; j++) {
+        int begin = s->offsets[j], end = s->offsets[j + 1];
+        if (begin == end) continue;
+        float *restrict ge = g_enc + j * d, *restrict gd = g_dec + j * d;
+        float code_sum = 0.0f;
+        for (int q = begin; q < end; q++) {
+            long p = s->order[q];
+            // Pair p's sample, and the row of its output gradient (AuxK's come after the main ones').
+            long sample = p < s->main_pairs ? p / s->k : (p - s->main_pairs) / s->k_aux;
+            long out_row = p < s->main_pairs ? sample : s->rows + sample;
+            float v = s->values[p], dv = s->dvalues[p];
+            const float *restrict x = s->inputs + sample * d, *restrict go = s->output_gradients + out_row * d;
+            if (v != 0.0f) for (long i = 0; i < d; i++) gd[i] += v * go[i];
+            if (dv != 0.0f) for (long i = 0; i < d; i++) ge[i] += dv * x[i];
+            code_sum += dv;
+        }
+        g_benc[j] += code_sum;
+        // The centring: d(b_dec) -= (sum of the latent's code gradients) W_enc[j].
+        const float *restrict we = w_enc + j * d;
+        if (code_sum != 0.0f) for (long i = 0; i < d; i++) bdec_partial[i] -= code_sum * we[i];
+        // Unit-norm decoder rows: remove the gradient's component along the row (this step is
+        // the row's only gradient, so it can be done here, once per active row).
+        if (project_decoder) {
+            const float *restrict wd = w_dec + j * d;
+            float along = dot(gd, wd, d);
+            for (long i = 0; i < d; i++) gd[i] -= along * wd[i];
+        }
+    }
+}
+
+SAE_KERNEL void sae_normalize_rows(float *restrict w, long rows, long d) {
+    for (long r = 0; r < rows; r++) {
+        float *restrict row = w + r * d;
+        float norm = __builtin_elementwise_sqrt(dot(row, row, d));
+        if (norm > 0.0f) {
+            for (long i = 0; i < d; i++) row[i] /= norm;
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import CKernels
+
+/// A TopK dictionary's step at the cost of its sparsity.
+///
+/// Only the encoder's forward product has to be dense: it feeds the TopK selection. After it,
+/// each sample has k active latents, and the rest of the step works on those (sample, latent,
+/// value) "pairs" alone, as sparsify does on the GPU:
+///
+///     xc   = x - b_dec                                    (B, d)      dense
+///     pre  = xc W_enc^T                                   (B, c)      the one dense product
+///     (z, j) = topk(relu(pre + b_enc))                    (B, k)      values and latents
+///     x^   = b_dec + sum_t z[t] W_dec[j[t]]               (B, d)      k rows per sample
+///     G    = dL/dx^ = 2 (x^ - x) / (B d)                  (B, d)
+///     dz[t] = G . W_dec[j[t]]   (0 where z[t] = 0)        (B, k)      k dot products per sample
+///     dW_dec[j] += z G,  dW_enc[j] += dz xc,  db_enc[j] += dz         active rows only
+///     db_dec += sum_r G[r] - sum_j (sum dz) W_enc[j]      (output bias and centring)
+///
+/// AuxK adds pairs of its own: the k_aux largest pre-activations among dead latents reconstruct
+/// the residual e = x - x^ (held fixed), with G_aux = dL_aux/de^; their pairs join the main ones.
+/// The weight gradients group all pairs by latent (a counting sort), so threads own disjoint
+/// latents' rows (no atomics) and each row stays in cache while its pairs are summed; each row's
+/// sum runs in pair order, so the bits do not depend on the thread count (only the b_dec
+/// partial sums, added in part order, do).
+///
+/// Both weight matrices are stored latent by latent, (c, d). The dense path (`forward` and
+/// `loss` without `ws.sparse`) computes the same numbers; tests compare the two.
+final class SparseBuffers {
+    let k: Int
+    /// AuxK's k (0 without AuxK).
+    let kAux: Int
+    /// pre = xc W_enc^T, without b_enc (the selections add it): (B, c).
+    let pre: UnsafeMutablePointer<Float>
+    /// Main pairs (B k) then AuxK's (B auxKeep): values, their gradients, latents.
+    let values, dvalues: UnsafeMutablePointer<Float>
+    let latents: UnsafeMutablePointer<CInt>
+    /// Pairs grouped by latent: latent j's are order[offsets[j] ..< offsets[j + 1]].
+    let offsets, order: UnsafeMutablePointer<CInt>
+    /// dL/dx^ (B, d), then AuxK's dL/de^ (B, d).
+    let outputGradients: UnsafeMutablePointer<Float>
+    /// AuxK: the residual e = x - x^ and its reconstruction e^: (B, d) each.
+    let residual, auxReconstruction: UnsafeMutablePointer<Float>
+    /// AuxK: the dead latents this step, ascending.
+    let candidates: UnsafeMutablePointer<CInt>
+    /// The latent ranges of the pool's parts in the weight-gradient pass: (parts + 1).
+    let partBounds: UnsafeMutablePointer<CInt>
+    /// Per pool part: selection scratch (c) and b_dec's partial gradient (d).
+    let selectionScratch, bDecPartials: UnsafeMutablePointer<Float>
+    /// AuxK pairs per sample in the current step (0: AuxK did not run).
+    var auxKeep = 0
+    private let floats: UnsafeMutableBufferPointer<Float>
+    private let ints: UnsafeMutableBufferPointer<CInt>
+
+    init(capacity b: Int, inputSize d: Int, codeSize c: Int, k: Int, kAux: Int) {
+        (self.k, self.kAux) = (k, kAux)
+        let pairs = b * (k + kAux), parts = WorkerPool.shared.parts
+        floats = .allocate(capacity: b * c + 2 * pairs + 4 * b * d + parts * (c + d))
+        floats.initialize(repeating: 0)
+        ints = .allocate(capacity: 2 * pairs + (c + 1) + c + parts + 1)
+        ints.initialize(repeating: 0)
+        var f = floats.baseAddress!, i = ints.baseAddress!
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { f += n }; return f }
+        func takeInts(_ n: Int) -> UnsafeMutablePointer<CInt> { defer { i += n }; return i }
+        pre = take(b * c)
+        (values, dvalues) = (take(pairs), take(pairs))
+        outputGradients = take(2 * b * d)
+        (residual, auxReconstruction) = (take(b * d), take(b * d))
+        (selectionScratch, bDecPartials) = (take(parts * c), take(parts * d))
+        (latents, order) = (takeInts(pairs), takeInts(pairs))
+        offsets = takeInts(c + 1)
+        candidates = takeInts(c)
+        partBounds = takeInts(parts + 1)
+    }
+
+    deinit {
+        floats.deallocate()
+        ints.deallocate()
+    }
+}
+
+extension Autoencoder {
+    /// The sparse step serves single-layer TopK dictionaries without an activity penalty (the
+    /// TopK selection is their sparsity); everything else takes the dense path.
+    var supportsSparseStep: Bool {
+        config.architecture == .dictionary && config.codeActivation == .topk && config.penalty == .none && layers[0].unitMajor
+    }
+
+    // MARK: - Forward
+
+    /// xc = x - b_dec; pre = xc W_enc^T; the TopK pairs; x^ into outputs[1]; and, if the workspace
+    /// asks for it, the dense code into outputs[0].
+    func sparseForward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int) {
+        let (d, c, k) = (config.inputSize, config.codeSize, s.k)
+        let p = parameters.baseAddress!
+        let (encoder, decoder) = (layers[0], layers[1])
+        center(ws.input, into: ws.centered!, rows: b)
+        // pre: (B, c) = xc (B, d) x W_enc^T (d, c)
+        BLAS.gemm(false, true, m: b, n: c, k: d, a: ws.centered!, lda: d, b: p + encoder.kernelOffset, ldb: d, c: s.pre, ldc: c)
+        let bEnc = UnsafePointer(p + encoder.biasOffset), wDec = UnsafePointer(p + decoder.kernelOffset)
+        let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
+            let (values, latents) = (s.values + rows.lowerBound * k, s.latents + rows.lowerBound * k)
+            sae_topk_select(s.pre + rows.lowerBound * c, bEnc, rows.count, c, k, values, latents, s.selectionScratch + part * c)
+            sae_sparse_decode(values, latents, rows.count, k, wDec, bDec, d, xHat + rows.lowerBound * d)
+        }
+        s.auxKeep = 0
+        guard ws.writesDenseCode else { return }
+        let code = ws.outputs[0]
+        code.update(repeating: 0, count: b * c)
+        for q in 0..<(b * k) { code[(q / k) * c + Int(s.latents[q])] = s.values[q] }
+    }
+
+    // MARK: - Loss and backward
+
+    /// After `sparseForward`: the batch's MSE and, with `gradients`, the gradient of the loss
+    /// (and of AuxK's, whose value is returned) added into them.
+    func sparseLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>?,
+                    timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double, aux: Double) {
+        let d = config.inputSize
+        let scale = 1 / Float(b * d)
+        let reconstruction = ReconstructionLoss.mse.evaluate(
+            logits: ws.outputs[1], targets: ws.input, rows: b, cols: d,
+            gradient: g == nil ? nil : s.outputGradients, scale: scale, linear: true) * Double(scale)
+        timer?.mark(.loss)
+        guard let g else { return (reconstruction, 0, 0) }
+        let aux = sparseAuxLoss(ws, s, batch: b)
+        sparseBackward(ws, s, batch: b, gradients: g)
+        return (reconstruction, 0, aux)
+    }
+
+    /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its
+    /// loss (0 when no latent is dead, and then no pairs).
+    private func sparseAuxLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int) -> Double {
+        guard let settings = config.auxK, let dead = ws.dead else { return 0 }
+        let (d, c) = (config.inputSize, config.codeSize)
+        var n = 0
+        for j in 0..<c where dead[j] != 0 {
+            s.candidates[n] = CInt(j)
+            n += 1
+        }
+        guard n > 0 else { return 0 }
+        let keep = min(settings.k, n), mainPairs = b * s.k
+        s.auxKeep = keep
+        let p = parameters.baseAddress!
+        let bEnc = UnsafePointer(p + layers[0].biasOffset), wDec = UnsafePointer(p + layers[1].kernelOffset)
+        let (values, latents, output) = (s.values + mainPairs, s.latents + mainPairs, UnsafePointer(ws.outputs[1]))
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
+            let r0 = rows.lowerBound
+            sae_topk_select_among(s.pre + r0 * c, bEnc, rows.count, c, s.candidates, n, keep,
+                                  values + r0 * keep, latents + r0 * keep, s.selectionScratch + part * c)
+            // e = x - x^; e^ = z_aux W_dec (no bias)
+            for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.input[i] - output[i] }
+            sae_sparse_decode(values + r0 * keep, latents + r0 * keep, rows.count, keep, wDec, nil, d, s.auxReconstruction + r0 * d)
+        }
+        let scale = settings.coefficient / Float(b * d)
+        return ReconstructionLoss.mse.evaluate(logits: s.auxReconstruction, targets: s.residual, rows: b, cols: d,
+                                               gradient: s.outputGradients + b * d, scale: scale, linear: true) * Double(scale)
+    }
+
+    /// Adds every parameter's gradient, given the output gradients (and AuxK's pairs, if any).
+    private func sparseBackward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>) {
+        let (d, c, k, keep) = (config.inputSize, config.codeSize, s.k, s.auxKeep)
+        let p = UnsafePointer(parameters.baseAddress!)
+        let (encoder, decoder) = (layers[0], layers[1])
+        let wDec = p + decoder.kernelOffset, mainPairs = b * k, pairs = b * (k + keep)
+        // dz = G . W_dec[j] for every pair, main and AuxK's: (B, k) and (B, keep)
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+            let r0 = rows.lowerBound
+            sae_sparse_code_gradient(s.outputGradients + r0 * d, s.values + r0 * k, s.latents + r0 * k, rows.count, k, wDec, d,
+                                     s.dvalues + r0 * k)
+            if keep > 0 {
+                sae_sparse_code_gradient(s.outputGradients + (b + r0) * d, s.values + mainPairs + r0 * keep,
+                                         s.latents + mainPairs + r0 * keep, rows.count, keep, wDec, d, s.dvalues + mainPairs + r0 * keep)
+            }
+        }
+        sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
+        // db_dec += column sums of G (the output bias's share)
+        Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d)
+        var description = sae_pairs(rows: b, d: d, k: k, k_aux: keep, main_pairs: mainPairs, values: s.values, dvalues: s.dvalues,
+                                    offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients)
+        let parts = WorkerPool.shared.parts, bounds = s.partBounds
+        balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
+        let project: CInt = ws.projectsDecoderGradient ? 1 : 0
+        withUnsafePointer(to: &description) { pairsPointer in
+            WorkerPool.shared.run { part in
+                let partial = s.bDecPartials + part * d
+                partial.update(repeating: 0, count: d)
+                sae_sparse_weight_gradients(pairsPointer, Int(bounds[part]), Int(bounds[part + 1]), p + encoder.kernelOffset, wDec,
+                                            g + encoder.kernelOffset, g + encoder.biasOffset, g + decoder.kernelOffset,
+                                            partial, project)
+            }
+        }
+        // db_dec += the centring's share, part by part in a fixed order.
+        let bDec = g + decoder.biasOffset
+        for part in 0..<parts {
+            let partial = s.bDecPartials + part * d
+            for i in 0..<d { bDec[i] += partial[i] }
+        }
+    }
+
+    /// Splits 0..<latents into `parts` ranges holding about equal numbers of pairs: bounds
+    /// (parts + 1), part i's latents bounds[i] ..< bounds[i + 1].
+    private func balanceLatents(_ offsets: UnsafePointer<CInt>, latents c: Int, pairs: Int,
+                                into bounds: UnsafeMutablePointer<CInt>, parts: Int) {
+        bounds[0] = 0
+        var j = 0
+        for part in 1..<max(parts, 1) {
+            let target = pairs * part / parts
+            while j < c && Int(offsets[j]) < target { j += 1 }
+            bounds[part] = CInt(j)
+        }
+        bounds[parts] = CInt(c)
+    }
+}
