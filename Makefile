@@ -14,9 +14,12 @@ test:
 	bash scripts/install-deps.sh --test
 	swift test --disable-swift-testing
 
-# sae against Keras, side by side on this machine (creates .venv with tensorflow-cpu once).
+# sae against its peers side by side on this machine: the tutorial models against Keras (TensorFlow and
+# JAX) and PyTorch, and a TopK dictionary SAE against EleutherAI sparsify (creates .venv with
+# tensorflow-cpu, jax, torch and eai-sparsify once, several GB). Not part of CI or `make test`.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--quick" or BENCH_ARGS="--parts dictionary".
 bench: deps build
-	python3 bench/side_by_side.py
+	python3 bench/side_by_side.py $(BENCH_ARGS)
 
 # Fuzz the parsers (IDX + gzip, safetensors, config.json) with libFuzzer; see scripts/fuzz.sh.
 fuzz: deps

@@ -1,10 +1,13 @@
 """The tutorial's two sparse autoencoders in Keras, on the same IDX files sae reads.
 
-    python bench/keras_reference.py --penalty l1 --epochs 30 [--data DIR] [--json out.json]
+    python bench/keras_reference.py --penalty l1 --epochs 30 [--backend jax] [--data DIR] [--json out.json]
 
 Prints Keras's usual per-epoch progress and, at the end, one JSON line with the final loss,
 val_loss, test MSE, mean code activation, dead units and seconds per epoch, so its numbers
 can be compared with `sae train` on the same machine.
+
+The model uses only backend-agnostic `keras` / `keras.ops` imports, so it runs on any Keras 3 backend:
+--backend tensorflow (the default) or jax (or set KERAS_BACKEND yourself; --backend overrides it).
 """
 import argparse, gzip, json, os, sys, time
 
@@ -34,9 +37,14 @@ def main():
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--train-limit", type=int, default=0, help="train on the first N training images only (quick runs)")
+    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                   help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
     p.add_argument("--json", help="also write the result JSON here")
     args = p.parse_args()
 
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend  # must be set before keras is imported
     import keras
     from keras import layers, ops
 
@@ -44,6 +52,8 @@ def main():
         keras.utils.set_random_seed(args.seed)
     x_train = read_idx(find(args.data, "train-images-idx3-ubyte")).reshape(-1, 784).astype("float32") / 255.0
     x_test = read_idx(find(args.data, "t10k-images-idx3-ubyte")).reshape(-1, 784).astype("float32") / 255.0
+    if args.train_limit:
+        x_train = x_train[:args.train_limit]
 
     class KLDivergenceRegularizer(keras.regularizers.Regularizer):
         def __init__(self, rho=0.05, beta=3.0):
@@ -91,6 +101,8 @@ def main():
         "mean_activation": float(codes.mean()),
         "dead_units": int((unit_means < 1e-3).sum()),
         "seconds_per_epoch": times,
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
     }
     print(json.dumps(result))
     if args.json:

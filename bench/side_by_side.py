@@ -1,103 +1,319 @@
-"""sae against Keras on the tutorial's two models, on this machine, in one run.
+"""sae against its peers, on this machine, in one run (`make bench`).
 
-    python3 bench/side_by_side.py [--epochs 4] [--rounds 2] [--models l1,kl]
+    python3 bench/side_by_side.py [--parts tutorial,dictionary] [--rounds 2] [--epochs 4]
+        [--models l1,kl] [--impls keras-tf,keras-jax,torch,sae] [--dict-epochs 2] [--quick] [--json F]
 
-Trains each model with Keras (bench/keras_reference.py, TensorFlow from a git-ignored .venv that
-this script creates on first use) and with the release build of sae, interleaved
-(Keras, sae, Keras, sae, ...), and prints one table: median seconds per epoch (the first epoch of
-every run is left out: it includes Keras's graph tracing), the speed ratio, final loss and
-val_loss after the same number of epochs, and each process's peak RSS. Then `sae bench` prints
-where sae's time goes and the sgemm floor. Medians and ratios, never one absolute time: the
-machine is shared and noisy.
+Part "tutorial": the tutorial's L1 and KL models trained by Keras on TensorFlow and on JAX
+(bench/keras_reference.py, backend-agnostic keras imports, KERAS_BACKEND chosen per run), by a plain
+PyTorch loop with Keras's numerics (bench/torch_reference.py) and by the release build of sae,
+interleaved (keras-tf, keras-jax, torch, sae, keras-tf, ...). One table per model: median seconds per
+epoch over epochs 2..E of every run (the first epoch includes graph tracing / warm-up), each
+implementation's time as a multiple of sae's, final loss and val_loss after the same number of epochs,
+and each process's peak RSS (os.wait4). Then `sae bench` prints where sae's time goes and the sgemm floor.
+
+Part "dictionary": a TopK dictionary SAE (AuxK, unit-norm decoder, batch 1,024) trained by EleutherAI
+sparsify (bench/sparsify_reference.py: its SparseCoder and its trainer's exact step on the vectors) and by
+`sae train --data-npy`, interleaved, on synthetic sparse-structure vectors from bench/make_vectors.py
+(generated once into runs/bench-data/, git-ignored):
+    d 512, 4,096 latents, k 32, k_aux 256, lr 4e-4, 65,536 train / 8,192 val vectors
+    d 768, 16,384 latents, k 64, k_aux 384, lr 2e-4, 32,768 train / 4,096 val vectors
+(k_aux = d / 2 and lr = 2e-4 / sqrt(latents / 2^14) are sparsify's own rules; AuxK weight 1/32 and
+"dead = not fired for one epoch's worth of vectors" for both.) Reported: training vectors per second
+(median over epochs 2..E, or all epochs if there is one), validation FVU (sum of squared errors / total
+variance of the val set) after the last epoch, peak RSS, and sae's speed as a multiple. sparsify's epoch
+time excludes validation; sae's history.json `seconds` includes its validation pass unless history.json
+has a separate validation time (the table says which). Then `sae bench --architecture dictionary`
+on the first shape.
+
+The Python side lives in a git-ignored .venv (tensorflow-cpu, jax, torch, eai-sparsify) that this script
+creates and fills on first use (several GB: torch comes with its CUDA wheels from PyPI).
+Medians and ratios, never one absolute time: the machine is shared and noisy; don't run this while
+something else (a compiler) is busy. --quick runs everything at small sizes, to check that it works.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
 VENV = os.path.join(ROOT, ".venv")
 SAE = os.path.join(ROOT, ".build", "release", "sae")
+DATA_DIR = os.path.join(ROOT, "runs", "bench-data")
+
+# module to import -> PyPI package that provides it
+PACKAGES = {"numpy": "numpy", "tensorflow": "tensorflow-cpu", "keras": "keras", "jax": "jax", "torch": "torch", "sparsify": "eai-sparsify"}
+IMPL_MODULES = {"keras-tf": ["tensorflow", "keras"], "keras-jax": ["jax", "keras"], "torch": ["torch"], "sae": []}
+
+# The dictionary shapes: (name, make_vectors settings, SAE settings)
+SHAPES = {
+    "full": [
+        ("d512", dict(dim=512, directions=8192, train=65536, val=8192), dict(latents=4096, k=32, lr=4e-4)),
+        ("d768", dict(dim=768, directions=16384, train=32768, val=4096), dict(latents=16384, k=64, lr=2e-4)),
+    ],
+    "quick": [
+        ("d128q", dict(dim=128, directions=1024, train=4096, val=1024), dict(latents=512, k=16, lr=4e-4)),
+        ("d192q", dict(dim=192, directions=2048, train=2048, val=512), dict(latents=1024, k=32, lr=4e-4)),
+    ],
+}
+DICT_BATCH = 1024
+AUXK_ALPHA = 1 / 32  # sae's --auxk-coefficient default; passed to sparsify (whose own default is 0: off)
 
 
-def ensure_keras():
+def ensure_venv(modules):
+    """Creates .venv if missing and installs whatever of `modules` it cannot import; returns its python."""
     python = os.path.join(VENV, "bin", "python")
     if not os.path.exists(python):
-        print("Creating .venv for the Keras reference (once)", flush=True)
+        print("Creating .venv for the reference implementations (once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    if subprocess.run([python, "-c", "import tensorflow, keras"], capture_output=True).returncode != 0:
-        print("Installing tensorflow-cpu into .venv (once; a few minutes)", flush=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", "tensorflow-cpu"], check=True)
+    check = "import importlib.util as u, sys; print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))"
+    missing = subprocess.run([python, "-c", check, *modules], capture_output=True, text=True, check=True).stdout.split()
+    if missing:
+        packages = sorted({PACKAGES[m] for m in missing})
+        print(f"Installing {' '.join(packages)} into .venv (once; torch is several GB, this takes a while)", flush=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", *packages], check=True)
     return python
 
 
-def run_measured(cmd, log):
+def run_measured(cmd, log, env=None):
     """Runs cmd, output to log; returns (exit status, wall seconds, peak RSS in MB)."""
     start = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     return os.waitstatus_to_exitcode(status), time.perf_counter() - start, usage.ru_maxrss / 1024
 
 
-def run_keras(python, model, epochs, workdir, data):
-    result = os.path.join(workdir, f"keras_{model}.json")
-    log = os.path.join(workdir, f"keras_{model}.log")
-    code, _, rss = run_measured([python, os.path.join(ROOT, "bench", "keras_reference.py"), "--penalty", model,
-                                 "--epochs", str(epochs), "--data", data, "--json", result], log)
+def fail(what, log):
+    tail = "".join(open(log).readlines()[-15:]) if os.path.exists(log) else ""
+    sys.exit(f"error: {what} failed, see {log}\n{tail}")
+
+
+# ---------------------------------------------------------------- tutorial part
+
+def run_tutorial(impl, python, model, args, workdir, tag):
+    base = os.path.join(workdir, f"{impl}_{model}_{tag}")
+    log = base + ".log"
+    env = dict(os.environ)
+    if impl == "sae":
+        cmd = [SAE, "train", "--penalty", model, "--epochs", str(args.epochs), "--data", args.data,
+               "--out", base, "--force"]
+        if args.train_limit:
+            cmd += ["--train-limit", str(args.train_limit)]
+    else:
+        script = "torch_reference.py" if impl == "torch" else "keras_reference.py"
+        cmd = [python, os.path.join(BENCH, script), "--penalty", model, "--epochs", str(args.epochs),
+               "--data", args.data, "--json", base + ".json"]
+        if impl.startswith("keras"):
+            env["KERAS_BACKEND"] = {"keras-tf": "tensorflow", "keras-jax": "jax"}[impl]
+        if args.train_limit:
+            cmd += ["--train-limit", str(args.train_limit)]
+    code, _, rss = run_measured(cmd, log, env)
     if code != 0:
-        sys.exit(f"error: Keras run failed, see {log}")
-    r = json.load(open(result))
+        fail(f"{impl} {model}", log)
+    if impl == "sae":
+        history = json.load(open(os.path.join(base, "history.json")))
+        return {"epoch_seconds": [e["seconds"] for e in history], "loss": history[-1]["loss"],
+                "val_loss": history[-1]["val_loss"], "rss": rss}
+    r = json.load(open(base + ".json"))
     return {"epoch_seconds": r["seconds_per_epoch"], "loss": r["final_loss"], "val_loss": r["final_val_loss"], "rss": rss}
 
 
-def run_sae(model, epochs, workdir, data):
-    out = os.path.join(workdir, f"sae_{model}")
-    log = out + ".log"
-    code, _, rss = run_measured([SAE, "train", "--penalty", model, "--epochs", str(epochs), "--data", data,
-                                 "--out", out, "--force"], log)
+def tutorial(args, python, workdir, summary):
+    models, impls = args.models.split(","), args.impls.split(",")
+    results = {(m, i): [] for m in models for i in impls}
+    for r in range(args.rounds):
+        for m in models:
+            for i in impls:
+                print(f"round {r + 1}/{args.rounds}: {i} {m}, {args.epochs} epochs", flush=True)
+                results[(m, i)].append(run_tutorial(i, python, m, args, workdir, r))
+
+    limit = f" on the first {args.train_limit} images" if args.train_limit else ""
+    print(f"\nTutorial models{limit}: {args.rounds} interleaved runs of {args.epochs} epochs per model and "
+          f"implementation; medians over epochs 2..{args.epochs} of every run; 'x sae' = s/epoch / sae's")
+    print(f"{'model':6} {'impl':10} {'s/epoch':>8} {'x sae':>7} {'loss':>8} {'val_loss':>9} {'peak RSS MB':>12}")
+    for m in models:
+        medians = {i: statistics.median(s for run in results[(m, i)] for s in run["epoch_seconds"][1:]) for i in impls}
+        for i in impls:
+            runs = results[(m, i)]
+            loss = statistics.median(run["loss"] for run in runs)
+            val = statistics.median(run["val_loss"] for run in runs)
+            rss = max(run["rss"] for run in runs)
+            ratio = f"{medians[i] / medians['sae']:.2f}" if "sae" in medians else ""
+            print(f"{m:6} {i:10} {medians[i]:8.3f} {ratio:>7} {loss:8.4f} {val:9.4f} {rss:12.0f}")
+            summary["tutorial"].append({"model": m, "impl": i, "seconds_per_epoch": medians[i], "loss": loss,
+                                        "val_loss": val, "peak_rss_mb": rss, "runs": runs})
+    if "sae" in impls:
+        print("\nsae alone (sae bench --epochs 3):", flush=True)
+        cmd = [SAE, "bench", "--epochs", "3", "--data", args.data]
+        if args.train_limit:
+            cmd += ["--train-limit", str(args.train_limit)]
+        subprocess.run(cmd, check=True)
+
+
+# ---------------------------------------------------------------- dictionary part
+
+def ensure_vectors(python, name, spec):
+    """Generates the vectors once into runs/bench-data/NAME (reused while meta.json matches)."""
+    out = os.path.join(DATA_DIR, name)
+    want = dict(spec, directions=spec["directions"], active=20, fixed_count=False, noise=0.01, seed=0, shards=0)
+    meta_path = os.path.join(out, "meta.json")
+    if os.path.exists(meta_path):
+        meta = json.load(open(meta_path))
+        if all(meta.get(k) == v for k, v in want.items()):
+            return os.path.join(out, "train.npy"), os.path.join(out, "val.npy")
+    print(f"Generating {name} vectors into {out} (once)", flush=True)
+    subprocess.run([python, os.path.join(BENCH, "make_vectors.py"), "--out", out, "--dim", str(spec["dim"]),
+                    "--directions", str(spec["directions"]), "--train", str(spec["train"]), "--val", str(spec["val"]),
+                    "--seed", "0"], check=True)
+    return os.path.join(out, "train.npy"), os.path.join(out, "val.npy")
+
+
+def val_variance_per_element(python, val):
+    """Mean per-element variance of the val set (for FVU from an MSE), computed in numpy."""
+    code = "import numpy as np, sys; v = np.load(sys.argv[1]).astype(np.float64); print(((v - v.mean(0)) ** 2).mean())"
+    return float(subprocess.run([python, "-c", code, val], capture_output=True, text=True, check=True).stdout)
+
+
+def run_dictionary(impl, python, shape, train, val, args, workdir, tag):
+    name, data, sae_cfg = shape
+    k_aux = data["dim"] // 2
+    base = os.path.join(workdir, f"{impl}_{name}_{tag}")
+    log = base + ".log"
+    if impl == "sae":
+        cmd = [SAE, "train", "--data-npy", train, "--val-npy", val, "--code", str(sae_cfg["latents"]),
+               "--k", str(sae_cfg["k"]), "--auxk", str(k_aux), "--auxk-coefficient", repr(AUXK_ALPHA),
+               "--batch-size", str(DICT_BATCH), "--learning-rate", repr(sae_cfg["lr"]),
+               "--epochs", str(args.dict_epochs), "--out", base, "--force"]
+        code, _, rss = run_measured(cmd, log)
+        if code != 0:
+            fail(f"sae {name}", log)
+        history = json.load(open(os.path.join(base, "history.json")))
+        # Training-only time if history.json separates it, else the epoch's seconds (with validation).
+        train_key = next((k for k in ("train_seconds", "training_seconds") if k in history[0]), None)
+        val_key = next((k for k in ("validation_seconds", "val_seconds") if k in history[0]), None)
+        if train_key:
+            seconds = [e[train_key] for e in history]
+        elif val_key:
+            seconds = [e["seconds"] - e[val_key] for e in history]
+        else:
+            seconds = [e["seconds"] for e in history]
+        metrics = json.load(open(os.path.join(base, "metrics.json")))
+        if "test_fvu" in metrics:
+            fvu, source = metrics["test_fvu"], "metrics.json test_fvu"
+        else:
+            fvu, source = history[-1]["val_loss"] / val_variance_per_element(python, val), "val_loss / variance"
+        return {"epoch_seconds": seconds, "includes_validation": not (train_key or val_key), "val_fvu": fvu,
+                "fvu_source": source, "rss": rss, "dead": history[-1].get("dead_latents")}
+    cmd = [python, os.path.join(BENCH, "sparsify_reference.py"), "--train", train, "--val", val,
+           "--latents", str(sae_cfg["latents"]), "--k", str(sae_cfg["k"]), "--batch-size", str(DICT_BATCH),
+           "--lr", repr(sae_cfg["lr"]), "--auxk-alpha", repr(AUXK_ALPHA), "--epochs", str(args.dict_epochs),
+           "--json", base + ".json"]
+    env = dict(os.environ, SPARSIFY_DISABLE_TRITON="1")
+    code, _, rss = run_measured(cmd, log, env)
     if code != 0:
-        sys.exit(f"error: sae run failed, see {log}")
-    history = json.load(open(os.path.join(out, "history.json")))
-    return {"epoch_seconds": [e["seconds"] for e in history], "loss": history[-1]["loss"],
-            "val_loss": history[-1]["val_loss"], "rss": rss}
+        fail(f"sparsify {name}", log)
+    r = json.load(open(base + ".json"))
+    return {"epoch_seconds": r["seconds_per_epoch"], "includes_validation": False, "val_fvu": r["val_fvu"][-1],
+            "val_fvu_per_epoch": r["val_fvu"], "fvu_source": "sparsify_reference.py", "rss": rss,
+            "dead": r["dead_latents"][-1], "threads": r["threads"]}
+
+
+def dictionary(args, python, workdir, summary):
+    shapes = SHAPES["quick" if args.quick else "full"]
+    files = {s[0]: ensure_vectors(python, s[0], s[1]) for s in shapes}
+    impls = ["sparsify", "sae"]
+    results = {(s[0], i): [] for s in shapes for i in impls}
+    for r in range(args.rounds):
+        for s in shapes:
+            for i in impls:
+                print(f"round {r + 1}/{args.rounds}: {i} {s[0]}, {args.dict_epochs} epochs", flush=True)
+                results[(s[0], i)].append(run_dictionary(i, python, s, *files[s[0]], args, workdir, r))
+
+    timed = "epochs 2..%d" % args.dict_epochs if args.dict_epochs > 1 else "epoch 1"
+    print(f"\nTopK dictionary SAE, batch {DICT_BATCH}, AuxK weight {AUXK_ALPHA:g}, k_aux = d/2: {args.rounds} "
+          f"interleaved runs of {args.dict_epochs} epochs; vectors/s = training vectors / median epoch seconds "
+          f"({timed}); val FVU after epoch {args.dict_epochs}; 'sae x' = sae's vectors/s / this one's")
+    print(f"{'shape':26} {'impl':9} {'vectors/s':>10} {'s/epoch':>8} {'sae x':>6} {'val FVU':>8} {'dead':>5} {'peak RSS MB':>12}")
+    notes = set()
+    for name, data, cfg in shapes:
+        label = f"d{data['dim']} {cfg['latents']}x k{cfg['k']} n{data['train']}"
+        speed = {}
+        for i in impls:
+            runs = results[(name, i)]
+            secs = statistics.median(s for run in runs for s in (run["epoch_seconds"][1:] or run["epoch_seconds"]))
+            speed[i] = data["train"] / secs
+        for i in impls:
+            runs = results[(name, i)]
+            secs = data["train"] / speed[i]
+            fvu = statistics.median(run["val_fvu"] for run in runs)
+            rss = max(run["rss"] for run in runs)
+            dead = runs[-1]["dead"]
+            ratio = f"{speed['sae'] / speed[i]:.2f}"
+            mark = "*" if runs[0]["includes_validation"] else ""
+            if mark:
+                notes.add("* sae's epoch seconds include its validation pass (history.json has no separate "
+                          "validation time), so its training vectors/s is understated")
+            print(f"{label:26} {i + mark:9} {speed[i]:10.0f} {secs:8.2f} {ratio:>6} {fvu:8.4f} "
+                  f"{'' if dead is None else dead:>5} {rss:12.0f}")
+            summary["dictionary"].append({"shape": name, "impl": i, **data, **cfg, "vectors_per_second": speed[i],
+                                          "seconds_per_epoch": secs, "val_fvu": fvu, "peak_rss_mb": rss, "runs": runs})
+    for n in sorted(notes):
+        print(n)
+    sparsify_runs = [run for s in shapes for run in results[(s[0], "sparsify")]]
+    print(f"(sparsify: torch threads {sparsify_runs[0]['threads']}; sae's val FVU from {results[(shapes[0][0], 'sae')][0]['fvu_source']})")
+
+    name, data, cfg = shapes[0]
+    train, val = files[name]
+    cmd = [SAE, "bench", "--architecture", "dictionary", "--data-npy", train, "--val-npy", val,
+           "--code", str(cfg["latents"]), "--k", str(cfg["k"]), "--auxk", str(data["dim"] // 2),
+           "--batch-size", str(DICT_BATCH), "--epochs", "1" if args.quick else "2"]
+    print(f"\nsae alone on {name} ({' '.join(cmd[1:])}):", flush=True)
+    if subprocess.run(cmd).returncode != 0:
+        print("(sae bench did not accept these flags)")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=4, help="epochs per run (the first is not timed)")
-    p.add_argument("--rounds", type=int, default=2, help="Keras/sae pairs per model")
-    p.add_argument("--models", default="l1,kl")
+    p.add_argument("--parts", default="tutorial,dictionary", help="comma-separated: tutorial, dictionary")
+    p.add_argument("--epochs", type=int, default=4, help="tutorial: epochs per run (the first is not timed)")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved runs per model/shape and implementation")
+    p.add_argument("--models", default="l1,kl", help="tutorial models")
+    p.add_argument("--impls", default="keras-tf,keras-jax,torch,sae", help="tutorial implementations")
+    p.add_argument("--dict-epochs", type=int, default=2, help="dictionary: epochs per run")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--train-limit", type=int, default=0, help="tutorial: train on the first N images only")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: 1 round, 2 epochs, 6,000 tutorial images, small dictionary shapes")
+    p.add_argument("--json", help="also write all results here")
     args = p.parse_args()
+    parts = args.parts.split(",")
+    if unknown := set(parts) - {"tutorial", "dictionary"}:
+        sys.exit(f"error: unknown part(s) {', '.join(sorted(unknown))}")
+    if unknown := set(args.impls.split(",")) - set(IMPL_MODULES):
+        sys.exit(f"error: unknown implementation(s) {', '.join(sorted(unknown))}")
+    if args.quick:
+        args.rounds, args.epochs, args.dict_epochs = 1, 2, 2
+        args.train_limit = args.train_limit or 6000
     if args.epochs < 2:
         sys.exit("error: --epochs must be at least 2 (the first epoch is not timed)")
     if not os.path.exists(SAE):
         sys.exit("error: build sae first: swift build -c release --product sae (make bench does)")
-    python = ensure_keras()
-    models = args.models.split(",")
-    results = {(m, impl): [] for m in models for impl in ("keras", "sae")}
-    with tempfile.TemporaryDirectory(prefix="sae-bench-") as workdir:
-        for r in range(args.rounds):
-            for m in models:
-                for impl in ("keras", "sae"):
-                    print(f"round {r + 1}/{args.rounds}: {impl} {m}, {args.epochs} epochs", flush=True)
-                    run = run_keras(python, m, args.epochs, workdir, args.data) if impl == "keras" else run_sae(m, args.epochs, workdir, args.data)
-                    results[(m, impl)].append(run)
 
-    print(f"\n{args.rounds} interleaved runs of {args.epochs} epochs per model and implementation; "
-          f"medians over epochs 2..{args.epochs} of every run")
-    print(f"{'model':6} {'impl':6} {'s/epoch':>8} {'speed-up':>9} {'loss':>8} {'val_loss':>9} {'peak RSS MB':>12}")
-    for m in models:
-        medians = {}
-        for impl in ("keras", "sae"):
-            runs = results[(m, impl)]
-            seconds = [s for run in runs for s in run["epoch_seconds"][1:]]
-            medians[impl] = statistics.median(seconds)
-            loss = statistics.median(run["loss"] for run in runs)
-            val = statistics.median(run["val_loss"] for run in runs)
-            rss = max(run["rss"] for run in runs)
-            speed = "" if impl == "keras" else f"{medians['keras'] / medians['sae']:.2f}x"
-            print(f"{m:6} {impl:6} {medians[impl]:8.3f} {speed:>9} {loss:8.4f} {val:9.4f} {rss:12.0f}")
-    print("\nsae alone (sae bench --epochs 3):", flush=True)
-    subprocess.run([SAE, "bench", "--epochs", "3", "--data", args.data], check=True)
+    modules = {"numpy"}  # make_vectors.py and the FVU fallback run in the venv too
+    if "tutorial" in parts:
+        modules |= {m for i in args.impls.split(",") for m in IMPL_MODULES[i]}
+    if "dictionary" in parts:
+        modules |= {"torch", "sparsify"}
+    python = ensure_venv(sorted(modules))
+    summary = {"tutorial": [], "dictionary": []}
+    with tempfile.TemporaryDirectory(prefix="sae-bench-") as workdir:
+        if "tutorial" in parts:
+            tutorial(args, python, workdir, summary)
+        if "dictionary" in parts:
+            if "tutorial" in parts:
+                print()
+            dictionary(args, python, workdir, summary)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=1)
 
 
 if __name__ == "__main__":
