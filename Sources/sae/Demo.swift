@@ -16,7 +16,7 @@ struct Demo: ParsableCommand {
     @OptionGroup(title: "Data") var dataOptions: DataOptions
 
     func run() throws {
-        guard dataOptions.dataNpy == nil else { throw ValidationError("the demo trains the tutorial's Fashion-MNIST models; use `sae train --data-npy` for vectors") }
+        guard dataOptions.dataNpy.isEmpty else { throw ValidationError("the demo trains the tutorial's Fashion-MNIST models; use `sae train --data-npy` for vectors") }
         let data = try dataOptions.load()
         let settings = try training.settings()
         var analyses: [RunAnalysis] = []

@@ -28,7 +28,7 @@ struct ExportOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file")) var out: String
     @Option(help: "Which split to process: test (the validation data) or train.") var split: Split = .test
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
-    @Option(help: ArgumentHelp("Process the vectors in this .npy file instead of the run's data.", valueName: "file")) var npy: String?
+    @Option(help: ArgumentHelp("Process the vectors in this .npy file (or directory of .npy shards) instead of the run's data.", valueName: "path")) var npy: String?
 
     /// Loads the run and the samples, and writes `compute`'s (N, columns) result as .npy.
     func export(_ what: String, columns: (Autoencoder) -> Int, _ compute: (Autoencoder, Dataset) -> [Float]) throws {

@@ -111,11 +111,18 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory holding the four Fashion-MNIST IDX files (raw or .gz). Default: $SAE_DATA, the cache, Debian's dataset-fashion-mnist, else download.", valueName: "dir"))
     var data: String?
 
-    @Option(help: ArgumentHelp("Train on the vectors in this .npy file instead (float32 or float64, 2-D (samples, features), C order).", valueName: "file"))
-    var dataNpy: String?
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Train on these vectors instead: one .npy file, a directory (its *.npy shards in name order), or several files "
+            + "(--data-npy a.npy b.npy, or the option repeated), concatenated. float32 or float64, 2-D (samples, features), C order, "
+            + "equal widths. A directory, several files or a file over 1 GiB (or a quarter of the memory, if less) are streamed "
+            + "from disk batch by batch (memory does not grow with the data; the shuffle is then a computed permutation); "
+            + "smaller files are read into memory.", valueName: "path"))
+    var dataNpy: [String] = []
 
-    @Option(help: ArgumentHelp("Validate on the vectors in this .npy file (default with --data-npy: a fixed random 10% of its rows, held out).", valueName: "file"))
-    var valNpy: String?
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Validate on these vectors (a file, a directory or several files, as --data-npy). Default with --data-npy: a fixed "
+            + "random 10% of its rows, held out, which is refused for streamed training data: give --val-npy then.", valueName: "path"))
+    var valNpy: [String] = []
 
     @Option(help: ArgumentHelp("Train on the first N training samples only (quick runs).", valueName: "N"))
     var trainLimit: Int?
@@ -123,10 +130,10 @@ struct DataOptions: ParsableArguments {
     /// What to record in config.json (paths made absolute, so the run can be resumed from anywhere).
     func settings() throws -> DataSettings {
         if let n = trainLimit, n <= 0 { throw ValidationError("--train-limit must be > 0, got \(n)") }
-        if valNpy != nil && dataNpy == nil { throw ValidationError("--val-npy needs --data-npy (the training vectors)") }
-        guard let dataNpy else { return DataSettings(trainLimit: trainLimit) }
+        if !valNpy.isEmpty && dataNpy.isEmpty { throw ValidationError("--val-npy needs --data-npy (the training vectors)") }
+        guard !dataNpy.isEmpty else { return DataSettings(trainLimit: trainLimit) }
         if data != nil { throw ValidationError("give either --data (Fashion-MNIST) or --data-npy (vectors), not both") }
-        return .npy(train: Self.absolute(dataNpy), validation: valNpy.map(Self.absolute), trainLimit: trainLimit)
+        return .npy(train: dataNpy.map(Self.absolute), validation: valNpy.map(Self.absolute), trainLimit: trainLimit)
     }
 
     func load() throws -> RunData {
@@ -135,7 +142,7 @@ struct DataOptions: ParsableArguments {
 
     /// The architecture a model gets unless --architecture says otherwise: vectors are not
     /// images in [0, 1], so they get the dictionary's linear output.
-    var defaultArchitecture: AutoencoderConfig.Architecture { dataNpy == nil ? .mirrored : .dictionary }
+    var defaultArchitecture: AutoencoderConfig.Architecture { dataNpy.isEmpty ? .mirrored : .dictionary }
 
     static func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path

@@ -52,7 +52,7 @@ struct SweepCommand: ParsableCommand {
             try model.validate()
             return RunConfig(model: model, training: trainingSettings, data: DataSettings(trainLimit: dataOptions.trainLimit))
         }
-        guard dataOptions.dataNpy == nil else { throw ValidationError("sweeps run the tutorial's models on Fashion-MNIST; --data-npy is for `sae train`") }
+        guard dataOptions.dataNpy.isEmpty else { throw ValidationError("sweeps run the tutorial's models on Fashion-MNIST; --data-npy is for `sae train`") }
         let data = try dataOptions.load()
         print("Linear probe on raw pixels (the baseline)...")
         let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)

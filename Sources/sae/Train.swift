@@ -18,6 +18,12 @@ struct Train: ParsableCommand {
               sae train --architecture dictionary --code 256 --k 16 --auxk 392 --out runs/fm-topk
             Export it for SAELens with `sae export`.
 
+            Data larger than memory: a directory of .npy shards, several files (--data-npy a.npy \
+            b.npy) or a file over 1 GiB is streamed from disk, batch by batch; memory stays at the \
+            model, Adam's state, the workspace and a few batches however large the data. Such data \
+            need a --val-npy validation set:
+              sae train --data-npy shards/ --val-npy val.npy --code 4096 --k 32 --auxk 256 --out runs/big
+
             A checkpoint is saved after every epoch. Ctrl-C stops at the next step and saves where \
             it got to; `sae train --resume DIR` continues an interrupted or killed run from its \
             last checkpoint and ends with exactly the weights an uninterrupted run would have.

@@ -1,16 +1,22 @@
+import Foundation
+
 /// The samples a model trains on: greyscale images kept as bytes (a quarter of the memory of
 /// floats, scaled to [0, 1] only as each batch is gathered), or arbitrary float vectors (e.g.
 /// a model's activations read from a .npy file). Labels are optional and used for analysis only.
+/// Vectors too large for memory stay on disk and are read batch by batch (`isStreamed`).
 ///
 ///     let (train, test) = try FashionMNIST.load()
 ///     print(train.count, train.featureCount)   // 60000 784
 ///     let vectors = try Dataset(npy: "activations.npy")
+///     let shards = try Dataset(npy: ["activations/"])   // every activations/*.npy, streamed
 public struct Dataset: Sendable {
     enum Storage: Sendable {
         /// (count, featureCount) bytes, scaled by 1/255 when read.
         case bytes([UInt8])
         /// (count, featureCount) floats, used as they are.
         case floats([Float])
+        /// Rows 0..<count of .npy files on disk, read as needed.
+        case shards(NPYShards)
     }
 
     public let count: Int
@@ -25,6 +31,14 @@ public struct Dataset: Sendable {
     public var isLabelled: Bool { !labels.isEmpty }
     /// Whether the samples are images (pixel bytes) rather than free vectors.
     public var isImage: Bool { if case .bytes = storage { true } else { false } }
+    /// Whether the samples stay in files and are read batch by batch (see `init(npy:loading:)`).
+    /// Training then visits them in a computed permutation (`ShuffledOrder`) instead of a
+    /// shuffled array of every index.
+    public var isStreamed: Bool { if case .shards = storage { true } else { false } }
+    /// For streamed data: the first read that failed or row that held NaN or infinity (reading
+    /// happens inside training steps, which cannot throw). Nil for data in memory, which are
+    /// checked as they are loaded.
+    public var readFailure: SAEError? { if case .shards(let s) = storage { s.failure } else { nil } }
 
     /// Pairs an image file with its label file, checking that they agree.
     public init(images: IDXArray, labels: IDXArray, imagesName: String, labelsName: String) throws {
@@ -56,10 +70,62 @@ public struct Dataset: Sendable {
         self.init(count: count, height: 1, width: features, storage: .floats(vectors), labels: [])
     }
 
-    /// The 2-D float32 or float64 array in a .npy file, one sample per row.
+    /// The 2-D float32 or float64 array in a .npy file (or the shards in a directory), one
+    /// sample per row; see `init(npy:loading:)`.
     public init(npy path: String) throws {
-        let matrix = try NPY.read(path: path)
-        self.init(vectors: matrix.values, count: matrix.rows, features: matrix.cols)
+        try self.init(npy: [path])
+    }
+
+    /// Whether .npy data are read into memory or streamed from disk.
+    public enum NPYLoading: Sendable {
+        /// Streamed if given as a directory or as several files, or if the one file is larger
+        /// than `streamingThreshold`; otherwise read into memory.
+        case automatic
+        case inMemory
+        case streamed
+    }
+
+    /// A single .npy file larger than this many bytes is streamed: 1 GiB, or a quarter of the
+    /// physical memory if that is less. Below it, reading the file into memory is what it always
+    /// was (training shuffles an array of every index, so results are unchanged, and a held-out
+    /// validation split can copy rows); above it, a copy of the data (two with the held-out
+    /// split) would take a large part of a typical machine's memory, so the file stays on disk.
+    /// The fixed 1 GiB (rather than a share of memory alone) keeps the choice, and with it the
+    /// run's shuffle, the same on most machines.
+    public static var streamingThreshold: Int {
+        min(1 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory / 4))
+    }
+
+    /// The rows of one or more .npy files (2-D, float32 or float64, C order, the same number of
+    /// columns; float32 and float64 files may be mixed, float64 is converted), concatenated in
+    /// order. `paths` is one file, one directory (its `*.npy` files in sorted name order), or
+    /// several files. Streamed data keep only each file's descriptor and header; see `NPYShards`.
+    public init(npy paths: [String], loading: NPYLoading = .automatic) throws {
+        let files = try NPYShards.files(for: paths)
+        let stream: Bool
+        switch loading {
+        case .inMemory: stream = false
+        case .streamed: stream = true
+        case .automatic:
+            let single = files.count == 1 && files == paths
+            let size = single ? NPYShards.fileSize(files[0]) ?? 0 : 0
+            stream = !single || size > Dataset.streamingThreshold
+        }
+        if !stream && files.count == 1 {
+            let matrix = try NPY.read(path: files[0])
+            self.init(vectors: matrix.values, count: matrix.rows, features: matrix.cols)
+            return
+        }
+        let shards = try NPYShards(files: files)
+        guard stream else {
+            // Several files into memory: read through the shards, checked as one file would be.
+            var values = [Float](repeating: 0, count: shards.count * shards.featureCount)
+            values.withUnsafeMutableBufferPointer { shards.read(0..<shards.count, into: $0.baseAddress!) }
+            if let failure = shards.failure { throw failure }
+            self.init(vectors: values, count: shards.count, features: shards.featureCount)
+            return
+        }
+        self.init(count: shards.count, height: 1, width: shards.featureCount, storage: .shards(shards), labels: [])
     }
 
     private init(count: Int, height: Int, width: Int, storage: Storage, labels: [UInt8]) {
@@ -70,31 +136,40 @@ public struct Dataset: Sendable {
         self.labels = labels
     }
 
-    /// The samples at `indices`, in that order.
+    /// The samples at `indices`, in that order (in memory, also for streamed data).
     public func subset(_ indices: [Int]) -> Dataset {
         let d = featureCount
         let storage: Storage
         switch self.storage {
         case .bytes(let p): storage = .bytes(indices.flatMap { p[($0 * d)..<($0 * d + d)] })
         case .floats(let v): storage = .floats(indices.flatMap { v[($0 * d)..<($0 * d + d)] })
+        case .shards(let s):
+            precondition(indices.allSatisfy { $0 >= 0 && $0 < count }, "index outside 0..<\(count)")
+            var values = [Float](repeating: 0, count: indices.count * d)
+            values.withUnsafeMutableBufferPointer { out in indices.withUnsafeBufferPointer { s.read($0, into: out.baseAddress!) } }
+            storage = .floats(values)
         }
         return Dataset(count: indices.count, height: height, width: width, storage: storage,
                        labels: isLabelled ? indices.map { labels[$0] } : [])
     }
 
-    /// The first `n` samples (all of them if `n >= count`): one contiguous copy.
+    /// The first `n` samples (all of them if `n >= count`): one contiguous copy, or for streamed
+    /// data the same files with fewer rows.
     public func prefix(_ n: Int) -> Dataset {
         let n = min(n, count), end = n * featureCount
         let storage: Storage
         switch self.storage {
         case .bytes(let p): storage = .bytes(Array(p[0..<end]))
         case .floats(let v): storage = .floats(Array(v[0..<end]))
+        case .shards: storage = self.storage
         }
         return Dataset(count: n, height: height, width: width, storage: storage, labels: isLabelled ? Array(labels[0..<n]) : [])
     }
 
     /// A seeded random split: `fraction` of the samples (at least one) held out, the rest kept,
     /// each in their original order. For vector files that come without a validation file.
+    /// Both parts are copies in memory, also of streamed data (`RunData` asks streamed training
+    /// data for a validation file instead).
     public func split(holdingOut fraction: Double, seed: UInt64) -> (kept: Dataset, heldOut: Dataset) {
         var order = Array(0..<count)
         var rng = SeededGenerator(seed: seed)
@@ -109,6 +184,12 @@ public struct Dataset: Sendable {
         switch storage {
         case .floats(let v): return Array(v[(rows.lowerBound * d)..<(rows.upperBound * d)])
         case .bytes(let p): return p[(rows.lowerBound * d)..<(rows.upperBound * d)].map { Dataset.scale[Int($0)] }
+        case .shards(let s):
+            precondition(rows.lowerBound >= 0 && rows.upperBound <= count, "rows \(rows) outside 0..<\(count)")
+            return [Float](unsafeUninitializedCapacity: rows.count * d) { buffer, initialized in
+                if let base = buffer.baseAddress { s.read(rows, into: base) }
+                initialized = rows.count * d
+            }
         }
     }
 
@@ -125,6 +206,8 @@ public struct Dataset: Sendable {
     private func gatherRows(_ indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Float>) {
         let d = featureCount
         switch storage {
+        case .shards(let s):
+            s.read(indices, into: out)
         case .floats(let v):
             v.withUnsafeBufferPointer { v in
                 for (r, index) in indices.enumerated() { (out + r * d).update(from: v.baseAddress! + index * d, count: d) }

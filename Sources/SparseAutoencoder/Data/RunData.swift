@@ -35,23 +35,36 @@ extension DataSettings {
             let (train, test) = try FashionMNIST.load(directory: directory)
             return RunData(train: train, test: test, directory: directory)
         }
-        guard let trainFile else { throw SAEError("the run's data settings name no training .npy file") }
-        let train = try Dataset(npy: trainFile)
-        guard let validationFile else {
-            guard train.count >= 2 else { throw SAEError.badFile(trainFile, "has one row: give at least two (or a --val-npy file)") }
+        let trainPaths = self.trainPaths
+        guard !trainPaths.isEmpty else { throw SAEError("the run's data settings name no training .npy file") }
+        let train = try Dataset(npy: trainPaths)
+        let trainName = Self.describe(trainPaths)
+        guard let validationPaths else {
+            // Holding rows out copies them (and keeps every held-out code in the final
+            // evaluation): not for data too large for memory.
+            guard !train.isStreamed else {
+                throw SAEError("\(trainName) is streamed from disk (a directory, several files, or a file over "
+                    + "\(Dataset.streamingThreshold >> 20) MiB): give a validation set with --val-npy (10% held out would be copied into memory)")
+            }
+            guard train.count >= 2 else { throw SAEError.badFile(trainName, "has one row: give at least two (or a --val-npy file)") }
             let (kept, heldOut) = train.split(holdingOut: RunData.heldOutFraction, seed: RunData.heldOutSeed)
             return RunData(train: kept, test: heldOut)
         }
-        let test = try Dataset(npy: validationFile)
+        let test = try Dataset(npy: validationPaths)
         guard test.featureCount == train.featureCount else {
-            throw SAEError.badFile(validationFile, "has \(test.featureCount) features per row but \(trainFile) has \(train.featureCount)")
+            throw SAEError.badFile(Self.describe(validationPaths), "has \(test.featureCount) features per row but \(trainName) has \(train.featureCount)")
         }
         return RunData(train: train, test: test)
     }
 
+    /// Paths for messages: one path, or the first and how many more.
+    static func describe(_ paths: [String]) -> String {
+        paths.count == 1 ? paths[0] : "\(paths[0]) and \(paths.count - 1) more file\(paths.count == 2 ? "" : "s")"
+    }
+
     /// One line saying what the data are, for progress messages.
     public var summaryText: String {
-        guard dataset == "npy", let trainFile else { return "Fashion-MNIST" }
-        return trainFile + (validationFile.map { " (validation: \($0))" } ?? " (10% held out for validation)")
+        guard dataset == "npy", !trainPaths.isEmpty else { return "Fashion-MNIST" }
+        return Self.describe(trainPaths) + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
     }
 }

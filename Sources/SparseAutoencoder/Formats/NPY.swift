@@ -1,8 +1,9 @@
 import Foundation
 
-/// NumPy's .npy format (version 1.0) for 2-D float32 arrays in C order: the magic "\x93NUMPY",
-/// version bytes, a little-endian UInt16 header length, a Python-dict header padded with spaces
-/// and a newline to a multiple of 64 bytes, then the raw little-endian data.
+/// NumPy's .npy format for 2-D arrays in C order (written: version 1.0, float32; read: versions
+/// 1 to 3, float32 or float64): the magic "\x93NUMPY", version bytes, a little-endian header
+/// length, a Python-dict header padded with spaces and a newline to a multiple of 64 bytes, then
+/// the raw little-endian data.
 ///
 ///     try NPY.write(codes, rows: 10_000, cols: 64, to: "codes.npy")   // np.load gives (10000, 64) float32
 public enum NPY {
@@ -32,8 +33,39 @@ public enum NPY {
         public var values: [Float]
     }
 
+    /// What a .npy file's header says about its array, checked: a 2-D float32 or float64
+    /// little-endian array in C order with at least one row and one column, whose `byteCount`
+    /// data bytes start at `dataOffset`. Parsed by the in-memory reader (`decode`) and by the
+    /// file-backed shards (`NPYShards`) alike.
+    public struct Header: Equatable, Sendable {
+        public enum DType: String, Sendable {
+            case float32 = "<f4", float64 = "<f8"
+            /// Bytes per value.
+            public var width: Int { self == .float32 ? 4 : 8 }
+        }
+
+        public var rows: Int
+        public var cols: Int
+        public var dtype: DType
+        /// Where the data start (the magic, version, length and padded header come first).
+        public var dataOffset: Int
+        /// rows * cols * dtype.width (known not to overflow).
+        public var byteCount: Int
+
+        /// Refuses data that are not exactly `byteCount` bytes: fewer means a truncated file.
+        func checkDataSize(_ available: Int, name: String) throws {
+            guard available != byteCount else { return }
+            throw SAEError.badFile(name, "\(available < byteCount ? "is truncated: " : "")shape (\(rows), \(cols)) of \(dtype.rawValue) "
+                + "needs \(byteCount) data bytes, the file has \(available)")
+        }
+    }
+
     /// Reads a 2-D float32 or float64 array in C order (versions 1, 2 and 3 of the format).
     public static func read(path: String) throws -> Matrix {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw SAEError.badFile(path, "is a directory, not a .npy file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SAEError.badFile(path, "cannot be read (missing or no permission)")
         }
@@ -42,20 +74,48 @@ public enum NPY {
 
     /// Parses .npy bytes; `name` is used in errors.
     public static func decode(_ bytes: [UInt8], name: String) throws -> Matrix {
-        guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
+        let header = try parseHeader(bytes, name: name)
+        try header.checkDataSize(bytes.count - header.dataOffset, name: name)
+        let count = header.rows * header.cols, wide = header.dtype == .float64
+        var values = [Float](repeating: 0, count: count)
+        bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + header.dataOffset
+            for i in 0..<count {
+                values[i] = wide
+                    ? Float(Double(bitPattern: UInt64(littleEndian: (base + 8 * i).loadUnaligned(as: UInt64.self))))
+                    : Float(bitPattern: UInt32(littleEndian: (base + 4 * i).loadUnaligned(as: UInt32.self)))
+            }
+        }
+        guard values.allSatisfy(\.isFinite) else { throw SAEError.badFile(name, "the array holds NaN or infinite values") }
+        return Matrix(rows: header.rows, cols: header.cols, values: values)
+    }
+
+    /// The bytes before the header dict: 10 for version 1, 12 for versions 2 and 3.
+    static let preambleSize = 12
+
+    /// How many bytes from the file's start the header occupies (= where the data start), from
+    /// the file's first bytes (`preambleSize` of them, or fewer if the file is shorter).
+    static func headerEnd(_ prefix: [UInt8], name: String) throws -> Int {
+        guard prefix.count >= 10, prefix[0] == 0x93, Array(prefix[1..<6]) == Array("NUMPY".utf8) else {
             throw SAEError.badFile(name, "not a NumPy .npy file (no \\x93NUMPY magic)")
         }
-        let major = bytes[6]
-        let (headerLength, headerStart): (Int, Int)
+        let major = prefix[6]
         switch major {
-        case 1: (headerLength, headerStart) = (Int(bytes[8]) | Int(bytes[9]) << 8, 10)
+        case 1: return 10 + (Int(prefix[8]) | Int(prefix[9]) << 8)
         case 2, 3:
-            guard bytes.count >= 12 else { throw SAEError.badFile(name, "truncated .npy header") }
-            (headerLength, headerStart) = (Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24, 12)
+            guard prefix.count >= 12 else { throw SAEError.badFile(name, "truncated .npy header") }
+            return 12 + (Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24)
         default: throw SAEError.badFile(name, ".npy format version \(major) is not supported (1, 2 or 3 are)")
         }
-        guard headerLength <= bytes.count - headerStart else { throw SAEError.badFile(name, "truncated .npy header") }
-        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+    }
+
+    /// Parses and checks the header at the start of `bytes` (which must hold at least the whole
+    /// header; the data may follow or not).
+    public static func parseHeader(_ bytes: [UInt8], name: String) throws -> Header {
+        let dataStart = try headerEnd(Array(bytes.prefix(preambleSize)), name: name)
+        let headerStart = bytes[6] == 1 ? 10 : 12
+        guard dataStart <= bytes.count else { throw SAEError.badFile(name, "truncated .npy header") }
+        let header = String(decoding: bytes[headerStart..<dataStart], as: UTF8.self)
         func field(_ key: String) -> Substring? {
             guard let r = header.range(of: "'\(key)':") else { return nil }
             return header[r.upperBound...].drop { $0 == " " }
@@ -65,11 +125,8 @@ public enum NPY {
             throw SAEError.badFile(name, ".npy header has no dtype ('descr')")
         }
         let descr = String(descrField[descrField.index(after: descrField.startIndex)..<end])
-        let width: Int
-        switch descr {
-        case "<f4": width = 4
-        case "<f8": width = 8
-        default: throw SAEError.badFile(name, "dtype \(descr) is not supported: save float32 or float64 (little-endian), e.g. x.astype('float32')")
+        guard let dtype = Header.DType(rawValue: descr) else {
+            throw SAEError.badFile(name, "dtype \(descr) is not supported: save float32 or float64 (little-endian), e.g. x.astype('float32')")
         }
         guard let order = field("fortran_order") else { throw SAEError.badFile(name, ".npy header has no fortran_order") }
         guard order.hasPrefix("False") else {
@@ -80,25 +137,14 @@ public enum NPY {
         }
         let dims = shapeField[shapeField.index(after: shapeField.startIndex)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard dims.count == 2, let rows = Int(dims[0]), let cols = Int(dims[1]), rows > 0, cols > 0 else {
+        guard dims.count == 2, let rows = Int(dims[0]), let cols = Int(dims[1]), rows >= 0, cols >= 0 else {
             throw SAEError.badFile(name, "expected a 2-D array (samples, features), found shape (\(dims.joined(separator: ", ")))")
         }
-        let dataStart = headerStart + headerLength
+        guard rows > 0 else { throw SAEError.badFile(name, "holds no rows (shape (\(rows), \(cols))): every .npy file needs at least one sample") }
+        guard cols > 0 else { throw SAEError.badFile(name, "expected a 2-D array (samples, features), found shape (\(rows), \(cols))") }
         let (count, o1) = rows.multipliedReportingOverflow(by: cols)
-        let (size, o2) = count.multipliedReportingOverflow(by: width)
-        guard !o1, !o2, size == bytes.count - dataStart else {
-            throw SAEError.badFile(name, "shape (\(rows), \(cols)) of \(descr) needs \(o1 || o2 ? "more" : String(size)) data bytes, the file has \(bytes.count - dataStart)")
-        }
-        var values = [Float](repeating: 0, count: count)
-        bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + dataStart
-            for i in 0..<count {
-                values[i] = width == 4
-                    ? Float(bitPattern: UInt32(littleEndian: (base + 4 * i).loadUnaligned(as: UInt32.self)))
-                    : Float(Double(bitPattern: UInt64(littleEndian: (base + 8 * i).loadUnaligned(as: UInt64.self))))
-            }
-        }
-        guard values.allSatisfy(\.isFinite) else { throw SAEError.badFile(name, "the array holds NaN or infinite values") }
-        return Matrix(rows: rows, cols: cols, values: values)
+        let (size, o2) = count.multipliedReportingOverflow(by: dtype.width)
+        guard !o1, !o2 else { throw SAEError.badFile(name, "shape (\(rows), \(cols)) is too large to address") }
+        return Header(rows: rows, cols: cols, dtype: dtype, dataOffset: dataStart, byteCount: size)
     }
 }

@@ -39,7 +39,13 @@ extension RunConfig {
             guard ["fashion-mnist", "npy"].contains(config.data.dataset) else {
                 throw SAEError.badSetting("dataset", "must be fashion-mnist or npy, got \(config.data.dataset)")
             }
-            if config.data.dataset == "npy" && config.data.trainFile == nil { throw SAEError.badSetting("train_file", "an npy dataset needs its file") }
+            if config.data.dataset == "npy" && config.data.trainPaths.isEmpty { throw SAEError.badSetting("train_file", "an npy dataset needs its file") }
+            if config.data.trainFile != nil && config.data.trainFiles != nil {
+                throw SAEError.badSetting("train_files", "give train_file or train_files, not both")
+            }
+            if config.data.validationFile != nil && config.data.validationFiles != nil {
+                throw SAEError.badSetting("validation_files", "give validation_file or validation_files, not both")
+            }
         } catch let e as SAEError {
             throw SAEError.badFile(name, e.message)
         }
@@ -66,15 +72,28 @@ extension RunConfig {
 /// Which data a run trained on: Fashion-MNIST (`dataset` "fashion-mnist", from `directory`) or
 /// vectors from .npy files (`dataset` "npy": `trainFile`, and `validationFile` or else a held-out
 /// 10% of `trainFile`).
+///
+/// A single path (a .npy file, or a directory of .npy shards) is recorded in `trainFile` /
+/// `validationFile`, as before shards existed, so such configs read as they always did; several
+/// files are recorded in `trainFiles` / `validationFiles` instead. A directory is recorded as
+/// the directory: resuming or analysing lists it again.
 public struct DataSettings: Codable, Hashable, Sendable {
     public var dataset: String
     /// The directory the Fashion-MNIST files were read from.
     public var directory: String?
     /// Only the first N training samples were used.
     public var trainLimit: Int?
-    /// The .npy files of a vector dataset (absolute paths).
+    /// The .npy file or directory of a vector dataset (absolute paths).
     public var trainFile: String?
     public var validationFile: String?
+    /// Several .npy files, in order (absolute paths), when more than one was given.
+    public var trainFiles: [String]?
+    public var validationFiles: [String]?
+
+    /// The training data's paths: `trainFiles`, or `trainFile` alone.
+    public var trainPaths: [String] { trainFiles ?? trainFile.map { [$0] } ?? [] }
+    /// The validation data's paths, or nil when part of the training data is held out.
+    public var validationPaths: [String]? { validationFiles ?? validationFile.map { [$0] } }
 
     public init(dataset: String = "fashion-mnist", directory: String? = nil, trainLimit: Int? = nil,
                 trainFile: String? = nil, validationFile: String? = nil) {
@@ -88,5 +107,14 @@ public struct DataSettings: Codable, Hashable, Sendable {
     /// Vectors from .npy files.
     public static func npy(train: String, validation: String?, trainLimit: Int? = nil) -> DataSettings {
         DataSettings(dataset: "npy", trainLimit: trainLimit, trainFile: train, validationFile: validation)
+    }
+
+    /// Vectors from one or more .npy files or a directory of them (see `Dataset.init(npy:loading:)`);
+    /// an empty `validation` means none.
+    public static func npy(train: [String], validation: [String], trainLimit: Int? = nil) -> DataSettings {
+        var settings = DataSettings(dataset: "npy", trainLimit: trainLimit)
+        if train.count == 1 { settings.trainFile = train[0] } else { settings.trainFiles = train }
+        if validation.count == 1 { settings.validationFile = validation[0] } else if !validation.isEmpty { settings.validationFiles = validation }
+        return settings
     }
 }

@@ -79,18 +79,18 @@ public final class Trainer {
         guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
         let deadAfter = settings.deadAfter ?? train.count
         if model.config.architecture == .dictionary && history.isEmpty && stepInEpoch == 0 { model.startDecoderBiasAtMean(of: train) }
-        var order = [Int](repeating: 0, count: train.count)
+        // Fisher-Yates over every index in memory; a computed permutation for streamed data.
+        let order = EpochOrder(count: train.count, batchSize: batch, streamed: train.isStreamed)
         let clock = ContinuousClock()
         for epoch in stride(from: history.count + 1, through: settings.epochs, by: 1) {
             progress(.epochStart(epoch: epoch, epochs: settings.epochs, steps: steps))
             let start = clock.now
             var generator = rng
-            for i in order.indices { order[i] = i }
-            generator.shuffle(&order)
+            order.shuffle(with: &generator)
             for step in stepInEpoch..<steps {
                 let lo = step * batch, b = min(batch, train.count - lo)
-                let loss = order.withUnsafeBufferPointer {
-                    trainStep(train, rows: UnsafeBufferPointer(rebasing: $0[lo..<(lo + b)]), deadAfter: deadAfter, timer: timer)
+                let loss = order.withIndices(lo..<(lo + b)) {
+                    trainStep(train, rows: $0, deadAfter: deadAfter, timer: timer)
                 }
                 guard loss.isFinite else { throw Stop.diverged(epoch: epoch, step: step + 1, loss: loss) }
                 epochLossSum += loss * Double(b)

@@ -55,6 +55,9 @@ public enum TrainingRun {
                 FaultInjection.reach("step")
                 return shouldStop()
             }, epochEnded: { trainer in
+                // Streamed data are read inside the steps, which cannot throw: a failed read or a
+                // non-finite row is reported here, before the epoch is saved.
+                if let failure = train.readFailure ?? test.readFailure { throw failure }
                 try trainer.saveCheckpoint(to: directory.checkpointPath)
                 try directory.save(history: trainer.history)
             }, progress: progress)
@@ -64,11 +67,14 @@ public enum TrainingRun {
             throw Interrupted(description: "interrupted at epoch \(epoch), step \(step); everything up to there is saved in "
                 + "\(directory.path). Continue with: sae train --resume \(directory.path)")
         } catch Trainer.Stop.diverged(let epoch, let step, let loss) {
-            let error = SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate)
+            // A NaN in streamed data, not the learning rate, is then the likely cause.
+            let error = train.readFailure ?? SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate)
             try directory.save(status: RunStatus(state: "diverged", epoch: epoch, step: step, message: error.message))
             throw SAEError(error.message + ". The last good checkpoint (after epoch \(trainer.history.count)) is kept in \(directory.path)")
         }
-        let metrics = RunMetrics(history: history, test: model.evaluate(test, batchSize: config.training.batchSize))
+        let evaluation = model.evaluate(test, batchSize: config.training.batchSize)
+        if let failure = test.readFailure { throw failure }
+        let metrics = RunMetrics(history: history, test: evaluation)
         try model.save(to: directory.modelPath)
         try directory.save(history: history)
         try directory.save(metrics: metrics)
