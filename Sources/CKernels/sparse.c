@@ -13,62 +13,88 @@
 
 #define LANES 16
 
-// The k-th largest of n values (0-based rank k - 1), reordering `v`: Hoare's quickselect.
-static float kth_largest(float *v, long n, long k) {
-    long lo = 0, hi = n - 1, target = k - 1;
-    while (lo < hi) {
-        float pivot = v[(lo + hi) / 2];
-        long i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] > pivot) i++;
-            while (v[j] < pivot) j--;
-            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
-        }
-        if (target <= j) hi = j;
-        else if (target >= i) lo = i;
-        else break;
+// A min-heap of the best `size` (value, latent) pairs seen so far, its root the worst: the
+// smallest value, and among equal values the latest latent (ties keep the earliest latents).
+struct heap { float *value; int *latent; long size; };
+
+static inline __attribute__((always_inline)) int worse(float va, int la, float vb, int lb) {
+    return va < vb || (va == vb && la > lb);
+}
+
+static void sift_down(struct heap h, long i) {
+    for (;;) {
+        long l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h.size && worse(h.value[l], h.latent[l], h.value[m], h.latent[m])) m = l;
+        if (r < h.size && worse(h.value[r], h.latent[r], h.value[m], h.latent[m])) m = r;
+        if (m == i) return;
+        float tv = h.value[i]; h.value[i] = h.value[m]; h.value[m] = tv;
+        int tl = h.latent[i]; h.latent[i] = h.latent[m]; h.latent[m] = tl;
+        i = m;
     }
-    return v[target];
+}
+
+// The best `keep` of n (value, latent) candidates, in any order, into v/ix (heap order): the
+// first `keep` fill the heap, and a later one replaces the root only if it beats it.
+static void heap_select(const float *cv, const int *cl, long n, long keep, float *v, int *ix) {
+    struct heap h = { v, ix, keep };
+    for (long t = 0; t < keep; t++) { v[t] = cv[t]; ix[t] = cl[t]; }
+    for (long t = keep / 2 - 1; t >= 0; t--) sift_down(h, t);
+    for (long t = keep; t < n; t++) {
+        if (!worse(v[0], ix[0], cv[t], cl[t])) continue;
+        v[0] = cv[t]; ix[0] = cl[t];
+        sift_down(h, 0);
+    }
 }
 
 SAE_KERNEL void sae_topk_select(const float *restrict pre, const float *restrict bias, long rows, long cols, long k,
                                 float *restrict values, int *restrict indices, float *restrict scratch) {
-    long keep = k < cols ? k : cols;
+    long keep = k < cols ? k : cols, groups = cols / LANES;
+    // scratch: the row's relu(pre + b_enc) (cols), its groups' maxima (groups), and the
+    // candidates' values and latents (cols each). Group g holds latents g, g + groups, ...,
+    // g + 15 groups (plus the last cols % 16 latents, always candidates), so the maxima are
+    // elementwise maxima of 16 slices: a vectorised pass.
+    float *relu = scratch, *maxima = scratch + cols, *cv = maxima + groups;
+    int *cl = (int *)(cv + cols);
     for (long r = 0; r < rows; r++) {
         const float *row = pre + r * cols;
-        float *v = values + r * keep;
-        int *ix = indices + r * keep;
-        for (long j = 0; j < cols; j++) { float x = row[j] + bias[j]; scratch[j] = x > 0.0f ? x : 0.0f; }
-        float threshold = kth_largest(scratch, cols, keep);
-        // Every value above the threshold, and the earliest ties at it: exactly `keep`, in
-        // latent order (the order in which the dense path's selection keeps them).
-        long above = 0;
-        for (long j = 0; j < cols; j++) { float x = row[j] + bias[j]; above += (x > 0.0f ? x : 0.0f) > threshold; }
-        long ties = keep - above, n = 0;
-        for (long j = 0; j < cols; j++) {
-            float x = row[j] + bias[j];
-            x = x > 0.0f ? x : 0.0f;
-            if (x > threshold || (x == threshold && ties > 0 && ties--)) { v[n] = x; ix[n] = (int)j; n++; }
+        for (long j = 0; j < cols; j++) { float x = row[j] + bias[j]; relu[j] = x > 0.0f ? x : 0.0f; }
+        for (long g = 0; g < groups; g++) maxima[g] = relu[g];
+        for (long l = 1; l < LANES; l++) {
+            const float *slice = relu + l * groups;
+            for (long g = 0; g < groups; g++) maxima[g] = maxima[g] > slice[g] ? maxima[g] : slice[g];
         }
+        // A lower bound on the k-th largest value: the k-th largest group maximum (k groups each
+        // hold a value at least that large). Only values at or above it can be chosen, and only
+        // groups whose maximum reaches it hold any: usually about k of them.
+        float bound = -1.0f;
+        if (groups >= keep) {
+            struct heap h = { cv, cl, keep };
+            for (long g = 0; g < keep; g++) { cv[g] = maxima[g]; cl[g] = 0; }
+            for (long t = keep / 2 - 1; t >= 0; t--) sift_down(h, t);
+            for (long g = keep; g < groups; g++) if (maxima[g] > cv[0]) { cv[0] = maxima[g]; sift_down(h, 0); }
+            bound = cv[0];
+        }
+        long n = 0;
+        for (long g = 0; g < groups; g++) {
+            if (maxima[g] < bound) continue;
+            for (long j = g; j < LANES * groups; j += groups) if (relu[j] >= bound) { cv[n] = relu[j]; cl[n] = (int)j; n++; }
+        }
+        for (long j = groups * LANES; j < cols; j++) if (relu[j] >= bound) { cv[n] = relu[j]; cl[n] = (int)j; n++; }
+        heap_select(cv, cl, n, keep, values + r * keep, indices + r * keep);
     }
 }
 
 void sae_topk_select_among(const float *restrict pre, const float *restrict bias, long rows, long cols,
-                           const int *restrict candidates, long n, long keep,
-                           float *restrict values, int *restrict indices, float *restrict scratch) {
+                           const int *restrict candidates, long n, long keep, float *restrict values, int *restrict indices,
+                           float *restrict scratch) {
+    float *cv = scratch;
     for (long r = 0; r < rows; r++) {
         const float *row = pre + r * cols;
         float *v = values + r * keep;
-        int *ix = indices + r * keep;
-        for (long t = 0; t < n; t++) scratch[t] = row[candidates[t]] + bias[candidates[t]];
-        float threshold = kth_largest(scratch, n, keep);
-        long ties = keep;
-        for (long t = 0; t < n; t++) ties -= row[candidates[t]] + bias[candidates[t]] > threshold;
-        long m = 0;
-        for (long t = 0; t < n; t++) {
-            float x = row[candidates[t]] + bias[candidates[t]];
-            if (x > threshold || (x == threshold && ties > 0 && ties--)) { v[m] = x > 0.0f ? x : 0.0f; ix[m] = candidates[t]; m++; }
-        }
+        // AuxK chooses on the pre-activations themselves and applies relu after the choice.
+        for (long t = 0; t < n; t++) cv[t] = row[candidates[t]] + bias[candidates[t]];
+        heap_select(cv, candidates, n, keep, v, indices + r * keep);
+        for (long t = 0; t < keep; t++) v[t] = v[t] > 0.0f ? v[t] : 0.0f;
     }
 }
 
@@ -162,4 +188,9 @@ SAE_KERNEL void sae_normalize_rows(float *restrict w, long rows, long d) {
             for (long i = 0; i < d; i++) row[i] /= norm;
         }
     }
+}
+
+SAE_KERNEL void sae_subtract_row(const float *restrict x, const float *restrict b, float *restrict out, long rows, long d) {
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < d; j++) out[r * d + j] = x[r * d + j] - b[j];
 }

@@ -5,12 +5,14 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time training per phase and compare it with sgemm alone on the model's shapes.",
         discussion: """
-            Trains the tutorial model for one warm-up epoch and --epochs timed ones on Fashion-MNIST, \
+            Trains the model (the tutorial's on Fashion-MNIST, or a dictionary SAE on --data-npy vectors) \
+            for one warm-up epoch and --epochs timed ones, \
             then times OpenBLAS's sgemm alone on every matrix product of a step. Prints seconds \
             per epoch (median), the time per phase (data, forward, loss, backward, optimizer, \
             validation), the floor that sgemm alone would allow, and the achieved GFLOP/s.
             For the side-by-side comparison with Keras, run `make bench`.
             Example: sae bench --penalty kl --epochs 3
+            Example: sae bench --data-npy train.npy --val-npy val.npy --code 4096 --k 32 --auxk 256 --batch-size 1024
             """)
 
     @OptionGroup(title: "Model") var model: ModelOptions
@@ -18,13 +20,15 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Timed epochs (after one warm-up epoch).") var epochs = 3
     @Option(help: "Samples per batch.") var batchSize = 256
+    @Option(help: "Adam's learning rate.") var learningRate: Float = 1e-3
 
     func run() throws {
         guard epochs > 0 else { throw ValidationError("--epochs must be > 0") }
         let data = try dataOptions.load()
         let train = dataOptions.trainLimit.map { data.train.prefix($0) } ?? data.train
-        let report = try Benchmark.run(try model.config(), train: train, test: data.test, epochs: epochs,
-                                       settings: TrainingSettings(batchSize: batchSize))
+        let config = try model.config(inputSize: train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture)
+        let report = try Benchmark.run(config, train: train, test: data.test, epochs: epochs,
+                                       settings: TrainingSettings(batchSize: batchSize, optimizer: AdamSettings(learningRate: learningRate)))
         print(report.table)
     }
 }

@@ -92,6 +92,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Adam's learning rate.")
     var learningRate: Float = 1e-3
 
+    @Option(help: ArgumentHelp("Adam's epsilon (Keras's placement: outside the square root, after the bias correction).", valueName: "eps"))
+    var adamEpsilon: Float = 1e-7
+
     @Option(help: "Seed for the initial weights and the shuffles.")
     var seed: UInt64 = 1
 
@@ -100,7 +103,7 @@ struct TrainingOptions: ParsableArguments {
 
     func settings() throws -> TrainingSettings {
         let s = TrainingSettings(epochs: epochs, batchSize: batchSize,
-                                 optimizer: AdamSettings(learningRate: learningRate), seed: seed, deadAfter: deadAfter)
+                                 optimizer: AdamSettings(learningRate: learningRate, epsilon: adamEpsilon), seed: seed, deadAfter: deadAfter)
         try s.validate()
         return s
     }

@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 @testable import SparseAutoencoder
 
@@ -98,6 +99,33 @@ final class SparseTopKTests: XCTestCase {
         for j in 0..<c { p[enc.biasOffset + j] = j < 2 ? 0.01 : -5 }
         m.parameterValues = p
         _ = assertSameStep(m, randomFloats(batch * d, seed: 5, in: -0.01...0.01), batch: batch)
+    }
+
+    /// The selection kernel against the dense one (`sae_topk_rows`, a quickselect threshold) on
+    /// rows with heavy ties (values on a few levels, many negative so relu'd zeros tie too), for
+    /// widths below and above its block-maximum bound's reach, partial blocks included.
+    func testSelectionKernelKeepsWhatTheDenseSelectionKeeps() {
+        var rng = SeededGenerator(seed: 31)
+        for (cols, k) in [(10, 3), (40, 1), (64, 8), (100, 7), (256, 16), (1000, 32), (4096, 32), (5000, 64)] {
+            let rows = 12
+            // Levels -2...3 in steps of 0.5: ties everywhere; rows 0 and 1 mostly negative.
+            var pre = (0..<(rows * cols)).map { _ in Float(Int(rng.next() % 11) - 4) * 0.5 }
+            for j in 0..<(2 * cols) { pre[j] = j % 17 == 0 ? 0.5 : -1 }
+            let bias = (0..<cols).map { Float($0 % 3) * 0.25 }
+            var dense = pre
+            for r in 0..<rows { for j in 0..<cols { dense[r * cols + j] = max(pre[r * cols + j] + bias[j], 0) } }
+            sae_topk_rows(&dense, rows, cols, k)
+            var values = [Float](repeating: -1, count: rows * k), latents = [CInt](repeating: -1, count: rows * k)
+            var scratch = [Float](repeating: 0, count: SparseBuffers.selectionScratchSize(codeSize: cols))
+            sae_topk_select(pre, bias, rows, cols, k, &values, &latents, &scratch)
+            var sparse = [Float](repeating: 0, count: rows * cols)
+            for r in 0..<rows {
+                for t in 0..<k { sparse[r * cols + Int(latents[r * k + t])] = values[r * k + t] }
+            }
+            // (Which relu'd zeros fill a row does not matter: they carry no value and no gradient.)
+            XCTAssertEqual(sparse, dense, "cols \(cols), k \(k)")
+            XCTAssertFalse(latents.contains(-1))
+        }
     }
 
     func testSparseStepEqualsDenseStepWithAuxK() throws {

@@ -53,14 +53,14 @@ void sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float
 // MARK: the sparse TopK step (sparse.c)
 
 /// Per row of pre (rows, cols) plus bias (cols): the `keep` = min(k, cols) largest relu'd values,
-/// ties keeping the earliest latents (as `sae_topk_rows`), written in latent order to values and
-/// indices (rows, keep). scratch: cols floats.
+/// ties keeping the earliest latents (as `sae_topk_rows`), written to values and indices (rows,
+/// keep) in no particular order. scratch: 3 cols + cols / 16 floats.
 void sae_topk_select(const float *pre, const float *bias, long rows, long cols, long k, float *values, int *indices,
                      float *scratch);
 
 /// AuxK's selection: per row of pre (rows, cols) plus bias, among the n latents in `candidates`
 /// (ascending), the `keep` (<= n) largest, ties keeping the earliest, relu'd after the choice (as
-/// `sae_topk_among`), in latent order to values and indices (rows, keep). scratch: n floats.
+/// `sae_topk_among`), to values and indices (rows, keep) in no particular order. scratch: n floats.
 void sae_topk_select_among(const float *pre, const float *bias, long rows, long cols, const int *candidates, long n,
                            long keep, float *values, int *indices, float *scratch);
 
@@ -95,6 +95,9 @@ struct sae_pairs {
 void sae_sparse_weight_gradients(const struct sae_pairs *pairs, long first, long last, const float *w_enc,
                                  const float *w_dec, float *g_enc, float *g_benc, float *g_dec, float *bdec_partial,
                                  int project_decoder);
+
+/// out[r] = x[r] - b over (rows, d): a dictionary's centring by b_dec.
+void sae_subtract_row(const float *x, const float *b, float *out, long rows, long d);
 
 /// Scales each row of w (rows, d) to unit length (rows of zeros stay).
 void sae_normalize_rows(float *w, long rows, long d);

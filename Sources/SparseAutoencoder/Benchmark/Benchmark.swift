@@ -75,10 +75,13 @@ public enum Benchmark {
         var out: [BenchmarkReport.Gemm] = []
         for (l, layer) in model.layers.enumerated() {
             let (i, o) = (layer.inputSize, layer.outputSize)
-            out.append(.init(label: "layer \(l) forward y = x W", m: batch, n: o, k: i, transA: false, transB: false,
+            out.append(.init(label: "layer \(l) forward y = x W", m: batch, n: o, k: i, transA: false, transB: layer.unitMajor,
                              callsPerEpoch: steps + valSteps))
-            out.append(.init(label: "layer \(l) weights dW = x^T dz", m: i, n: o, k: batch, transA: true, transB: false,
-                             callsPerEpoch: steps))
+            // The sparse TopK step's only dense product is the encoder's forward one.
+            if model.supportsSparseStep { break }
+            out.append(layer.unitMajor
+                ? .init(label: "layer \(l) weights dW = dz^T x", m: o, n: i, k: batch, transA: true, transB: false, callsPerEpoch: steps)
+                : .init(label: "layer \(l) weights dW = x^T dz", m: i, n: o, k: batch, transA: true, transB: false, callsPerEpoch: steps))
             if l > 0 {
                 out.append(.init(label: "layer \(l) input dx = dz W^T", m: batch, n: i, k: o, transA: false, transB: true,
                                  callsPerEpoch: steps))

@@ -13,9 +13,8 @@ extension Autoencoder {
     func center(_ x: UnsafePointer<Float>, into centered: UnsafeMutablePointer<Float>, rows: Int) {
         let d = config.inputSize
         let bDec = UnsafePointer(parameters.baseAddress! + layers[layers.count - 1].biasOffset)
-        for r in 0..<rows {
-            let (src, dst) = (x + r * d, centered + r * d)
-            for j in 0..<d { dst[j] = src[j] - bDec[j] }
+        WorkerPool.shared.split(rows, alignment: 1, minimumPerPart: max(1, 16_384 / d)) { _, r in
+            sae_subtract_row(x + r.lowerBound * d, bDec, centered + r.lowerBound * d, r.count, d)
         }
     }
 

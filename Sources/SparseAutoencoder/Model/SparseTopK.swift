@@ -43,8 +43,9 @@ final class SparseBuffers {
     let candidates: UnsafeMutablePointer<CInt>
     /// The latent ranges of the pool's parts in the weight-gradient pass: (parts + 1).
     let partBounds: UnsafeMutablePointer<CInt>
-    /// Per pool part: selection scratch (c) and b_dec's partial gradient (d).
+    /// Per pool part: the selections' scratch and b_dec's partial gradient (d).
     let selectionScratch, bDecPartials: UnsafeMutablePointer<Float>
+    static func selectionScratchSize(codeSize c: Int) -> Int { 3 * c + c / 16 }
     /// AuxK pairs per sample in the current step (0: AuxK did not run).
     var auxKeep = 0
     private let floats: UnsafeMutableBufferPointer<Float>
@@ -53,7 +54,8 @@ final class SparseBuffers {
     init(capacity b: Int, inputSize d: Int, codeSize c: Int, k: Int, kAux: Int) {
         (self.k, self.kAux) = (k, kAux)
         let pairs = b * (k + kAux), parts = WorkerPool.shared.parts
-        floats = .allocate(capacity: b * c + 2 * pairs + 4 * b * d + parts * (c + d))
+        let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
+        floats = .allocate(capacity: b * c + 2 * pairs + 4 * b * d + parts * (scratch + d))
         floats.initialize(repeating: 0)
         ints = .allocate(capacity: 2 * pairs + (c + 1) + c + parts + 1)
         ints.initialize(repeating: 0)
@@ -64,7 +66,7 @@ final class SparseBuffers {
         (values, dvalues) = (take(pairs), take(pairs))
         outputGradients = take(2 * b * d)
         (residual, auxReconstruction) = (take(b * d), take(b * d))
-        (selectionScratch, bDecPartials) = (take(parts * c), take(parts * d))
+        (selectionScratch, bDecPartials) = (take(parts * scratch), take(parts * d))
         (latents, order) = (takeInts(pairs), takeInts(pairs))
         offsets = takeInts(c + 1)
         candidates = takeInts(c)
@@ -97,9 +99,10 @@ extension Autoencoder {
         BLAS.gemm(false, true, m: b, n: c, k: d, a: ws.centered!, lda: d, b: p + encoder.kernelOffset, ldb: d, c: s.pre, ldc: c)
         let bEnc = UnsafePointer(p + encoder.biasOffset), wDec = UnsafePointer(p + decoder.kernelOffset)
         let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
+        let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
         WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
             let (values, latents) = (s.values + rows.lowerBound * k, s.latents + rows.lowerBound * k)
-            sae_topk_select(s.pre + rows.lowerBound * c, bEnc, rows.count, c, k, values, latents, s.selectionScratch + part * c)
+            sae_topk_select(s.pre + rows.lowerBound * c, bEnc, rows.count, c, k, values, latents, s.selectionScratch + part * scratch)
             sae_sparse_decode(values, latents, rows.count, k, wDec, bDec, d, xHat + rows.lowerBound * d)
         }
         s.auxKeep = 0
@@ -143,10 +146,11 @@ extension Autoencoder {
         let p = parameters.baseAddress!
         let bEnc = UnsafePointer(p + layers[0].biasOffset), wDec = UnsafePointer(p + layers[1].kernelOffset)
         let (values, latents, output) = (s.values + mainPairs, s.latents + mainPairs, UnsafePointer(ws.outputs[1]))
+        let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
         WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
             let r0 = rows.lowerBound
-            sae_topk_select_among(s.pre + r0 * c, bEnc, rows.count, c, s.candidates, n, keep,
-                                  values + r0 * keep, latents + r0 * keep, s.selectionScratch + part * c)
+            sae_topk_select_among(s.pre + r0 * c, bEnc, rows.count, c, s.candidates, n, keep, values + r0 * keep, latents + r0 * keep,
+                                  s.selectionScratch + part * scratch)
             // e = x - x^; e^ = z_aux W_dec (no bias)
             for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.input[i] - output[i] }
             sae_sparse_decode(values + r0 * keep, latents + r0 * keep, rows.count, keep, wDec, nil, d, s.auxReconstruction + r0 * d)
