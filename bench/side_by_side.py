@@ -53,6 +53,7 @@ SHAPES = {
         ("d192q", dict(dim=192, directions=2048, train=2048, val=512), dict(latents=1024, k=32, lr=4e-4)),
     ],
 }
+FAILURES = []  # runs that failed; the script exits with status 1 after its tables if there are any
 DICT_BATCH = 1024
 AUXK_ALPHA = 1 / 32  # sae's --auxk-coefficient default; passed to sparsify (whose own default is 0: off)
 
@@ -81,9 +82,13 @@ def run_measured(cmd, log, env=None):
     return os.waitstatus_to_exitcode(status), time.perf_counter() - start, usage.ru_maxrss / 1024
 
 
-def fail(what, log):
-    tail = "".join(open(log).readlines()[-15:]) if os.path.exists(log) else ""
-    sys.exit(f"error: {what} failed, see {log}\n{tail}")
+def failed(what, log):
+    """A failed run: reported in the table (with the last line of its output), the benchmark goes on."""
+    lines = [l.strip() for l in open(log)] if os.path.exists(log) else []
+    message = next((l for l in reversed(lines) if l), "no output")
+    print(f"  {what} failed: {message}", flush=True)
+    FAILURES.append(f"{what}: {message}")
+    return {"failed": message}
 
 
 # ---------------------------------------------------------------- tutorial part
@@ -107,7 +112,7 @@ def run_tutorial(impl, python, model, args, workdir, tag):
             cmd += ["--train-limit", str(args.train_limit)]
     code, _, rss = run_measured(cmd, log, env)
     if code != 0:
-        fail(f"{impl} {model}", log)
+        return failed(f"{impl} {model}", log)
     if impl == "sae":
         history = json.load(open(os.path.join(base, "history.json")))
         return {"epoch_seconds": [e["seconds"] for e in history], "loss": history[-1]["loss"],
@@ -130,22 +135,28 @@ def tutorial(args, python, workdir, summary):
           f"implementation; medians over epochs 2..{args.epochs} of every run; 'x sae' = s/epoch / sae's")
     print(f"{'model':6} {'impl':10} {'s/epoch':>8} {'x sae':>7} {'loss':>8} {'val_loss':>9} {'peak RSS MB':>12}")
     for m in models:
-        medians = {i: statistics.median(s for run in results[(m, i)] for s in run["epoch_seconds"][1:]) for i in impls}
+        ok = {i: [run for run in results[(m, i)] if "failed" not in run] for i in impls}
+        medians = {i: statistics.median(s for run in ok[i] for s in run["epoch_seconds"][1:]) for i in impls if ok[i]}
         for i in impls:
-            runs = results[(m, i)]
+            runs = ok[i]
+            if not runs:
+                print(f"{m:6} {i:10} failed: {results[(m, i)][0]['failed']}")
+                summary["tutorial"].append({"model": m, "impl": i, "runs": results[(m, i)]})
+                continue
             loss = statistics.median(run["loss"] for run in runs)
             val = statistics.median(run["val_loss"] for run in runs)
             rss = max(run["rss"] for run in runs)
             ratio = f"{medians[i] / medians['sae']:.2f}" if "sae" in medians else ""
             print(f"{m:6} {i:10} {medians[i]:8.3f} {ratio:>7} {loss:8.4f} {val:9.4f} {rss:12.0f}")
             summary["tutorial"].append({"model": m, "impl": i, "seconds_per_epoch": medians[i], "loss": loss,
-                                        "val_loss": val, "peak_rss_mb": rss, "runs": runs})
+                                        "val_loss": val, "peak_rss_mb": rss, "runs": results[(m, i)]})
     if "sae" in impls:
         print("\nsae alone (sae bench --epochs 3):", flush=True)
         cmd = [SAE, "bench", "--epochs", "3", "--data", args.data]
         if args.train_limit:
             cmd += ["--train-limit", str(args.train_limit)]
-        subprocess.run(cmd, check=True)
+        if subprocess.run(cmd).returncode != 0:
+            FAILURES.append("sae bench (tutorial)")
 
 
 # ---------------------------------------------------------------- dictionary part
@@ -184,7 +195,7 @@ def run_dictionary(impl, python, shape, train, val, args, workdir, tag):
                "--epochs", str(args.dict_epochs), "--out", base, "--force"]
         code, _, rss = run_measured(cmd, log)
         if code != 0:
-            fail(f"sae {name}", log)
+            return failed(f"sae {name}", log)
         history = json.load(open(os.path.join(base, "history.json")))
         # Training-only time if history.json separates it, else the epoch's seconds (with validation).
         train_key = next((k for k in ("train_seconds", "training_seconds") if k in history[0]), None)
@@ -209,7 +220,7 @@ def run_dictionary(impl, python, shape, train, val, args, workdir, tag):
     env = dict(os.environ, SPARSIFY_DISABLE_TRITON="1")
     code, _, rss = run_measured(cmd, log, env)
     if code != 0:
-        fail(f"sparsify {name}", log)
+        return failed(f"sparsify {name}", log)
     r = json.load(open(base + ".json"))
     return {"epoch_seconds": r["seconds_per_epoch"], "includes_validation": False, "val_fvu": r["val_fvu"][-1],
             "val_fvu_per_epoch": r["val_fvu"], "fvu_source": "sparsify_reference.py", "rss": rss,
@@ -235,18 +246,20 @@ def dictionary(args, python, workdir, summary):
     notes = set()
     for name, data, cfg in shapes:
         label = f"d{data['dim']} {cfg['latents']}x k{cfg['k']} n{data['train']}"
-        speed = {}
+        ok = {i: [run for run in results[(name, i)] if "failed" not in run] for i in impls}
+        speed = {i: data["train"] / statistics.median(s for run in ok[i] for s in (run["epoch_seconds"][1:] or run["epoch_seconds"]))
+                 for i in impls if ok[i]}
         for i in impls:
-            runs = results[(name, i)]
-            secs = statistics.median(s for run in runs for s in (run["epoch_seconds"][1:] or run["epoch_seconds"]))
-            speed[i] = data["train"] / secs
-        for i in impls:
-            runs = results[(name, i)]
+            runs = ok[i]
+            if not runs:
+                print(f"{label:26} {i:9} failed: {results[(name, i)][0]['failed']}")
+                summary["dictionary"].append({"shape": name, "impl": i, **data, **cfg, "runs": results[(name, i)]})
+                continue
             secs = data["train"] / speed[i]
             fvu = statistics.median(run["val_fvu"] for run in runs)
             rss = max(run["rss"] for run in runs)
             dead = runs[-1]["dead"]
-            ratio = f"{speed['sae'] / speed[i]:.2f}"
+            ratio = f"{speed['sae'] / speed[i]:.2f}" if "sae" in speed else ""
             mark = "*" if runs[0]["includes_validation"] else ""
             if mark:
                 notes.add("* sae's epoch seconds include its validation pass (history.json has no separate "
@@ -254,11 +267,14 @@ def dictionary(args, python, workdir, summary):
             print(f"{label:26} {i + mark:9} {speed[i]:10.0f} {secs:8.2f} {ratio:>6} {fvu:8.4f} "
                   f"{'' if dead is None else dead:>5} {rss:12.0f}")
             summary["dictionary"].append({"shape": name, "impl": i, **data, **cfg, "vectors_per_second": speed[i],
-                                          "seconds_per_epoch": secs, "val_fvu": fvu, "peak_rss_mb": rss, "runs": runs})
+                                          "seconds_per_epoch": secs, "val_fvu": fvu, "peak_rss_mb": rss,
+                                          "runs": results[(name, i)]})
     for n in sorted(notes):
         print(n)
-    sparsify_runs = [run for s in shapes for run in results[(s[0], "sparsify")]]
-    print(f"(sparsify: torch threads {sparsify_runs[0]['threads']}; sae's val FVU from {results[(shapes[0][0], 'sae')][0]['fvu_source']})")
+    sp = [run for s in shapes for run in results[(s[0], "sparsify")] if "failed" not in run]
+    sa = [run for s in shapes for run in results[(s[0], "sae")] if "failed" not in run]
+    print(f"(sparsify: torch threads {sp[0]['threads'] if sp else '?'}; "
+          f"sae's val FVU from {sa[0]['fvu_source'] if sa else '?'})")
 
     name, data, cfg = shapes[0]
     train, val = files[name]
@@ -267,7 +283,7 @@ def dictionary(args, python, workdir, summary):
            "--batch-size", str(DICT_BATCH), "--epochs", "1" if args.quick else "2"]
     print(f"\nsae alone on {name} ({' '.join(cmd[1:])}):", flush=True)
     if subprocess.run(cmd).returncode != 0:
-        print("(sae bench did not accept these flags)")
+        FAILURES.append("sae bench --architecture dictionary")
 
 
 def main():
@@ -314,6 +330,8 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=1)
+    if FAILURES:
+        sys.exit("\nfailed: " + "; ".join(FAILURES))
 
 
 if __name__ == "__main__":

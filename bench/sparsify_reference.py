@@ -34,6 +34,11 @@ Settings that differ from sparsify's TrainConfig defaults (all are options here;
     shuffle=False); here every epoch draws a fresh permutation (--no-shuffle: file order). The last
     partial batch is kept (DataLoader's drop_last=False).
   - lr default: 2e-4 / sqrt(latents / 2^14), sparsify's formula for Adam (4e-4 at 4,096 latents).
+Note that FusedEncoder.backward (fused_encoder.py 52-87) ignores the gradient reaching pre_acts, so
+AuxK (computed from pre_acts) trains only the dead latents' decoder rows, never the encoder.
+`--verify-trainer` checks the claim above: it trains a small SAE with sparsify's own Trainer.fit (through
+a stand-in language model whose layer returns the vectors) and with this loop, with AuxK active, and
+prints the largest difference in every parameter (0.0 with eai-sparsify 1.3.3 / torch 2.15).
 After every epoch the model (as the step left it; sparsify saves it so too) is validated on --val:
 FVU = sum of squared errors / sum of squared deviations from the val set's mean, over the whole val set.
 Training time excludes validation. Prints progress and one JSON line; peak RSS is the caller's to measure.
@@ -56,8 +61,8 @@ def load_vectors(path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train", required=True, help=".npy file (N, d) or a directory of .npy shards")
-    p.add_argument("--val", required=True, help=".npy file (N, d)")
+    p.add_argument("--train", help=".npy file (N, d) or a directory of .npy shards")
+    p.add_argument("--val", help=".npy file (N, d)")
     p.add_argument("--latents", type=int, default=4096)
     p.add_argument("--k", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=1024)
@@ -72,7 +77,13 @@ def main():
     p.add_argument("--seed", type=int, default=0, help="torch.manual_seed before the SAE is built (sparsify: init_seeds [0])")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     p.add_argument("--json", help="also write the result JSON here")
+    p.add_argument("--save", help="torch.save the final state dict (encoder.weight, encoder.bias, W_dec, b_dec) here")
+    p.add_argument("--verify-trainer", action="store_true", help="compare this loop with sparsify's Trainer.fit and exit")
     args = p.parse_args()
+    if args.verify_trainer:
+        return verify_trainer()
+    if not args.train or not args.val:
+        p.error("--train and --val are required")
 
     import torch
     import sparsify
@@ -171,9 +182,79 @@ def main():
         "sparsify": sparsify.__version__, "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
     print(json.dumps(result))
+    if args.save:
+        torch.save(sae.state_dict(), args.save)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f)
+
+
+def verify_trainer():
+    """Trains the same small SAE with sparsify's Trainer.fit and with this script; prints the differences."""
+    import subprocess, tempfile
+    import torch
+    from torch import nn
+    from transformers import PretrainedConfig, PreTrainedModel
+    from sparsify import SparseCoderConfig, TrainConfig, Trainer
+
+    d, n, bs, latents, k, lr, threshold = 64, 4096, 256, 2048, 4, 1e-3, 256
+    rng = np.random.default_rng(0)
+    dic = rng.standard_normal((512, d)).astype(np.float32)
+    x = ((rng.exponential(1, (n, 512)) * (rng.random((n, 512)) < 0.02)).astype(np.float32) @ dic + 0.3).astype(np.float32)
+    table = torch.from_numpy(x)
+
+    class Config(PretrainedConfig):
+        model_type = "vectors"
+
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.num_hidden_layers = 1
+
+    class Layer(nn.Module):  # the "activations" of token i are row i
+        def forward(self, ids):
+            return table[ids]
+
+    class Model(PreTrainedModel):
+        config_class = Config
+
+        def __init__(self, cfg):
+            super().__init__(cfg)
+            self.layers = nn.ModuleList([Layer()])
+            self.unused = nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, **kw):
+            return self.layers[0](input_ids)
+
+    class Tokens(torch.utils.data.Dataset):
+        def __len__(self):
+            return n
+
+        def __getitem__(self, i):
+            return {"input_ids": torch.tensor([i])}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(SparseCoderConfig(num_latents=latents, k=k), batch_size=bs, optimizer="adam", lr=lr,
+                          lr_warmup_steps=0, auxk_alpha=1 / 32, dead_feature_threshold=threshold, log_to_wandb=False,
+                          save_dir=os.path.join(tmp, "ckpt"), save_every=10**9, run_name="r", layers=[0])
+        trainer = Trainer(cfg, Tokens(), Model(Config()))
+        trainer.fit()
+        theirs = trainer.saes["layers.0"].state_dict()
+        np.save(os.path.join(tmp, "x.npy"), x)
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--train", os.path.join(tmp, "x.npy"),
+                        "--val", os.path.join(tmp, "x.npy"), "--latents", str(latents), "--k", str(k),
+                        "--batch-size", str(bs), "--lr", str(lr), "--epochs", "1", "--schedule", "sparsify",
+                        "--warmup-steps", "0", "--no-shuffle", "--auxk-alpha", str(1 / 32),
+                        "--dead-threshold", str(threshold), "--save", os.path.join(tmp, "mine.pt")], check=True,
+                       stdout=subprocess.DEVNULL)
+        mine = torch.load(os.path.join(tmp, "mine.pt"))
+    dead = int((trainer.num_tokens_since_fired["layers.0"] > threshold).sum())
+    print(f"\nTrainer.fit against this loop ({n} vectors, d {d}, {latents} latents, k {k}, {dead} dead at the end):")
+    worst = 0.0
+    for name, value in theirs.items():
+        diff = float((value - mine[name]).abs().max())
+        worst = max(worst, diff)
+        print(f"  {name:15} max |difference| {diff:.3g} (max |value| {float(value.abs().max()):.3g})")
+    sys.exit(0 if worst == 0 else 1)
 
 
 if __name__ == "__main__":
