@@ -125,14 +125,6 @@ static inline __attribute__((always_inline)) float dot(const float *restrict a, 
     return s;
 }
 
-SAE_KERNEL void sae_sparse_code_gradient(const float *restrict g, const float *restrict values, const int *restrict indices,
-                                         long rows, long k, const float *restrict w, long d, float *restrict dvalues) {
-    for (long r = 0; r < rows; r++)
-        for (long t = 0; t < k; t++) {
-            long p = r * k + t;
-            dvalues[p] = values[p] > 0.0f ? dot(g + r * d, w + (long)indices[p] * d, d) : 0.0f;
-        }
-}
 
 void sae_group_by_latent(const int *restrict latents, long n, long c, int *restrict offsets, int *restrict order) {
     memset(offsets, 0, (size_t)(c + 1) * sizeof(int));
@@ -154,16 +146,20 @@ SAE_KERNEL void sae_sparse_weight_gradients(const struct sae_pairs *restrict s, 
         int begin = s->offsets[j], end = s->offsets[j + 1];
         if (begin == end) continue;
         float *restrict ge = g_enc + j * d, *restrict gd = g_dec + j * d;
+        const float *restrict wd = w_dec + j * d;
         float code_sum = 0.0f;
         for (int q = begin; q < end; q++) {
             long p = s->order[q];
+            float v = s->values[p];
+            if (v == 0.0f) continue;   // relu's zero: no value, no gradient
             // Pair p's sample, and the row of its output gradient (AuxK's come after the main ones').
             long sample = p < s->main_pairs ? p / s->k : (p - s->main_pairs) / s->k_aux;
             long out_row = p < s->main_pairs ? sample : s->rows + sample;
-            float v = s->values[p], dv = s->dvalues[p];
             const float *restrict x = s->inputs + sample * d, *restrict go = s->output_gradients + out_row * d;
-            if (v != 0.0f) for (long i = 0; i < d; i++) gd[i] += v * go[i];
-            if (dv != 0.0f) for (long i = 0; i < d; i++) ge[i] += dv * x[i];
+            // The code gradient dz = G . W_dec[j], while W_dec[j] and G's row are in cache.
+            float dv = dot(go, wd, d);
+            for (long i = 0; i < d; i++) gd[i] += v * go[i];
+            for (long i = 0; i < d; i++) ge[i] += dv * x[i];
             code_sum += dv;
         }
         g_benc[j] += code_sum;
@@ -173,7 +169,6 @@ SAE_KERNEL void sae_sparse_weight_gradients(const struct sae_pairs *restrict s, 
         // Unit-norm decoder rows: remove the gradient's component along the row (this step is
         // the row's only gradient, so it can be done here, once per active row).
         if (project_decoder) {
-            const float *restrict wd = w_dec + j * d;
             float along = dot(gd, wd, d);
             for (long i = 0; i < d; i++) gd[i] -= along * wd[i];
         }

@@ -28,7 +28,8 @@ struct Bench: ParsableCommand {
         let train = dataOptions.trainLimit.map { data.train.prefix($0) } ?? data.train
         let config = try model.config(inputSize: train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture)
         let report = try Benchmark.run(config, train: train, test: data.test, epochs: epochs,
-                                       settings: TrainingSettings(batchSize: batchSize, optimizer: AdamSettings(learningRate: learningRate)))
+                                       settings: TrainingSettings(batchSize: batchSize, optimizer: AdamSettings(
+                                           learningRate: learningRate, epsilon: AdamSettings.defaultEpsilon(for: config.architecture))))
         print(report.table)
     }
 }

@@ -92,8 +92,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Adam's learning rate.")
     var learningRate: Float = 1e-3
 
-    @Option(help: ArgumentHelp("Adam's epsilon (Keras's placement: outside the square root, after the bias correction).", valueName: "eps"))
-    var adamEpsilon: Float = 1e-7
+    @Option(help: ArgumentHelp("Adam's epsilon, added to sqrt(v) after the bias correction (Keras's placement). Default: 1e-7 (Keras's) for the tutorial's models, 1e-8 for a dictionary: its per-element MSE is small, so its gradients are, and 1e-7 would damp every step (sparsify, whose loss is the FVU, uses PyTorch's 1e-8).", valueName: "eps"))
+    var adamEpsilon: Float?
 
     @Option(help: "Seed for the initial weights and the shuffles.")
     var seed: UInt64 = 1
@@ -101,9 +101,11 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A latent is dead once it has not fired on this many training samples in a row (default: one epoch's worth); AuxK trains the dead ones.", valueName: "samples"))
     var deadAfter: Int?
 
-    func settings() throws -> TrainingSettings {
+    /// The settings for a model of `architecture` (which picks Adam's default epsilon).
+    func settings(for architecture: AutoencoderConfig.Architecture = .mirrored) throws -> TrainingSettings {
+        let epsilon = adamEpsilon ?? AdamSettings.defaultEpsilon(for: architecture)
         let s = TrainingSettings(epochs: epochs, batchSize: batchSize,
-                                 optimizer: AdamSettings(learningRate: learningRate, epsilon: adamEpsilon), seed: seed, deadAfter: deadAfter)
+                                 optimizer: AdamSettings(learningRate: learningRate, epsilon: epsilon), seed: seed, deadAfter: deadAfter)
         try s.validate()
         return s
     }

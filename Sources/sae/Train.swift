@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
     /// Options that --resume takes from config.json instead.
     static let settingFlags = ["--architecture", "--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
                                "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
-                               "--epochs", "--batch-size", "--learning-rate", "--seed", "--train-limit", "--data-npy", "--val-npy", "--out", "--force"]
+                               "--epochs", "--batch-size", "--learning-rate", "--adam-epsilon", "--seed", "--train-limit", "--data-npy", "--val-npy", "--out", "--force"]
 
     func validate() throws {
         if resume != nil, let clash = CommandLine.arguments.first(where: { arg in Self.settingFlags.contains { arg == $0 || arg.hasPrefix($0 + "=") } }) {
@@ -62,9 +62,9 @@ struct Train: ParsableCommand {
             return
         }
         let dataSettings = try dataOptions.settings()
-        let training = try self.training.settings()
         // Check the model's options before loading (or downloading) anything.
-        _ = try model.config(defaultArchitecture: dataOptions.defaultArchitecture)
+        let architecture = try model.config(defaultArchitecture: dataOptions.defaultArchitecture).architecture
+        let training = try self.training.settings(for: architecture)
         let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
         let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
                                training: training, data: dataSettings)

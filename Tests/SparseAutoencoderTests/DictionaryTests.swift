@@ -50,10 +50,13 @@ final class DictionaryTests: XCTestCase {
         let config = AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 2, auxK: AuxK(k: 2, coefficient: 0.5))
         let (model, ws, x, p) = try setUp(config, batch: 3, sparseStep: sparseStep)
         XCTAssertEqual(ws.sparse != nil, sparseStep)
-        ws.input.update(from: x, count: x.count)
-        model.forward(ws, batch: 3)
-        // Dead: latents the main top-2 chose for no sample.
-        let dead = (0..<8).filter { j in (0..<3).allSatisfy { ws.outputs[0][$0 * 8 + j] == 0 } }
+        // Dead: latents well below every sample's main top-2 (so a finite-difference step cannot
+        // move them into the main code), read off the dense path's pre-activations.
+        let dense = Workspace(model: model, capacity: 3, sparseStep: false)
+        dense.input.update(from: x, count: x.count)
+        model.forward(dense, batch: 3)
+        let pre = (0..<3).map { r in (0..<8).map { dense.aux!.preCode[r * 8 + $0] } }
+        let dead = (0..<8).filter { j in pre.allSatisfy { row in row[j] < row.sorted(by: >)[1] - 0.05 } }
         XCTAssertGreaterThanOrEqual(dead.count, 3)
         for j in dead { ws.dead![j] = 1 }
         func loss(_ params: [Float]) -> Double {
@@ -104,8 +107,8 @@ final class DictionaryTests: XCTestCase {
             let dot = (0..<6).reduce(Float(0)) { $0 + g[dec.kernelOffset + j * 6 + $1] * p[dec.kernelOffset + j * 6 + $1] }
             XCTAssertEqual(dot, 0, accuracy: 1e-5)
         }
-        // The encoder starts as the decoder's transpose.
-        XCTAssertEqual(p[model.layers[0].kernelIndex(input: 2, output: 7)], p[dec.kernelOffset + 7 * 6 + 2])
+        // The encoder starts as the decoder's transpose, scaled by 1/sqrt(3).
+        XCTAssertEqual(p[model.layers[0].kernelIndex(input: 2, output: 7)], p[dec.kernelOffset + 7 * 6 + 2] / Float(3).squareRoot(), accuracy: 1e-7)
         // After training steps the rows are still unit length.
         let data = Dataset(vectors: randomFloats(64 * 6, seed: 8), count: 64, features: 6)
         try model.fit(data, settings: TrainingSettings(epochs: 2, batchSize: 16))

@@ -69,10 +69,6 @@ void sae_topk_select_among(const float *pre, const float *bias, long rows, long 
 void sae_sparse_decode(const float *values, const int *indices, long rows, long k, const float *w, const float *bias,
                        long d, float *out);
 
-/// dvalues[r][t] = values[r][t] > 0 ? g[r] . w[indices[r][t]] : 0 (relu's mask).  g: (rows, d)
-void sae_sparse_code_gradient(const float *g, const float *values, const int *indices, long rows, long k,
-                              const float *w, long d, float *dvalues);
-
 /// Groups n pairs by latent (counting sort): latent j's pairs are order[offsets[j] ..<
 /// offsets[j + 1]], in pair order.  offsets: c + 1 ints, order: n ints.
 void sae_group_by_latent(const int *latents, long n, long c, int *offsets, int *order);
@@ -82,16 +78,17 @@ void sae_group_by_latent(const int *latents, long n, long c, int *offsets, int *
 /// gradient is row `sample` of output_gradients (rows * 2, d), or row rows + sample for AuxK's.
 struct sae_pairs {
     long rows, d, k, k_aux, main_pairs;
-    const float *values, *dvalues;
+    const float *values;
     const int *offsets, *order;
     const float *inputs;             // (rows, d): x - b_dec
     const float *output_gradients;   // (2 rows, d): dL/dx^, then dL_aux/de^
 };
 
-/// For latents first..<last (all stored (latents, d)): g_dec[j] += sum value * output gradient;
-/// g_enc[j] += sum dvalue * input; g_benc[j] += sum dvalue; bdec_partial -= (sum dvalue) w_enc[j];
-/// and with project_decoder, g_dec[j] -= (g_dec[j] . w_dec[j]) w_dec[j]. Each latent's sums run
-/// in pair order, so the result does not depend on how latents are split over threads.
+/// For latents first..<last (all stored (latents, d)), over latent j's pairs with a value v > 0
+/// (relu's mask), the code gradient dv = output gradient . w_dec[j], then: g_dec[j] += v * output
+/// gradient; g_enc[j] += dv * input; g_benc[j] += sum dv; bdec_partial -= (sum dv) w_enc[j]; and
+/// with project_decoder, g_dec[j] -= (g_dec[j] . w_dec[j]) w_dec[j]. Each latent's sums run in
+/// pair order, so the result does not depend on how latents are split over threads.
 void sae_sparse_weight_gradients(const struct sae_pairs *pairs, long first, long last, const float *w_enc,
                                  const float *w_dec, float *g_enc, float *g_benc, float *g_dec, float *bdec_partial,
                                  int project_decoder);

@@ -19,8 +19,8 @@ public final class Autoencoder {
 
     /// A new model with glorot-uniform kernels, U(-a, a), a = sqrt(6 / (in + out)), and zero biases.
     /// A dictionary SAE draws its decoder so and starts with the encoder as its transpose (each
-    /// latent reads along the direction it writes), as Gao et al. do; with `unitNormDecoder`
-    /// the decoder rows start at unit length.
+    /// latent reads along the direction it writes), as Gao et al. do, scaled by 1/sqrt(3); with
+    /// `unitNormDecoder` the decoder rows start at unit length.
     public convenience init(config: AutoencoderConfig, seed: UInt64) throws {
         try self.init(config: config)
         var rng = SeededGenerator(seed: seed)

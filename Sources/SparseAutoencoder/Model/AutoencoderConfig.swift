@@ -91,7 +91,6 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
             guard let k = topK, k >= 1, k <= codeSize else {
                 throw SAEError.badSetting("--k", "a topk code needs 1 <= k <= code size (\(codeSize)), got \(topK.map(String.init) ?? "none")")
             }
-            guard codeSize <= 4096 else { throw SAEError.badSetting("--code", "a topk code has at most 4096 units") }
         } else if topK != nil {
             throw SAEError.badSetting("--k", "only a topk code takes k (use --code-activation topk)")
         }

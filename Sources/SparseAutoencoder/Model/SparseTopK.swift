@@ -13,6 +13,9 @@ import CKernels
 ///     G    = dL/dx^ = 2 (x^ - x) / (B d)                  (B, d)
 ///     dz[t] = G . W_dec[j[t]]   (0 where z[t] = 0)        (B, k)      k dot products per sample
 ///     dW_dec[j] += z G,  dW_enc[j] += dz xc,  db_enc[j] += dz         active rows only
+///
+/// The last two lines are one pass, latent by latent: each pair's dot product is taken while
+/// its decoder row and output-gradient row are in cache for the sums.
 ///     db_dec += sum_r G[r] - sum_j (sum dz) W_enc[j]      (output bias and centring)
 ///
 /// AuxK adds pairs of its own: the k_aux largest pre-activations among dead latents reconstruct
@@ -30,8 +33,8 @@ final class SparseBuffers {
     let kAux: Int
     /// pre = xc W_enc^T, without b_enc (the selections add it): (B, c).
     let pre: UnsafeMutablePointer<Float>
-    /// Main pairs (B k) then AuxK's (B auxKeep): values, their gradients, latents.
-    let values, dvalues: UnsafeMutablePointer<Float>
+    /// Main pairs (B k) then AuxK's (B auxKeep): values and latents.
+    let values: UnsafeMutablePointer<Float>
     let latents: UnsafeMutablePointer<CInt>
     /// Pairs grouped by latent: latent j's are order[offsets[j] ..< offsets[j + 1]].
     let offsets, order: UnsafeMutablePointer<CInt>
@@ -55,7 +58,7 @@ final class SparseBuffers {
         (self.k, self.kAux) = (k, kAux)
         let pairs = b * (k + kAux), parts = WorkerPool.shared.parts
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
-        floats = .allocate(capacity: b * c + 2 * pairs + 4 * b * d + parts * (scratch + d))
+        floats = .allocate(capacity: b * c + pairs + 4 * b * d + parts * (scratch + d))
         floats.initialize(repeating: 0)
         ints = .allocate(capacity: 2 * pairs + (c + 1) + c + parts + 1)
         ints.initialize(repeating: 0)
@@ -63,7 +66,7 @@ final class SparseBuffers {
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { f += n }; return f }
         func takeInts(_ n: Int) -> UnsafeMutablePointer<CInt> { defer { i += n }; return i }
         pre = take(b * c)
-        (values, dvalues) = (take(pairs), take(pairs))
+        values = take(pairs)
         outputGradients = take(2 * b * d)
         (residual, auxReconstruction) = (take(b * d), take(b * d))
         (selectionScratch, bDecPartials) = (take(parts * scratch), take(parts * d))
@@ -166,20 +169,10 @@ extension Autoencoder {
         let p = UnsafePointer(parameters.baseAddress!)
         let (encoder, decoder) = (layers[0], layers[1])
         let wDec = p + decoder.kernelOffset, mainPairs = b * k, pairs = b * (k + keep)
-        // dz = G . W_dec[j] for every pair, main and AuxK's: (B, k) and (B, keep)
-        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
-            let r0 = rows.lowerBound
-            sae_sparse_code_gradient(s.outputGradients + r0 * d, s.values + r0 * k, s.latents + r0 * k, rows.count, k, wDec, d,
-                                     s.dvalues + r0 * k)
-            if keep > 0 {
-                sae_sparse_code_gradient(s.outputGradients + (b + r0) * d, s.values + mainPairs + r0 * keep,
-                                         s.latents + mainPairs + r0 * keep, rows.count, keep, wDec, d, s.dvalues + mainPairs + r0 * keep)
-            }
-        }
         sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
         // db_dec += column sums of G (the output bias's share)
         Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d)
-        var description = sae_pairs(rows: b, d: d, k: k, k_aux: keep, main_pairs: mainPairs, values: s.values, dvalues: s.dvalues,
+        var description = sae_pairs(rows: b, d: d, k: k, k_aux: keep, main_pairs: mainPairs, values: s.values,
                                     offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients)
         let parts = WorkerPool.shared.parts, bounds = s.partBounds
         balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
