@@ -164,7 +164,7 @@ def tutorial(args, python, workdir, summary):
 def ensure_vectors(python, name, spec):
     """Generates the vectors once into runs/bench-data/NAME (reused while meta.json matches)."""
     out = os.path.join(DATA_DIR, name)
-    want = dict(spec, directions=spec["directions"], active=20, fixed_count=False, noise=0.01, seed=0, shards=0)
+    want = dict(spec, active=20, fixed_count=False, noise=0.01, seed=0, shards=0)
     meta_path = os.path.join(out, "meta.json")
     if os.path.exists(meta_path):
         meta = json.load(open(meta_path))
