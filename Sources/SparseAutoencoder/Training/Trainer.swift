@@ -103,12 +103,15 @@ public final class Trainer {
                 }
             }
             timer?.start()
+            let validationStart = clock.now
             let valLoss = validation.map { model.loss(on: $0, batchSize: batch, workspace: workspace) }
+            let validationSeconds = seconds(clock.now - validationStart)
             timer?.mark(.validation)
             // A latent is dead when it has not fired on any of the last `deadAfter` samples.
             let dead = samplesSinceFired.filter { $0 >= deadAfter }.count
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
-                                     seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead)
+                                     seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead,
+                                     validationSeconds: validation == nil ? nil : validationSeconds)
             history.append(record)
             rng = generator
             (stepInEpoch, epochLossSum, epochSeconds) = (0, 0, 0)

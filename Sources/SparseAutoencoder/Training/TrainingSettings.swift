@@ -43,13 +43,16 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Code units that did not fire (> 0) on any of the last `count` training samples.
     public var deadLatents: Int?
+    /// The validation pass's share of `seconds` (training alone: seconds - validationSeconds).
+    public var validationSeconds: Double?
 
-    public init(epoch: Int, loss: Double, valLoss: Double?, seconds: Double, deadLatents: Int? = nil) {
+    public init(epoch: Int, loss: Double, valLoss: Double?, seconds: Double, deadLatents: Int? = nil, validationSeconds: Double? = nil) {
         self.epoch = epoch
         self.loss = loss
         self.valLoss = valLoss
         self.seconds = seconds
         self.deadLatents = deadLatents
+        self.validationSeconds = validationSeconds
     }
 }
 
