@@ -74,6 +74,8 @@ struct Compare: ParsableCommand {
 
     @Argument(help: "Run directories (two or more).") var runs: [String]
     @Option(help: ArgumentHelp("Directory to write the comparison into.", valueName: "dir")) var out: String
+    @Flag(help: "Replace output files that exist (never a run's own files; a symlink's target, not the link; pipes and devices are written to).")
+    var force = false
     @OptionGroup var options: AnalysisOptions
 
     func validate() throws {
@@ -82,7 +84,7 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         let comparison = try Comparison(runs: options.analyses(runs))
-        let files = try comparison.write(to: out)
+        let files = try comparison.write(to: out, force: force)
         print(comparison.table)
         print("\nWrote \(files.count) files in \(out)")
     }
@@ -100,6 +102,8 @@ struct Report: ParsableCommand {
 
     @Argument(help: "Run directories.") var runs: [String]
     @Option(help: ArgumentHelp("Directory to write report.html into.", valueName: "dir")) var out: String
+    @Flag(help: "Replace output files that exist (never a run's own files; a symlink's target, not the link; pipes and devices are written to).")
+    var force = false
     @OptionGroup var options: AnalysisOptions
 
     func validate() throws {
@@ -107,7 +111,7 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        let path = try HTMLReport.write(runs: options.analyses(runs), to: out)
+        let path = try HTMLReport.write(runs: options.analyses(runs), to: out, force: force)
         print("Wrote \(path)")
     }
 }

@@ -19,12 +19,14 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "The run directory (a dictionary SAE).") var runDirectory: String
     @Option(help: ArgumentHelp("Directory to write the files into.", valueName: "dir")) var out: String
     @Option(help: "saelens or sparsify.") var format: SAEExport.Format = .saelens
+    @Flag(help: "Replace output files that exist (never a run's own files; a symlink's target, not the link; pipes and devices are written to).")
+    var force = false
     @Option(help: "Name of the model the activations came from (recorded in cfg.json).") var modelName = ""
     @Option(help: "Hook point the activations came from (recorded in cfg.json).") var hookName = ""
 
     func run() throws {
         let (_, model) = try RunDirectory(path: runDirectory).loadModel()
-        let files = try SAEExport.write(model, format: format, to: out, source: .init(modelName: modelName, hookName: hookName))
+        let files = try SAEExport.write(model, format: format, to: out, source: .init(modelName: modelName, hookName: hookName), force: force)
         print("Wrote " + files.joined(separator: ", "))
     }
 }

@@ -25,7 +25,9 @@ enum Split: String, ExpressibleByArgument, CaseIterable { case test, train }
 /// Options shared by `encode` and `reconstruct`.
 struct ExportOptions: ParsableArguments {
     @Argument(help: "The run directory.") var run: String
-    @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file")) var out: String
+    @Option(help: ArgumentHelp("The .npy file to write (or a pipe or device such as /dev/stdout).", valueName: "file")) var out: String
+    @Flag(help: "Replace output files that exist (never a run's own files; a symlink's target, not the link; pipes and devices are written to).")
+    var force = false
     @Option(help: "Which split to process: test (the validation data) or train.") var split: Split = .test
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
     @Option(help: ArgumentHelp("Process the vectors in this .npy file (or directory of .npy shards) instead of the run's data.", valueName: "path")) var npy: String?
@@ -45,8 +47,11 @@ struct ExportOptions: ParsableArguments {
         guard images.featureCount == model.config.inputSize else {
             throw SAEError("the samples have \(images.featureCount) values each but the model in \(run) expects \(model.config.inputSize)")
         }
-        try NPY.write(compute(model, images), rows: images.count, cols: columns(model), to: out)
-        print("Wrote \(out): \(images.count) x \(columns(model)) \(what) (float32)")
+        // Refuse a bad --out before the (possibly long) computation.
+        try UserOutput.check(out, force: force)
+        let values = compute(model, images)
+        try UserOutput.write(Data(NPY.encode(values, rows: images.count, cols: columns(model))), to: out, force: force)
+        printError("Wrote \(out): \(images.count) x \(columns(model)) \(what) (float32)")
     }
 }
 

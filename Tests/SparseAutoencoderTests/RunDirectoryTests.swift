@@ -28,7 +28,7 @@ final class RunDirectoryTests: XCTestCase {
         let data = syntheticImages(count: 200, side: 4).prefix(50)
         XCTAssertEqual(model.evaluate(data, batchSize: 64).mse, metrics.testMse)
         let history = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.historyPath))) as! [[String: Any]]
-        XCTAssertEqual(Set(history[0].keys), ["epoch", "loss", "val_loss", "seconds", "dead_latents"])
+        XCTAssertEqual(Set(history[0].keys), ["epoch", "loss", "val_loss", "seconds", "dead_latents", "validation_seconds"])
     }
 
     func testAnExistingRunIsReplacedOnlyWithForce() throws {
@@ -37,17 +37,22 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try RunDirectory.create(dir, force: false)) { error in
             XCTAssertTrue("\(error)".contains("pass --force"), "\(error)")
         }
+        // --force deletes sae's files only: a file of the user's in the run directory stays.
+        try AtomicFile.write("mine", to: dir + "/notes.txt")
         XCTAssertNoThrow(try RunDirectory.create(dir, force: true))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), [".sae-lock", "notes.txt"])
     }
 
     func testForceNeverDeletesADirectoryThatIsNotARun() throws {
         let dir = temporaryDirectory(self)
         try AtomicFile.write("precious", to: dir + "/notes.txt")
+        // A file merely named config.json does not make a run.
+        try AtomicFile.write("{}", to: dir + "/config.json")
         XCTAssertThrowsError(try RunDirectory.create(dir, force: true)) { error in
-            XCTAssertTrue("\(error)".contains("holds no run"), "\(error)")
+            XCTAssertTrue("\(error)".contains("holds no sae run"), "\(error)")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/notes.txt"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/config.json"))
     }
 
     func testBadConfigFilesGiveOneLineErrors() throws {

@@ -45,21 +45,16 @@ public struct Comparison {
 
     /// Writes the figures and `comparison.md` (metrics and per-class errors) into `directory`.
     @discardableResult
-    public func write(to directory: String) throws -> [String] {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var written = try figures.map { figure in
-            let path = directory + "/" + figure.file
-            try AtomicFile.write(figure.bytes, to: path)
-            return path
-        }
+    /// Existing files of these names are replaced only with `force` (see `UserOutput`).
+    public func write(to directory: String, force: Bool = false) throws -> [String] {
         let classNames = runs[0].config.data.dataset == "fashion-mnist" ? FashionMNIST.classNames
             : (0..<runs[0].metrics.testMseByClass.count).map { "class \($0)" }
         let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n```\n" + table
             + "\n```\n\nReconstruction error per class (test set):\n\n```\n"
             + MetricsTable.renderByClass(runs.map { ($0.name, $0.metrics) }, classNames: classNames) + "\n```\n"
-        try AtomicFile.write(markdown, to: directory + "/comparison.md")
-        written.append(directory + "/comparison.md")
-        return written
+        let files = figures.map { ($0.file, $0.bytes) } + [("comparison.md", Data(markdown.utf8))]
+        try UserOutput.write(files, into: directory, force: force)
+        return files.map { directory + "/" + $0.0 }
     }
 
     private func stackedUnitActivations() -> String {

@@ -108,6 +108,7 @@ public struct RunAnalysis {
     /// Writes `metrics.json` (with the sparsity statistics) and every figure into `figures/`.
     @discardableResult
     public func write() throws -> [String] {
+        try directory.lock()
         try directory.save(metrics: metrics)
         let folder = directory.path + "/figures"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -102,7 +102,7 @@ public struct Sweep {
     /// Writes pareto_l0.svg, pareto_mean_activation.svg, sweep.md and sweep.html into `directory`.
     @discardableResult
     public func write(to directory: String) throws -> [String] {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try UserOutput.makeDirectory(directory)
         let charts = [
             ("pareto_l0.svg", paretoChart(sparsity: \.l0, label: "L0: active units per test image (fewer = sparser)", title: "Reconstruction against sparsity (L0)")),
             ("pareto_mean_activation.svg", paretoChart(sparsity: \.meanActivation, label: "mean code activation", title: "Reconstruction against mean activation")),

@@ -10,13 +10,20 @@ import Darwin
 public enum AtomicFile {
     /// - Parameter beforeRename: runs after the data is on disk and before it replaces `path`
     ///   (where a crash is most interesting to test).
-    public static func write(_ data: Data, to path: String, beforeRename: () -> Void = {}) throws {
+    ///   - owner: the permissions, user and group the file gets (those of a file it replaces);
+    ///     nil: 0644 less the umask, and the process's user.
+    public static func write(_ data: Data, to path: String, owner: (mode: mode_t, uid: uid_t, gid: gid_t)? = nil,
+                             beforeRename: () -> Void = {}) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
             + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else {
             throw SAEError.badFile(path, "cannot write (\(String(cString: strerror(errno))))")
+        }
+        if let owner {
+            _ = fchown(fd, owner.uid, owner.gid)   // only root may give a file away; otherwise it stays ours
+            _ = fchmod(fd, owner.mode)
         }
         var ok = true
         var failure = ""

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A run directory: `config.json`, `model.safetensors`, `history.json`, `metrics.json`, and
 /// while or after training `checkpoint.safetensors` and `status.json`.
@@ -15,41 +18,91 @@ public struct RunDirectory: Sendable {
     public var metricsPath: String { path + "/metrics.json" }
     public var checkpointPath: String { path + "/checkpoint.safetensors" }
     public var statusPath: String { path + "/status.json" }
+    public var lockPath: String { path + "/" + RunDirectory.lockName }
+
+    static let lockName = ".sae-lock"
+    /// The files sae writes into a run directory (and `figures/`): all that `--force` may delete.
+    static let ownFiles: Set<String> = ["config.json", "model.safetensors", "history.json", "metrics.json",
+                                        "checkpoint.safetensors", "status.json", lockName]
 
     /// An existing run directory (checked when its files are read).
     public init(path: String) {
         self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
-    /// Makes a directory for a new run. An existing non-empty directory is refused unless `force`
-    /// is set and it holds a previous run (a `config.json`), which is then replaced.
+    /// The figures `sae analyze` writes into `figures/`.
+    static let figureFiles: Set<String> = ["unit_activation.svg", "code_histogram.svg", "training_curves.svg",
+                                           "reconstructions.png", "unit_images.png", "first_layer_weights.png"]
+
+    /// Makes a directory for a new run and locks it (see `lock`). An existing non-empty directory
+    /// is refused unless `force` is set and it holds a valid sae run (a config.json that reads as
+    /// one); then only the files sae writes there are deleted, and anything else is left alone.
     public static func create(_ path: String, force: Bool) throws -> RunDirectory {
         let run = RunDirectory(path: path)
+        try UserOutput.makeDirectory(run.path)
+        try run.lock()
         let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: run.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw SAEError("\(run.path) exists and is not a directory; choose another --out") }
-            let contents = (try? fm.contentsOfDirectory(atPath: run.path)) ?? []
-            if !contents.isEmpty {
-                guard force else {
-                    if let state = (try? run.loadStatus())?.state, state == "interrupted" || state == "training" {
-                        throw SAEError("\(run.path) holds an unfinished run: continue it with `sae train --resume \(run.path)`, or pass --force to replace it")
-                    }
-                    throw SAEError("\(run.path) already exists and is not empty; pass --force to replace the run in it, or choose another --out")
-                }
-                guard fm.fileExists(atPath: run.configPath) else {
-                    throw SAEError("\(run.path) is not empty and holds no run (no config.json); refusing to replace it even with --force")
-                }
-                try fm.removeItem(atPath: run.path)
+        let contents = ((try? fm.contentsOfDirectory(atPath: run.path)) ?? []).filter { $0 != lockName }
+        guard !contents.isEmpty else { return run }
+        guard force else {
+            if let state = (try? run.loadStatus())?.state, state == "interrupted" || state == "training" {
+                throw SAEError("\(run.path) holds an unfinished run: continue it with `sae train --resume \(run.path)`, or pass --force to replace it")
             }
+            throw SAEError("\(run.path) already exists and is not empty; pass --force to replace the run in it, or choose another --out")
         }
-        do {
-            try fm.createDirectory(atPath: run.path, withIntermediateDirectories: true)
-        } catch {
-            throw SAEError("cannot create \(run.path): \(error.localizedDescription)")
+        guard (try? run.loadConfig()) != nil else {
+            throw SAEError("\(run.path) holds no sae run (no readable config.json); refusing to touch it even with --force: choose another --out")
         }
-        guard fm.isWritableFile(atPath: run.path) else { throw SAEError("\(run.path) is not writable") }
+        try run.removeOwnFiles()
         return run
+    }
+
+    /// Deletes what sae wrote here (its files, its figures, temporary files of killed writes),
+    /// nothing else.
+    func removeOwnFiles() throws {
+        let fm = FileManager.default
+        removeStaleTemporaryFiles()
+        for name in RunDirectory.ownFiles where name != RunDirectory.lockName {
+            let file = path + "/" + name
+            var info = stat()
+            guard lstat(file, &info) == 0 else { continue }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw SAEError("\(file) is not a regular file; refusing to delete it") }
+            do { try fm.removeItem(atPath: file) } catch { throw SAEError("cannot delete \(file): \(FileSystemError.describe(error))") }
+        }
+        let figures = path + "/figures"
+        for name in RunDirectory.figureFiles { try? fm.removeItem(atPath: figures + "/" + name) }
+        rmdir(figures)   // only if now empty
+    }
+
+    // MARK: - Lock
+
+    /// Locks held by this process, by path: a process may open a run it already holds.
+    nonisolated(unsafe) private static var held: [String: Int32] = [:]
+    private static let heldLock = NSLock()
+
+    /// Takes the exclusive lock on this run directory (`.sae-lock`, flock), held until the
+    /// process ends; the kernel drops it when a process dies, so a killed run never blocks the
+    /// next. Every command that writes into a run takes it first; a second writer is refused with
+    /// a sentence naming the holder.
+    public func lock() throws {
+        let key = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? path
+        RunDirectory.heldLock.lock()
+        defer { RunDirectory.heldLock.unlock() }
+        if RunDirectory.held[key] != nil { return }
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw SAEError("cannot lock \(path) (\(String(cString: strerror(errno)))): is it a writable directory?") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let n = pread(fd, &buffer, buffer.count, 0)
+            close(fd)
+            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
+            throw SAEError("\(path) is in use by another sae process (\(holder)); wait for it to finish or stop it, or choose another directory")
+        }
+        let command = CommandLine.arguments.map { ($0 as NSString).lastPathComponent == "sae" ? "sae" : $0 }.prefix(4).joined(separator: " ")
+        let text = "pid \(getpid()), `\(command)`, since \(ISO8601DateFormatter().string(from: Date()))\n"
+        ftruncate(fd, 0)
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        RunDirectory.held[key] = fd
     }
 
     /// Deletes temporary files that a killed write left behind (`.NAME.tmp-*`).

@@ -29,7 +29,10 @@ public enum SAEExport {
 
     /// The files written, in order.
     @discardableResult
-    public static func write(_ model: Autoencoder, format: Format, to directory: String, source: Source = Source()) throws -> [String] {
+    /// Files that exist are replaced only with `force` (see `UserOutput`); a run directory as
+    /// `directory` is locked first.
+    public static func write(_ model: Autoencoder, format: Format, to directory: String, source: Source = Source(),
+                             force: Bool = false) throws -> [String] {
         let config = model.config
         guard config.architecture == .dictionary else {
             throw SAEError("only a dictionary SAE can be exported (this run is a \(config.architecture.rawValue) autoencoder with a sigmoid output); "
@@ -38,11 +41,9 @@ public enum SAEExport {
         guard config.codeActivation == .relu || config.codeActivation == .topk else {
             throw SAEError("SAELens and sparsify SAEs have relu or topk latents; this run's are \(config.codeActivation.rawValue)")
         }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw SAEError("\(directory) exists and is not a directory")
-        }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try UserOutput.makeDirectory(directory)
+        let run = RunDirectory(path: directory)
+        if FileManager.default.fileExists(atPath: run.configPath) { try run.lock() }
         let (d, c) = (config.inputSize, config.codeSize)
         let tensors = Dictionary(uniqueKeysWithValues: model.namedTensors)
         let wEnc = tensors["layers.0.kernel"]!, bEnc = tensors["layers.0.bias"]!
@@ -76,9 +77,8 @@ public enum SAEExport {
                    "normalize_decoder": config.unitNormDecoder, "multi_topk": false, "skip_connection": false]
         }
         let json = try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
-        let paths = [directory + "/" + weightsFile, directory + "/cfg.json"]
-        try AtomicFile.write(Safetensors.encode(weights, metadata: ["format": "pt"]), to: paths[0])
-        try AtomicFile.write(json + Data("\n".utf8), to: paths[1])
-        return paths
+        try UserOutput.write([(weightsFile, Data(Safetensors.encode(weights, metadata: ["format": "pt"]))),
+                              ("cfg.json", json + Data("\n".utf8))], into: directory, force: force)
+        return [directory + "/" + weightsFile, directory + "/cfg.json"]
     }
 }

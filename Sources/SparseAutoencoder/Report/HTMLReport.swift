@@ -7,11 +7,11 @@ import Foundation
 ///     let path = try HTMLReport.write(runs: [l1, kl], to: "runs/demo")
 public enum HTMLReport {
     @discardableResult
-    public static func write(runs: [RunAnalysis], to directory: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = directory + "/report.html"
-        try AtomicFile.write(render(runs: runs), to: path)
-        return path
+    /// An existing report.html is replaced only with `force` (see `UserOutput`).
+    public static func write(runs: [RunAnalysis], to directory: String, force: Bool = false) throws -> String {
+        let html = try render(runs: runs)
+        try UserOutput.write([("report.html", Data(html.utf8))], into: directory, force: force)
+        return directory + "/report.html"
     }
 
     public static func render(runs: [RunAnalysis]) throws -> String {

@@ -5,9 +5,12 @@ import Darwin
 #endif
 import Foundation
 
-/// Ctrl-C during training: the first SIGINT asks training to stop at the next step (which then
-/// saves a checkpoint); a second one ends the process at once, as usual.
+/// Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) during training: the first one asks
+/// training to stop at the next step (which then saves a checkpoint, marks the run interrupted
+/// and says how to resume); a second one ends the process at once, as usual. SIGPIPE is ignored,
+/// so a closed stdout (`sae train ... | head -1`) never stops a training: writes to it fail quietly.
 public enum Interrupt {
+    /// The signal that asked to stop (0: none yet).
     nonisolated(unsafe) private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
         let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
         p.pointee = 0
@@ -16,25 +19,43 @@ public enum Interrupt {
 
     public static func install() {
         _ = flag
-        signal(SIGINT) { _ in
-            Interrupt.flag.pointee = 1
-            signal(SIGINT, SIG_DFL)
+        signal(SIGPIPE, SIG_IGN)
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            signal(s) { received in
+                Interrupt.flag.pointee = received
+                signal(received, SIG_DFL)
+            }
         }
     }
 
-    /// Whether a SIGINT has arrived since `install`.
+    /// Whether a stop signal has arrived since `install`.
     public static var requested: Bool { flag.pointee != 0 }
+
+    /// The exit status for the signal that stopped training: 128 + its number (130 for Ctrl-C).
+    public static var exitStatus: Int32 { 128 + (flag.pointee == 0 ? SIGINT : flag.pointee) }
+
+    /// The signal's name for messages.
+    public static var signalName: String {
+        switch flag.pointee {
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        default: "Ctrl-C"
+        }
+    }
 }
 
 /// Deterministic crash points for the resume tests: `SAE_FAULT=NAME@N` kills the process
 /// (SIGKILL, as `kill -9` would) the Nth time it reaches the point NAME; `SAE_FAULT=NAME@N:interrupt`
 /// sends it SIGINT instead. Points: `step` (after every training step) and `checkpoint-rename`
 /// (a checkpoint is written to its temporary file but not yet renamed into place).
-/// Without the variable, each point is a dictionary look-up that finds nothing.
+/// Without the variable, each point is a dictionary look-up that finds nothing. Under MPI,
+/// `SAE_FAULT_RANK=R` limits the fault to rank R.
 public enum FaultInjection {
     nonisolated(unsafe) private static var counts: [String: Int] = [:]
     private static let plan: (name: String, count: Int, signal: Int32)? = {
-        guard let spec = ProcessInfo.processInfo.environment["SAE_FAULT"] else { return nil }
+        let environment = ProcessInfo.processInfo.environment
+        guard let spec = environment["SAE_FAULT"] else { return nil }
+        if let rank = environment["SAE_FAULT_RANK"].flatMap({ Int($0) }), rank != MPIEnvironment.rank(environment) ?? 0 { return nil }
         let parts = spec.split(separator: ":")
         let target = parts[0].split(separator: "@")
         guard target.count == 2, let n = Int(target[1]) else { return nil }

@@ -1,0 +1,185 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Files written where the user said (`--out` of encode, reconstruct, export, compare, report,
+/// sweep), under rules that never harm a path sae does not own. The tool's own run files go
+/// through `AtomicFile` instead.
+///
+/// What happens at `path`, by what is there:
+/// - nothing: a new file, written atomically (temporary file, fsync, rename) in an existing directory;
+/// - a regular file: refused unless `force`; with `force` it is replaced atomically keeping its
+///   permissions, or, when it has other hard links, rewritten in place so every name sees the new
+///   bytes. A run's own file (config.json, model.safetensors, ... in a run directory) is refused
+///   even with `force`: one command's output never destroys another's run;
+/// - a symbolic link: the rules apply to what it points to; the link itself is never replaced
+///   (a dangling link is refused);
+/// - a character device or a FIFO (`/dev/null`, a terminal, a named pipe): the bytes are
+///   written to it, nothing is created or replaced; `-`, `/dev/stdout`, `/dev/stderr` and
+///   `/dev/fd/N` are this process's own descriptors, written to whatever they are connected to;
+/// - a directory, a block device or a socket: refused.
+///
+///     try UserOutput.write(data, to: "codes.npy", force: false)
+public enum UserOutput {
+    /// Writes `data` to `path` under the rules above.
+    public static func write(_ data: Data, to path: String, force: Bool) throws {
+        if let fd = standardDescriptor(path) { return try writeAll(data, to: fd, name: path) }
+        switch try plan(path, force: force) {
+        case .create(let target):
+            try AtomicFile.write(data, to: target)
+        case .replace(let target, let info):
+            if info.st_nlink > 1 {
+                try writeInPlace(data, to: target, truncate: true)
+            } else {
+                try AtomicFile.write(data, to: target, owner: (info.st_mode & 0o7777, info.st_uid, info.st_gid))
+            }
+        case .stream(let target):
+            try writeInPlace(data, to: target, truncate: false)
+        }
+    }
+
+    /// Writes several files into `directory` (created if missing), checking every one of them
+    /// before writing any, so that a refusal leaves nothing half-written.
+    public static func write(_ files: [(name: String, data: Data)], into directory: String, force: Bool) throws {
+        try makeDirectory(directory)
+        let targets = files.map { directory + "/" + $0.name }
+        for target in targets { try check(target, force: force) }
+        for (file, target) in zip(files, targets) { try write(file.data, to: target, force: force) }
+    }
+
+    /// Makes `path` a directory if nothing is there; accepts an existing directory (or a link to
+    /// one); refuses anything else.
+    public static func makeDirectory(_ path: String) throws {
+        guard !path.isEmpty else { throw SAEError("the output directory is an empty path; give a directory name") }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw SAEError("\(path) exists and is not a directory; choose another --out") }
+            guard access(path, W_OK) == 0 else { throw SAEError("\(path) is not writable (\(String(cString: strerror(errno))))") }
+            return
+        }
+        if lstat(path, &info) == 0 { throw SAEError("\(path) is a symbolic link to nothing; remove it or choose another --out") }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw SAEError("cannot create the directory \(path): \(FileSystemError.describe(error))")
+        }
+    }
+
+    private enum Plan {
+        case create(String)
+        case replace(String, stat)
+        case stream(String)
+    }
+
+    /// Throws the sentence that refuses writing `path`, if any (before a long computation).
+    public static func check(_ path: String, force: Bool) throws { _ = try plan(path, force: force) }
+
+    /// `-`, /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N name a descriptor this
+    /// process already has (whatever the shell connected it to, a file included): written to as is.
+    static func standardDescriptor(_ path: String) -> Int32? {
+        switch path {
+        case "-", "/dev/stdout": return 1
+        case "/dev/stderr": return 2
+        default:
+            for prefix in ["/dev/fd/", "/proc/self/fd/"] where path.hasPrefix(prefix) {
+                if let n = Int32(path.dropFirst(prefix.count)), fcntl(n, F_GETFD) != -1 { return n }
+            }
+            return nil
+        }
+    }
+
+    /// What writing `path` would do, or the sentence that refuses it.
+    private static func plan(_ path: String, force: Bool) throws -> Plan {
+        guard !path.isEmpty else { throw SAEError("the output path is empty; give a file name") }
+        if standardDescriptor(path) != nil { return .stream(path) }
+        guard !path.hasSuffix("/") else { throw SAEError("\(path) names a directory; give a file name") }
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            guard errno == ENOENT else { throw SAEError("cannot use \(path): \(String(cString: strerror(errno)))") }
+            let parent = (path as NSString).deletingLastPathComponent
+            let directory = parent.isEmpty ? "." : parent
+            var parentInfo = stat()
+            guard stat(directory, &parentInfo) == 0 else { throw SAEError("cannot write \(path): the directory \(directory) does not exist") }
+            guard parentInfo.st_mode & S_IFMT == S_IFDIR else { throw SAEError("cannot write \(path): \(directory) is not a directory") }
+            guard access(directory, W_OK) == 0 else { throw SAEError("cannot write \(path): \(directory) is not writable") }
+            return .create(path)
+        }
+        var target = path
+        if info.st_mode & S_IFMT == S_IFLNK {
+            // What the link leads to (a /proc/self/fd link to a pipe has no path: it is streamed to).
+            guard stat(path, &info) == 0 else { throw SAEError("\(path) is a symbolic link to nothing; remove it or choose another output") }
+            if info.st_mode & S_IFMT == S_IFREG {
+                guard let resolved = realpath(path, nil) else { throw SAEError("cannot follow the link \(path): \(String(cString: strerror(errno)))") }
+                target = String(cString: resolved)
+                free(resolved)
+            }
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFCHR, S_IFIFO:
+            return .stream(target)
+        case S_IFREG:
+            if let run = owningRun(of: target) {
+                throw SAEError("\(path) belongs to the run in \(run); write the output somewhere else")
+            }
+            guard force else { throw SAEError("\(path) already exists; pass --force to replace it, or choose another output") }
+            return .replace(target, info)
+        case S_IFDIR:
+            throw SAEError("\(path) is a directory; give a file name")
+        case S_IFBLK:
+            throw SAEError("\(path) is a block device; sae does not write to disks directly")
+        default:
+            throw SAEError("\(path) is not a regular file, a pipe or a terminal; choose another output")
+        }
+    }
+
+    /// The run directory that `file` is one of the own files of, if any.
+    static func owningRun(of file: String) -> String? {
+        let name = (file as NSString).lastPathComponent
+        let directory = (file as NSString).deletingLastPathComponent
+        let run = RunDirectory(path: directory.isEmpty ? "." : directory)
+        guard RunDirectory.ownFiles.contains(name), FileManager.default.fileExists(atPath: run.configPath) else { return nil }
+        return run.path
+    }
+
+    /// Writes to an existing file, device or pipe without replacing it.
+    private static func writeInPlace(_ data: Data, to path: String, truncate: Bool) throws {
+        let fd = open(path, O_WRONLY | (truncate ? O_TRUNC : 0))
+        guard fd >= 0 else { throw SAEError.badFile(path, "cannot be opened for writing (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        try writeAll(data, to: fd, name: path)
+    }
+
+    private static func writeAll(_ data: Data, to fd: Int32, name path: String) throws {
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SAEError("cannot write \(path): \(errno == EPIPE ? "the reader closed the pipe" : String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+}
+
+/// File-system errors as sentences rather than Foundation's `NSCocoaErrorDomain Code=...` dumps.
+enum FileSystemError {
+    static func describe(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        switch ns.code {
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or directory"
+        case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission denied"
+        case NSFileWriteOutOfSpaceError: return "no space left on the device"
+        case NSFileWriteFileExistsError: return "a file of that name is in the way"
+        case NSFileWriteVolumeReadOnlyError: return "the file system is read-only"
+        default: return "the file system refused (error \(ns.code))"
+        }
+    }
+}

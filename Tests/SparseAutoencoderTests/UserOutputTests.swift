@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+@testable import SparseAutoencoder
+
+/// What sae does to paths a user names as outputs, and the run directory's lock.
+final class UserOutputTests: XCTestCase {
+    private func contents(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func testNewFilesAreCreatedAndExistingOnesNeedForce() throws {
+        let dir = temporaryDirectory(self)
+        try UserOutput.write(Data("one".utf8), to: dir + "/a.npy", force: false)
+        XCTAssertEqual(contents(dir + "/a.npy"), "one")
+        XCTAssertThrowsError(try UserOutput.write(Data("two".utf8), to: dir + "/a.npy", force: false)) {
+            XCTAssertTrue("\($0)".contains("already exists; pass --force"), "\($0)")
+        }
+        XCTAssertEqual(contents(dir + "/a.npy"), "one")
+        // --force replaces it and keeps its permissions.
+        chmod(dir + "/a.npy", 0o600)
+        try UserOutput.write(Data("two".utf8), to: dir + "/a.npy", force: true)
+        XCTAssertEqual(contents(dir + "/a.npy"), "two")
+        var info = stat()
+        stat(dir + "/a.npy", &info)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600)
+    }
+
+    func testHardLinksAreRewrittenInPlaceAndSymlinksKept() throws {
+        let dir = temporaryDirectory(self)
+        try AtomicFile.write("old", to: dir + "/file")
+        link(dir + "/file", dir + "/other-name")
+        try UserOutput.write(Data("new".utf8), to: dir + "/file", force: true)
+        XCTAssertEqual(contents(dir + "/other-name"), "new", "both names of a hard-linked file see the new bytes")
+        symlink(dir + "/file", dir + "/link")
+        try UserOutput.write(Data("via link".utf8), to: dir + "/link", force: true)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/link"), dir + "/file", "the link stays a link")
+        XCTAssertEqual(contents(dir + "/file"), "via link")
+        symlink(dir + "/nothing", dir + "/dangling")
+        XCTAssertThrowsError(try UserOutput.write(Data(), to: dir + "/dangling", force: true)) {
+            XCTAssertTrue("\($0)".contains("symbolic link to nothing"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/nothing"))
+    }
+
+    func testDevicesAndPipesAreWrittenToNotReplaced() throws {
+        let dir = temporaryDirectory(self)
+        try UserOutput.write(Data("x".utf8), to: "/dev/null", force: false)
+        var info = stat()
+        XCTAssertEqual(stat("/dev/null", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a device")
+        mkfifo(dir + "/fifo", 0o600)
+        let reader = Thread {
+            let fd = open(dir + "/fifo", O_RDONLY)
+            var buffer = [UInt8](repeating: 0, count: 16)
+            _ = read(fd, &buffer, 16)
+            close(fd)
+        }
+        reader.start()
+        try UserOutput.write(Data("through".utf8), to: dir + "/fifo", force: false)
+        XCTAssertEqual(lstat(dir + "/fifo", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFIFO)
+    }
+
+    func testDirectoriesRunFilesAndBadPathsAreRefused() throws {
+        let dir = temporaryDirectory(self)
+        for (path, text) in [(dir, "is a directory"), ("", "empty"), (dir + "/missing/x.npy", "does not exist"),
+                             (dir + "/x/", "names a directory")] {
+            XCTAssertThrowsError(try UserOutput.write(Data(), to: path, force: true)) { XCTAssertTrue("\($0)".contains(text), "\(path): \($0)") }
+        }
+        // A run's own file is never another command's output, even with --force.
+        let run = dir + "/run"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        try AtomicFile.write("{}", to: run + "/config.json")
+        try AtomicFile.write("weights", to: run + "/model.safetensors")
+        XCTAssertThrowsError(try UserOutput.write(Data(), to: run + "/model.safetensors", force: true)) {
+            XCTAssertTrue("\($0)".contains("belongs to the run"), "\($0)")
+        }
+        XCTAssertEqual(contents(run + "/model.safetensors"), "weights")
+        // Several files: one refusal writes none of them.
+        try AtomicFile.write("keep", to: dir + "/b.txt")
+        XCTAssertThrowsError(try UserOutput.write([("a.txt", Data("a".utf8)), ("b.txt", Data("b".utf8))], into: dir, force: false))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a.txt"))
+        XCTAssertEqual(contents(dir + "/b.txt"), "keep")
+    }
+
+    /// A second writer is refused with a sentence naming the holder; the lock goes with the
+    /// process that held it (here: this test process holds it while a `sae train` tries).
+    func testARunDirectoryHasOneWriterAtATime() throws {
+        let dir = temporaryDirectory(self) + "/run"
+        let run = try RunDirectory.create(dir, force: false)
+        try run.lock()   // the same process may take it again
+        let vectors = temporaryDirectory(self) + "/v.npy"
+        try NPY.write(randomFloats(64 * 4, seed: 1), rows: 64, cols: 4, to: vectors)
+        let r = try runSAE(["train", "--data-npy", vectors, "--code", "8", "--k", "2", "--epochs", "1", "--out", dir, "--force"])
+        assertCommandFails(r, mentioning: "is in use by another sae process (pid \(getpid())")
+    }
+}
