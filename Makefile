@@ -2,10 +2,11 @@
 #   make demo   train the tutorial's L1 and KL models (30 epochs each) and print them side by side
 #   make test   run the test suite
 # Both install what is missing (OpenBLAS, zlib, Fashion-MNIST from Debian's packages) first.
+# Then, to run `sae` by name: make install PREFIX=$HOME/.local (see "Installing" below).
 
 SAE := .build/release/sae
 
-.PHONY: demo test bench fuzz build deps clean
+.PHONY: demo test bench fuzz build deps clean install uninstall
 
 demo: deps build
 	$(SAE) demo --out runs/demo
@@ -30,6 +31,53 @@ build: deps
 
 deps:
 	bash scripts/install-deps.sh
+
+# Installing. `make install` puts sae in $(PREFIX)/bin, its man page (rendered from sae's own
+# help by `sae generate-manual`) in $(PREFIX)/share/man/man1 and its bash, zsh and fish
+# completions (`sae --generate-completion-script`) where those shells look, building the release
+# binary first if it is missing or older than the sources. PREFIX defaults to /usr/local (root);
+# a PREFIX you own needs no root: make install PREFIX=$HOME/.local. DESTDIR stages the files
+# for a package. SAE_BIN=path installs that binary instead (nothing is built).
+# `make uninstall`, with the same PREFIX and DESTDIR, removes exactly those five files (the
+# directories stay, as they may be shared).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+INSTALL ?= install
+SAE_BIN ?= $(SAE)
+INSTALLED = "$(DESTDIR)$(BINDIR)/sae" "$(DESTDIR)$(MANDIR)/man1/sae.1" "$(DESTDIR)$(BASHCOMPDIR)/sae" \
+  "$(DESTDIR)$(ZSHCOMPDIR)/_sae" "$(DESTDIR)$(FISHCOMPDIR)/sae.fish"
+
+# The release binary, rebuilt only when a source is newer (so `sudo make install` after `make
+# build` does not build as root).
+$(SAE): Package.swift $(shell find Sources Plugins scripts/build-info.sh -type f 2>/dev/null)
+	bash scripts/install-deps.sh
+	swift build -c release --product sae
+
+install: $(SAE_BIN)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	"$(SAE_BIN)" generate-manual > "$$tmp/sae.1"; \
+	for shell in bash zsh fish; do "$(SAE_BIN)" --generate-completion-script $$shell > "$$tmp/$$shell"; done; \
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(BASHCOMPDIR)" \
+	  "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"; \
+	$(INSTALL) -m 755 "$(SAE_BIN)" "$(DESTDIR)$(BINDIR)/sae"; \
+	$(INSTALL) -m 644 "$$tmp/sae.1" "$(DESTDIR)$(MANDIR)/man1/sae.1"; \
+	$(INSTALL) -m 644 "$$tmp/bash" "$(DESTDIR)$(BASHCOMPDIR)/sae"; \
+	$(INSTALL) -m 644 "$$tmp/zsh" "$(DESTDIR)$(ZSHCOMPDIR)/_sae"; \
+	$(INSTALL) -m 644 "$$tmp/fish" "$(DESTDIR)$(FISHCOMPDIR)/sae.fish"; \
+	for f in $(INSTALLED); do echo "installed $$f"; done; \
+	if [ -z "$(DESTDIR)" ]; then \
+	  case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "note: $(BINDIR) is not on your PATH";; esac; \
+	fi
+
+uninstall:
+	@for f in $(INSTALLED); do \
+	  if [ -e "$$f" ] || [ -L "$$f" ]; then rm -f "$$f" && echo "removed $$f"; fi; \
+	done
 
 clean:
 	rm -rf .build runs

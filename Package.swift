@@ -41,8 +41,11 @@ let package = Package(
             dependencies: [
                 "SparseAutoencoder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            plugins: ["BuildInfo"]
         ),
+        /// Writes `sae`'s version (git describe) into the build before every build: scripts/build-info.sh.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
 
         // MARK: - Tests
 

@@ -11,15 +11,24 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 
-if [ ${#need[@]} -gt 0 ]; then
+# The tests also render the installed man page with `man -l` (InstallTests): man-db, without
+# its recommended packages.
+test_need=()
+if [ "${1:-}" = "--test" ]; then command -v man >/dev/null || test_need+=(man-db); fi
+
+if [ ${#need[@]} -gt 0 ] || [ ${#test_need[@]} -gt 0 ]; then
+  all=("${need[@]}" "${test_need[@]}")
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "error: need root (or sudo) to apt-get install ${need[*]}" >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "error: need root (or sudo) to apt-get install ${all[*]}" >&2; exit 1; }
     sudo="sudo"
   fi
-  echo "Installing ${need[*]} with apt-get"
+  echo "Installing ${all[*]} with apt-get"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  if [ ${#need[@]} -gt 0 ]; then DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
+  if [ ${#test_need[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${test_need[@]}" >/dev/null
+  fi
 fi
 
 if [ "${1:-}" = "--test" ] && ! python3 -c 'import numpy' 2>/dev/null; then

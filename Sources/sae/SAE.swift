@@ -24,8 +24,9 @@ struct SAE: ParsableCommand {
             (and verified by SHA-256) into the cache if none has it. Vectors come from \
             --data-npy (and --val-npy).
             """,
+        version: VersionLine.text,
         subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, SweepCommand.self, Bench.self, Summary.self, Encode.self,
-                      Reconstruct.self, ExportCommand.self, Metrics.self]
+                      Reconstruct.self, ExportCommand.self, Metrics.self, GenerateManual.self]
     )
 
     static func main() {

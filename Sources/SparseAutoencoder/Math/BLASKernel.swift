@@ -12,6 +12,11 @@ public enum BLASKernel {
     /// OpenBLAS's name for the kernel in use, e.g. "Haswell".
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
+    /// The OpenBLAS library's name and version, e.g. "OpenBLAS 0.3.21" (from its build configuration).
+    public static var libraryVersion: String {
+        String(cString: openblas_get_config()).split(separator: " ").prefix(2).joined(separator: " ")
+    }
+
     /// The core type to restart with, or nil when the current kernel is fine or was chosen by the user.
     public static func betterCoreType(environment: [String: String] = ProcessInfo.processInfo.environment,
                                       coreName: String = BLASKernel.coreName,
