@@ -26,12 +26,15 @@ let package = Package(
         ),
         /// The elementwise training loops, compiled for AVX2 + FMA and for baseline x86-64.
         .target(name: "CKernels"),
+        /// Open MPI, opened with dlopen() only when `sae train` runs under mpirun or srun: no MPI at
+        /// build time, none at run time for a plain run (see Distributed/Communicator.swift).
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
 
         // MARK: - Library
 
         .target(
             name: "SparseAutoencoder",
-            dependencies: ["COpenBLAS", "CZlib", "CKernels"]
+            dependencies: ["COpenBLAS", "CZlib", "CKernels", "CMPI"]
         ),
 
         // MARK: - Command-line tool
