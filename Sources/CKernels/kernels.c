@@ -201,13 +201,30 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
     free(values);
 }
 
-SAE_KERNEL void sae_adam(float *restrict p, float *restrict g, float *restrict m, float *restrict v, long n,
-                         float alpha, float c1, float c2, float eps) {
-    for (long i = 0; i < n; i++) {
+SAE_KERNEL int sae_adam(float *restrict p, float *restrict g, float *restrict m, float *restrict v, long n,
+                        float alpha, float c1, float c2, float eps) {
+    // p * 0 is 0 for every finite p and NaN otherwise: summed in lanes, a check that costs no pass.
+    float check[LANES] = {0};
+    long i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            long j = i + l;
+            float gi = g[j];
+            m[j] += (gi - m[j]) * c1;
+            v[j] += (gi * gi - v[j]) * c2;
+            p[j] -= alpha * m[j] / (__builtin_elementwise_sqrt(v[j]) + eps);
+            g[j] = 0.0f;
+            check[l] += p[j] * 0.0f;
+        }
+    float tail = 0.0f;
+    for (; i < n; i++) {
         float gi = g[i];
         m[i] += (gi - m[i]) * c1;
         v[i] += (gi * gi - v[i]) * c2;
         p[i] -= alpha * m[i] / (__builtin_elementwise_sqrt(v[i]) + eps);
         g[i] = 0.0f;
+        tail += p[i] * 0.0f;
     }
+    for (int l = 0; l < LANES; l++) tail += check[l];
+    return tail == tail;
 }

@@ -18,9 +18,9 @@ struct Bench: ParsableCommand {
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
 
-    @Option(help: "Timed epochs (after one warm-up epoch).") var epochs = 3
-    @Option(help: "Samples per batch.") var batchSize = 256
-    @Option(help: "Adam's learning rate.") var learningRate: Float = 1e-3
+    @Option(parsing: .unconditional, help: "Timed epochs (after one warm-up epoch).") var epochs = 3
+    @Option(parsing: .unconditional, help: "Samples per batch.") var batchSize = 256
+    @Option(parsing: .unconditional, help: "Adam's learning rate.") var learningRate: Float = 1e-3
 
     func run() throws {
         guard epochs > 0 else { throw ValidationError("--epochs must be > 0") }

@@ -15,25 +15,25 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Sparsity penalty on the code: l1, kl or none. Default: l1 (none for a topk code).")
     var penalty: PenaltyKind?
 
-    @Option(name: .customLong("l1"), help: "L1 strength lambda (penalty = lambda * sum|h| / batch).")
+    @Option(name: .customLong("l1"), parsing: .unconditional, help: "L1 strength lambda (penalty = lambda * sum|h| / batch).")
     var lambda: Float = 1e-5
 
-    @Option(help: "KL target mean activation rho, in (0, 1).")
+    @Option(parsing: .unconditional, help: "KL target mean activation rho, in (0, 1).")
     var rho: Float = 0.05
 
-    @Option(help: "KL weight beta.")
+    @Option(parsing: .unconditional, help: "KL weight beta.")
     var beta: Float = 3
 
     @Option(help: ArgumentHelp("Hidden layer sizes between input and code, comma-separated ('none' for no hidden layer); the decoder mirrors them. Default: 128 (none for a dictionary).", valueName: "sizes"))
     var hidden: String?
 
-    @Option(help: "Code (bottleneck) size: the number of latents.")
+    @Option(parsing: .unconditional, help: "Code (bottleneck) size: the number of latents.")
     var code: Int = 64
 
     @Option(help: "Code activation: relu, sigmoid, linear or topk (keep each sample's k largest units, then relu). Default: topk when --k is given, sigmoid for kl, else relu.")
     var codeActivation: Activation?
 
-    @Option(help: "Units each sample keeps with a topk code.")
+    @Option(parsing: .unconditional, help: "Units each sample keeps with a topk code.")
     var k: Int?
 
     @Option(help: "Reconstruction loss: bce (binary cross-entropy) or mse. Default: bce (mse for a dictionary, whose output is linear).")
@@ -42,10 +42,10 @@ struct ModelOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Keep each latent's decoder row at unit length, removing the gradient's component along it. Default: on for a dictionary, off otherwise.")
     var unitNormDecoder: Bool?
 
-    @Option(name: .customLong("auxk"), help: ArgumentHelp("AuxK: revive dead latents of a topk dictionary by training the k_aux largest of them on the residual (Gao et al. 2024). Typical: half the input size.", valueName: "k_aux"))
+    @Option(name: .customLong("auxk"), parsing: .unconditional, help: ArgumentHelp("AuxK: revive dead latents of a topk dictionary by training the k_aux largest of them on the residual (Gao et al. 2024). Typical: half the input size.", valueName: "k_aux"))
     var auxK: Int?
 
-    @Option(name: .customLong("auxk-coefficient"), help: "Weight of the AuxK loss.")
+    @Option(name: .customLong("auxk-coefficient"), parsing: .unconditional, help: "Weight of the AuxK loss.")
     var auxKCoefficient: Float = 1.0 / 32
 
     var penaltyKind: PenaltyKind { penalty ?? (codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1) }
@@ -83,22 +83,22 @@ struct ModelOptions: ParsableArguments {
 
 /// How to train.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Epochs to train.")
+    @Option(parsing: .unconditional, help: "Epochs to train.")
     var epochs: Int = 30
 
-    @Option(help: "Samples per batch (also the validation batch size).")
+    @Option(parsing: .unconditional, help: "Samples per batch (also the validation batch size).")
     var batchSize: Int = 256
 
-    @Option(help: "Adam's learning rate.")
+    @Option(parsing: .unconditional, help: "Adam's learning rate.")
     var learningRate: Float = 1e-3
 
-    @Option(help: ArgumentHelp("Adam's epsilon, added to sqrt(v) after the bias correction (Keras's placement). Default: 1e-7 (Keras's) for the tutorial's models, 1e-8 for a dictionary: its per-element MSE is small, so its gradients are, and 1e-7 would damp every step (sparsify, whose loss is the FVU, uses PyTorch's 1e-8).", valueName: "eps"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Adam's epsilon, added to sqrt(v) after the bias correction (Keras's placement). Default: 1e-7 (Keras's) for the tutorial's models, 1e-8 for a dictionary: its per-element MSE is small, so its gradients are, and 1e-7 would damp every step (sparsify, whose loss is the FVU, uses PyTorch's 1e-8).", valueName: "eps"))
     var adamEpsilon: Float?
 
-    @Option(help: "Seed for the initial weights and the shuffles.")
+    @Option(parsing: .unconditional, help: "Seed for the initial weights and the shuffles.")
     var seed: UInt64 = 1
 
-    @Option(help: ArgumentHelp("A latent is dead once it has not fired on this many training samples in a row (default: one epoch's worth); AuxK trains the dead ones.", valueName: "samples"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A latent is dead once it has not fired on this many training samples in a row (default: one epoch's worth); AuxK trains the dead ones.", valueName: "samples"))
     var deadAfter: Int?
 
     /// The settings for a model of `architecture` (which picks Adam's default epsilon).
@@ -129,7 +129,7 @@ struct DataOptions: ParsableArguments {
             + "random 10% of its rows, held out, which is refused for streamed training data: give --val-npy then.", valueName: "path"))
     var valNpy: [String] = []
 
-    @Option(help: ArgumentHelp("Train on the first N training samples only (quick runs).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Train on the first N training samples only (quick runs).", valueName: "N"))
     var trainLimit: Int?
 
     /// What to record in config.json (paths made absolute, so the run can be resumed from anywhere).

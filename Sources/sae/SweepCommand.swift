@@ -58,17 +58,26 @@ struct SweepCommand: ParsableCommand {
         let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)
         var analyses: [RunAnalysis] = []
         for (i, (setting, config)) in zip(settings, configs).enumerated() {
-            let run = RunDirectory(path: out + "/" + setting.name)
-            let state = (try? run.loadStatus())?.state
+            var run = RunDirectory(path: out + "/" + setting.name)
             print("\n[\(i + 1)/\(settings.count)] \(setting.name)")
+            // A stored run counts (finished: skipped; interrupted: resumed) only if it was asked
+            // for with these very settings; otherwise the setting trains afresh beside it.
+            if let stored = try? run.loadConfig(), case let differences = stored.differences(from: config), !differences.isEmpty {
+                var n = 2
+                while FileManager.default.fileExists(atPath: "\(out)/\(setting.name)-\(n)") && (try? RunDirectory(path: "\(out)/\(setting.name)-\(n)").loadConfig())?.differences(from: config).isEmpty != true { n += 1 }
+                let fresh = RunDirectory(path: "\(out)/\(setting.name)-\(n)")
+                print("\(run.path) was trained with other settings (\(differences.joined(separator: ", "))); this one goes to \(fresh.path)")
+                run = fresh
+            }
+            let state = (try? run.loadStatus())?.state
             if state == "finished" {
-                print("already finished; skipped")
+                print("already finished with these settings; skipped")
             } else if state == "interrupted" || state == "training", FileManager.default.fileExists(atPath: run.checkpointPath) {
                 _ = try runTraining(try run.loadConfig(), data: data, directory: run, resume: true)
             } else {
                 try trainRun(config, data: data, out: run.path, force: true, summary: false)
             }
-            let analysis = try RunAnalysis(run: run, test: data.test, name: setting.name, probe: (data.train, pixels))
+            let analysis = try RunAnalysis(run: run, test: data.test, name: (run.path as NSString).lastPathComponent, probe: (data.train, pixels))
             try analysis.write()
             analyses.append(analysis)
         }

@@ -46,8 +46,9 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
 
 /// Keras's Adam step over n parameters: m += (g - m) c1; v += (g^2 - v) c2;
 /// p -= alpha m / (sqrt(v) + eps); then g = 0, ready for the next step's accumulation (one pass
-/// over the gradients instead of a separate clearing pass).
-void sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
+/// over the gradients instead of a separate clearing pass). Returns 0 if a parameter became
+/// NaN or infinite (training diverged), else 1.
+int sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
 
 
 // MARK: the sparse TopK step (sparse.c)

@@ -106,8 +106,13 @@ public enum FashionMNIST {
 
     private static func loadSplit(_ dir: String, _ images: File, _ labels: File) throws -> Dataset {
         let imagesPath = path(of: images, in: dir)!, labelsPath = path(of: labels, in: dir)!
-        return try Dataset(images: IDX.read(path: imagesPath), labels: IDX.read(path: labelsPath),
-                            imagesName: imagesPath, labelsName: labelsPath)
+        let labelArray = try IDX.read(path: labelsPath)
+        // Fashion-MNIST has 10 classes; a larger label is a damaged file (and would make the
+        // linear probe fit up to 256 classes).
+        if let bad = labelArray.bytes.firstIndex(where: { Int($0) >= classNames.count }) {
+            throw SAEError.badFile(labelsPath, "label \(labelArray.bytes[bad]) at index \(bad) is not a Fashion-MNIST class (0-\(classNames.count - 1))")
+        }
+        return try Dataset(images: IDX.read(path: imagesPath), labels: labelArray, imagesName: imagesPath, labelsName: labelsPath)
     }
 
     private static func notFound(_ places: [String], reason: String) -> SAEError {

@@ -9,13 +9,18 @@ enum JSONFile {
         try AtomicFile.write(data, to: path)
     }
 
+    /// Non-finite numbers (NaN, infinities) have no JSON form: they are written as null.
     static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try encoder.encode(value)
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: nonFinite, negativeInfinity: nonFinite, nan: nonFinite)
+        let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+        return Data(text.replacingOccurrences(of: "\"\(nonFinite)\"", with: "null").utf8)
     }
+
+    /// A marker no real value holds, replaced by null after encoding.
+    private static let nonFinite = "sae-non-finite-8f3a61c2"
 
     static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {

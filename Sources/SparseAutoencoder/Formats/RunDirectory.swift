@@ -133,9 +133,17 @@ public struct RunDirectory: Sendable {
     public func loadModel() throws -> (RunConfig, Autoencoder) {
         let config = try loadConfig()
         guard FileManager.default.fileExists(atPath: modelPath) else {
-            let state = (try? loadStatus())?.state ?? "unfinished"
-            throw SAEError("\(path) has no model.safetensors: its training is \(state)"
-                + (state == "diverged" ? "" : "; continue it with `sae train --resume \(path)`"))
+            let status = try? loadStatus()
+            switch status?.state {
+            case "diverged":
+                throw SAEError("\(path) has no model: its training diverged (\(status?.message ?? "non-finite loss")); train it again")
+            case "finished":
+                throw SAEError("\(path) has no model.safetensors although its training finished: the file was removed; train it again")
+            case "interrupted", "training" where FileManager.default.fileExists(atPath: checkpointPath):
+                throw SAEError("\(path) has no model yet: its training was interrupted (or is still running); continue it with `sae train --resume \(path)`")
+            default:
+                throw SAEError("\(path) has no model.safetensors and no checkpoint to resume from; train it again")
+            }
         }
         return (config, try Autoencoder.load(config: config.model, from: modelPath))
     }

@@ -39,6 +39,10 @@ extension Autoencoder {
             guard tensor.shape == template.shape else {
                 throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(tensor.shape) but config.json needs \(template.shape)")
             }
+            if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
+                throw SAEError.badFile(path, "tensor \"\(name)\" holds \(tensor.values[bad]) at index \(bad): the weights are unusable "
+                    + "(a diverged or damaged model); train it again")
+            }
             let i = Int(name.split(separator: ".")[1])!
             let layer = layers[i]
             if name.hasSuffix(".kernel") {

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Synchronization
 
 /// Adam exactly as Keras applies it (eps = 1e-7, outside the square root, with the bias
 /// correction folded into the step size):
@@ -54,8 +55,10 @@ public final class Adam {
 
     /// One update of `parameters` from `gradients` (both `count` floats), fused into a single
     /// pass (the C kernel `sae_adam`) split over the pool, which also sets the gradients back to
-    /// zero: the next step accumulates into them.
-    func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>) {
+    /// zero: the next step accumulates into them. Returns false when a parameter became NaN or
+    /// infinite (the step diverged; the same pass checks it).
+    @discardableResult
+    func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>) -> Bool {
         step += 1
         let s = settings
         let t = Double(step)
@@ -63,9 +66,11 @@ public final class Adam {
                           / (1 - pow(Double(s.beta1), t)))
         let (m, v, n) = (moments.baseAddress!, moments.baseAddress! + count, count)
         let (c1, c2, eps) = (1 - s.beta1, 1 - s.beta2, s.epsilon)
+        let finite = Atomic<Bool>(true)
         WorkerPool.shared.split(n, minimumPerPart: 16_384) { _, r in
             let i = r.lowerBound
-            sae_adam(parameters + i, g + i, m + i, v + i, r.count, alpha, c1, c2, eps)
+            if sae_adam(parameters + i, g + i, m + i, v + i, r.count, alpha, c1, c2, eps) == 0 { finite.store(false, ordering: .relaxed) }
         }
+        return finite.load(ordering: .relaxed)
     }
 }

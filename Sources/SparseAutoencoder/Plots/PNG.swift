@@ -69,7 +69,8 @@ public struct GreyImage: Equatable, Sendable {
     public init(width: Int, height: Int, values: ArraySlice<Float>, range: ClosedRange<Float> = 0...1) {
         let span = max(range.upperBound - range.lowerBound, 1e-12)
         self.init(width: width, height: height, pixels: values.map { v in
-            UInt8(min(max((v - range.lowerBound) / span, 0), 1) * 255 + 0.5)
+            // NaN (non-finite weights or data) draws black rather than trapping.
+            v.isNaN ? 0 : UInt8(min(max((v - range.lowerBound) / span, 0), 1) * 255 + 0.5)
         })
     }
 }

@@ -150,8 +150,11 @@ public struct SVGChart {
 
     // MARK: - Scales and ticks
 
+    /// Plot coordinates; a non-finite value (NaN in the data or the axis) lands on the axis, so
+    /// the SVG never holds "nan".
     private func px(_ v: Double) -> Double {
-        left + (v - x.range.lowerBound) / (x.range.upperBound - x.range.lowerBound) * (Double(width) - left - right)
+        let p = left + (v - x.range.lowerBound) / (x.range.upperBound - x.range.lowerBound) * (Double(width) - left - right)
+        return p.isFinite ? p : left
     }
 
     private func py(_ v: Double) -> Double {
@@ -163,7 +166,7 @@ public struct SVGChart {
         } else {
             f = (v - y.range.lowerBound) / (y.range.upperBound - y.range.lowerBound)
         }
-        return plotBottom - min(max(f, -0.02), 1.02) * (plotBottom - top)
+        return plotBottom - (f.isFinite ? min(max(f, -0.02), 1.02) : 0) * (plotBottom - top)
     }
 
     private func yTicks() -> [(Double, String)] {
@@ -189,6 +192,7 @@ public struct SVGChart {
     }
 
     static func format(_ v: Double) -> String {
+        if !v.isFinite { return v.isNaN ? "n/a" : (v > 0 ? "inf" : "-inf") }
         if v == 0 { return "0" }
         if abs(v) >= 1e5 || abs(v) < 1e-3 { return String(format: "%.0e", v) }
         var s = String(format: "%.4f", v)
