@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import XCTest
 @testable import SparseAutoencoder
 
@@ -89,7 +92,28 @@ final class FashionMNISTTests: XCTestCase {
         defer { server.stop() }
         let cache = temporaryDirectory(self) + "/cache"
         XCTAssertThrowsError(try FashionMNIST.locate(directory: nil, searchPath: [], baseURL: server.baseURL, cacheDirectory: cache)) { error in
-            XCTAssertTrue("\(error)".contains("HTTP status 404"), "\(error)")
+            XCTAssertTrue("\(error)".contains("HTTP 404"), "\(error)")
         }
+    }
+
+    /// A server that accepts the connection and never answers: the download gives up after its
+    /// idle time and says "timed out" in words (not "NSURLErrorDomain error -1001").
+    func testASilentServerTimesOutInWords() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        XCTAssertEqual(listen(fd, 4), 0)   // the kernel completes the handshake; nobody ever reads or answers
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let url = URL(string: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/train-images-idx3-ubyte.gz")!
+        let start = Date()
+        XCTAssertThrowsError(try Downloader.get(url, idle: 2, deadline: 4)) { error in
+            XCTAssertTrue("\(error)".contains("timed out"), "\(error)")
+            XCTAssertFalse("\(error)".contains("NSURLErrorDomain"), "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 15)
     }
 }

@@ -13,7 +13,7 @@ enum Downloader {
             if FashionMNIST.path(of: file, in: directory) != nil { continue }
             let url = base.appendingPathComponent(file.name + ".gz")
             log("downloading \(url.absoluteString)")
-            let body = try get(url)
+            let body = try get(url, log: log)
             let bytes = [UInt8](body)
             let raw = Gzip.isGzip(bytes) ? try Gzip.decompress(bytes, name: url.absoluteString) : bytes
             guard raw.count == file.bytes else {
@@ -31,29 +31,63 @@ enum Downloader {
         }
     }
 
-    /// A blocking GET; non-2xx statuses and transport failures become errors.
-    static func get(_ url: URL, timeout: TimeInterval = 120) throws -> Data {
+    /// A blocking GET; non-2xx statuses and transport failures become errors in words. It gives
+    /// up when the server sends nothing for `idle` seconds or the whole transfer passes
+    /// `deadline` seconds, and logs progress every few seconds.
+    static func get(_ url: URL, idle: TimeInterval = 30, deadline: TimeInterval = 900,
+                    log: (String) -> Void = { _ in }) throws -> Data {
         final class Box: @unchecked Sendable {
             var result: Result<Data, SAEError> = .failure(SAEError("no response"))
         }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = timeout
+        config.timeoutIntervalForRequest = idle
+        config.timeoutIntervalForResource = deadline
         let session = URLSession(configuration: config)
+        let name = url.absoluteString
         let task = session.dataTask(with: url) { data, response, error in
             if let error {
-                box.result = .failure(SAEError(error.localizedDescription))
+                box.result = .failure(SAEError("downloading \(name) failed: " + describe(error, idle: idle)))
             } else if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-                box.result = .failure(SAEError("HTTP status \(http.statusCode)"))
+                box.result = .failure(SAEError("downloading \(name) failed: the server answered HTTP \(http.statusCode)"))
             } else {
                 box.result = .success(data ?? Data())
             }
             done.signal()
         }
         task.resume()
-        done.wait()
+        let start = Date()
+        var reported = start
+        while done.wait(timeout: .now() + 1) == .timedOut {
+            let now = Date()
+            if now.timeIntervalSince(start) > deadline + 5 {
+                task.cancel()
+                session.invalidateAndCancel()
+                throw SAEError("downloading \(name) timed out: not done after \(Int(deadline)) s")
+            }
+            if now.timeIntervalSince(reported) >= 5 {
+                reported = now
+                let received = Double(task.countOfBytesReceived) / 1e6
+                log(String(format: "  %@: %.1f MB after %.0f s", url.lastPathComponent, received, now.timeIntervalSince(start)))
+            }
+        }
         session.finishTasksAndInvalidate()
         return try box.result.get()
+    }
+
+    /// URLSession's errors in words (its own text is "NSURLErrorDomain error -1001").
+    static func describe(_ error: Error, idle: TimeInterval) -> String {
+        let ns = error as NSError
+        guard ns.domain == NSURLErrorDomain else { return ns.localizedDescription }
+        switch ns.code {
+        case NSURLErrorTimedOut: return "timed out (the server sent nothing for \(Int(idle)) s)"
+        case NSURLErrorCannotFindHost, NSURLErrorDNSLookupFailed: return "the host name could not be resolved (no network, or a wrong address)"
+        case NSURLErrorCannotConnectToHost: return "could not connect to the server (refused or unreachable)"
+        case NSURLErrorNetworkConnectionLost: return "the connection was lost"
+        case NSURLErrorNotConnectedToInternet: return "no network connection"
+        case NSURLErrorCancelled: return "cancelled"
+        default: return "network error \(ns.code)"
+        }
     }
 }
