@@ -40,10 +40,26 @@ public struct RunDirectory: Sendable {
     public static func create(_ path: String, force: Bool) throws -> RunDirectory {
         let run = RunDirectory(path: path)
         try UserOutput.makeDirectory(run.path)
+        // Refuse before writing anything (even the lock file) into a directory that is not ours,
+        // then lock and look again (another process may have been quicker).
+        try run.checkReplaceable(force: force)
         try run.lock()
-        let fm = FileManager.default
-        let contents = ((try? fm.contentsOfDirectory(atPath: run.path)) ?? []).filter { $0 != lockName }
-        guard !contents.isEmpty else { return run }
+        try run.checkReplaceable(force: force)
+        if run.contents.isEmpty { return run }
+        try run.removeOwnFiles()
+        return run
+    }
+
+    /// What the directory holds besides the lock file.
+    private var contents: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != RunDirectory.lockName }
+    }
+
+    /// Throws unless the directory is empty, or `force` is set and it holds a valid run.
+    private func checkReplaceable(force: Bool) throws {
+        let run = self
+        if let holder = lockHolder() { throw RunDirectory.inUse(path, by: holder) }
+        guard !contents.isEmpty else { return }
         guard force else {
             if let state = (try? run.loadStatus())?.state, state == "interrupted" || state == "training" {
                 throw SAEError("\(run.path) holds an unfinished run: continue it with `sae train --resume \(run.path)`, or pass --force to replace it")
@@ -53,8 +69,6 @@ public struct RunDirectory: Sendable {
         guard (try? run.loadConfig()) != nil else {
             throw SAEError("\(run.path) holds no sae run (no readable config.json); refusing to touch it even with --force: choose another --out")
         }
-        try run.removeOwnFiles()
-        return run
     }
 
     /// Deletes what sae wrote here (its files, its figures, temporary files of killed writes),
@@ -76,6 +90,29 @@ public struct RunDirectory: Sendable {
 
     // MARK: - Lock
 
+    /// Who holds this directory's lock, if another process does (without creating anything).
+    func lockHolder() -> String? {
+        if RunDirectory.heldLock.withLock({ RunDirectory.held[path] != nil }) { return nil }
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) != 0 else {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        return RunDirectory.holder(fd)
+    }
+
+    private static func holder(_ fd: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = pread(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
+    }
+
+    private static func inUse(_ path: String, by holder: String) -> SAEError {
+        SAEError("\(path) is in use by another sae process (\(holder)); wait for it to finish or stop it, or choose another directory")
+    }
+
     /// Locks held by this process, by path: a process may open a run it already holds.
     nonisolated(unsafe) private static var held: [String: Int32] = [:]
     private static let heldLock = NSLock()
@@ -85,18 +122,16 @@ public struct RunDirectory: Sendable {
     /// next. Every command that writes into a run takes it first; a second writer is refused with
     /// a sentence naming the holder.
     public func lock() throws {
-        let key = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? path
+        let key = path
         RunDirectory.heldLock.lock()
         defer { RunDirectory.heldLock.unlock() }
         if RunDirectory.held[key] != nil { return }
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SAEError("cannot lock \(path) (\(String(cString: strerror(errno)))): is it a writable directory?") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let n = pread(fd, &buffer, buffer.count, 0)
+            let holder = RunDirectory.holder(fd)
             close(fd)
-            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
-            throw SAEError("\(path) is in use by another sae process (\(holder)); wait for it to finish or stop it, or choose another directory")
+            throw RunDirectory.inUse(path, by: holder)
         }
         let command = CommandLine.arguments.map { ($0 as NSString).lastPathComponent == "sae" ? "sae" : $0 }.prefix(4).joined(separator: " ")
         let text = "pid \(getpid()), `\(command)`, since \(ISO8601DateFormatter().string(from: Date()))\n"

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Hostile and careless inputs against the sae binary, end to end. For each scenario: the exit
+# status (a refusal is 1..127, never a signal), the one line on standard error, and that nothing
+# outside what the scenario may write changed (every other file under the work directory is
+# hashed before and after).
+#
+#   bash scripts/hostile.sh [--quick]      # SAE=path/to/sae (default .build/release/sae)
+#
+# --quick runs the scenarios that need no Fashion-MNIST and take a second or two each (the test
+# suite runs it); without it, also those that load Fashion-MNIST. Prints "N passed, M failed".
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SAE=${SAE:-$ROOT/.build/release/sae}
+QUICK=${1:-}
+[ -x "$SAE" ] || { echo "error: no sae binary at $SAE (build it, or set SAE=...)" >&2; exit 2; }
+W=$(mktemp -d /tmp/sae-hostile.XXXXXX)
+R=$(mktemp -d /tmp/sae-hostile-records.XXXXXX)   # the harness's own files, outside what is hashed
+trap 'rm -rf "$W" "$R"' EXIT
+cd "$W"
+passed=0 failed=0
+
+fail() { echo "FAIL $name: $*"; failed=$((failed + 1)); }
+ok() { echo "ok   $name"; passed=$((passed + 1)); }
+
+# The hashes of every file under the work directory except those matching $1 (a grep -E pattern).
+snapshot() { find . \( -type f -o -type l -o -type p \) -print | grep -Ev "${1:-^$}" | sort | while read -r f; do
+    if [ -L "$f" ]; then echo "link $f -> $(readlink "$f")"; elif [ -p "$f" ]; then echo "fifo $f"; else echo "$(sha256sum < "$f" | cut -c1-16) $(stat -c %a "$f") $f"; fi
+  done; }
+
+# expect NAME STATUS TEXT ALLOWED -- command...: STATUS is "fail" (1..127, TEXT on stderr's
+# only line) or "ok" (exit 0); ALLOWED is a grep -E pattern of paths the command may change.
+expect() {
+  name=$1 want=$2 text=$3 allowed=$4; shift 5
+  snapshot "$allowed" > "$R/before"
+  "$@" > "$R/out" 2> "$R/err"; rc=$?
+  snapshot "$allowed" > "$R/after"
+  local lines; lines=$(grep -cv '^$' "$R/err")
+  if [ "$want" = fail ]; then
+    if [ $rc -eq 0 ] || [ $rc -gt 127 ]; then fail "exit status $rc (wanted a refusal 1..127); stderr: $(head -c 300 "$R/err")"; return; fi
+    grep -q "Fatal error\|Illegal instruction\|Segmentation" "$R/err" && { fail "a crash: $(head -c 300 "$R/err")"; return; }
+    [ "$lines" -eq 1 ] || { fail "$lines lines on stderr: $(head -c 300 "$R/err")"; return; }
+    grep -qF -- "$text" "$R/err" || { fail "stderr lacks '$text': $(cat "$R/err")"; return; }
+  else
+    [ $rc -eq 0 ] || { fail "exit status $rc; stderr: $(head -c 300 "$R/err")"; return; }
+  fi
+  diff -q "$R/before" "$R/after" > /dev/null || { fail "files changed: $(diff "$R/before" "$R/after" | head -5 | tr '\n' ' ')"; return; }
+  ok
+}
+
+# Small data: 600 vectors of width 8 (and a validation set), made without Python.
+"$SAE" --help > /dev/null || exit 2
+python3 - <<'EOF' 2>/dev/null || { echo "error: python3 with numpy is needed to make the test data" >&2; exit 2; }
+import numpy as np
+r = np.random.default_rng(0)
+np.save("v.npy", r.normal(size=(600, 8)).astype(np.float32))
+np.save("val.npy", r.normal(size=(100, 8)).astype(np.float32))
+np.save("huge.npy", (r.normal(size=(200, 8)) * 1e30).astype(np.float32))
+EOF
+T=(--data-npy v.npy --val-npy val.npy --code 16 --k 2)
+"$SAE" train "${T[@]}" --epochs 1 --out run > /dev/null 2>&1 && "$SAE" analyze run --no-probe > /dev/null 2>&1 || { echo "error: the first training failed" >&2; exit 2; }
+echo "user data" > notes.txt; chmod 640 notes.txt
+
+# 1. Paths it does not own.
+expect "encode to /dev/stdout writes the codes there, /dev/stdout stays a link" ok "" "^$" -- \
+  bash -c "'$SAE' encode run --npy v.npy --out /dev/stdout | wc -c | grep -qx 38528 && [ -L /dev/stdout ]"
+expect "encode to /dev/null" ok "" "^$" -- "$SAE" encode run --npy v.npy --out /dev/null
+expect "encode onto a user's file" fail "already exists; pass --force" "^$" -- "$SAE" encode run --npy v.npy --out notes.txt
+expect "encode onto a run's own file, even with --force" fail "belongs to the run" "^$" -- "$SAE" encode run --npy v.npy --out run/model.safetensors --force
+ln -s notes.txt link.npy
+expect "--force through a symlink keeps the link and the file's mode" ok "" "notes.txt" -- \
+  bash -c "'$SAE' encode run --npy v.npy --out link.npy --force && [ -L link.npy ] && [ \$(stat -c %a notes.txt) = 640 ]"
+echo "user data" > notes.txt
+ln -s missing dangling.npy
+expect "a dangling symlink" fail "symbolic link to nothing" "^$" -- "$SAE" encode run --npy v.npy --out dangling.npy
+mkdir adir
+expect "a directory as the output file" fail "is a directory" "^$" -- "$SAE" encode run --npy v.npy --out adir
+expect "an empty output path" fail "empty" "^$" -- "$SAE" encode run --npy v.npy --out ''
+expect "an output in a missing directory" fail "does not exist" "^$" -- "$SAE" encode run --npy v.npy --out nowhere/x.npy
+expect "report into a file" fail "is not a directory" "^$" -- "$SAE" report run --out notes.txt --no-probe
+expect "train --out FILE/sub" fail "notes.txt" "^$" -- "$SAE" train "${T[@]}" --epochs 1 --out notes.txt/sub
+
+# 3. --force replaces only a valid run, and only sae's files in it.
+mkdir fake && echo '{}' > fake/config.json && echo keep > fake/mine.txt
+expect "--force on a directory with a bogus config.json" fail "holds no sae run" "^$" -- "$SAE" train "${T[@]}" --epochs 1 --out fake --force
+echo keep > run/mine.txt
+expect "--force on a run keeps the user's file in it" ok "" "^\./run/[^m]|^\./run/model|^\./run/metrics" -- "$SAE" train "${T[@]}" --epochs 1 --out run --force
+
+# 2. One writer per run directory.
+"$SAE" train --data-npy v.npy --val-npy val.npy --code 16 --k 2 --epochs 100000 --out busy > /dev/null 2>&1 &
+holder=$!
+for _ in $(seq 50); do [ -f busy/.sae-lock ] && break; sleep 0.1; done
+expect "a second writer is refused, naming the holder" fail "is in use by another sae process (pid $holder" "^\./busy/" -- "$SAE" train "${T[@]}" --epochs 1 --out busy --force
+expect "resuming it meanwhile is refused too" fail "is in use by another sae process" "^\./busy/" -- "$SAE" train --resume busy
+
+# 7. SIGTERM checkpoints like Ctrl-C.
+kill -TERM $holder; wait $holder; rc=$?
+name="SIGTERM: status 143, run interrupted, resumable"
+if [ $rc -eq 143 ] && grep -q interrupted busy/status.json; then ok; else fail "exit $rc, status $(cat busy/status.json 2>/dev/null | tr -d '\n ')"; fi
+name="a closed stdout does not stop training"
+"$SAE" train "${T[@]}" --epochs 3 --out piped | head -c 1 > /dev/null
+if grep -q finished piped/status.json; then ok; else fail "status $(tr -d '\n ' < piped/status.json)"; fi
+
+# 4. Non-finite weights.
+python3 - <<'EOF'
+import json, struct
+raw = open("run/model.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+start = 8 + n + header["layers.1.kernel"]["data_offsets"][0]
+bad = bytearray(raw); bad[start:start + 4] = struct.pack("<f", float("nan"))
+import os; os.makedirs("nanrun", exist_ok=True)
+open("nanrun/model.safetensors", "wb").write(bad)
+open("nanrun/config.json", "w").write(open("run/config.json").read())
+EOF
+for cmd in "analyze nanrun --no-probe" "report nanrun --out rep --no-probe" "encode nanrun --npy v.npy --out nan.npy" "export nanrun --out exp"; do
+  expect "NaN weights: sae $cmd" fail 'tensor "layers.1.kernel" holds nan' "^$" -- $SAE $cmd
+done
+
+# 5. A model too large for the memory it may use.
+expect "out of memory is a refusal with the figures, before anything is written" fail "this model needs about" "^$" -- \
+  bash -c "ulimit -v 1500000; exec '$SAE' train --data-npy v.npy --hidden none --code 600000 --out big"
+name="... and no run directory was made"; [ -e big ] && fail "big/ exists" || ok
+
+# 9. Divergence names its cause, and JSON never holds nan.
+expect "inputs around 1e30 are named as the cause" fail "the input values reach" "^\./huge/" -- "$SAE" train --data-npy huge.npy --code 16 --k 2 --epochs 1 --out huge
+expect "--auxk-coefficient 1e38 is named" fail "--auxk-coefficient" "^\./aux/" -- "$SAE" train "${T[@]}" --auxk 4 --auxk-coefficient 1e38 --dead-after 10 --epochs 3 --out aux
+expect "resume of a diverged run is refused with a reason" fail "diverged" "^$" -- "$SAE" train --resume huge
+name="no JSON file holds nan or inf strings"
+if grep -rlE '"-?(nan|inf)"' --include='*.json' . > /dev/null; then fail "$(grep -rlE '"-?(nan|inf)"' --include='*.json' .)"; else ok; fi
+name="no SVG holds nan"
+if grep -rl 'nan' --include='*.svg' . > /dev/null; then fail "$(grep -rl nan --include='*.svg' .)"; else ok; fi
+
+# 13. Numbers and names.
+expect "--epochs -1 says what is wrong" fail "must be > 0, got -1" "^$" -- "$SAE" train "${T[@]}" --epochs -1 --out neg
+expect "a directory as --data-npy without .npy files" fail "holds no .npy files" "^$" -- "$SAE" train --data-npy adir --val-npy val.npy --out x
+mkdir -p shards && cp v.npy shards/a.npy && head -c 200 v.npy > shards/b.npy
+expect "a truncated shard is named" fail "shards/b.npy" "^$" -- "$SAE" train --data-npy shards --val-npy val.npy --code 16 --k 2 --out sh
+
+if [ "$QUICK" != "--quick" ]; then
+  # 12. Labels above 9 (needs Fashion-MNIST: Debian's dataset-fashion-mnist).
+  F=/usr/share/datasets/fashion-mnist
+  mkdir -p fm && cp $F/train-images-idx3-ubyte.gz $F/t10k-images-idx3-ubyte.gz $F/t10k-labels-idx1-ubyte.gz fm/
+  python3 -c "
+import gzip; b = bytearray(gzip.open('$F/train-labels-idx1-ubyte.gz').read()); b[8 + 5] = 200
+gzip.open('fm/train-labels-idx1-ubyte.gz', 'wb').write(bytes(b))"
+  expect "a label above 9 is refused naming the file" fail "train-labels-idx1-ubyte.gz: label 200 at index 5" "^$" -- "$SAE" train --data fm --epochs 1 --out lab
+  # 8. Sweeps with other settings train beside the old runs.
+  "$SAE" sweep --penalty l1 --l1 1e-5 --epochs 1 --train-limit 300 --out sw > /dev/null 2>&1
+  expect "a sweep with other --epochs keeps the old runs" ok "" "^\./sw/(l1_1e-05-2|none-2)/|^\./sw/[^/]+$|^\./sw/[^/]+/(metrics.json|figures/)" -- \
+    bash -c "'$SAE' sweep --penalty l1 --l1 1e-5 --epochs 2 --train-limit 300 --out sw | grep -q 'trained with other settings (training.epochs: 1 -> 2)'"
+fi
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
