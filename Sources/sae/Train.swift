@@ -92,6 +92,8 @@ struct Train: ParsableCommand {
 /// Trains on loaded data and writes the run; shared by `train`, `demo` and `sweep`.
 @discardableResult
 func trainRun(_ config: RunConfig, data: RunData, out: String, force: Bool, summary: Bool) throws -> RunMetrics {
+    // Before the run directory is made: a model too large for this machine leaves nothing behind.
+    try MemoryBudget.check(config.model, batchSize: config.training.batchSize, validationSamples: data.test.count)
     let directory = try RunDirectory.create(out, force: force)
     var config = config
     config.data.directory = data.directory
@@ -102,7 +104,8 @@ func trainRun(_ config: RunConfig, data: RunData, out: String, force: Bool, summ
     return try runTraining(config, data: data, directory: directory, resume: false)
 }
 
-/// Trains with Keras-style progress, stopping cleanly on Ctrl-C (exit status 130).
+/// Trains with Keras-style progress, stopping cleanly on Ctrl-C, SIGTERM or SIGHUP (exit status
+/// 128 + the signal: 130, 143, 129).
 func runTraining(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool) throws -> RunMetrics {
     Interrupt.install()
     let printer = ProgressPrinter()
@@ -115,7 +118,7 @@ func runTraining(_ config: RunConfig, data: RunData, directory: RunDirectory, re
         return metrics
     } catch let interrupted as TrainingRun.Interrupted {
         print("")
-        printError(interrupted.description)
-        throw ExitCode(130)
+        printError("\(Interrupt.signalName): " + interrupted.description)
+        throw ExitCode(Interrupt.exitStatus)
     }
 }

@@ -21,6 +21,8 @@ public final class Trainer {
     var epochSeconds = 0.0
     private var workspace: Workspace?
     private let gradients: UnsafeMutableBufferPointer<Float>
+    /// Why the last `fit` diverged, as advice (see `diagnoseDivergence`).
+    public internal(set) var divergenceCause: String?
     /// Per code unit, training samples seen since it last fired (was > 0).
     var samplesSinceFired: [Int]
     /// Scratch for the sparse step's firing count: per latent, the last sample that fired it.
@@ -92,7 +94,10 @@ public final class Trainer {
                 let loss = order.withIndices(lo..<(lo + b)) {
                     trainStep(train, rows: $0, deadAfter: deadAfter, timer: timer)
                 }
-                guard loss.isFinite else { throw Stop.diverged(epoch: epoch, step: step + 1, loss: loss) }
+                guard loss.isFinite else {
+                    divergenceCause = diagnoseDivergence(train)
+                    throw Stop.diverged(epoch: epoch, step: step + 1, loss: loss)
+                }
                 epochLossSum += loss * Double(b)
                 stepInEpoch = step + 1
                 let elapsed = epochSeconds + seconds(clock.now - start)
@@ -141,10 +146,11 @@ public final class Trainer {
         let (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
         timer?.mark(.backward)
         if model.config.unitNormDecoder && ws.sparse == nil { model.projectDecoderGradient(gradients.baseAddress!) }
-        optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)
+        // A step that makes any weight non-finite has diverged, even if its loss was finite.
+        let finite = optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)
         if model.config.unitNormDecoder { model.normalizeDecoder() }
         timer?.mark(.optimizer)
-        return reconstruction + penalty
+        return finite ? reconstruction + penalty : .nan
     }
 
     /// The same from the sparse step's pairs: the last sample of the batch on which each latent
@@ -196,14 +202,38 @@ extension Autoencoder {
         do {
             return try trainer.fit(train, validation: validation, progress: progress)
         } catch Trainer.Stop.diverged(let epoch, let step, let loss) {
-            throw SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: settings.optimizer.learningRate)
+            throw SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: settings.optimizer.learningRate,
+                                    cause: trainer.divergenceCause)
         }
     }
 }
 
+extension Trainer {
+    /// The likeliest reason a training diverged, as advice that works: inputs far too large, a
+    /// penalty or AuxK weight far too strong, else the learning rate.
+    func diagnoseDivergence(_ data: Dataset) -> String {
+        let largest = data.floats(0..<min(data.count, 4096)).reduce(Float(0)) { max($0, abs($1)) }
+        if largest > 1e6 || !largest.isFinite {
+            return "the input values reach \(largest): scale or standardise the data first (sae trains on them as they are)"
+        }
+        switch model.config.penalty {
+        case .l1(let lambda) where lambda > 1:
+            return "--l1 \(lambda) is far too strong (the tutorial's is 1e-5): lower it"
+        case .kl(_, let beta) where beta > 1_000:
+            return "--beta \(beta) is far too strong (the tutorial's is 3): lower it"
+        default: break
+        }
+        if let aux = model.config.auxK, aux.coefficient > 1_000 {
+            return "--auxk-coefficient \(aux.coefficient) is far too strong (the default is 1/32): lower it"
+        }
+        let lr = settings.optimizer.learningRate
+        return "the learning rate (\(lr)) is most likely too high for this model: try --learning-rate \(lr / 10) or lower"
+    }
+}
+
 extension SAEError {
-    static func diverged(epoch: Int, step: Int, loss: Double, learningRate: Float) -> SAEError {
-        SAEError("training diverged at epoch \(epoch), step \(step): the loss became \(loss.isNaN ? "NaN" : "\(loss)"); the learning rate "
-            + "(\(learningRate)) is most likely too high for this model: try 1e-3 or lower")
+    static func diverged(epoch: Int, step: Int, loss: Double, learningRate: Float, cause: String? = nil) -> SAEError {
+        let reason = cause ?? "the learning rate (\(learningRate)) is most likely too high for this model: try --learning-rate \(learningRate / 10) or lower"
+        return SAEError("training diverged at epoch \(epoch), step \(step): the loss became \(loss.isNaN ? "NaN" : "\(loss)"); " + reason)
     }
 }

@@ -68,7 +68,8 @@ public enum TrainingRun {
                 + "\(directory.path). Continue with: sae train --resume \(directory.path)")
         } catch Trainer.Stop.diverged(let epoch, let step, let loss) {
             // A NaN in streamed data, not the learning rate, is then the likely cause.
-            let error = train.readFailure ?? SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate)
+            let error = train.readFailure ?? SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate,
+                                                                  cause: trainer.divergenceCause)
             try directory.save(status: RunStatus(state: "diverged", epoch: epoch, step: step, message: error.message))
             throw SAEError(error.message + ". The last good checkpoint (after epoch \(trainer.history.count)) is kept in \(directory.path)")
         }
