@@ -9,25 +9,11 @@ can be compared with `sae train` on the same machine.
 The model uses only backend-agnostic `keras` / `keras.ops` imports, so it runs on any Keras 3 backend:
 --backend tensorflow (the default) or jax (or set KERAS_BACKEND yourself; --backend overrides it).
 """
-import argparse, gzip, json, os, sys, time
+import argparse, json, os, sys, time
 
 import numpy as np
 
-
-def read_idx(path):
-    raw = open(path, "rb").read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    rank = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(rank)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * rank).reshape(shape)
-
-
-def find(directory, name):
-    for candidate in (os.path.join(directory, name + ".gz"), os.path.join(directory, name)):
-        if os.path.exists(candidate):
-            return candidate
-    sys.exit(f"error: {name} not found in {directory}")
+import fashion_mnist
 
 
 def main():
@@ -50,8 +36,7 @@ def main():
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
-    x_train = read_idx(find(args.data, "train-images-idx3-ubyte")).reshape(-1, 784).astype("float32") / 255.0
-    x_test = read_idx(find(args.data, "t10k-images-idx3-ubyte")).reshape(-1, 784).astype("float32") / 255.0
+    x_train, x_test = fashion_mnist.images(args.data)
     if args.train_limit:
         x_train = x_train[:args.train_limit]
 

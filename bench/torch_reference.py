@@ -16,25 +16,11 @@ keras_reference.py trains it, so the two (and sae) can be timed against each oth
     over the epoch, as Keras reports them. Epoch seconds include validation (as Keras's callback does).
 Prints one JSON line with the same fields as keras_reference.py (plus torch's version and threads).
 """
-import argparse, gzip, json, math, os, sys, time
+import argparse, json, math, os, sys, time
 
 import numpy as np
 
-
-def read_idx(path):
-    raw = open(path, "rb").read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    rank = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(rank)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * rank).reshape(shape)
-
-
-def find(directory, name):
-    for candidate in (os.path.join(directory, name + ".gz"), os.path.join(directory, name)):
-        if os.path.exists(candidate):
-            return candidate
-    sys.exit(f"error: {name} not found in {directory}")
+import fashion_mnist
 
 
 def main():
@@ -56,8 +42,7 @@ def main():
         torch.set_num_threads(args.threads)
     if args.seed is not None:
         torch.manual_seed(args.seed)
-    x_train = torch.from_numpy(read_idx(find(args.data, "train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
-    x_test = torch.from_numpy(read_idx(find(args.data, "t10k-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
+    x_train, x_test = map(torch.from_numpy, fashion_mnist.images(args.data))
     if args.train_limit:
         x_train = x_train[:args.train_limit]
 
