@@ -10,6 +10,8 @@ pkg-config --exists openblas 2>/dev/null || need+=(libopenblas-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+# The tests train over MPI ranks (MPITests: mpirun, and libmpi, which sae opens only under mpirun).
+if [ "${1:-}" = "--test" ]; then command -v mpirun >/dev/null || need+=(openmpi-bin); fi
 
 # The tests also render the installed man page with `man -l` (InstallTests): man-db, without
 # its recommended packages.

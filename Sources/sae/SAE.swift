@@ -31,6 +31,7 @@ struct SAE: ParsableCommand {
 
     static func main() {
         BLASKernel.restartWithBetterKernelIfNeeded()
+        refuseCommandsOtherThanTrainOnRanks()
         main(nil)
     }
 }

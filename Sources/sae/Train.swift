@@ -57,6 +57,12 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun or srun: data-parallel over the ranks (TrainOnRanks.swift).
+        let communicator = try Communicator.launch()
+        if communicator.usesMPI {
+            try runOnRanks(communicator)
+            return
+        }
         if let resume {
             try resumeRun(resume)
             return
@@ -73,6 +79,14 @@ struct Train: ParsableCommand {
 
     private func resumeRun(_ path: String) throws {
         let run = RunDirectory(path: path)
+        let config = try Self.resumableConfig(run)
+        let data = try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) })
+        print("Resuming \(run.path) (\(config.model.penalty.summaryText), \(config.training.epochs) epochs)")
+        try runTraining(config, data: data, directory: run, resume: true)
+    }
+
+    /// The config of the run in `run`, if it can be resumed.
+    static func resumableConfig(_ run: RunDirectory) throws -> RunConfig {
         let config = try run.loadConfig()
         if let status = try? run.loadStatus() {
             if status.state == "finished" { throw SAEError("\(run.path) has already finished training; nothing to resume") }
@@ -83,9 +97,7 @@ struct Train: ParsableCommand {
         guard FileManager.default.fileExists(atPath: run.checkpointPath) else {
             throw SAEError("\(run.path) has no checkpoint.safetensors to resume from")
         }
-        let data = try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) })
-        print("Resuming \(run.path) (\(config.model.penalty.summaryText), \(config.training.epochs) epochs)")
-        try runTraining(config, data: data, directory: run, resume: true)
+        return config
     }
 }
 

@@ -35,6 +35,11 @@ public struct Dataset: Sendable {
     /// Training then visits them in a computed permutation (`ShuffledOrder`) instead of a
     /// shuffled array of every index.
     public var isStreamed: Bool { if case .shards = storage { true } else { false } }
+    /// Whether training shuffles with a computed permutation (`ShuffledOrder`) rather than an
+    /// array of every index: streamed data, except files that only MPI ranks stream
+    /// (`NPYLoading.streamedForRanks`), which keep the order a single process gives them.
+    public var usesComputedShuffle: Bool { isStreamed && !keepsInMemoryOrder }
+    private var keepsInMemoryOrder = false
     /// For streamed data: the first read that failed or row that held NaN or infinity (reading
     /// happens inside training steps, which cannot throw). Nil for data in memory, which are
     /// checked as they are loaded.
@@ -83,6 +88,10 @@ public struct Dataset: Sendable {
         case automatic
         case inMemory
         case streamed
+        /// Streamed, so that each MPI rank reads only the rows of its slices of each batch, but
+        /// shuffled as `automatic` would shuffle it (with an array of indices where `automatic`
+        /// reads the file into memory), so that ranks train on exactly a single process's batches.
+        case streamedForRanks
     }
 
     /// A single .npy file larger than this many bytes is streamed: 1 GiB, or a quarter of the
@@ -103,13 +112,12 @@ public struct Dataset: Sendable {
     public init(npy paths: [String], loading: NPYLoading = .automatic) throws {
         let files = try NPYShards.files(for: paths)
         let stream: Bool
+        let single = files.count == 1 && files == paths
+        let automatic = !single || (NPYShards.fileSize(files[0]) ?? 0) > Dataset.streamingThreshold
         switch loading {
         case .inMemory: stream = false
-        case .streamed: stream = true
-        case .automatic:
-            let single = files.count == 1 && files == paths
-            let size = single ? NPYShards.fileSize(files[0]) ?? 0 : 0
-            stream = !single || size > Dataset.streamingThreshold
+        case .streamed, .streamedForRanks: stream = true
+        case .automatic: stream = automatic
         }
         if !stream && files.count == 1 {
             let matrix = try NPY.read(path: files[0])
@@ -126,6 +134,7 @@ public struct Dataset: Sendable {
             return
         }
         self.init(count: shards.count, height: 1, width: shards.featureCount, storage: .shards(shards), labels: [])
+        keepsInMemoryOrder = loading == .streamedForRanks && !automatic
     }
 
     private init(count: Int, height: Int, width: Int, storage: Storage, labels: [UInt8]) {
@@ -163,7 +172,9 @@ public struct Dataset: Sendable {
         case .floats(let v): storage = .floats(Array(v[0..<end]))
         case .shards: storage = self.storage
         }
-        return Dataset(count: n, height: height, width: width, storage: storage, labels: isLabelled ? Array(labels[0..<n]) : [])
+        var prefix = Dataset(count: n, height: height, width: width, storage: storage, labels: isLabelled ? Array(labels[0..<n]) : [])
+        prefix.keepsInMemoryOrder = keepsInMemoryOrder
+        return prefix
     }
 
     /// A seeded random split: `fraction` of the samples (at least one) held out, the rest kept,

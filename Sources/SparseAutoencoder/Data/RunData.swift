@@ -27,7 +27,11 @@ public struct RunData: Sendable {
 extension DataSettings {
     /// Loads the data. `fashionMNIST` overrides the recorded directory; without either, the
     /// usual search (and download) applies.
-    public func load(fashionMNIST: String? = nil, log: (String) -> Void = { _ in }) throws -> RunData {
+    ///
+    /// `forRanks` (MPI): .npy data are streamed even when small, so that each rank reads only its
+    /// rows, and shuffled as one process would shuffle them (`NPYLoading.streamedForRanks`); a
+    /// validation file is then required (holding rows out would copy every row on every rank).
+    public func load(fashionMNIST: String? = nil, log: (String) -> Void = { _ in }, forRanks: Bool = false) throws -> RunData {
         guard dataset == "npy" else {
             let directory = try fashionMNIST.map { try FashionMNIST.locate(directory: $0) }
                 ?? self.directory.flatMap { try? FashionMNIST.locate(directory: $0) }
@@ -37,9 +41,14 @@ extension DataSettings {
         }
         let trainPaths = self.trainPaths
         guard !trainPaths.isEmpty else { throw SAEError("the run's data settings name no training .npy file") }
-        let train = try Dataset(npy: trainPaths)
+        let loading: Dataset.NPYLoading = forRanks ? .streamedForRanks : .automatic
+        let train = try Dataset(npy: trainPaths, loading: loading)
         let trainName = Self.describe(trainPaths)
         guard let validationPaths else {
+            if forRanks {
+                throw SAEError("training over MPI ranks needs a validation set: give --val-npy (holding 10% of \(trainName) out would "
+                    + "make every rank read every row)")
+            }
             // Holding rows out copies them (and keeps every held-out code in the final
             // evaluation): not for data too large for memory.
             guard !train.isStreamed else {
@@ -50,7 +59,7 @@ extension DataSettings {
             let (kept, heldOut) = train.split(holdingOut: RunData.heldOutFraction, seed: RunData.heldOutSeed)
             return RunData(train: kept, test: heldOut)
         }
-        let test = try Dataset(npy: validationPaths)
+        let test = try Dataset(npy: validationPaths, loading: loading)
         guard test.featureCount == train.featureCount else {
             throw SAEError.badFile(Self.describe(validationPaths), "has \(test.featureCount) features per row but \(trainName) has \(train.featureCount)")
         }

@@ -92,14 +92,14 @@ final class EpochOrder {
     /// Calls `body` with the sample indices at `positions` of this epoch's order (at most one
     /// batch of them).
     @inline(__always)
-    func withIndices<R>(_ positions: Range<Int>, _ body: (UnsafeBufferPointer<Int>) -> R) -> R {
+    func withIndices<R>(_ positions: Range<Int>, _ body: (UnsafeBufferPointer<Int>) throws -> R) rethrows -> R {
         guard let permutation else {
-            return buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[positions])) }
+            return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[positions])) }
         }
         precondition(positions.count <= buffer.count)
         buffer.withUnsafeMutableBufferPointer { out in
             for (k, p) in positions.enumerated() { out[k] = permutation[p] }
         }
-        return buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[0..<positions.count])) }
+        return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<positions.count])) }
     }
 }

@@ -18,10 +18,15 @@ final class WorkerPool: @unchecked Sendable {
     /// One part per core, at most 8 (these products are too small to split further), or
     /// `SAE_THREADS` parts (at most 64); with more than one, OpenBLAS is made single-threaded (the
     /// pool splits the products instead). `SAE_THREADS=1` leaves all threading to OpenBLAS.
+    /// Under MPI, several ranks share a machine: each takes the cores it is bound to, or an
+    /// equal share (`MPIEnvironment.defaultThreads`), and OpenBLAS gets no threads of its own.
     static let shared: WorkerPool = {
         let requested = ProcessInfo.processInfo.environment["SAE_THREADS"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil }
-        let pool = WorkerPool(parts: min(requested ?? min(ProcessInfo.processInfo.activeProcessorCount, 8), 64))
-        if pool.parts > 1 { openblas_set_num_threads(1) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let mpiShare = MPIEnvironment.defaultThreads(activeCores: cores, onlineCores: ProcessInfo.processInfo.processorCount)
+        let pool = WorkerPool(parts: min(requested ?? min(mpiShare ?? cores, 8), 64))
+        let mpi = MPIEnvironment.isLaunched() && ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil
+        if pool.parts > 1 || mpi { openblas_set_num_threads(1) }
         return pool
     }()
 

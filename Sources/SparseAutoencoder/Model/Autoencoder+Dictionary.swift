@@ -89,7 +89,7 @@ extension Autoencoder {
         // e^ = z_aux W_n: (B, d)
         BLAS.gemm(false, false, m: batch, n: d, k: n, a: aux.code, lda: n, b: aux.decoderRows, ldb: d, c: aux.reconstruction, ldc: d)
         // d(e^) = scale * 2 (e^ - e)
-        let scale = settings.coefficient / Float(batch * d)
+        let scale = settings.coefficient / Float((ws.lossBatch ?? batch) * d)
         let loss = ReconstructionLoss.mse.evaluate(logits: aux.reconstruction, targets: aux.residual, rows: batch, cols: d,
                                                    gradient: aux.reconstructionDelta, scale: scale, linear: true) * Double(scale)
         // d(z_aux) = d(e^) W_n^T: (B, n), through relu and the selection.

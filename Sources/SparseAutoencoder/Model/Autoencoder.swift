@@ -97,7 +97,7 @@ public final class Autoencoder {
               timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double, aux: Double) {
         if let sparse = ws.sparse { return sparseLoss(ws, sparse, batch: batch, gradients: gradients, timer: timer) }
         let d = config.inputSize, last = layers.count - 1, code = codeLayerIndex
-        let scale = 1 / Float(batch * d)
+        let scale = 1 / Float((ws.lossBatch ?? batch) * d)
         let reconstruction = config.loss.evaluate(
             logits: ws.outputs[last], targets: ws.input, rows: batch, cols: d,
             gradient: gradients == nil ? nil : ws.deltas[last], scale: scale, linear: config.hasLinearOutput) * Double(scale)
@@ -118,7 +118,8 @@ public final class Autoencoder {
             }
             // The penalty's gradient joins the one flowing back from the decoder.
             penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
-                                              gradient: ws.deltas[code], scratch: ws.scratch)
+                                              gradient: ws.deltas[code], scratch: ws.scratch, batch: ws.lossBatch,
+                                              sumAcrossRanks: ws.sumAcrossRanks, countsBatchTerms: ws.countsBatchTerms)
             let layer = layers[l]
             layer.activation.backward(output: ws.outputs[l], gradient: ws.deltas[l], biasGradient: gradients + layer.biasOffset,
                                       rows: batch, cols: layer.outputSize)

@@ -122,7 +122,7 @@ extension Autoencoder {
     func sparseLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>?,
                     timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double, aux: Double) {
         let d = config.inputSize
-        let scale = 1 / Float(b * d)
+        let scale = 1 / Float((ws.lossBatch ?? b) * d)
         let reconstruction = ReconstructionLoss.mse.evaluate(
             logits: ws.outputs[1], targets: ws.input, rows: b, cols: d,
             gradient: g == nil ? nil : s.outputGradients, scale: scale, linear: true) * Double(scale)
@@ -158,7 +158,7 @@ extension Autoencoder {
             for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.input[i] - output[i] }
             sae_sparse_decode(values + r0 * keep, latents + r0 * keep, rows.count, keep, wDec, nil, d, s.auxReconstruction + r0 * d)
         }
-        let scale = settings.coefficient / Float(b * d)
+        let scale = settings.coefficient / Float((ws.lossBatch ?? b) * d)
         return ReconstructionLoss.mse.evaluate(logits: s.auxReconstruction, targets: s.residual, rows: b, cols: d,
                                                gradient: s.outputGradients + b * d, scale: scale, linear: true) * Double(scale)
     }

@@ -26,6 +26,15 @@ final class Workspace {
     /// The sparse step removes each touched decoder row's gradient component along the row
     /// (unit-norm decoders), fused into its weight-gradient pass; the trainer sets this.
     var projectsDecoderGradient = false
+    /// Data-parallel training (MPI): this rank holds a slice of a batch of `lossBatch` samples.
+    /// Losses are then means over the whole batch (this rank's rows contribute their share) and
+    /// the KL penalty's batch means are completed over every rank by `sumAcrossRanks` (which,
+    /// on failure, leaves the error in `collectiveFailure`); only the rank with
+    /// `countsBatchTerms` adds the penalty's batch-level value to its loss. nil: one process.
+    var lossBatch: Int?
+    var sumAcrossRanks: ((UnsafeMutablePointer<Float>, Int) -> Void)?
+    var countsBatchTerms = true
+    var collectiveFailure: Error?
     private let storage: UnsafeMutableBufferPointer<Float>
 
     /// AuxK's buffers for the dense path, for n dead latents: pre-activations (B, codeSize); the

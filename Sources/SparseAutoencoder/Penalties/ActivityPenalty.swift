@@ -46,10 +46,16 @@ public enum ActivityPenalty: Equatable, Sendable {
     /// The penalty for one batch (already divided by B). If `gradient` is given, its gradient
     /// with respect to h is *added* into it. `scratch` holds at least `cols` floats (KL's rho_hat).
     /// h, gradient: (rows = B, cols = code size)
+    ///
+    /// Data-parallel (MPI): `rows` are this rank's slice of a batch of `batch` samples; KL's column
+    /// sums are completed over the ranks by `sumAcrossRanks`, and its value (the same on every rank)
+    /// is counted only where `countsBatchTerms`; L1's value is this rank's share of the batch's.
     @inline(__always)
     func evaluate(code h: UnsafePointer<Float>, rows: Int, cols: Int,
-                  gradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>) -> Double {
-        let invB = 1 / Float(rows)
+                  gradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+                  batch: Int? = nil, sumAcrossRanks: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil,
+                  countsBatchTerms: Bool = true) -> Double {
+        let invB = 1 / Float(batch ?? rows)
         switch self {
         case .none:
             return 0
@@ -66,6 +72,7 @@ public enum ActivityPenalty: Equatable, Sendable {
             // rho_hat: (cols) column means
             for j in 0..<cols { scratch[j] = 0 }
             for r in 0..<rows { for j in 0..<cols { scratch[j] += h[r * cols + j] } }
+            sumAcrossRanks?(scratch, cols)
             var divergence = 0.0
             for j in 0..<cols {
                 let mean = scratch[j] * invB
@@ -79,7 +86,7 @@ public enum ActivityPenalty: Equatable, Sendable {
             if let g = gradient {
                 for r in 0..<rows { for j in 0..<cols { g[r * cols + j] += scratch[j] } }
             }
-            return Double(beta) * divergence * Double(invB)
+            return countsBatchTerms ? Double(beta) * divergence * Double(invB) : 0
         }
     }
 }

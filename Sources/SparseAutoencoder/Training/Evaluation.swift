@@ -43,6 +43,17 @@ extension Autoencoder {
         return total / Double(max(data.count, 1))
     }
 
+    /// The sum of the batch losses times the batch sizes over samples `rows` of `data`, in batches
+    /// of `batchSize` from `rows.lowerBound`: one MPI rank's share of the validation loss.
+    func lossSum(on data: Dataset, rows: Range<Int>, batchSize: Int, workspace: Workspace?) -> Double {
+        var total = 0.0
+        forEachBatch(of: data, rows: rows, batchSize: batchSize, workspace: workspace) { ws, b in
+            let (reconstruction, penalty, _) = loss(ws, batch: b, gradients: nil)
+            total += (reconstruction + penalty) * Double(b)
+        }
+        return total
+    }
+
     /// Evaluates the model on `data` in batches of `batchSize`: the loss, both reconstruction
     /// errors (overall and per label), the fraction of variance unexplained, and every code.
     public func evaluate(_ data: Dataset, batchSize: Int = 256) -> Evaluation {
@@ -87,14 +98,18 @@ extension Autoencoder {
             codes: codes, bceByClass: linear ? [] : perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)
     }
 
-    /// Runs the forward pass over `data` in order, batch by batch, handing each to `body`.
-    private func forEachBatch(of data: Dataset, batchSize: Int, workspace: Workspace? = nil, _ body: (Workspace, Int) -> Void) {
+    /// Runs the forward pass over `data` (or its samples `rows`) in order, batch by batch,
+    /// handing each to `body`.
+    private func forEachBatch(of data: Dataset, rows: Range<Int>? = nil, batchSize: Int, workspace: Workspace? = nil,
+                              _ body: (Workspace, Int) -> Void) {
+        let rows = rows ?? 0..<data.count
+        guard !rows.isEmpty else { return }
         let capacity = min(batchSize, max(data.count, 1))
         let ws = workspace.flatMap { $0.capacity == capacity ? $0 : nil } ?? Workspace(model: self, capacity: capacity)
         var indices = [Int](repeating: 0, count: ws.capacity)
-        var start = 0
-        while start < data.count {
-            let b = min(ws.capacity, data.count - start)
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let b = min(ws.capacity, rows.upperBound - start)
             for i in 0..<b { indices[i] = start + i }
             indices.withUnsafeBufferPointer { data.gather(UnsafeBufferPointer(rebasing: $0[0..<b]), into: ws.input) }
             forward(ws, batch: b)

@@ -8,6 +8,11 @@ import Foundation
 /// allocates nothing. Training can stop between any two steps and continue exactly where it
 /// stopped (see `Checkpoint.swift`): each epoch's permutation is drawn from the generator as it
 /// was at the epoch's start, which a checkpoint stores with the step reached.
+///
+/// Data-parallel over MPI ranks (`communicator`, see `Trainer+Distributed.swift`): every rank
+/// draws the same permutation, takes its contiguous slice of each batch, and adds its rows'
+/// gradients scaled by the whole batch; one all-reduce sums them, and every rank takes the same
+/// Adam step, so the ranks hold the same weights and train on a single process's batches.
 public final class Trainer {
     public let model: Autoencoder
     public let settings: TrainingSettings
@@ -19,14 +24,20 @@ public final class Trainer {
     var stepInEpoch = 0
     var epochLossSum = 0.0
     var epochSeconds = 0.0
-    private var workspace: Workspace?
-    private let gradients: UnsafeMutableBufferPointer<Float>
+    var workspace: Workspace?
+    let gradients: UnsafeMutableBufferPointer<Float>
     /// Why the last `fit` diverged, as advice (see `diagnoseDivergence`).
     public internal(set) var divergenceCause: String?
     /// Per code unit, training samples seen since it last fired (was > 0).
     var samplesSinceFired: [Int]
     /// Scratch for the sparse step's firing count: per latent, the last sample that fired it.
     private var lastFired: [Int]
+    /// The ranks this trainer shares each batch with (`.single`: none).
+    public let communicator: Communicator
+    /// Scratch for reducing `lastFired` over ranks.
+    var firingBuffer: [Double] = []
+    /// Seconds in the gradients' all-reduce during the current epoch.
+    var allReduceSeconds = 0.0
 
     /// Why `fit` stopped before the last epoch.
     public enum Stop: Error, Equatable {
@@ -39,15 +50,16 @@ public final class Trainer {
     /// Whether a TopK dictionary trains with the sparse step (false: the dense path, for tests).
     let sparseStep: Bool
 
-    public convenience init(model: Autoencoder, settings: TrainingSettings) throws {
-        try self.init(model: model, settings: settings, sparseStep: true)
+    public convenience init(model: Autoencoder, settings: TrainingSettings, communicator: Communicator = .single) throws {
+        try self.init(model: model, settings: settings, sparseStep: true, communicator: communicator)
     }
 
-    init(model: Autoencoder, settings: TrainingSettings, sparseStep: Bool) throws {
+    init(model: Autoencoder, settings: TrainingSettings, sparseStep: Bool, communicator: Communicator = .single) throws {
         try settings.validate()
         self.model = model
         self.settings = settings
         self.sparseStep = sparseStep
+        self.communicator = communicator
         optimizer = Adam(settings: settings.optimizer, parameterCount: model.parameterCount)
         // A different stream from the one that initialised the weights.
         rng = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
@@ -71,18 +83,23 @@ public final class Trainer {
                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
         try checkShape(train, role: "training set")
         if let validation { try checkShape(validation, role: "validation set") }
-        let batch = settings.batchSize
+        let batch = settings.batchSize, comm = communicator
+        // Under MPI, a rank holds at most its slice of a batch.
+        let rows = comm.isDistributed ? comm.slice(of: batch).count : batch
         if workspace == nil {
-            let ws = Workspace(model: model, capacity: min(batch, train.count), sparseStep: sparseStep)
+            let ws = Workspace(model: model, capacity: min(rows, train.count), sparseStep: sparseStep)
             (ws.writesDenseCode, ws.projectsDecoderGradient) = (false, model.config.unitNormDecoder)
+            if comm.isDistributed { prepareForRanks(ws) }
             workspace = ws
         }
         let steps = (train.count + batch - 1) / batch
         guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
         let deadAfter = settings.deadAfter ?? train.count
-        if model.config.architecture == .dictionary && history.isEmpty && stepInEpoch == 0 { model.startDecoderBiasAtMean(of: train) }
+        if model.config.architecture == .dictionary && history.isEmpty && stepInEpoch == 0 {
+            if comm.isDistributed { try startDecoderBiasAtMeanOverRanks(of: train) } else { model.startDecoderBiasAtMean(of: train) }
+        }
         // Fisher-Yates over every index in memory; a computed permutation for streamed data.
-        let order = EpochOrder(count: train.count, batchSize: batch, streamed: train.isStreamed)
+        let order = EpochOrder(count: train.count, batchSize: rows, streamed: train.usesComputedShuffle)
         let clock = ContinuousClock()
         for epoch in stride(from: history.count + 1, through: settings.epochs, by: 1) {
             progress(.epochStart(epoch: epoch, epochs: settings.epochs, steps: steps))
@@ -91,8 +108,19 @@ public final class Trainer {
             order.shuffle(with: &generator)
             for step in stepInEpoch..<steps {
                 let lo = step * batch, b = min(batch, train.count - lo)
-                let loss = order.withIndices(lo..<(lo + b)) {
-                    trainStep(train, rows: $0, deadAfter: deadAfter, timer: timer)
+                var loss: Double, stopRequested: Bool?
+                if comm.isDistributed {
+                    // This rank's slice of the batch; the loss and a stop come back agreed.
+                    let slice = comm.slice(of: b)
+                    let share = try order.withIndices((lo + slice.lowerBound)..<(lo + slice.upperBound)) {
+                        try trainStep(train, rows: $0, offset: slice.lowerBound, batch: b, deadAfter: deadAfter, timer: timer)
+                    }
+                    (loss, stopRequested) = try agreeOnStep(loss: share, stop: shouldStop())
+                } else {
+                    loss = try order.withIndices(lo..<(lo + b)) {
+                        try trainStep(train, rows: $0, deadAfter: deadAfter, timer: timer)
+                    }
+                    stopRequested = nil
                 }
                 guard loss.isFinite else {
                     divergenceCause = diagnoseDivergence(train)
@@ -102,49 +130,73 @@ public final class Trainer {
                 stepInEpoch = step + 1
                 let elapsed = epochSeconds + seconds(clock.now - start)
                 progress(.step(epoch: epoch, step: step + 1, steps: steps, loss: epochLossSum / Double(lo + b), elapsed: elapsed))
-                if shouldStop() && step + 1 < steps {
+                if stopRequested ?? shouldStop(), step + 1 < steps {
                     epochSeconds = elapsed
                     throw Stop.interrupted(epoch: epoch, step: step + 1)
                 }
             }
             timer?.start()
             let validationStart = clock.now
-            let valLoss = validation.map { model.loss(on: $0, batchSize: batch, workspace: workspace) }
+            let valLoss = comm.isDistributed
+                ? try validation.map { try validationLossOverRanks($0) }
+                : validation.map { model.loss(on: $0, batchSize: batch, workspace: workspace) }
             let validationSeconds = seconds(clock.now - validationStart)
             timer?.mark(.validation)
+            // Every rank must hold the same weights, and none may have met unreadable data.
+            if comm.isDistributed { try checkRanksAgree(after: "epoch \(epoch)", data: [train] + (validation.map { [$0] } ?? [])) }
             // A latent is dead when it has not fired on any of the last `deadAfter` samples.
             let dead = samplesSinceFired.filter { $0 >= deadAfter }.count
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
                                      seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead,
-                                     validationSeconds: validation == nil ? nil : validationSeconds)
+                                     validationSeconds: validation == nil ? nil : validationSeconds,
+                                     allReduceSeconds: comm.isDistributed ? allReduceSeconds : nil)
             history.append(record)
             rng = generator
-            (stepInEpoch, epochLossSum, epochSeconds) = (0, 0, 0)
+            (stepInEpoch, epochLossSum, epochSeconds, allReduceSeconds) = (0, 0, 0, 0)
             try epochEnded(self)
             progress(.epochEnd(record, steps: steps))
-            if shouldStop() && epoch < settings.epochs { throw Stop.interrupted(epoch: epoch + 1, step: 0) }
+            let stop = comm.isDistributed ? try agreeOnStep(loss: 0, stop: shouldStop()).stop : shouldStop()
+            if stop && epoch < settings.epochs { throw Stop.interrupted(epoch: epoch + 1, step: 0) }
         }
         return history
     }
 
     /// One forward, backward and Adam step on the samples `rows` of `data`; returns the batch
     /// loss (reconstruction + penalty; AuxK's loss only steers the gradient).
+    ///
+    /// Under MPI, `rows` are this rank's slice of a batch of `batch` samples, starting at
+    /// `offset` in it (possibly none: a short last batch over many ranks); the returned loss is
+    /// this rank's share of the batch's, and the gradients are summed over the ranks before Adam.
     @inline(__always)
-    func trainStep(_ data: Dataset, rows: UnsafeBufferPointer<Int>, deadAfter: Int, timer: PhaseTimer? = nil) -> Double {
-        let ws = workspace!, b = rows.count
+    func trainStep(_ data: Dataset, rows: UnsafeBufferPointer<Int>, offset: Int = 0, batch: Int? = nil, deadAfter: Int,
+                   timer: PhaseTimer? = nil) throws -> Double {
+        let ws = workspace!, b = rows.count, total = batch ?? b
         timer?.start()
-        data.gather(rows, into: ws.input)
+        if b > 0 { data.gather(rows, into: ws.input) }
         timer?.mark(.data)
-        model.forward(ws, batch: b)
-        if let sparse = ws.sparse { trackFiring(sparse, rows: b) } else { trackFiring(ws.outputs[model.codeLayerIndex], rows: b) }
+        if b > 0 { model.forward(ws, batch: b) }
+        if communicator.isDistributed {
+            try trackFiringOverRanks(ws, rows: b, offset: offset, batch: total)
+        } else if let sparse = ws.sparse {
+            trackFiring(sparse, rows: b)
+        } else {
+            trackFiring(ws.outputs[model.codeLayerIndex], rows: b)
+        }
         if let dead = ws.dead {
             for (j, since) in samplesSinceFired.enumerated() { dead[j] = since >= deadAfter ? 1 : 0 }
         }
         timer?.mark(.forward)
         // `gradients` is all zeros here: Adam clears it as it reads it. The sparse step projects
-        // the decoder's gradient itself (ws.projectsDecoderGradient).
-        let (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
+        // the decoder's gradient itself (ws.projectsDecoderGradient): the projection is linear,
+        // so projecting each rank's share before the sum gives the projected sum.
+        var reconstruction = 0.0, penalty = 0.0
+        if communicator.isDistributed {
+            (reconstruction, penalty) = try lossOverRanks(ws, rows: b, batch: total, timer: timer)
+        } else {
+            (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
+        }
         timer?.mark(.backward)
+        if communicator.isDistributed { try sumGradientsOverRanks() }
         if model.config.unitNormDecoder && ws.sparse == nil { model.projectDecoderGradient(gradients.baseAddress!) }
         // A step that makes any weight non-finite has diverged, even if its loss was finite.
         let finite = optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)

@@ -33,6 +33,26 @@ public enum TrainingRun {
     public static func run(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
                            resume: Bool = false, shouldStop: @escaping () -> Bool = { false },
                            progress: (TrainingEvent) -> Void = { _ in }) throws -> RunMetrics {
+        try self.train(config, train: train, test: test, into: directory, resume: resume, shouldStop: shouldStop, progress: progress)!
+    }
+
+    /// `run`, data-parallel over `communicator`'s ranks (see `Trainer+Distributed.swift`): every
+    /// rank trains; rank 0 alone writes the run directory and evaluates the model at the end
+    /// (the other ranks return nil then). `config.training.ranks` must be the number of ranks.
+    /// Errors every rank meets alike are thrown as `DistributedStop`.
+    public static func train(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
+                             resume: Bool = false, communicator comm: Communicator = .single,
+                             shouldStop: @escaping () -> Bool = { false },
+                             progress: (TrainingEvent) -> Void = { _ in }) throws -> RunMetrics? {
+        let writes = comm.isRoot, ranks = config.training.ranks ?? 1
+        guard ranks == comm.size else {
+            let how = { (n: Int) in n == 1 ? "one process (without mpirun)" : "\(n) MPI ranks (mpirun -np \(n))" }
+            let message = "\(directory.path) was trained on \(how(ranks)), but this is \(how(comm.size)): resume it on \(how(ranks)) "
+                + "(how each batch is split decides how the sums round, so another count would not continue the run exactly)"
+            guard comm.isDistributed else { throw SAEError(message) }
+            throw DistributedStop(message: message, reportsHere: writes)
+        }
+        if writes { try directory.lock() }
         let train = config.data.trainLimit.map { train.prefix($0) } ?? train
         let model: Autoencoder
         if resume {
@@ -40,15 +60,19 @@ public enum TrainingRun {
         } else {
             model = try Autoencoder(config: config.model, seed: config.training.seed)
         }
-        let trainer = try Trainer(model: model, settings: config.training)
-        if resume {
-            directory.removeStaleTemporaryFiles()
-            try trainer.restoreCheckpoint(from: directory.checkpointPath)
-        } else {
-            try directory.save(config: config)
-            try trainer.saveCheckpoint(to: directory.checkpointPath)
+        let trainer = try Trainer(model: model, settings: config.training, communicator: comm)
+        // Every rank reads the checkpoint; rank 0 alone writes. The ranks agree that it worked.
+        try comm.agree {
+            if resume {
+                if writes { directory.removeStaleTemporaryFiles() }
+                try trainer.restoreCheckpoint(from: directory.checkpointPath)
+            } else if writes {
+                try directory.save(config: config)
+                try trainer.saveCheckpoint(to: directory.checkpointPath)
+            }
+            if writes { try directory.save(status: RunStatus(state: "training")) }
         }
-        try directory.save(status: RunStatus(state: "training"))
+        try trainer.checkRanksAgree(after: resume ? "reading the checkpoint" : "initialisation")
         let history: [EpochRecord]
         do {
             history = try trainer.fit(train, validation: test, shouldStop: {
@@ -58,21 +82,32 @@ public enum TrainingRun {
                 // Streamed data are read inside the steps, which cannot throw: a failed read or a
                 // non-finite row is reported here, before the epoch is saved.
                 if let failure = train.readFailure ?? test.readFailure { throw failure }
-                try trainer.saveCheckpoint(to: directory.checkpointPath)
-                try directory.save(history: trainer.history)
-            }, progress: progress)
+                try comm.agree {
+                    guard writes else { return }
+                    try trainer.saveCheckpoint(to: directory.checkpointPath)
+                    try directory.save(history: trainer.history)
+                }
+            }, progress: writes ? progress : { _ in })
         } catch Trainer.Stop.interrupted(let epoch, let step) {
-            try trainer.saveCheckpoint(to: directory.checkpointPath)
-            try directory.save(status: RunStatus(state: "interrupted", epoch: epoch, step: step))
+            try comm.agree {
+                guard writes else { return }
+                try trainer.saveCheckpoint(to: directory.checkpointPath)
+                try directory.save(status: RunStatus(state: "interrupted", epoch: epoch, step: step))
+            }
             throw Interrupted(description: "interrupted at epoch \(epoch), step \(step); everything up to there is saved in "
-                + "\(directory.path). Continue with: sae train --resume \(directory.path)")
+                + "\(directory.path). Continue with: \(comm.isDistributed ? "mpirun -np \(comm.size) " : "")sae train --resume \(directory.path)")
         } catch Trainer.Stop.diverged(let epoch, let step, let loss) {
             // A NaN in streamed data, not the learning rate, is then the likely cause.
             let error = train.readFailure ?? SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate,
                                                                   cause: trainer.divergenceCause)
-            try directory.save(status: RunStatus(state: "diverged", epoch: epoch, step: step, message: error.message))
-            throw SAEError(error.message + ". The last good checkpoint (after epoch \(trainer.history.count)) is kept in \(directory.path)")
+            try comm.agree {
+                if writes { try directory.save(status: RunStatus(state: "diverged", epoch: epoch, step: step, message: error.message)) }
+            }
+            let message = error.message + ". The last good checkpoint (after epoch \(trainer.history.count)) is kept in \(directory.path)"
+            guard comm.isDistributed else { throw SAEError(message) }
+            throw DistributedStop(message: message, reportsHere: writes || train.readFailure != nil)
         }
+        guard writes else { return nil }
         let evaluation = model.evaluate(test, batchSize: config.training.batchSize)
         if let failure = test.readFailure { throw failure }
         let metrics = RunMetrics(history: history, test: evaluation)

@@ -8,14 +8,18 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// A code unit is a dead latent once it has not fired (> 0) on this many consecutive training
     /// samples (default: one epoch's worth). AuxK revives the latents dead at each step.
     public var deadAfter: Int?
+    /// The number of MPI ranks that share each batch (`mpirun -np N sae train`); nil for one
+    /// process. `--resume` needs the same number: it fixes how batches split and sums round.
+    public var ranks: Int?
 
     public init(epochs: Int = 30, batchSize: Int = 256, optimizer: AdamSettings = AdamSettings(), seed: UInt64 = 1,
-                deadAfter: Int? = nil) {
+                deadAfter: Int? = nil, ranks: Int? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
         self.seed = seed
         self.deadAfter = deadAfter
+        self.ranks = ranks
     }
 
     public func validate() throws {
@@ -27,6 +31,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             throw SAEError.badSetting("Adam settings", "need 0 <= beta1, beta2 < 1 and epsilon > 0")
         }
         if let n = deadAfter, n <= 0 { throw SAEError.badSetting("--dead-after", "must be > 0 samples, got \(n)") }
+        if let n = ranks, n < 2 { throw SAEError.badSetting("ranks", "must be at least 2 (absent for one process), got \(n)") }
         let lr = optimizer.learningRate
         guard lr > 0, lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be > 0, got \(lr)") }
     }
@@ -45,14 +50,19 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var deadLatents: Int?
     /// The validation pass's share of `seconds` (training alone: seconds - validationSeconds).
     public var validationSeconds: Double?
+    /// MPI runs: seconds this rank (0) spent in the gradients' all-reduce during the epoch, with
+    /// its wait for the slowest rank.
+    public var allReduceSeconds: Double?
 
-    public init(epoch: Int, loss: Double, valLoss: Double?, seconds: Double, deadLatents: Int? = nil, validationSeconds: Double? = nil) {
+    public init(epoch: Int, loss: Double, valLoss: Double?, seconds: Double, deadLatents: Int? = nil, validationSeconds: Double? = nil,
+                allReduceSeconds: Double? = nil) {
         self.epoch = epoch
         self.loss = loss
         self.valLoss = valLoss
         self.seconds = seconds
         self.deadLatents = deadLatents
         self.validationSeconds = validationSeconds
+        self.allReduceSeconds = allReduceSeconds
     }
 }
 

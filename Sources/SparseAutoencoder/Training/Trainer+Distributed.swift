@@ -1,0 +1,151 @@
+import Foundation
+
+/// The trainer's side of data-parallel training over MPI ranks (`Trainer.communicator`).
+///
+/// Every rank runs the same loop on the same permutation. Per step, each rank gathers only its
+/// contiguous slice of the batch (`Communicator.slice`: sizes differ by at most one) and:
+/// 1. runs the forward pass on its rows;
+/// 2. all-reduces (MAX) each latent's last firing position in the batch, so the dead-latent
+///    counts (and AuxK's choice of dead latents) are the single-process ones on every rank;
+/// 3. adds its rows' gradients, scaled by the whole batch (1 / (B d)), so that their sum over
+///    the ranks is the batch's gradient (the KL penalty's batch means are summed over the ranks
+///    on the way);
+/// 4. all-reduces (SUM) the gradient buffer in place: one message of every parameter;
+/// 5. takes the same Adam step as every other rank;
+/// 6. all-reduces its share of the loss and whether it was asked to stop, so every rank
+///    reports the same loss and stops at the same step.
+/// After each epoch the validation set is split over the ranks and its loss reduced, and a
+/// checksum of the weights is compared across ranks.
+extension Trainer {
+    /// Wires a new workspace's penalty sums to the other ranks.
+    func prepareForRanks(_ ws: Workspace) {
+        ws.countsBatchTerms = communicator.isRoot
+        ws.sumAcrossRanks = { [communicator, unowned ws] buffer, count in
+            do {
+                try communicator.allReduce(buffer, count: count)
+            } catch {
+                if ws.collectiveFailure == nil { ws.collectiveFailure = error }
+            }
+        }
+    }
+
+    /// b_dec = the mean training sample, each rank summing its contiguous share of the rows.
+    func startDecoderBiasAtMeanOverRanks(of data: Dataset) throws {
+        let d = model.config.inputSize, mine = communicator.slice(of: data.count)
+        var sums = [Double](repeating: 0, count: d)
+        for start in stride(from: mine.lowerBound, to: mine.upperBound, by: 1024) {
+            let rows = data.floats(start..<min(start + 1024, mine.upperBound))
+            for (i, v) in rows.enumerated() { sums[i % d] += Double(v) }
+        }
+        try communicator.allReduce(&sums)
+        let bias = model.layers[model.layers.count - 1].biasOffset
+        for j in 0..<d { model.parameters[bias + j] = Float(sums[j] / Double(data.count)) }
+    }
+
+    /// Each latent's last firing position in the batch (this rank's rows start at `offset`),
+    /// the maximum over the ranks, then samples since each fired, as one process counts them.
+    func trackFiringOverRanks(_ ws: Workspace, rows b: Int, offset: Int, batch total: Int) throws {
+        let c = model.config.codeSize
+        if firingBuffer.count != c { firingBuffer = [Double](repeating: -1, count: c) }
+        firingBuffer.withUnsafeMutableBufferPointer { last in
+            for j in 0..<c { last[j] = -1 }
+            guard b > 0 else { return }
+            if let s = ws.sparse {
+                for q in 0..<(b * s.k) where s.values[q] > 0 { last[Int(s.latents[q])] = Double(offset + q / s.k) }
+            } else {
+                let code = ws.outputs[model.codeLayerIndex]
+                for r in 0..<b { for j in 0..<c where code[r * c + j] > 0 { last[j] = Double(offset + r) } }
+            }
+        }
+        try communicator.allReduce(&firingBuffer, .max)
+        firingBuffer.withUnsafeBufferPointer { last in
+            samplesSinceFired.withUnsafeMutableBufferPointer { since in
+                for j in 0..<c {
+                    let l = Int(last[j])
+                    since[j] = l < 0 ? since[j] + total : total - 1 - l
+                }
+            }
+        }
+    }
+
+    /// The loss and its gradient for this rank's rows as shares of a batch of `total`.
+    func lossOverRanks(_ ws: Workspace, rows b: Int, batch total: Int, timer: PhaseTimer?) throws -> (Double, Double) {
+        ws.lossBatch = total
+        defer { ws.lossBatch = nil }
+        if b > 0 {
+            let (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
+            if let failure = ws.collectiveFailure { throw failure }
+            return (reconstruction, penalty)
+        }
+        // No rows here (a short last batch over many ranks): still take part in KL's sums.
+        if case .kl = model.config.penalty {
+            ws.scratch.update(repeating: 0, count: model.config.codeSize)
+            ws.sumAcrossRanks?(ws.scratch, model.config.codeSize)
+            if let failure = ws.collectiveFailure { throw failure }
+        }
+        return (0, 0)
+    }
+
+    /// The gradients' all-reduce: one in-place sum of the whole buffer.
+    func sumGradientsOverRanks() throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try communicator.allReduce(gradients.baseAddress!, count: model.parameterCount)
+        allReduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// The batch's loss (the ranks' shares added in rank order) and whether any rank was asked
+    /// to stop.
+    func agreeOnStep(loss: Double, stop: Bool) throws -> (loss: Double, stop: Bool) {
+        let all = try communicator.gather([loss, stop ? 1 : 0])
+        return (all.reduce(0) { $0 + $1[0] }, all.contains { $0[1] != 0 })
+    }
+
+    /// The validation loss, each rank evaluating a contiguous share: whole batches of the batch
+    /// size for the KL penalty (its value depends on the batch), else an equal share of the rows.
+    func validationLossOverRanks(_ data: Dataset) throws -> Double {
+        let n = data.count, batch = settings.batchSize
+        let rows: Range<Int>, size: Int
+        if case .kl = model.config.penalty {
+            let mine = communicator.slice(of: (n + batch - 1) / batch)
+            (rows, size) = (min(mine.lowerBound * batch, n)..<min(mine.upperBound * batch, n), batch)
+        } else {
+            (rows, size) = (communicator.slice(of: n), workspace?.capacity ?? batch)
+        }
+        let share = model.lossSum(on: data, rows: rows, batchSize: size, workspace: workspace)
+        return try communicator.gather([share]).reduce(0) { $0 + $1[0] } / Double(max(n, 1))
+    }
+
+    /// Numbers that differ if two ranks' training states differ: the sum of the weights, a sum
+    /// weighted by position, Adam's step and the dead-latent counters' sum.
+    func replicaChecksum() -> [Double] {
+        let p = model.parameters
+        var sum = 0.0, weighted = 0.0
+        for i in 0..<p.count {
+            let v = Double(p[i])
+            sum += v
+            weighted += v * Double(i % 1021 + 1)
+        }
+        return [sum, weighted, Double(optimizer.step), Double(samplesSinceFired.reduce(0, &+))]
+    }
+
+    /// Collective: stops every rank if one met unreadable data or if the ranks' states differ.
+    public func checkRanksAgree(after moment: String, data: [Dataset] = []) throws {
+        guard communicator.isDistributed else { return }
+        let failure = data.lazy.compactMap(\.readFailure).first
+        let checksum = replicaChecksum()
+        let all = try communicator.gather(checksum + [failure == nil ? 0 : 1])
+        let failed = all.indices.filter { all[$0][checksum.count] != 0 }
+        if let failure {
+            throw DistributedStop(message: "rank \(communicator.rank): " + failure.message, reportsHere: true)
+        }
+        if !failed.isEmpty {
+            throw DistributedStop(message: "rank \(failed[0]) could not read its data; every rank stopped", reportsHere: false)
+        }
+        let reference = all[0].prefix(checksum.count).map(\.bitPattern)
+        if let other = all.indices.first(where: { all[$0].prefix(checksum.count).map(\.bitPattern) != reference }) {
+            throw DistributedStop(message: "the ranks' training states differ after \(moment): rank \(other)'s weights sum to "
+                + "\(all[other][0]) and rank 0's to \(all[0][0]); the ranks did not all receive the same sums, so the run "
+                + "stops (the last checkpoint is kept)", reportsHere: communicator.isRoot)
+        }
+    }
+}

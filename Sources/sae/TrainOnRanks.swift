@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import SparseAutoencoder
+
+/// `mpirun -np N sae train ...`: one model trained data-parallel over N ranks (see
+/// `Trainer+Distributed.swift`). Every rank parses the same arguments and loads the same data
+/// description (each then reads only its rows); rank 0 alone creates and writes the run
+/// directory and prints progress, the others print only errors. Each error is printed once and
+/// every rank stops with it; an error that only one rank can know of ends the job (MPI_Abort).
+extension Train {
+    func runOnRanks(_ comm: Communicator) throws {
+        // Non-root ranks keep standard error only.
+        if !comm.isRoot {
+            let null = open("/dev/null", O_WRONLY)
+            if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }
+        }
+        do {
+            try trainOnRanks(comm)
+        } catch let stop as DistributedStop {
+            // One write, so that the line reaches mpirun whole (not cut by its own messages).
+            if stop.reportsHere { printError("Error: " + stop.message) }
+            comm.finalize()
+            throw ExitCode(1)
+        } catch let interrupted as TrainingRun.Interrupted {
+            comm.finalize()
+            if comm.isRoot {
+                print("")
+                printError("\(Interrupt.signalName): " + interrupted.description)
+            }
+            throw ExitCode(Interrupt.exitStatus)
+        } catch let exit as ExitCode {
+            comm.finalize()
+            throw exit
+        } catch {
+            // Known to this rank only (e.g. a failed MPI call): end the whole job now.
+            printError("Error: rank \(comm.rank) of \(comm.size): \(error)")
+            comm.abort(status: 1)
+        }
+        comm.finalize()
+    }
+
+    private func trainOnRanks(_ comm: Communicator) throws {
+        let distributed = comm.isDistributed
+        if let resume {
+            let run = RunDirectory(path: resume)
+            let config = try comm.agree { try Self.resumableConfig(run) }
+            let data = try loadOnRanks(comm) { try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }
+            try data.checkSameOnEveryRank(comm, config: config)
+            print("Resuming \(run.path) (\(config.model.penalty.summaryText), \(config.training.epochs) epochs) on \(ranksText(comm))")
+            try trainOnRanks(config, data: data, directory: run, resume: true, comm)
+            return
+        }
+        let (dataSettings, training) = try comm.agree { () -> (DataSettings, TrainingSettings) in
+            let dataSettings = try dataOptions.settings()
+            let architecture = try model.config(defaultArchitecture: dataOptions.defaultArchitecture).architecture
+            var training = try self.training.settings(for: architecture)
+            if distributed { training.ranks = comm.size }
+            return (dataSettings, training)
+        }
+        let data = try loadOnRanks(comm) { try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }
+        var config = try comm.agree {
+            RunConfig(model: try model.config(inputSize: data.train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
+                      training: training, data: dataSettings)
+        }
+        config.data.directory = data.directory
+        try data.checkSameOnEveryRank(comm, config: config)
+        let out = self.out ?? "runs/\(model.penaltyKind.rawValue)"
+        let directory = try comm.agree { comm.isRoot ? try RunDirectory.create(out, force: force) : RunDirectory(path: out) }
+        if summary { print(config.model.summary) }
+        let what = config.model.architecture == .dictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
+        print("Training \(what) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of \(config.data.summaryText) "
+              + "(validating on \(data.test.count)) into \(directory.path) on \(ranksText(comm))")
+        try trainOnRanks(config, data: data, directory: directory, resume: false, comm)
+    }
+
+    private func trainOnRanks(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool, _ comm: Communicator) throws {
+        Interrupt.install()
+        // Open MPI hands rank 0 a terminal even when mpirun's output goes to a file: one line per epoch.
+        let printer = ProgressPrinter(interactive: false)
+        let metrics = try TrainingRun.train(config, train: data.train, test: data.test, into: directory, resume: resume, communicator: comm,
+                                            shouldStop: { Interrupt.requested }, progress: printer.handle)
+        guard let metrics else { return }
+        print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(String(format: "%.4f", metrics.testFvu ?? .nan)), "
+              + "mean code activation \(String(format: "%.4g", metrics.meanActivation)), "
+              + "\(metrics.deadUnits) dead units")
+    }
+
+    /// Loads the data on every rank, rank 0 first (so that a Fashion-MNIST download happens
+    /// once, into the cache the others then find), and agrees that every rank could.
+    private func loadOnRanks(_ comm: Communicator, _ load: () throws -> RunData) throws -> RunData {
+        var result: Result<RunData, Error>?
+        if comm.isRoot { result = Result { try load() } }
+        try comm.barrier()
+        if !comm.isRoot { result = Result { try load() } }
+        return try comm.agree { try result!.get() }
+    }
+
+    private func ranksText(_ comm: Communicator) -> String {
+        "\(comm.size) MPI rank\(comm.size == 1 ? "" : "s") (\(comm.libraryVersion.isEmpty ? "MPI" : comm.libraryVersion))"
+    }
+}
+
+/// Under mpirun (more than one rank) only `sae train` runs: any other command would run once per
+/// rank, each writing the same files. Called before the command line is parsed.
+func refuseCommandsOtherThanTrainOnRanks(_ arguments: [String] = CommandLine.arguments) {
+    let environment = ProcessInfo.processInfo.environment
+    guard MPIEnvironment.isLaunched(environment), let size = environment["OMPI_COMM_WORLD_SIZE"].flatMap({ Int($0) }), size > 1,
+          let command = arguments.dropFirst().first, !command.hasPrefix("-"), command != "train", command != "help" else { return }
+    if (MPIEnvironment.rank(environment) ?? 0) == 0 {
+        printError("Error: only `sae train` runs over MPI ranks; run `sae \(command)` without mpirun")
+    }
+    exit(1)
+}

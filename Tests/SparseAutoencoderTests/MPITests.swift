@@ -1,0 +1,211 @@
+import Foundation
+import XCTest
+@testable import SparseAutoencoder
+
+/// `mpirun -np N sae train` on one machine (Open MPI, which `make test` installs: never skipped).
+///
+/// Tolerances against a single-process run with the same global batch and seed, after one epoch:
+/// every weight tensor's largest difference is below 1e-4 of its largest magnitude (float sums
+/// taken in another order; measured: about 1e-6), the final validation FVU and each epoch's
+/// val_loss agree to 1e-4, and the dead-latent counts are equal. A run killed on one rank and
+/// resumed on as many ranks ends bit-identical to the uninterrupted MPI run.
+final class MPITests: XCTestCase {
+    /// mpirun, and the environment every launch gets: root allowed (CI runs as root), ranks
+    /// beyond the cores allowed, one thread per rank, and copy-in/copy-out shared memory
+    /// (containers often forbid the cross-process reads of the default).
+    func mpirun() throws -> String {
+        let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map { $0 + "/mpirun" } + ["/usr/bin/mpirun"]
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            XCTFail("mpirun is not installed: `make test` (scripts/install-deps.sh --test) installs Open MPI (apt-get install openmpi-bin)")
+            throw SAEError("no mpirun")
+        }
+        return path
+    }
+
+    static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "SAE_THREADS": "1",
+                              "OMPI_MCA_btl_vader_single_copy_mechanism": "none", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
+
+    var sae: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae").path
+    }
+
+    /// Runs `mpirun -np ranks sae arguments` (or several `-np n sae ...` blocks, `:`-separated);
+    /// gives up after `timeout` seconds (the job is then killed and the test fails).
+    func launch(_ blocks: [(ranks: Int, arguments: [String])], environment: [String: String] = [:], timeout: Double = 60) throws
+        -> (result: CommandResult, seconds: Double) {
+        var arguments: [String] = []
+        for (i, block) in blocks.enumerated() {
+            arguments += (i > 0 ? [":"] : []) + ["-np", "\(block.ranks)", sae] + block.arguments
+        }
+        return try run(try mpirun(), arguments, environment: Self.environment.merging(environment) { $1 }, timeout: timeout)
+    }
+
+    func launch(_ ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+        try launch([(ranks, arguments)], environment: environment).result
+    }
+
+    func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 60) throws
+        -> (result: CommandResult, seconds: Double) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        (p.standardOutput, p.standardError) = (out, err)
+        let start = Date()
+        try p.run()
+        let deadline = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        deadline.cancel()
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertLessThan(seconds, timeout, "\(executable) \(arguments.joined(separator: " ")) hung")
+        return (CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self)), seconds)
+    }
+
+    /// Three shards of 1,400 + 1,300 + 1,300 vectors of width 24 (sparse sums of 48 directions
+    /// plus noise) and 500 validation vectors.
+    func makeVectors(in root: String, width d: Int = 24, seed: UInt64 = 3) throws -> (shards: String, validation: String) {
+        var rng = SeededGenerator(seed: seed)
+        let atoms = (0..<(48 * d)).map { _ in 2 * rng.nextUnitFloat() - 1 }
+        func vectors(_ n: Int) -> [Float] {
+            var x = [Float](repeating: 0, count: n * d)
+            for r in 0..<n {
+                for a in 0..<48 where rng.nextUnitFloat() < 0.1 {
+                    let c = 3 * rng.nextUnitFloat()
+                    for j in 0..<d { x[r * d + j] += c * atoms[a * d + j] }
+                }
+                for j in 0..<d { x[r * d + j] += 0.05 * (2 * rng.nextUnitFloat() - 1) }
+            }
+            return x
+        }
+        let shards = root + "/shards-\(d)"
+        try FileManager.default.createDirectory(atPath: shards, withIntermediateDirectories: true)
+        for (i, n) in [1400, 1300, 1300].enumerated() { try NPY.write(vectors(n), rows: n, cols: d, to: shards + "/part\(i).npy") }
+        try NPY.write(vectors(500), rows: 500, cols: d, to: root + "/val-\(d).npy")
+        return (shards, root + "/val-\(d).npy")
+    }
+
+    func tensors(_ run: String) throws -> [String: Safetensors.Tensor] {
+        try Safetensors.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors"))), name: run).tensors
+    }
+
+    /// Weights, validation losses, FVU and dead latents of `run` against the single-process `reference`.
+    func assertAgrees(_ run: String, with reference: String, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let (a, b) = (try tensors(run), try tensors(reference))
+        XCTAssertEqual(Set(a.keys), Set(b.keys), file: file, line: line)
+        for (name, expected) in b {
+            let got = try XCTUnwrap(a[name]).values, scale = expected.values.map(abs).max() ?? 0
+            let difference = zip(got, expected.values).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(difference, 1e-4 * max(scale, 1e-6), "\(what): \(name) differs by \(difference) (largest weight \(scale))", file: file, line: line)
+        }
+        let (history, expectedHistory) = (try RunDirectory(path: run).loadHistory(), try RunDirectory(path: reference).loadHistory())
+        XCTAssertEqual(history.count, expectedHistory.count, file: file, line: line)
+        for (h, e) in zip(history, expectedHistory) {
+            XCTAssertEqual(h.valLoss ?? .nan, e.valLoss ?? .nan, accuracy: 1e-4 * abs(e.valLoss ?? 1), "\(what): val_loss", file: file, line: line)
+            XCTAssertEqual(h.loss, e.loss, accuracy: 1e-4 * abs(e.loss), "\(what): loss", file: file, line: line)
+            XCTAssertEqual(h.deadLatents, e.deadLatents, "\(what): dead latents", file: file, line: line)
+            XCTAssertNotNil(h.allReduceSeconds, file: file, line: line)
+        }
+        let (m, e) = (try RunDirectory(path: run).loadMetrics(), try RunDirectory(path: reference).loadMetrics())
+        XCTAssertEqual(m.testFvu ?? .nan, e.testFvu ?? .nan, accuracy: 1e-4, "\(what): val FVU", file: file, line: line)
+    }
+
+    /// TopK + AuxK on streamed shards with 2 and 3 ranks (batch 256: the last batch of 160
+    /// splits 80/80 and 54/53/53), an L1 dictionary with 2 ranks, and the tutorial's KL model on
+    /// Fashion-MNIST with 3 ranks, each against one process.
+    func testRanksTrainTheSingleProcessModel() throws {
+        let root = temporaryDirectory(self)
+        let (shards, validation) = try makeVectors(in: root)
+        let topk = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "96", "--k", "6", "--auxk", "12",
+                    "--dead-after", "600", "--batch-size", "256", "--epochs", "1"]
+        let l1 = ["train", "--data-npy", shards, "--val-npy", validation, "--architecture", "dictionary", "--penalty", "l1", "--l1", "0.01",
+                  "--code", "64", "--batch-size", "300", "--epochs", "1"]
+        let kl = ["train", "--penalty", "kl", "--epochs", "1", "--train-limit", "1500", "--hidden", "32", "--code", "16",
+                  "--batch-size", "128", "--data", FashionMNIST.debianDirectory]
+        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("l1", l1, [2]), ("kl", kl, [3])] {
+            let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
+            XCTAssertEqual(single.status, 0, single.stderr)
+            for n in ranks {
+                let out = root + "/\(name)-\(n)"
+                let r = try launch(n, arguments + ["--out", out])
+                XCTAssertEqual(r.status, 0, "\(name), \(n) ranks: \(r.stderr)")
+                XCTAssertTrue(r.stdout.contains("on \(n) MPI ranks"), r.stdout)
+                XCTAssertEqual(r.stdout.components(separatedBy: "Epoch 1/1").count, 2, "rank 0 alone prints progress: \(r.stdout)")
+                XCTAssertEqual(try RunDirectory(path: out).loadConfig().training.ranks, n)
+                try assertAgrees(out, with: root + "/\(name)-1", "\(name), \(n) ranks")
+            }
+        }
+        // The dead latents AuxK revives were counted: some latents died along the way.
+        XCTAssertNotNil(try RunDirectory(path: root + "/topk-1").loadHistory().last?.deadLatents)
+    }
+
+    /// One rank killed (SIGKILL) mid-epoch: the job ends within seconds, mpirun names the rank,
+    /// the last checkpoint resumes on as many ranks to the uninterrupted run's bytes. One rank
+    /// asked to stop (as Ctrl-C or SIGTERM would): every rank stops at the same step, rank 0
+    /// saves where it got to. Resuming on another number of ranks, or without mpirun, is refused.
+    func testAKilledRankStopsTheJobAndTheRunResumesExactly() throws {
+        let root = temporaryDirectory(self)
+        let (shards, validation) = try makeVectors(in: root)
+        // 4,000 / 256: 16 steps per epoch (the step point is also reached once after each epoch).
+        let arguments = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "96", "--k", "6", "--auxk", "12",
+                         "--dead-after", "600", "--batch-size", "256", "--epochs", "2"]
+        let reference = try launch(2, arguments + ["--out", root + "/reference"])
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+        let expected = try XCTUnwrap(FileManager.default.contents(atPath: root + "/reference/model.safetensors"))
+
+        let killed = root + "/killed"
+        let (crash, seconds) = try launch([(2, arguments + ["--out", killed])], environment: ["SAE_FAULT": "step@21", "SAE_FAULT_RANK": "1"], timeout: 30)
+        XCTAssertNotEqual(crash.status, 0)
+        XCTAssertTrue(crash.stderr.contains("rank 1") && crash.stderr.contains("signal 9"), crash.stderr)
+        XCTAssertLessThan(seconds, 15, "the surviving rank did not stop within seconds")
+        XCTAssertNil(FileManager.default.contents(atPath: killed + "/model.safetensors"))
+        XCTAssertEqual(try RunDirectory(path: killed).loadHistory().count, 1, "the checkpoint after epoch 1 is the last one")
+        let resumed = try launch(2, ["train", "--resume", killed])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: killed + "/model.safetensors"), expected, "resumed weights differ")
+
+        let stopped = root + "/stopped"
+        let stop = try launch(2, arguments + ["--out", stopped], environment: ["SAE_FAULT": "step@5:interrupt", "SAE_FAULT_RANK": "1"])
+        XCTAssertEqual(stop.status, 130, stop.stderr)
+        XCTAssertTrue(stop.stderr.contains("mpirun -np 2 sae train --resume \(stopped)"), stop.stderr)
+        let status = try RunDirectory(path: stopped).loadStatus()
+        XCTAssertEqual([status.state, "\(status.epoch ?? 0)", "\(status.step ?? 0)"], ["interrupted", "1", "5"])
+        assertCommandFails(try launch(3, ["train", "--resume", stopped]), mentioning: "was trained on 2 MPI ranks (mpirun -np 2), but this is 3 MPI ranks")
+        assertCommandFails(try runSAE(["train", "--resume", stopped]), mentioning: "was trained on 2 MPI ranks")
+        let finished = try launch(2, ["train", "--resume", stopped])
+        XCTAssertEqual(finished.status, 0, finished.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: stopped + "/model.safetensors"), expected, "resumed weights differ")
+    }
+
+    /// Inputs that differ between ranks are refused before anything is written: another shard
+    /// width (mpirun's `:` gives each rank its own arguments), a file one rank cannot read, a
+    /// vector file without a validation set; and commands other than train.
+    func testMismatchedInputsAreRefusedUpFront() throws {
+        let root = temporaryDirectory(self)
+        let (shards, validation) = try makeVectors(in: root)
+        let (wide, wideValidation) = try makeVectors(in: root, width: 20)
+        let common = ["--code", "32", "--k", "4", "--epochs", "1", "--out", root + "/run"]
+        let width = try launch([(1, ["train", "--data-npy", shards, "--val-npy", validation] + common),
+                                (1, ["train", "--data-npy", wide, "--val-npy", wideValidation] + common)]).result
+        assertCommandFails(width, mentioning: "the ranks' training data differ: rank 0 has 4000 vectors of width 24, rank 1 has 4000 vectors of width 20")
+        let unreadable = try launch([(1, ["train", "--data-npy", shards, "--val-npy", validation] + common),
+                                     (1, ["train", "--data-npy", root + "/missing", "--val-npy", validation] + common)]).result
+        assertCommandFails(unreadable, mentioning: "rank 1: \(root)/missing: cannot be read")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/run"), "nothing may be written")
+        assertCommandFails(try launch(2, ["train", "--data-npy", shards + "/part0.npy"] + common), mentioning: "needs a validation set: give --val-npy")
+        assertCommandFails(try launch(2, ["summary"]), mentioning: "only `sae train` runs over MPI ranks")
+    }
+
+    /// The plain build has no MPI dependency: `sae` does not link libmpi (it is opened with
+    /// dlopen only under mpirun), and SAE_MPI=1 without Open MPI's library says what to install.
+    func testThePlainToolDoesNotLinkMPI() throws {
+        let (ldd, _) = try run("/usr/bin/env", ["ldd", sae])
+        XCTAssertEqual(ldd.status, 0, ldd.stderr)
+        XCTAssertFalse(ldd.stdout.contains("libmpi"), ldd.stdout)
+        let r = try runSAE(["train", "--epochs", "1", "--train-limit", "100", "--out", temporaryDirectory(self) + "/r"],
+                           environment: ["SAE_MPI": "1", "SAE_MPI_LIBRARY": "libmpi-missing.so.40"])
+        assertCommandFails(r, mentioning: "cannot load Open MPI")
+    }
+}
