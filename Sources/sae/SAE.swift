@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SparseAutoencoder
 
 @main
@@ -30,6 +31,9 @@ struct SAE: ParsableCommand {
     )
 
     static func main() {
+        // A closed stdout (`sae ... | head -1`) must not kill the process: writes then fail, and
+        // the commands that write data there report it.
+        signal(SIGPIPE, SIG_IGN)
         BLASKernel.restartWithBetterKernelIfNeeded()
         refuseCommandsOtherThanTrainOnRanks()
         main(nil)
