@@ -73,6 +73,7 @@ struct SweepCommand: ParsableCommand {
             if state == "finished" {
                 print("already finished with these settings; skipped")
             } else if state == "interrupted" || state == "training", FileManager.default.fileExists(atPath: run.checkpointPath) {
+                print("Resuming \(run.path) from its checkpoint")
                 _ = try runTraining(try run.loadConfig(), data: data, directory: run, resume: true)
             } else {
                 try trainRun(config, data: data, out: run.path, force: true, summary: false)

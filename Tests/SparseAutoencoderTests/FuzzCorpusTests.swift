@@ -13,14 +13,32 @@ final class FuzzCorpusTests: XCTestCase {
         return names.filter { !$0.hasPrefix(".") }.sorted().map { dir.appendingPathComponent($0) }
     }
 
+    /// Every file is replayed and counted: each must be accepted or refused with a one-line
+    /// `SAEError` (a trap would end the test process); every seed is accepted.
     func testCorpusAndCrashesReplayWithoutTrapping() throws {
+        var total = 0
         for target in ParserFuzzing.targets {
             let seeds = files("seeds", target), corpus = files("corpus", target), crashes = files("crashes", target)
             XCTAssertFalse(seeds.isEmpty || corpus.isEmpty, "no seeds or corpus for \(target)")
+            var (accepted, refused) = (0, 0)
             for file in seeds + corpus + crashes {
-                ParserFuzzing.run(target, [UInt8](try Data(contentsOf: file)))
+                let bytes = [UInt8](try Data(contentsOf: file))
+                do {
+                    try ParserFuzzing.parse(target, bytes)
+                    accepted += 1
+                } catch let error as SAEError {
+                    refused += 1
+                    XCTAssertFalse(error.message.isEmpty || error.message.contains("\n"), "\(target) \(file.lastPathComponent): \(error.message)")
+                } catch {
+                    XCTFail("\(target) \(file.lastPathComponent): not an SAEError: \(error)")
+                }
             }
+            for seed in seeds { XCTAssertNoThrow(try ParserFuzzing.parse(target, [UInt8](Data(contentsOf: seed))), seed.path) }
+            XCTAssertEqual(accepted + refused, seeds.count + corpus.count + crashes.count, target)
+            total += accepted + refused
         }
+        // The corpus as committed (grows when `make fuzz` keeps new inputs).
+        XCTAssertGreaterThanOrEqual(total, 426, "replayed \(total) files")
     }
 
     /// The seeds are valid files: the parsers accept them (so fuzzing starts from real structure).

@@ -73,11 +73,13 @@ final class IDXTests: XCTestCase {
         XCTAssertEqual(set.floats(1..<2), (6..<12).map { Float($0) / 255 })
     }
 
-    func testRealFashionMNISTShapes() throws {
-        let (train, test) = try debianFashionMNIST()
-        XCTAssertEqual([train.count, train.height, train.width], [60000, 28, 28])
-        XCTAssertEqual(test.count, 10000)
-        XCTAssertEqual(Set(train.labels), Set(0..<10))
+    /// The test fixture (real images, gzip'd IDX files under the real names) loads as Fashion-MNIST.
+    func testTheFixtureLoadsWithEveryClass() throws {
+        let (train, test) = try FashionMNIST.load(directory: fashionMini, download: false)
+        XCTAssertEqual([train.count, train.height, train.width], [200, 28, 28])
+        XCTAssertEqual([test.count, test.height, test.width], [100, 28, 28])
+        XCTAssertEqual((0..<10).map { c in train.labels.filter { $0 == c }.count }, [Int](repeating: 20, count: 10))
+        XCTAssertEqual((0..<10).map { c in test.labels.filter { $0 == c }.count }, [Int](repeating: 10, count: 10))
         XCTAssertEqual(train.floats(0..<100).max(), 1) // some pixel is 255
     }
 }

@@ -5,35 +5,44 @@ import XCTest
 /// Killing training at any point and resuming ends with exactly the weights of an uninterrupted
 /// run (same seed, same machine). Crash points are exact (`SAE_FAULT`), plus real `kill -9`s.
 final class ResumeTests: XCTestCase {
-    let settings = ["--penalty", "kl", "--epochs", "4", "--train-limit", "1500", "--hidden", "32", "--code", "8",
-                    "--batch-size", "128", "--data", FashionMNIST.debianDirectory]
+    /// 200 training images in batches of 32: 7 steps an epoch (the last of 8 samples). The
+    /// `step` fault point is reached after every step and once more after the epoch is saved,
+    /// so 8 times an epoch.
+    static let settings = ["--penalty", "kl", "--hidden", "32", "--code", "8", "--batch-size", "32", "--data", fashionMini]
 
-    func train(_ out: String, fault: String? = nil) throws -> CommandResult {
-        try runSAE(["train"] + settings + ["--out", out], environment: fault.map { ["SAE_FAULT": $0] } ?? [:])
+    func train(_ out: String, epochs: Int = 4, fault: String? = nil) throws -> CommandResult {
+        try runSAE(["train"] + Self.settings + ["--epochs", "\(epochs)", "--out", out], environment: fault.map { ["SAE_FAULT": $0] } ?? [:])
     }
 
     func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    /// Epochs recorded in history.json (none before the first epoch ends).
+    func epochsDone(_ out: String) -> Int { (try? RunDirectory(path: out).loadHistory().count) ?? 0 }
 
     func testKilledOrInterruptedRunsResumeToIdenticalWeights() throws {
         let root = temporaryDirectory(self)
         let reference = try train(root + "/reference")
         XCTAssertEqual(reference.status, 0, reference.stderr)
         let expected = try XCTUnwrap(bytes(root + "/reference/model.safetensors"))
-        // 12 steps per epoch: kill mid-epoch 1, at an epoch's last step, mid-epoch 3; kill while a
-        // checkpoint is written (data on disk, not yet renamed); and a Ctrl-C mid-epoch.
-        let faults = ["step@5", "step@24", "step@30", "checkpoint-rename@3", "step@17:interrupt"]
-        for (i, fault) in faults.enumerated() {
+        // Kill mid-epoch 1; at epoch 1's last step (before its checkpoint); just after epoch 1 is
+        // saved; mid-epoch 3; while epoch 2's checkpoint is written (data on disk, not yet
+        // renamed; the first checkpoint is the initial one); and a Ctrl-C mid-epoch 2. With the
+        // epochs each must have left in history.json, so that a fault landing elsewhere fails.
+        let faults: [(fault: String, epochsDone: Int)] = [("step@3", 0), ("step@7", 0), ("step@8", 1), ("step@19", 2),
+                                                           ("checkpoint-rename@3", 1), ("step@12:interrupt", 1)]
+        for (i, (fault, done)) in faults.enumerated() {
             let out = root + "/run\(i)"
             let first = try train(out, fault: fault)
             if fault.hasSuffix(":interrupt") {
                 XCTAssertEqual(first.status, 130, first.stderr)
                 XCTAssertTrue(first.stderr.contains("sae train --resume \(out)"), first.stderr)
-                XCTAssertEqual(try RunDirectory(path: out).loadStatus().state, "interrupted")
+                XCTAssertEqual(try RunDirectory(path: out).loadStatus(), RunStatus(state: "interrupted", epoch: 2, step: 4))
                 assertCommandFails(try train(out), mentioning: "sae train --resume \(out)")
             } else {
                 XCTAssertEqual(first.status, 9, "\(fault) should have killed the process (SIGKILL)")
                 XCTAssertNil(bytes(out + "/model.safetensors"))
             }
+            XCTAssertEqual(epochsDone(out), done, "\(fault) stopped the run at another point")
             let resumed = try runSAE(["train", "--resume", out])
             XCTAssertEqual(resumed.status, 0, "\(fault): \(resumed.stderr)")
             XCTAssertEqual(bytes(out + "/model.safetensors"), expected, "\(fault): resumed weights differ")
@@ -42,34 +51,53 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// Real `kill -9`s at random moments (not at the fault points): each after the run has
+    /// printed `Epoch K/12`, plus a random delay of up to 1.5 epochs (so it can land in a step,
+    /// the validation or a checkpoint write), with epochs left to spare: the kill must land
+    /// mid-run, and the resumed run must end with the uninterrupted run's weights.
     func testRealKillNineAtRandomMomentsThenResume() throws {
         let root = temporaryDirectory(self)
-        XCTAssertEqual(try train(root + "/reference").status, 0)
+        let reference = try train(root + "/reference", epochs: 12)
+        XCTAssertEqual(reference.status, 0, reference.stderr)
         let expected = try XCTUnwrap(bytes(root + "/reference/model.safetensors"))
-        for (i, delay) in [0.4, 0.9, 1.5].enumerated() {
-            let out = root + "/run\(i)"
+        let epochSeconds = try RunDirectory(path: root + "/reference").loadHistory().map(\.seconds).max() ?? 0
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae")
+        for (i, epoch) in [1, 3, 6].enumerated() {
+            let out = root + "/run\(i)", delay = Double.random(in: 0..<1.5) * epochSeconds
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae")
-            p.arguments = ["train"] + settings + ["--out", out]
-            p.standardOutput = FileHandle.nullDevice
+            p.executableURL = binary
+            p.arguments = ["train"] + Self.settings + ["--epochs", "12", "--out", out]
+            let pipe = Pipe()
+            p.standardOutput = pipe
             p.standardError = FileHandle.nullDevice
             try p.run()
+            var printed = ""
+            while !printed.contains("Epoch \(epoch)/12") {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }   // the process ended
+                printed += String(decoding: chunk, as: UTF8.self)
+            }
             Thread.sleep(forTimeInterval: delay)
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
-            // Killed before the run directory had a checkpoint: start again; otherwise resume.
-            let next = FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors")
-                ? try runSAE(["train", "--resume", out]) : try runSAE(["train"] + settings + ["--out", out, "--force"])
-            if next.status != 0 && next.stderr.contains("already finished") { continue }
-            XCTAssertEqual(next.status, 0, next.stderr)
-            XCTAssertEqual(bytes(out + "/model.safetensors"), expected, "killed after \(delay) s: resumed weights differ")
+            let moment = "killed \(String(format: "%.3f", delay)) s after Epoch \(epoch)/12 began"
+            XCTAssertTrue(printed.contains("Epoch \(epoch)/12"), "\(moment): it printed \(printed)")
+            XCTAssertEqual(p.terminationReason, .uncaughtSignal, "\(moment): the process was not killed (it ended first)")
+            XCTAssertEqual(p.terminationStatus, SIGKILL, moment)
+            XCTAssertLessThan(epochsDone(out), 12, moment)
+            XCTAssertNil(bytes(out + "/model.safetensors"), moment)
+            // The initial checkpoint is written before Epoch 1 begins: there is always one.
+            XCTAssertNotNil(bytes(out + "/checkpoint.safetensors"), moment)
+            let resumed = try runSAE(["train", "--resume", out])
+            XCTAssertEqual(resumed.status, 0, "\(moment): \(resumed.stderr)")
+            XCTAssertEqual(bytes(out + "/model.safetensors"), expected, "\(moment): resumed weights differ")
         }
     }
 
     func testDivergenceStopsWithTheStepAndKeepsTheLastGoodCheckpoint() throws {
         let out = temporaryDirectory(self) + "/run"
-        let r = try runSAE(["train", "--penalty", "l1", "--learning-rate", "1e6", "--epochs", "3", "--train-limit", "1000",
-                            "--data", FashionMNIST.debianDirectory, "--out", out])
+        let r = try runSAE(["train", "--penalty", "l1", "--learning-rate", "1e6", "--epochs", "3", "--batch-size", "64",
+                            "--data", fashionMini, "--out", out])
         assertCommandFails(r, mentioning: "training diverged at epoch 1, step")
         XCTAssertTrue(r.stderr.contains("learning rate"), r.stderr)
         let status = try RunDirectory(path: out).loadStatus()

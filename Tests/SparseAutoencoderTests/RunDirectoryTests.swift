@@ -79,6 +79,8 @@ final class RunDirectoryTests: XCTestCase {
             ("\"code_size\" : 64", "\"code_size\" : 9223372036854775807", "parameters"),
             ("\"batch_size\" : 256", "\"batch_size\" : \"big\"", "wrong type at \"training.batch_size\""),
             ("\"dataset\" : \"fashion-mnist\"", "\"dataset\" : \"fashion-mnist\", \"train_limit\" : 0", "train_limit"),
+            // A control character in a string (JSONDecoder lets it through; it is not JSON).
+            ("\"dataset\" : \"fashion-mnist\"", "\"dataset\" : \"fashion\u{01}-mnist\"", "is not valid JSON"),
         ]
         for (from, to, expected) in edits {
             XCTAssertTrue(text.contains(from), "config.json no longer contains \(from)")

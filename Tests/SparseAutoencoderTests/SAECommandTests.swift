@@ -32,7 +32,7 @@ final class SAECommandTests: XCTestCase {
         assertFails(try sae("encode", dir + "/nothing", "--out", dir + "/c.npy"), mentioning: "is not a run directory")
         // An --out that cannot be a directory (below a regular file; root ignores permissions).
         try AtomicFile.write("x", to: dir + "/file")
-        assertFails(try sae("train", "--epochs", "1", "--train-limit", "100", "--data", FashionMNIST.debianDirectory,
+        assertFails(try sae("train", "--epochs", "1", "--train-limit", "100", "--data", fashionMini,
                             "--out", dir + "/file/run"), mentioning: "cannot create")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a"))
     }
@@ -46,32 +46,36 @@ final class SAECommandTests: XCTestCase {
     func testTrainEncodeReconstructAndMetricsOnASmallRun() throws {
         let dir = temporaryDirectory(self)
         let run = dir + "/kl"
-        let train = try sae("train", "--penalty", "kl", "--epochs", "2", "--train-limit", "512", "--hidden", "32",
-                            "--code", "8", "--data", FashionMNIST.debianDirectory, "--out", run)
+        let train = try sae("train", "--penalty", "kl", "--epochs", "2", "--train-limit", "150", "--hidden", "32",
+                            "--code", "8", "--batch-size", "64", "--data", fashionMini, "--out", run)
         XCTAssertEqual(train.status, 0, train.stderr)
-        XCTAssertTrue(train.stdout.contains("Epoch 2/2") && train.stdout.contains("val_loss: "), train.stdout)
+        XCTAssertTrue(train.stdout.contains("on 150 samples of Fashion-MNIST (validating on 100)"), train.stdout)
+        // Piped, progress is one finished line per epoch: nothing rewritten in place.
+        XCTAssertTrue(train.stdout.contains("Epoch 1/2\n3/3 ━━━━━━━━━━━━━━━━━━━━ ") && train.stdout.contains("Epoch 2/2\n3/3 "), train.stdout)
+        XCTAssertEqual(train.stdout.components(separatedBy: " - val_loss: ").count - 1, 2, train.stdout)
+        XCTAssertFalse(train.stdout.contains("\r") || train.stdout.contains("\u{1B}") || train.stdout.contains("ETA"), train.stdout)
         for file in ["config.json", "model.safetensors", "history.json", "metrics.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/" + file), file)
         }
         let again = try sae("train", "--penalty", "kl", "--epochs", "1", "--out", run)
         assertFails(again, mentioning: "--force")
 
-        let encode = try sae("encode", run, "--out", dir + "/codes.npy", "--data", FashionMNIST.debianDirectory)
+        let encode = try sae("encode", run, "--out", dir + "/codes.npy", "--data", fashionMini)
         XCTAssertEqual(encode.status, 0, encode.stderr)
         let size = try FileManager.default.attributesOfItem(atPath: dir + "/codes.npy")[.size] as! Int
-        XCTAssertEqual(size, 128 + 10000 * 8 * 4)
-        let reconstruct = try sae("reconstruct", run, "--out", dir + "/recon.npy", "--data", FashionMNIST.debianDirectory)
+        XCTAssertEqual(size, 128 + 100 * 8 * 4)   // the test set's codes
+        let reconstruct = try sae("reconstruct", run, "--out", dir + "/recon.npy", "--data", fashionMini)
         XCTAssertEqual(reconstruct.status, 0, reconstruct.stderr)
 
         let metrics = try sae("metrics", run)
         XCTAssertEqual(metrics.status, 0, metrics.stderr)
         XCTAssertTrue(metrics.stdout.contains("final val_loss") && metrics.stdout.contains("kl"), metrics.stdout)
 
-        let analyze = try sae("analyze", run, "--no-probe", "--data", FashionMNIST.debianDirectory)
+        let analyze = try sae("analyze", run, "--no-probe", "--data", fashionMini)
         XCTAssertEqual(analyze.status, 0, analyze.stderr)
         XCTAssertTrue(analyze.stdout.contains("Hoyer sparsity") && analyze.stdout.contains("Ankle boot"), analyze.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/figures/unit_images.png"))
-        let report = try sae("report", run, "--out", dir + "/report", "--no-probe", "--data", FashionMNIST.debianDirectory)
+        let report = try sae("report", run, "--out", dir + "/report", "--no-probe", "--data", fashionMini)
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/report/report.html"))
         assertFails(try sae("compare", run, "--out", dir + "/c"), mentioning: "at least two")

@@ -61,6 +61,7 @@ final class SweepTests: XCTestCase {
         let sweep = Sweep(runs: analyses)
         let files = try sweep.write(to: root)
         XCTAssertEqual(files.count, 4)
+        XCTAssertEqual(files.filter { $0.hasSuffix(".svg") }.count, 2, "\(files)")
         for svg in files.filter({ $0.hasSuffix(".svg") }) {
             XCTAssertTrue(XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: svg))).parse(), svg)
         }
@@ -72,5 +73,72 @@ final class SweepTests: XCTestCase {
         let markdown = try String(contentsOfFile: root + "/sweep.md", encoding: .utf8)
         XCTAssertTrue(markdown.contains("Recommended: ") && markdown.contains("raw pixels scores 50.0%"), markdown)
         XCTAssertNotNil(analyses[0].metrics.probeAccuracy)
+    }
+
+    /// `sae sweep` rerun to completion: an interrupted setting resumes (to exactly the weights of
+    /// an uninterrupted run), finished ones are skipped, and a setting whose directory holds a run
+    /// with other settings trains beside it as OUT/<name>-2, which a later rerun then finds.
+    func testSweepSkipsFinishedSettingsResumesInterruptedOnesAndTrainsBesideOthers() throws {
+        let root = temporaryDirectory(self), out = root + "/sweep"
+        // l1: the settings l1_0.001 and none; none: only none.
+        func sweep(_ penalty: String = "l1", epochs: Int, fault: String? = nil) throws -> CommandResult {
+            try runSAE(["sweep", "--penalty", penalty, "--l1", "1e-3", "--code", "16", "--epochs", "\(epochs)", "--batch-size", "64",
+                        "--data", fashionMini, "--out", out], environment: fault.map { ["SAE_FAULT": $0] } ?? [:])
+        }
+        func weights(_ run: String) -> Data? { FileManager.default.contents(atPath: run + "/model.safetensors") }
+        func epochs(_ run: String) throws -> Int { try RunDirectory(path: run).loadHistory().count }
+        let (l1, none) = (out + "/l1_0.001", out + "/none")
+        // The uninterrupted run of the first setting, for its weights.
+        let reference = try runSAE(["train", "--penalty", "l1", "--l1", "1e-3", "--code", "16", "--epochs", "2", "--batch-size", "64",
+                                    "--data", fashionMini, "--out", root + "/reference"])
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+
+        // Ctrl-C at epoch 1, step 2 of the first setting (4 steps an epoch): the sweep stops there.
+        let interrupted = try sweep(epochs: 2, fault: "step@2:interrupt")
+        XCTAssertEqual(interrupted.status, 130, interrupted.stderr)
+        XCTAssertEqual(try RunDirectory(path: l1).loadStatus(), RunStatus(state: "interrupted", epoch: 1, step: 2))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: none))
+
+        // Rerun: the interrupted setting resumes (no fresh "Training" line), the other trains.
+        let resumed = try sweep(epochs: 2)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("[1/2] l1_0.001\nResuming \(l1) from its checkpoint\n"), resumed.stdout)
+        XCTAssertFalse(resumed.stdout.contains("into \(l1)\n"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("[2/2] none\nTraining none on 200 samples"), resumed.stdout)
+        XCTAssertEqual(try RunDirectory(path: l1).loadStatus().state, "finished")
+        XCTAssertEqual(weights(l1), weights(root + "/reference"), "the resumed setting ends with the uninterrupted run's weights")
+        XCTAssertNotNil(weights(root + "/reference"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/sweep.md"))
+        let trained = try [l1, none].map { try XCTUnwrap(weights($0)) }
+
+        // Rerun with the same settings: both skipped, nothing retrained.
+        let again = try sweep(epochs: 2)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stdout.components(separatedBy: "already finished with these settings; skipped\n").count - 1, 2, again.stdout)
+        XCTAssertFalse(again.stdout.contains("Training ") || again.stdout.contains("Resuming ") || again.stdout.contains("Epoch "), again.stdout)
+        XCTAssertEqual([weights(l1), weights(none)], trained)
+
+        // Other settings (3 epochs; only the baseline, to be quick): it trains beside the stored
+        // run, which stays as it was.
+        let other = try sweep("none", epochs: 3)
+        XCTAssertEqual(other.status, 0, other.stderr)
+        XCTAssertTrue(other.stdout.contains("[1/1] none\n\(none) was trained with other settings (training.epochs: 2 -> 3); this one goes to \(none)-2\n"),
+                      other.stdout)
+        XCTAssertTrue(other.stdout.contains("into \(none)-2\n"), other.stdout)
+        XCTAssertEqual(try epochs(none), 2)
+        XCTAssertEqual(try epochs(none + "-2"), 3)
+        XCTAssertEqual([weights(l1), weights(none)], trained)
+        XCTAssertTrue(try String(contentsOfFile: out + "/sweep.md", encoding: .utf8).contains("none-2"))
+
+        // And rerun with those: OUT/none-2 holds them, so it is skipped; no none-3 appears.
+        let third = try sweep("none", epochs: 3)
+        XCTAssertEqual(third.status, 0, third.stderr)
+        XCTAssertTrue(third.stdout.contains("this one goes to \(none)-2\nalready finished with these settings; skipped\n"), third.stdout)
+        XCTAssertFalse(third.stdout.contains("Training "), third.stdout)
+        let directories = try FileManager.default.contentsOfDirectory(atPath: out).filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: out + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+        XCTAssertEqual(directories.sorted(), ["l1_0.001", "none", "none-2"])
     }
 }

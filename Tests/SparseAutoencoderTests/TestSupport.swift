@@ -47,6 +47,12 @@ func syntheticImages(count: Int, side: Int = 4, seed: UInt64 = 7) -> Dataset {
     return Dataset(count: count, height: side, width: side, pixels: pixels, labels: labels)
 }
 
+/// A few real Fashion-MNIST images in the dataset's four gzip'd IDX files (Tests/Fixtures/fashion-mini,
+/// written by Tests/Fixtures/make-fashion-mini.py): the first 20 training and 10 test images of
+/// each class, 200 and 100 in all. Pass it as `--data` to `sae`, or to `FashionMNIST.load`.
+let fashionMini = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/fashion-mini").path
+
 /// Real Fashion-MNIST, from Debian's dataset-fashion-mnist package (which `.ci/run` installs).
 func debianFashionMNIST() throws -> (train: Dataset, test: Dataset) {
     let dir = FashionMNIST.debianDirectory

@@ -49,14 +49,19 @@ final class UserOutputTests: XCTestCase {
         XCTAssertEqual(stat("/dev/null", &info), 0)
         XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a device")
         mkfifo(dir + "/fifo", 0o600)
+        final class Received: @unchecked Sendable { var bytes: [UInt8] = [] }
+        let received = Received(), finished = DispatchSemaphore(value: 0)
         let reader = Thread {
             let fd = open(dir + "/fifo", O_RDONLY)
             var buffer = [UInt8](repeating: 0, count: 16)
-            _ = read(fd, &buffer, 16)
+            while case let n = read(fd, &buffer, 16), n > 0 { received.bytes += buffer[0..<n] }
             close(fd)
+            finished.signal()
         }
         reader.start()
         try UserOutput.write(Data("through".utf8), to: dir + "/fifo", force: false)
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success, "the writer did not close the pipe")
+        XCTAssertEqual(String(decoding: received.bytes, as: UTF8.self), "through", "the reader got what was written")
         XCTAssertEqual(lstat(dir + "/fifo", &info), 0)
         XCTAssertEqual(info.st_mode & S_IFMT, S_IFIFO)
     }

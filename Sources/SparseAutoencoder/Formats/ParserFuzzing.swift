@@ -7,17 +7,23 @@ public enum ParserFuzzing {
     public static let targets = ["idx", "safetensors", "config", "npy"]
 
     public static func run(_ target: String, _ bytes: [UInt8]) {
+        _ = try? parse(target, bytes)
+    }
+
+    /// What `run` does, with the outcome: returns when the parser accepted the bytes, throws its
+    /// error when it refused them (the corpus replay test checks both).
+    public static func parse(_ target: String, _ bytes: [UInt8]) throws {
         switch target {
         case "idx":
             // As `IDX.read` does: gunzip when it looks gzip'd, then parse.
-            let raw = Gzip.isGzip(bytes) ? try? Gzip.decompress(bytes, name: "input") : bytes
-            if let raw { _ = try? IDX.parse(raw, name: "input") }
+            let raw = Gzip.isGzip(bytes) ? try Gzip.decompress(bytes, name: "input") : bytes
+            _ = try IDX.parse(raw, name: "input")
         case "safetensors":
-            _ = try? Safetensors.decode(bytes, name: "input")
+            _ = try Safetensors.decode(bytes, name: "input")
         case "config":
-            _ = try? RunConfig.decode(Data(bytes), name: "input")
+            _ = try RunConfig.decode(Data(bytes), name: "input")
         case "npy":
-            _ = try? NPY.decode(bytes, name: "input")
+            _ = try NPY.decode(bytes, name: "input")
         default:
             preconditionFailure("unknown fuzz target \(target)")
         }

@@ -27,7 +27,9 @@ extension RunConfig {
             throw SAEError.badFile(name, "format version \(config.formatVersion) is not supported (this sae reads version \(currentFormatVersion))")
         }
         // Every key must survive a decode-encode round trip; one that does not is unknown.
-        let original = try JSONSerialization.jsonObject(with: data)
+        // (JSONDecoder lets some text through that JSONSerialization refuses, such as a control
+        // character in a string: that is invalid JSON too, not a Foundation error.)
+        guard let original = try? JSONSerialization.jsonObject(with: data) else { throw SAEError.badFile(name, "is not valid JSON") }
         let known = try JSONSerialization.jsonObject(with: JSONFile.encode(config))
         if let unknown = unknownKey(original, known) {
             throw SAEError.badFile(name, "unknown key \"\(unknown)\" (this sae does not know it; check its spelling)")

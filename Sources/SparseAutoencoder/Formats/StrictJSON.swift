@@ -170,12 +170,40 @@ enum StrictJSON {
             return v
         }
 
+        /// RFC 8259's grammar, `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`: no leading
+        /// zeros (`01`), no bare point on either side (`1.`, `.5`), no `+` sign, no empty
+        /// exponent (`1e`); and the value must be finite as a Double.
         mutating func number() throws -> Value {
             let start = index
-            while index < bytes.endIndex, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
+            func digits() -> Int {
+                let from = index
+                while index < bytes.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                return index - from
+            }
+            func next(_ ascii: Unicode.Scalar) -> Bool {
+                guard index < bytes.endIndex, bytes[index] == UInt8(ascii: ascii) else { return false }
+                index += 1
+                return true
+            }
+            _ = next("-")
+            let integerStart = index
+            guard digits() > 0 else { throw fail("invalid value") }
+            if bytes[integerStart] == UInt8(ascii: "0") && index - integerStart > 1 {
+                index = integerStart
+                throw fail("invalid number (leading zero)")
+            }
+            var isInteger = true
+            if next(".") {
+                isInteger = false
+                guard digits() > 0 else { throw fail("invalid number (no digit after the decimal point)") }
+            }
+            if next("e") || next("E") {
+                isInteger = false
+                if !next("+") { _ = next("-") }
+                guard digits() > 0 else { throw fail("invalid number (no digit in the exponent)") }
+            }
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
-            guard !text.isEmpty, let d = Double(text), d.isFinite else { throw fail("invalid value") }
-            let isInteger = !text.contains(where: { ".eE".contains($0) })
+            guard let d = Double(text), d.isFinite else { throw fail("invalid number (out of range)") }
             return .number(d, integer: isInteger ? Int(text) : nil)
         }
     }
