@@ -2,7 +2,7 @@
 """Writes Tests/Fixtures/fashion-mini: the first 20 training and 10 test images of each class of
 the real Fashion-MNIST (Debian's dataset-fashion-mnist), in their original order, as the four
 gzip'd IDX files under their usual names. The tests train on these instead of the full 60,000
-images; one test (TrainerTests.testRealFashionMNIST...) still reads the real files.
+images; one test (FashionMNISTTests.testTheRealFilesMatchTheirChecksumsLoadAndTrain) reads the real files.
 
     python3 Tests/Fixtures/make-fashion-mini.py [SOURCE_DIR]
 """
