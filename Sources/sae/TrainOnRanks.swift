@@ -64,6 +64,12 @@ extension Train {
         }
         config.data.directory = data.directory
         try data.checkSameOnEveryRank(comm, config: config)
+        // Before the run directory is made: each rank holds the model and its slice of a batch;
+        // rank 0 also the final evaluation's codes.
+        try comm.agree {
+            try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: training.batchSize, rank: 0, size: comm.size).count,
+                                   validationSamples: comm.isRoot ? data.test.count : 0)
+        }
         let out = self.out ?? "runs/\(model.penaltyKind.rawValue)"
         let directory = try comm.agree { comm.isRoot ? try RunDirectory.create(out, force: force) : RunDirectory(path: out) }
         if summary { print(config.model.summary) }

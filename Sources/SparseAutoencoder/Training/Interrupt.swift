@@ -49,7 +49,8 @@ public enum Interrupt {
 /// sends it SIGINT instead. Points: `step` (after every training step) and `checkpoint-rename`
 /// (a checkpoint is written to its temporary file but not yet renamed into place).
 /// Without the variable, each point is a dictionary look-up that finds nothing. Under MPI,
-/// `SAE_FAULT_RANK=R` limits the fault to rank R.
+/// `SAE_FAULT_RANK=R` limits the fault to rank R, and `SAE_FAULT=drift@N` makes that rank's
+/// weights differ from the others' at the Nth epoch's end (the ranks' checksum must catch it).
 public enum FaultInjection {
     nonisolated(unsafe) private static var counts: [String: Int] = [:]
     private static let plan: (name: String, count: Int, signal: Int32)? = {
@@ -63,8 +64,13 @@ public enum FaultInjection {
     }()
 
     public static func reach(_ name: String) {
-        guard let plan, plan.name == name else { return }
+        if fires(name) { raise(plan!.signal) }
+    }
+
+    /// Whether this is the Nth time the point NAME is reached (for faults other than signals).
+    public static func fires(_ name: String) -> Bool {
+        guard let plan, plan.name == name else { return false }
         counts[name, default: 0] += 1
-        if counts[name] == plan.count { raise(plan.signal) }
+        return counts[name] == plan.count
     }
 }

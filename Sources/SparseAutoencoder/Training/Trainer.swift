@@ -84,8 +84,8 @@ public final class Trainer {
         try checkShape(train, role: "training set")
         if let validation { try checkShape(validation, role: "validation set") }
         let batch = settings.batchSize, comm = communicator
-        // Under MPI, a rank holds at most its slice of a batch.
-        let rows = comm.isDistributed ? comm.slice(of: batch).count : batch
+        // Under MPI, a rank holds at most its slice of a batch (rank 0's is the largest).
+        let rows = comm.isDistributed ? max(1, Communicator.slice(of: batch, rank: 0, size: comm.size).count) : batch
         if workspace == nil {
             let ws = Workspace(model: model, capacity: min(rows, train.count), sparseStep: sparseStep)
             (ws.writesDenseCode, ws.projectsDecoderGradient) = (false, model.config.unitNormDecoder)
@@ -143,7 +143,10 @@ public final class Trainer {
             let validationSeconds = seconds(clock.now - validationStart)
             timer?.mark(.validation)
             // Every rank must hold the same weights, and none may have met unreadable data.
-            if comm.isDistributed { try checkRanksAgree(after: "epoch \(epoch)", data: [train] + (validation.map { [$0] } ?? [])) }
+            if comm.isDistributed {
+                if FaultInjection.fires("drift") { model.parameters[0] += 1e-3 }
+                try checkRanksAgree(after: "epoch \(epoch)", data: [train] + (validation.map { [$0] } ?? []))
+            }
             // A latent is dead when it has not fired on any of the last `deadAfter` samples.
             let dead = samplesSinceFired.filter { $0 >= deadAfter }.count
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
