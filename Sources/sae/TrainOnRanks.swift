@@ -110,7 +110,7 @@ extension Train {
 /// rank, each writing the same files. Called before the command line is parsed.
 func refuseCommandsOtherThanTrainOnRanks(_ arguments: [String] = CommandLine.arguments) {
     let environment = ProcessInfo.processInfo.environment
-    guard MPIEnvironment.isLaunched(environment), let size = environment["OMPI_COMM_WORLD_SIZE"].flatMap({ Int($0) }), size > 1,
+    guard MPIEnvironment.isLaunched(environment), let size = MPIEnvironment.expectedSize(environment), size > 1,
           let command = arguments.dropFirst().first, !command.hasPrefix("-"), command != "train", command != "help" else { return }
     if (MPIEnvironment.rank(environment) ?? 0) == 0 {
         printError("Error: only `sae train` runs over MPI ranks; run `sae \(command)` without mpirun")

@@ -200,7 +200,7 @@ public enum MPIEnvironment {
     }
 
     /// The number of processes the launcher says it started, if it says.
-    static func expectedSize(_ environment: [String: String]) -> Int? {
+    public static func expectedSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
         (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"] ?? environment["SLURM_STEP_NUM_TASKS"]).flatMap { Int($0) }
     }
 

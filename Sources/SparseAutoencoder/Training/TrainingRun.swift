@@ -52,16 +52,13 @@ public enum TrainingRun {
             guard comm.isDistributed else { throw SAEError(message) }
             throw DistributedStop(message: message, reportsHere: writes)
         }
-        if writes { try directory.lock() }
         let train = config.data.trainLimit.map { train.prefix($0) } ?? train
-        let model: Autoencoder
-        if resume {
-            model = try Autoencoder(config: config.model)
-        } else {
-            model = try Autoencoder(config: config.model, seed: config.training.seed)
+        // Every rank reads the checkpoint; rank 0 alone locks and writes. The ranks agree that it worked.
+        let (model, trainer) = try comm.agree { () -> (Autoencoder, Trainer) in
+            if writes { try directory.lock() }
+            let model = resume ? try Autoencoder(config: config.model) : try Autoencoder(config: config.model, seed: config.training.seed)
+            return (model, try Trainer(model: model, settings: config.training, communicator: comm))
         }
-        let trainer = try Trainer(model: model, settings: config.training, communicator: comm)
-        // Every rank reads the checkpoint; rank 0 alone writes. The ranks agree that it worked.
         try comm.agree {
             if resume {
                 if writes { directory.removeStaleTemporaryFiles() }
