@@ -11,6 +11,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SAE=${SAE:-$ROOT/.build/release/sae}
+case "$SAE" in /*) ;; *) SAE="$PWD/$SAE" ;; esac   # the scenarios run in a work directory
 QUICK=${1:-}
 [ -x "$SAE" ] || { echo "error: no sae binary at $SAE (build it, or set SAE=...)" >&2; exit 2; }
 W=$(mktemp -d /tmp/sae-hostile.XXXXXX)
@@ -135,6 +136,8 @@ expect "--epochs -1 says what is wrong" fail "must be > 0, got -1" "^$" -- "$SAE
 expect "a directory as --data-npy without .npy files" fail "holds no .npy files" "^$" -- "$SAE" train --data-npy adir --val-npy val.npy --out x
 mkdir -p shards && cp v.npy shards/a.npy && head -c 200 v.npy > shards/b.npy
 expect "a truncated shard is named" fail "shards/b.npy" "^$" -- "$SAE" train --data-npy shards --val-npy val.npy --code 16 --k 2 --out sh
+mkdir -p mixed && cp v.npy mixed/a.npy && python3 -c "import numpy as np; np.save('mixed/b.npy', np.load('v.npy').astype(np.float64))"
+expect "shards of two dtypes are refused, naming the odd one" fail "mixed/b.npy" "^$" -- "$SAE" train --data-npy mixed --val-npy val.npy --code 16 --k 2 --out mx
 
 if [ "$QUICK" != "--quick" ]; then
   # 12. Labels above 9 (needs Fashion-MNIST: Debian's dataset-fashion-mnist).

@@ -92,15 +92,19 @@ func writeFloat64NPY(_ values: [Double], rows: Int, cols: Int, to path: String) 
 final class StreamedDataTests: XCTestCase {
     let cols = 5
 
-    /// 40 rows in one file, and the same rows as shards of 13, 1 (float64) and 26 rows in `dir/shards`.
+    /// 40 rows in one file, the same rows as shards of 13, 1 and 26 rows in `dir/shards`, and as
+    /// float64 shards of 14 and 26 rows in `dir/shards64`.
     func fixture() throws -> (dir: String, values: [Float]) {
         let dir = temporaryDirectory(self)
         let values = randomFloats(40 * cols, seed: 11).map { Float(Double($0)) }
         try NPY.write(values, rows: 40, cols: cols, to: dir + "/all.npy")
         try FileManager.default.createDirectory(atPath: dir + "/shards", withIntermediateDirectories: false)
         try NPY.write(Array(values[0..<(13 * cols)]), rows: 13, cols: cols, to: dir + "/shards/a.npy")
-        try writeFloat64NPY(values[(13 * cols)..<(14 * cols)].map(Double.init), rows: 1, cols: cols, to: dir + "/shards/b.npy")
+        try NPY.write(Array(values[(13 * cols)..<(14 * cols)]), rows: 1, cols: cols, to: dir + "/shards/b.npy")
         try NPY.write(Array(values[(14 * cols)...]), rows: 26, cols: cols, to: dir + "/shards/c.npy")
+        try FileManager.default.createDirectory(atPath: dir + "/shards64", withIntermediateDirectories: false)
+        try writeFloat64NPY(values[0..<(14 * cols)].map(Double.init), rows: 14, cols: cols, to: dir + "/shards64/a.npy")
+        try writeFloat64NPY(values[(14 * cols)...].map(Double.init), rows: 26, cols: cols, to: dir + "/shards64/b.npy")
         try Data("not data".utf8).write(to: URL(fileURLWithPath: dir + "/shards/README.txt")) // ignored: not *.npy
         return (dir, values)
     }
@@ -117,7 +121,8 @@ final class StreamedDataTests: XCTestCase {
         XCTAssertFalse(memory.isStreamed)
         let sources = [try Dataset(npy: dir + "/shards"),
                        try Dataset(npy: ["a", "b", "c"].map { dir + "/shards/\($0).npy" }),
-                       try Dataset(npy: [dir + "/all.npy"], loading: .streamed)]
+                       try Dataset(npy: [dir + "/all.npy"], loading: .streamed),
+                       try Dataset(npy: dir + "/shards64")]
         for streamed in sources {
             XCTAssertTrue(streamed.isStreamed)
             XCTAssertEqual(streamed.count, 40)
@@ -212,8 +217,8 @@ final class StreamedDataTests: XCTestCase {
         // Missing.
         assertRefused([dir + "/missing.npy"], mentioning: dir + "/missing.npy", "cannot be read")
         assertRefused([dir + "/all.npy", dir + "/missing.npy"], mentioning: dir + "/missing.npy", "cannot be read")
-        // float32 and float64 shards together are converted, not refused (the fixture mixes them).
-        XCTAssertEqual(try Dataset(npy: dir + "/shards").floats(13..<14), Array(values[(13 * cols)..<(14 * cols)]))
+        // float32 and float64 shards together: refused, naming the odd one.
+        assertRefused([dir + "/shards/a.npy", dir + "/shards64/b.npy"], mentioning: dir + "/shards64/b.npy", "every shard needs the same dtype")
     }
 
     /// A NaN in a streamed shard cannot throw from inside a step: it is recorded, with the file.

@@ -14,7 +14,7 @@ import Darwin
 /// resident memory) and never through pages of this process: memory stays the same however
 /// large the files are. (Touched pages of an `mmap` would count in the resident set.) Runs of
 /// consecutive rows in one file are read with one call. float32 files are read in place;
-/// float64 files through a small stack buffer, converted row by row; both may be mixed.
+/// float64 files through a small stack buffer, converted row by row (all shards of one dtype).
 ///
 /// Reading cannot throw (it runs inside a training step): a read that fails (a file shortened
 /// or removed while in use) leaves zeros, and a row holding NaN or infinity is passed on as
@@ -60,6 +60,11 @@ final class NPYShards: @unchecked Sendable {
                 if let first = shards.first, header.cols != width {
                     close(fd)
                     throw SAEError.badFile(path, "has \(header.cols) features per row but \(first.path) has \(width): every shard needs the same width")
+                }
+                // Mixed dtypes are most likely shards from two different writers: refused, not guessed at.
+                if let first = shards.first, header.dtype != first.dtype {
+                    close(fd)
+                    throw SAEError.badFile(path, "holds \(header.dtype) values but \(first.path) holds \(first.dtype): every shard needs the same dtype")
                 }
                 width = header.cols
                 shards.append(Shard(path: path, descriptor: fd, rows: header.rows, firstRow: rows,
