@@ -6,7 +6,7 @@
 
 SAE := .build/release/sae
 
-.PHONY: demo test bench fuzz build deps clean install uninstall
+.PHONY: demo test bench fuzz build deps docs clean install uninstall
 
 demo: deps build
 	$(SAE) demo --out runs/demo
@@ -28,6 +28,16 @@ fuzz: deps
 
 build: deps
 	swift build -c release --product sae
+
+# The library's documentation (the DocC catalogue Sources/SparseAutoencoder/SparseAutoencoder.docc, with
+# the getting-started article) as a static site in .build/docs, by swift-docc-plugin; offline, about
+# 30 s. Serve it and open /documentation/sparseautoencoder/:
+#   python3 -m http.server -d .build/docs 8000
+# Not part of CI or `make test` (ExampleTests keeps the article's code the example's, which CI runs).
+docs: deps
+	swift package --disable-sandbox generate-documentation --target SparseAutoencoder \
+	  --transform-for-static-hosting --output-path .build/docs
+	@echo "documentation in .build/docs: python3 -m http.server -d .build/docs 8000, then http://localhost:8000/documentation/sparseautoencoder/"
 
 deps:
 	bash scripts/install-deps.sh

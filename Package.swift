@@ -9,6 +9,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `make docs` only (the DocC catalogue, Sources/SparseAutoencoder/SparseAutoencoder.docc): a command
+        // plugin, resolved with the package but built only when `swift package generate-documentation` runs.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: - C system libraries (tiny shims; installed by `make deps`)
@@ -49,6 +52,16 @@ let package = Package(
         ),
         /// Writes `sae`'s version (git describe) into the build before every build: scripts/build-info.sh.
         .plugin(name: "BuildInfo", capability: .buildTool()),
+
+        // MARK: - Examples
+
+        /// The getting-started article's code (Sources/SparseAutoencoder/SparseAutoencoder.docc/
+        /// GettingStarted.md) as a program; ExampleTests runs it on the test fixture, so the article cannot rot.
+        .executableTarget(
+            name: "GettingStarted",
+            dependencies: ["SparseAutoencoder"],
+            path: "Examples/GettingStarted"
+        ),
 
         // MARK: - Tests
 
