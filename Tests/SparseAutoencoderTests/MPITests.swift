@@ -4,7 +4,7 @@ import XCTest
 
 /// `mpirun -np N sae train` on one machine (Open MPI, which `make test` installs: never skipped).
 ///
-/// Tolerances against a single-process run with the same global batch and seed, after one epoch:
+/// Tolerances against a single-process run with the same global batch and seed, after one or two epochs:
 /// every weight tensor's largest difference is below 1e-4 of its largest magnitude (float sums
 /// taken in another order; measured: about 1e-6), the final validation FVU and each epoch's
 /// val_loss agree to 1e-4, and the dead-latent counts are equal. A run killed on one rank and
@@ -24,6 +24,13 @@ final class MPITests: XCTestCase {
 
     static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "SAE_THREADS": "1",
                               "OMPI_MCA_btl_vader_single_copy_mechanism": "none", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
+
+    /// For a launch that every rank leaves with an error they agreed on, printed before MPI_Finalize
+    /// (whose barrier the ranks pass together): mpirun need not give the ranks a second between
+    /// SIGTERM and SIGKILL once one has exited non-zero, a wait that made each such launch take a
+    /// second longer. Not for a killed rank (the wait is what the test times), an interrupted run
+    /// (rank 0 prints after MPI_Finalize) or a refusal made before MPI starts (`sae summary`).
+    static let agreedRefusal = ["OMPI_MCA_odls_base_sigkill_timeout": "0"]
 
     var sae: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae").path
@@ -87,6 +94,51 @@ final class MPITests: XCTestCase {
         return (shards, root + "/val-\(d).npy")
     }
 
+    /// Made once for the whole class (every test reads them; none writes there): the shards of
+    /// width 24 and 20, and the 2-rank TopK + AuxK run over two epochs that testAKilledRank...
+    /// resumes to and testRanksTrain... compares with one process.
+    nonisolated(unsafe) static var sharedRoot: String?
+    nonisolated(unsafe) static var sharedVectors: [Int: (shards: String, validation: String)] = [:]
+    nonisolated(unsafe) static var sharedTopK: (run: String, result: CommandResult)?
+
+    func vectors(width: Int = 24) throws -> (shards: String, validation: String) {
+        if let made = Self.sharedVectors[width] { return made }
+        let made = try makeVectors(in: Self.root(), width: width)
+        Self.sharedVectors[width] = made
+        return made
+    }
+
+    static func root() -> String {
+        if let sharedRoot { return sharedRoot }
+        let path = NSTemporaryDirectory() + "sae-mpi-tests-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        sharedRoot = path
+        return path
+    }
+
+    override class func tearDown() {
+        if let sharedRoot { try? FileManager.default.removeItem(atPath: sharedRoot) }
+        (sharedRoot, sharedVectors, sharedTopK) = (nil, [:], nil)
+        super.tearDown()
+    }
+
+    /// TopK + AuxK on the shards, batch 256 (4,000 / 256: 16 steps per epoch, the last batch of
+    /// 160 splits 80/80 and 54/53/53), two epochs.
+    func topkArguments() throws -> [String] {
+        let (shards, validation) = try vectors()
+        return ["train", "--data-npy", shards, "--val-npy", validation, "--code", "96", "--k", "6", "--auxk", "12",
+                "--dead-after", "600", "--batch-size", "256", "--epochs", "2"]
+    }
+
+    /// `mpirun -np 2 sae train` with `topkArguments()`, run once for the class.
+    func topkOnTwoRanks() throws -> (run: String, result: CommandResult) {
+        if let made = Self.sharedTopK { return made }
+        let run = Self.root() + "/topk-2"
+        let made = (run, try launch(2, try topkArguments() + ["--out", run]))
+        Self.sharedTopK = made
+        return made
+    }
+
     func tensors(_ run: String) throws -> [String: Safetensors.Tensor] {
         try Safetensors.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors"))), name: run).tensors
     }
@@ -112,18 +164,18 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(m.testFvu ?? .nan, e.testFvu ?? .nan, accuracy: 1e-4, "\(what): val FVU", file: file, line: line)
     }
 
-    /// TopK + AuxK on streamed shards with 2 and 3 ranks (batch 256: the last batch of 160
-    /// splits 80/80 and 54/53/53), an L1 dictionary with 2 ranks, the tutorial's KL model on
-    /// Fashion-MNIST with 3 ranks, and batches smaller than the ranks, each against one process.
+    /// TopK + AuxK on streamed shards with 2 and 3 ranks (two epochs; batch 256: the last batch
+    /// of 160 splits 80/80 and 54/53/53), an L1 dictionary with 2 ranks, the tutorial's KL model
+    /// on real Fashion-MNIST images (the fashion-mini fixture: batches of 128 and 72, split
+    /// 43/43/42 and 24/24/24) with 3 ranks, and batches smaller than the ranks, each against one process.
     func testRanksTrainTheSingleProcessModel() throws {
         let root = temporaryDirectory(self)
-        let (shards, validation) = try makeVectors(in: root)
-        let topk = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "96", "--k", "6", "--auxk", "12",
-                    "--dead-after", "600", "--batch-size", "256", "--epochs", "1"]
+        let (shards, validation) = try vectors()
+        let topk = try topkArguments()
         let l1 = ["train", "--data-npy", shards, "--val-npy", validation, "--architecture", "dictionary", "--penalty", "l1", "--l1", "0.01",
                   "--code", "64", "--batch-size", "300", "--epochs", "1"]
-        let kl = ["train", "--penalty", "kl", "--epochs", "1", "--train-limit", "1500", "--hidden", "32", "--code", "16",
-                  "--batch-size", "128", "--data", FashionMNIST.debianDirectory]
+        let kl = ["train", "--penalty", "kl", "--epochs", "1", "--hidden", "32", "--code", "16",
+                  "--batch-size", "128", "--data", fashionMini]
         // Batches of 2 over 3 ranks: one rank always has no rows (and still takes part).
         let tiny = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--k", "4", "--auxk", "8", "--dead-after", "10",
                     "--batch-size", "2", "--train-limit", "41", "--epochs", "2"]
@@ -131,8 +183,9 @@ final class MPITests: XCTestCase {
             let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
             XCTAssertEqual(single.status, 0, single.stderr)
             for n in ranks {
-                let out = root + "/\(name)-\(n)"
-                let r = try launch(n, arguments + ["--out", out])
+                var out = root + "/\(name)-\(n)"
+                let r: CommandResult
+                if name == "topk" && n == 2 { (out, r) = try topkOnTwoRanks() } else { r = try launch(n, arguments + ["--out", out]) }
                 XCTAssertEqual(r.status, 0, "\(name), \(n) ranks: \(r.stderr)")
                 XCTAssertTrue(r.stdout.contains("on \(n) MPI ranks"), r.stdout)
                 XCTAssertEqual(r.stdout.components(separatedBy: "Epoch 1/").count, 2, "rank 0 alone prints progress: \(r.stdout)")
@@ -150,13 +203,11 @@ final class MPITests: XCTestCase {
     /// saves where it got to. Resuming on another number of ranks, or without mpirun, is refused.
     func testAKilledRankStopsTheJobAndTheRunResumesExactly() throws {
         let root = temporaryDirectory(self)
-        let (shards, validation) = try makeVectors(in: root)
-        // 4,000 / 256: 16 steps per epoch (the step point is also reached once after each epoch).
-        let arguments = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "96", "--k", "6", "--auxk", "12",
-                         "--dead-after", "600", "--batch-size", "256", "--epochs", "2"]
-        let reference = try launch(2, arguments + ["--out", root + "/reference"])
-        XCTAssertEqual(reference.status, 0, reference.stderr)
-        let expected = try XCTUnwrap(FileManager.default.contents(atPath: root + "/reference/model.safetensors"))
+        // 16 steps per epoch (the step point is also reached once after each epoch).
+        let arguments = try topkArguments()
+        let (reference, uninterrupted) = try topkOnTwoRanks()
+        XCTAssertEqual(uninterrupted.status, 0, uninterrupted.stderr)
+        let expected = try XCTUnwrap(FileManager.default.contents(atPath: reference + "/model.safetensors"))
 
         let killed = root + "/killed"
         let (crash, seconds) = try launch([(2, arguments + ["--out", killed])], environment: ["SAE_FAULT": "step@21", "SAE_FAULT_RANK": "1"], timeout: 30)
@@ -175,7 +226,7 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(stop.stderr.contains("mpirun -np 2 sae train --resume \(stopped)"), stop.stderr)
         let status = try RunDirectory(path: stopped).loadStatus()
         XCTAssertEqual([status.state, "\(status.epoch ?? 0)", "\(status.step ?? 0)"], ["interrupted", "1", "5"])
-        assertCommandFails(try launch(3, ["train", "--resume", stopped]), mentioning: "was trained on 2 MPI ranks (mpirun -np 2), but this is 3 MPI ranks")
+        assertCommandFails(try launch(3, ["train", "--resume", stopped], environment: Self.agreedRefusal), mentioning: "was trained on 2 MPI ranks (mpirun -np 2), but this is 3 MPI ranks")
         assertCommandFails(try runSAE(["train", "--resume", stopped]), mentioning: "was trained on 2 MPI ranks")
         let finished = try launch(2, ["train", "--resume", stopped])
         XCTAssertEqual(finished.status, 0, finished.stderr)
@@ -187,22 +238,24 @@ final class MPITests: XCTestCase {
     /// vector file without a validation set; commands other than train; and weights that drift.
     func testMismatchedInputsAreRefusedUpFront() throws {
         let root = temporaryDirectory(self)
-        let (shards, validation) = try makeVectors(in: root)
-        let (wide, wideValidation) = try makeVectors(in: root, width: 20)
+        let (shards, validation) = try vectors()
+        let (wide, wideValidation) = try vectors(width: 20)
         let common = ["--code", "32", "--k", "4", "--epochs", "1", "--out", root + "/run"]
         let width = try launch([(1, ["train", "--data-npy", shards, "--val-npy", validation] + common),
-                                (1, ["train", "--data-npy", wide, "--val-npy", wideValidation] + common)]).result
+                                (1, ["train", "--data-npy", wide, "--val-npy", wideValidation] + common)], environment: Self.agreedRefusal).result
         assertCommandFails(width, mentioning: "the ranks' training data differ: rank 0 has 4000 vectors of width 24, rank 1 has 4000 vectors of width 20")
         let unreadable = try launch([(1, ["train", "--data-npy", shards, "--val-npy", validation] + common),
-                                     (1, ["train", "--data-npy", root + "/missing", "--val-npy", validation] + common)]).result
+                                     (1, ["train", "--data-npy", root + "/missing", "--val-npy", validation] + common)],
+                                    environment: Self.agreedRefusal).result
         assertCommandFails(unreadable, mentioning: "rank 1: \(root)/missing: cannot be read")
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/run"), "nothing may be written")
-        assertCommandFails(try launch(2, ["train", "--data-npy", shards + "/part0.npy"] + common), mentioning: "needs a validation set: give --val-npy")
+        assertCommandFails(try launch(2, ["train", "--data-npy", shards + "/part0.npy"] + common, environment: Self.agreedRefusal), mentioning: "needs a validation set: give --val-npy")
         assertCommandFails(try launch(2, ["summary"]), mentioning: "only `sae train` runs over MPI ranks")
         // Ranks whose weights drift apart (a fault on rank 1) are stopped after the epoch, and the
         // checkpoint is not overwritten with either.
         let drift = try launch(2, ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--k", "4", "--epochs", "2",
-                                   "--out", root + "/drift"], environment: ["SAE_FAULT": "drift@1", "SAE_FAULT_RANK": "1"])
+                                   "--out", root + "/drift"],
+                           environment: Self.agreedRefusal.merging(["SAE_FAULT": "drift@1", "SAE_FAULT_RANK": "1"]) { $1 })
         assertCommandFails(drift, mentioning: "the ranks' training states differ after epoch 1: rank 1's weights sum to")
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/drift/history.json"), "epoch 1 must not be saved")
     }
