@@ -70,9 +70,9 @@ struct SweepCommand: ParsableCommand {
                 run = fresh
             }
             let state = (try? run.loadStatus())?.state
-            if state == "finished" {
+            if state == .finished {
                 print("already finished with these settings; skipped")
-            } else if state == "interrupted" || state == "training", FileManager.default.fileExists(atPath: run.checkpointPath) {
+            } else if state?.isUnfinished == true, FileManager.default.fileExists(atPath: run.checkpointPath) {
                 print("Resuming \(run.path) from its checkpoint")
                 _ = try runTraining(try run.loadConfig(), data: data, directory: run, resume: true)
             } else {

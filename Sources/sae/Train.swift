@@ -89,8 +89,8 @@ struct Train: ParsableCommand {
     static func resumableConfig(_ run: RunDirectory) throws -> RunConfig {
         let config = try run.loadConfig()
         if let status = try? run.loadStatus() {
-            if status.state == "finished" { throw SAEError("\(run.path) has already finished training; nothing to resume") }
-            if status.state == "diverged" {
+            if status.state == .finished { throw SAEError("\(run.path) has already finished training; nothing to resume") }
+            if status.state == .diverged {
                 throw SAEError("\(run.path) diverged (\(status.message ?? "non-finite loss")); resuming would diverge again: train anew with a lower --learning-rate")
             }
         }

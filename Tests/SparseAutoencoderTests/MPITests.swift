@@ -225,7 +225,7 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(stop.status, 130, stop.stderr)
         XCTAssertTrue(stop.stderr.contains("mpirun -np 2 sae train --resume \(stopped)"), stop.stderr)
         let status = try RunDirectory(path: stopped).loadStatus()
-        XCTAssertEqual([status.state, "\(status.epoch ?? 0)", "\(status.step ?? 0)"], ["interrupted", "1", "5"])
+        XCTAssertEqual([status.state.rawValue, "\(status.epoch ?? 0)", "\(status.step ?? 0)"], ["interrupted", "1", "5"])
         assertCommandFails(try launch(3, ["train", "--resume", stopped], environment: Self.agreedRefusal), mentioning: "was trained on 2 MPI ranks (mpirun -np 2), but this is 3 MPI ranks")
         assertCommandFails(try runSAE(["train", "--resume", stopped]), mentioning: "was trained on 2 MPI ranks")
         let finished = try launch(2, ["train", "--resume", stopped])

@@ -36,7 +36,7 @@ final class ResumeTests: XCTestCase {
             if fault.hasSuffix(":interrupt") {
                 XCTAssertEqual(first.status, 130, first.stderr)
                 XCTAssertTrue(first.stderr.contains("sae train --resume \(out)"), first.stderr)
-                XCTAssertEqual(try RunDirectory(path: out).loadStatus(), RunStatus(state: "interrupted", epoch: 2, step: 4))
+                XCTAssertEqual(try RunDirectory(path: out).loadStatus(), RunStatus(state: .interrupted, epoch: 2, step: 4))
                 assertCommandFails(try train(out), mentioning: "sae train --resume \(out)")
             } else {
                 XCTAssertEqual(first.status, 9, "\(fault) should have killed the process (SIGKILL)")
@@ -101,7 +101,7 @@ final class ResumeTests: XCTestCase {
         assertCommandFails(r, mentioning: "training diverged at epoch 1, step")
         XCTAssertTrue(r.stderr.contains("learning rate"), r.stderr)
         let status = try RunDirectory(path: out).loadStatus()
-        XCTAssertEqual(status.state, "diverged")
+        XCTAssertEqual(status.state, .diverged)
         XCTAssertNotNil(status.step)
         // The checkpoint holds finite weights and the run refuses to resume into the same wall.
         let (tensors, _) = try Safetensors.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/checkpoint.safetensors"))), name: "c")

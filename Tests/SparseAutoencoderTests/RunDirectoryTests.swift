@@ -92,4 +92,20 @@ final class RunDirectoryTests: XCTestCase {
         try JSONFile.write(good, to: dir + "/config.json")
         XCTAssertThrowsError(try RunDirectory(path: dir).loadModel()) { XCTAssertTrue("\($0)".contains("no model.safetensors"), "\($0)") }
     }
+
+    func testStatusIsTypedWithTheSameStringsOnDisk() throws {
+        let run = RunDirectory(path: temporaryDirectory(self))
+        for state in RunState.allCases {
+            try run.save(status: RunStatus(state: state, epoch: 2, step: 3))
+            let text = try String(contentsOfFile: run.statusPath, encoding: .utf8)
+            XCTAssertTrue(text.contains("\"state\" : \"\(state.rawValue)\""), text)
+            XCTAssertEqual(try run.loadStatus(), RunStatus(state: state, epoch: 2, step: 3))
+        }
+        XCTAssertEqual(RunState.allCases.map(\.rawValue), ["training", "interrupted", "diverged", "finished"])
+        // A state this sae does not know (a newer sae's, or a hand edit): one line naming the file.
+        try AtomicFile.write(#"{"state": "paused"}"#, to: run.statusPath)
+        XCTAssertThrowsError(try run.loadStatus()) { error in
+            XCTAssertEqual("\(error)", "\(run.statusPath): unknown state \"paused\" (this sae knows training, interrupted, diverged, finished)")
+        }
+    }
 }

@@ -96,7 +96,7 @@ final class SweepTests: XCTestCase {
         // Ctrl-C at epoch 1, step 2 of the first setting (4 steps an epoch): the sweep stops there.
         let interrupted = try sweep(epochs: 2, fault: "step@2:interrupt")
         XCTAssertEqual(interrupted.status, 130, interrupted.stderr)
-        XCTAssertEqual(try RunDirectory(path: l1).loadStatus(), RunStatus(state: "interrupted", epoch: 1, step: 2))
+        XCTAssertEqual(try RunDirectory(path: l1).loadStatus(), RunStatus(state: .interrupted, epoch: 1, step: 2))
         XCTAssertFalse(FileManager.default.fileExists(atPath: none))
 
         // Rerun: the interrupted setting resumes (no fresh "Training" line), the other trains.
@@ -105,7 +105,7 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("[1/2] l1_0.001\nResuming \(l1) from its checkpoint\n"), resumed.stdout)
         XCTAssertFalse(resumed.stdout.contains("into \(l1)\n"), resumed.stdout)
         XCTAssertTrue(resumed.stdout.contains("[2/2] none\nTraining none on 200 samples"), resumed.stdout)
-        XCTAssertEqual(try RunDirectory(path: l1).loadStatus().state, "finished")
+        XCTAssertEqual(try RunDirectory(path: l1).loadStatus().state, .finished)
         XCTAssertEqual(weights(l1), weights(root + "/reference"), "the resumed setting ends with the uninterrupted run's weights")
         XCTAssertNotNil(weights(root + "/reference"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/sweep.md"))

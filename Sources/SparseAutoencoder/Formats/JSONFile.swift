@@ -22,6 +22,12 @@ enum JSONFile {
     /// A marker no real value holds, replaced by null after encoding.
     private static let nonFinite = "sae-non-finite-8f3a61c2"
 
+    /// Thrown by a type's `init(from:)` for a value it does not know (e.g. a `RunState`); read
+    /// and decode report it as `FILE: problem`.
+    struct UnknownValue: Error {
+        let problem: String
+    }
+
     static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SAEError.badFile(path, "cannot be read (missing or no permission)")
@@ -38,6 +44,8 @@ enum JSONFile {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             throw SAEError.badFile(path, describe(error))
+        } catch let unknown as UnknownValue {
+            throw SAEError.badFile(path, unknown.problem)
         } catch {
             throw SAEError.badFile(path, "is not valid JSON")
         }

@@ -61,7 +61,7 @@ public struct RunDirectory: Sendable {
         if let holder = lockHolder() { throw RunDirectory.inUse(path, by: holder) }
         guard !contents.isEmpty else { return }
         guard force else {
-            if let state = (try? run.loadStatus())?.state, state == "interrupted" || state == "training" {
+            if let state = (try? run.loadStatus())?.state, state.isUnfinished {
                 throw SAEError("\(run.path) holds an unfinished run: continue it with `sae train --resume \(run.path)`, or pass --force to replace it")
             }
             throw SAEError("\(run.path) already exists and is not empty; pass --force to replace the run in it, or choose another --out")
@@ -170,11 +170,11 @@ public struct RunDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             let status = try? loadStatus()
             switch status?.state {
-            case "diverged":
+            case .diverged:
                 throw SAEError("\(path) has no model: its training diverged (\(status?.message ?? "non-finite loss")); train it again")
-            case "finished":
+            case .finished:
                 throw SAEError("\(path) has no model.safetensors although its training finished: the file was removed; train it again")
-            case "interrupted", "training" where FileManager.default.fileExists(atPath: checkpointPath):
+            case .interrupted, .training where FileManager.default.fileExists(atPath: checkpointPath):
                 throw SAEError("\(path) has no model yet: its training was interrupted (or is still running); continue it with `sae train --resume \(path)`")
             default:
                 throw SAEError("\(path) has no model.safetensors and no checkpoint to resume from; train it again")

@@ -51,7 +51,7 @@ public enum TrainingRun {
                 try directory.save(config: config)
                 try trainer.saveCheckpoint(to: directory.checkpointPath)
             }
-            if writes { try directory.save(status: RunStatus(state: "training")) }
+            if writes { try directory.save(status: RunStatus(state: .training)) }
         }
         try trainer.checkRanksAgree(after: resume ? "reading the checkpoint" : "initialisation")
         let history: [EpochRecord]
@@ -73,7 +73,7 @@ public enum TrainingRun {
             try comm.agree {
                 guard writes else { return }
                 try trainer.saveCheckpoint(to: directory.checkpointPath)
-                try directory.save(status: RunStatus(state: "interrupted", epoch: epoch, step: step))
+                try directory.save(status: RunStatus(state: .interrupted, epoch: epoch, step: step))
             }
             throw Interrupted(description: "interrupted at epoch \(epoch), step \(step); everything up to there is saved in "
                 + "\(directory.path). Continue with: \(comm.isDistributed ? "mpirun -np \(comm.size) " : "")sae train --resume \(directory.path)")
@@ -82,7 +82,7 @@ public enum TrainingRun {
             let error = train.readFailure ?? SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate,
                                                                   cause: trainer.divergenceCause)
             try comm.agree {
-                if writes { try directory.save(status: RunStatus(state: "diverged", epoch: epoch, step: step, message: error.message)) }
+                if writes { try directory.save(status: RunStatus(state: .diverged, epoch: epoch, step: step, message: error.message)) }
             }
             let message = error.message + ". The last good checkpoint (after epoch \(trainer.history.count)) is kept in \(directory.path)"
             guard comm.isDistributed else { throw SAEError(message) }
@@ -95,7 +95,7 @@ public enum TrainingRun {
         try model.save(to: directory.modelPath)
         try directory.save(history: history)
         try directory.save(metrics: metrics)
-        try directory.save(status: RunStatus(state: "finished"))
+        try directory.save(status: RunStatus(state: .finished))
         return metrics
     }
 }
