@@ -81,6 +81,9 @@ final class RunDirectoryTests: XCTestCase {
             ("\"dataset\" : \"fashion-mnist\"", "\"dataset\" : \"fashion-mnist\", \"train_limit\" : 0", "train_limit"),
             // A control character in a string (JSONDecoder lets it through; it is not JSON).
             ("\"dataset\" : \"fashion-mnist\"", "\"dataset\" : \"fashion\u{01}-mnist\"", "is not valid JSON"),
+            // A data source this sae does not know, or of the wrong type.
+            ("\"dataset\" : \"fashion-mnist\"", "\"dataset\" : \"mnist\"", "config.json: invalid dataset: must be fashion-mnist or npy, got mnist"),
+            ("\"dataset\" : \"fashion-mnist\"", "\"dataset\" : 3", "wrong type at \"data.dataset\""),
         ]
         for (from, to, expected) in edits {
             XCTAssertTrue(text.contains(from), "config.json no longer contains \(from)")
@@ -102,6 +105,7 @@ final class RunDirectoryTests: XCTestCase {
             XCTAssertEqual(try run.loadStatus(), RunStatus(state: state, epoch: 2, step: 3))
         }
         XCTAssertEqual(RunState.allCases.map(\.rawValue), ["training", "interrupted", "diverged", "finished"])
+        XCTAssertEqual(DataSource.allCases.map(\.rawValue), ["fashion-mnist", "npy"])
         // A state this sae does not know (a newer sae's, or a hand edit): one line naming the file.
         try AtomicFile.write(#"{"state": "paused"}"#, to: run.statusPath)
         XCTAssertThrowsError(try run.loadStatus()) { error in

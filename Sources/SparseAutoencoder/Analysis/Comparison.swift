@@ -47,7 +47,7 @@ public struct Comparison {
     @discardableResult
     /// Existing files of these names are replaced only with `force` (see `UserOutput`).
     public func write(to directory: String, force: Bool = false) throws -> [String] {
-        let classNames = runs[0].config.data.dataset == "fashion-mnist" ? FashionMNIST.classNames
+        let classNames = runs[0].config.data.dataset == .fashionMNIST ? FashionMNIST.classNames
             : (0..<runs[0].metrics.testMseByClass.count).map { "class \($0)" }
         let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n```\n" + table
             + "\n```\n\nReconstruction error per class (test set):\n\n```\n"

@@ -35,8 +35,9 @@ enum JSONFile {
         return try decode(type, from: data, name: path)
     }
 
-    /// Decodes `data`; `name` (a path) is used in errors.
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data, name path: String) throws -> T {
+    /// Decodes `data`; `name` (a path) is used in errors. `passingUnknownValues` throws an
+    /// `UnknownValue` as it is, for the caller to word.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, name path: String, passingUnknownValues: Bool = false) throws -> T {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -45,6 +46,7 @@ enum JSONFile {
         } catch let error as DecodingError {
             throw SAEError.badFile(path, describe(error))
         } catch let unknown as UnknownValue {
+            if passingUnknownValues { throw unknown }
             throw SAEError.badFile(path, unknown.problem)
         } catch {
             throw SAEError.badFile(path, "is not valid JSON")

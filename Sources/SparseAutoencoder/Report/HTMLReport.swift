@@ -72,7 +72,7 @@ public enum HTMLReport {
 
     private static func classTable(_ run: RunAnalysis) -> String {
         guard !run.metrics.testMseByClass.isEmpty else { return "" }
-        let names = run.config.data.dataset == "fashion-mnist" ? FashionMNIST.classNames : []
+        let names = run.config.data.dataset == .fashionMNIST ? FashionMNIST.classNames : []
         var out = "<h3>Reconstruction error per class</h3>\n<table><tr><th>class</th><th>images</th><th>BCE</th><th>MSE</th></tr>\n"
         for i in run.metrics.testMseByClass.indices {
             let name = i < names.count ? names[i] : "class \(i)"

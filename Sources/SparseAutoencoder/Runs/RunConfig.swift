@@ -22,7 +22,14 @@ extension RunConfig {
     /// versions, keys it does not know (a typo would otherwise be ignored silently), and values
     /// outside their ranges. `name` (the path) is used in errors.
     public static func decode(_ data: Data, name: String) throws -> RunConfig {
-        let config = try JSONFile.decode(RunConfig.self, from: data, name: name)
+        let config: RunConfig
+        do {
+            config = try JSONFile.decode(RunConfig.self, from: data, name: name, passingUnknownValues: true)
+        } catch let unknown as JSONFile.UnknownValue {
+            // A value no sae knows, in text that is not JSON either: the latter is the problem.
+            guard (try? JSONSerialization.jsonObject(with: data)) != nil else { throw SAEError.badFile(name, "is not valid JSON") }
+            throw SAEError.badFile(name, unknown.problem)
+        }
         guard config.formatVersion == currentFormatVersion else {
             throw SAEError.badFile(name, "format version \(config.formatVersion) is not supported (this sae reads version \(currentFormatVersion))")
         }
@@ -38,10 +45,7 @@ extension RunConfig {
             try config.model.validate()
             try config.training.validate()
             if let limit = config.data.trainLimit, limit <= 0 { throw SAEError.badSetting("train_limit", "must be > 0, got \(limit)") }
-            guard ["fashion-mnist", "npy"].contains(config.data.dataset) else {
-                throw SAEError.badSetting("dataset", "must be fashion-mnist or npy, got \(config.data.dataset)")
-            }
-            if config.data.dataset == "npy" && config.data.trainPaths.isEmpty { throw SAEError.badSetting("train_file", "an npy dataset needs its file") }
+            if config.data.dataset == .npy && config.data.trainPaths.isEmpty { throw SAEError.badSetting("train_file", "an npy dataset needs its file") }
             if config.data.trainFile != nil && config.data.trainFiles != nil {
                 throw SAEError.badSetting("train_files", "give train_file or train_files, not both")
             }
@@ -71,6 +75,22 @@ extension RunConfig {
     }
 }
 
+/// Which kind of data a run trained on, as config.json's `data.dataset` spells it.
+public enum DataSource: String, Codable, CaseIterable, Sendable {
+    /// Fashion-MNIST's IDX files (`DataSettings.directory`).
+    case fashionMNIST = "fashion-mnist"
+    /// Vectors from .npy files (`DataSettings.trainPaths`, `validationPaths`).
+    case npy
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let source = DataSource(rawValue: text) else {
+            throw JSONFile.UnknownValue(problem: SAEError.badSetting("dataset", "must be fashion-mnist or npy, got \(text)").message)
+        }
+        self = source
+    }
+}
+
 /// Which data a run trained on: Fashion-MNIST (`dataset` "fashion-mnist", from `directory`) or
 /// vectors from .npy files (`dataset` "npy": `trainFile`, and `validationFile` or else a held-out
 /// 10% of `trainFile`).
@@ -80,7 +100,7 @@ extension RunConfig {
 /// files are recorded in `trainFiles` / `validationFiles` instead. A directory is recorded as
 /// the directory: resuming or analysing lists it again.
 public struct DataSettings: Codable, Hashable, Sendable {
-    public var dataset: String
+    public var dataset: DataSource
     /// The directory the Fashion-MNIST files were read from.
     public var directory: String?
     /// Only the first N training samples were used.
@@ -97,7 +117,7 @@ public struct DataSettings: Codable, Hashable, Sendable {
     /// The validation data's paths, or nil when part of the training data is held out.
     public var validationPaths: [String]? { validationFiles ?? validationFile.map { [$0] } }
 
-    public init(dataset: String = "fashion-mnist", directory: String? = nil, trainLimit: Int? = nil,
+    public init(dataset: DataSource = .fashionMNIST, directory: String? = nil, trainLimit: Int? = nil,
                 trainFile: String? = nil, validationFile: String? = nil) {
         self.dataset = dataset
         self.directory = directory
@@ -108,13 +128,13 @@ public struct DataSettings: Codable, Hashable, Sendable {
 
     /// Vectors from .npy files.
     public static func npy(train: String, validation: String?, trainLimit: Int? = nil) -> DataSettings {
-        DataSettings(dataset: "npy", trainLimit: trainLimit, trainFile: train, validationFile: validation)
+        DataSettings(dataset: .npy, trainLimit: trainLimit, trainFile: train, validationFile: validation)
     }
 
     /// Vectors from one or more .npy files or a directory of them (see `Dataset.init(npy:loading:)`);
     /// an empty `validation` means none.
     public static func npy(train: [String], validation: [String], trainLimit: Int? = nil) -> DataSettings {
-        var settings = DataSettings(dataset: "npy", trainLimit: trainLimit)
+        var settings = DataSettings(dataset: .npy, trainLimit: trainLimit)
         if train.count == 1 { settings.trainFile = train[0] } else { settings.trainFiles = train }
         if validation.count == 1 { settings.validationFile = validation[0] } else if !validation.isEmpty { settings.validationFiles = validation }
         return settings

@@ -32,7 +32,7 @@ extension DataSettings {
     /// rows, and shuffled as one process would shuffle them (`NPYLoading.streamedForRanks`); a
     /// validation file is then required (holding rows out would copy every row on every rank).
     public func load(fashionMNIST: String? = nil, log: (String) -> Void = { _ in }, forRanks: Bool = false) throws -> RunData {
-        guard dataset == "npy" else {
+        guard dataset == .npy else {
             let directory = try fashionMNIST.map { try FashionMNIST.locate(directory: $0) }
                 ?? self.directory.flatMap { try? FashionMNIST.locate(directory: $0) }
                 ?? FashionMNIST.locate(directory: nil, log: log)
@@ -73,7 +73,7 @@ extension DataSettings {
 
     /// One line saying what the data are, for progress messages.
     public var summaryText: String {
-        guard dataset == "npy", !trainPaths.isEmpty else { return "Fashion-MNIST" }
+        guard dataset == .npy, !trainPaths.isEmpty else { return "Fashion-MNIST" }
         return Self.describe(trainPaths) + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
     }
 }
