@@ -29,7 +29,9 @@ struct Demo: ParsableCommand {
         for (name, penalty) in [("l1", ActivityPenalty.l1(lambda: 1e-5)), ("kl", .kl(rho: 0.05, beta: 3))] {
             let config = RunConfig(model: .tutorial(penalty), training: settings,
                                    data: DataSettings(trainLimit: dataOptions.trainLimit))
-            try trainRun(config, data: data, out: out + "/" + name, force: true, summary: name == "l1")
+            try reportingInterruption {
+                try Run.train(config, data: data, out: out + "/" + name, force: true, shouldStop: stopRequested, events: RunPrinter(summary: name == "l1").handle)
+            }
             let analysis = try RunAnalysis(run: RunDirectory(path: out + "/" + name), test: data.test)
             try analysis.write()
             analyses.append(analysis)

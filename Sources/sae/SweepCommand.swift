@@ -43,46 +43,26 @@ struct SweepCommand: ParsableCommand {
         case .l1: settings = Sweep.grid(lambdas: try list(lambdas, "--l1"), ks: ks, codeSizes: codes)
         case .none: settings = Sweep.grid(ks: ks, codeSizes: codes)
         }
-        let trainingSettings = try training.settings()
         // Check every setting before training any.
-        let configs = try settings.map { setting -> RunConfig in
-            var model = AutoencoderConfig.tutorial(setting.penalty)
-            model.codeSize = setting.codeSize
-            if let k = setting.topK { (model.codeActivation, model.topK) = (.topk, k) }
-            try model.validate()
-            return RunConfig(model: model, training: trainingSettings, data: DataSettings(trainLimit: dataOptions.trainLimit))
-        }
+        let configs = try Sweep.configs(settings, training: try training.settings(), trainLimit: dataOptions.trainLimit)
         guard dataOptions.dataNpy.isEmpty else { throw ValidationError("sweeps run the tutorial's models on Fashion-MNIST; --data-npy is for `sae train`") }
         let data = try dataOptions.load()
         print("Linear probe on raw pixels (the baseline)...")
         let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)
-        var analyses: [RunAnalysis] = []
-        for (i, (setting, config)) in zip(settings, configs).enumerated() {
-            var run = RunDirectory(path: out + "/" + setting.name)
-            print("\n[\(i + 1)/\(settings.count)] \(setting.name)")
-            // A stored run counts (finished: skipped; interrupted: resumed) only if it was asked
-            // for with these very settings; otherwise the setting trains afresh beside it.
-            if let stored = try? run.loadConfig(), case let differences = stored.differences(from: config), !differences.isEmpty {
-                var n = 2
-                while FileManager.default.fileExists(atPath: "\(out)/\(setting.name)-\(n)") && (try? RunDirectory(path: "\(out)/\(setting.name)-\(n)").loadConfig())?.differences(from: config).isEmpty != true { n += 1 }
-                let fresh = RunDirectory(path: "\(out)/\(setting.name)-\(n)")
-                print("\(run.path) was trained with other settings (\(differences.joined(separator: ", "))); this one goes to \(fresh.path)")
-                run = fresh
+        let printer = RunPrinter()
+        let sweep = try reportingInterruption {
+            try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: pixels, out: out, shouldStop: stopRequested) { event in
+                switch event {
+                case .setting(let index, let count, let name): print("\n[\(index)/\(count)] \(name)")
+                case .trainsBeside(let stored, let differences, let fresh):
+                    print("\(stored.path) was trained with other settings (\(differences.joined(separator: ", "))); this one goes to \(fresh.path)")
+                case .skipped: print("already finished with these settings; skipped")
+                case .resuming(let run): print("Resuming \(run.path) from its checkpoint")
+                case .run(.resuming): printer.start()
+                case .run(let event): printer.handle(event)
+                }
             }
-            let state = (try? run.loadStatus())?.state
-            if state == .finished {
-                print("already finished with these settings; skipped")
-            } else if state?.isUnfinished == true, FileManager.default.fileExists(atPath: run.checkpointPath) {
-                print("Resuming \(run.path) from its checkpoint")
-                _ = try runTraining(try run.loadConfig(), data: data, directory: run, resume: true)
-            } else {
-                try trainRun(config, data: data, out: run.path, force: true, summary: false)
-            }
-            let analysis = try RunAnalysis(run: run, test: data.test, name: (run.path as NSString).lastPathComponent, probe: (data.train, pixels))
-            try analysis.write()
-            analyses.append(analysis)
         }
-        let sweep = Sweep(runs: analyses)
         try sweep.write(to: out)
         print("\n" + sweep.table)
         if let pick = sweep.recommendation() { print("\nRecommended: " + pick.reason) }

@@ -63,74 +63,21 @@ struct Train: ParsableCommand {
             try runOnRanks(communicator)
             return
         }
-        if let resume {
-            try resumeRun(resume)
-            return
-        }
-        let dataSettings = try dataOptions.settings()
-        // Check the model's options before loading (or downloading) anything.
-        let architecture = try model.config(defaultArchitecture: dataOptions.defaultArchitecture).architecture
-        let training = try self.training.settings(for: architecture)
-        let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
-        let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
-                               training: training, data: dataSettings)
-        try trainRun(config, data: data, out: out ?? "runs/\(model.penaltyKind.rawValue)", force: force, summary: summary)
-    }
-
-    private func resumeRun(_ path: String) throws {
-        let run = RunDirectory(path: path)
-        let config = try Self.resumableConfig(run)
-        let data = try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) })
-        print("Resuming \(run.path) (\(config.model.penalty.summaryText), \(config.training.epochs) epochs)")
-        try runTraining(config, data: data, directory: run, resume: true)
-    }
-
-    /// The config of the run in `run`, if it can be resumed.
-    static func resumableConfig(_ run: RunDirectory) throws -> RunConfig {
-        let config = try run.loadConfig()
-        if let status = try? run.loadStatus() {
-            if status.state == .finished { throw SAEError("\(run.path) has already finished training; nothing to resume") }
-            if status.state == .diverged {
-                throw SAEError("\(run.path) diverged (\(status.message ?? "non-finite loss")); resuming would diverge again: train anew with a lower --learning-rate")
+        try reportingInterruption {
+            if let resume {
+                try Run.resume(RunDirectory(path: resume), loadData: { try $0.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }) },
+                               shouldStop: stopRequested, events: RunPrinter().handle)
+                return
             }
+            let dataSettings = try dataOptions.settings()
+            // Check the model's options before loading (or downloading) anything.
+            let architecture = try model.config(defaultArchitecture: dataOptions.defaultArchitecture).architecture
+            let training = try self.training.settings(for: architecture)
+            let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
+            let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
+                                   training: training, data: dataSettings)
+            try Run.train(config, data: data, out: out ?? "runs/\(model.penaltyKind.rawValue)", force: force,
+                          shouldStop: stopRequested, events: RunPrinter(summary: summary).handle)
         }
-        guard FileManager.default.fileExists(atPath: run.checkpointPath) else {
-            throw SAEError("\(run.path) has no checkpoint.safetensors to resume from")
-        }
-        return config
-    }
-}
-
-/// Trains on loaded data and writes the run; shared by `train`, `demo` and `sweep`.
-@discardableResult
-func trainRun(_ config: RunConfig, data: RunData, out: String, force: Bool, summary: Bool) throws -> RunMetrics {
-    // Before the run directory is made: a model too large for this machine leaves nothing behind.
-    try MemoryBudget.check(config.model, batchSize: config.training.batchSize, validationSamples: data.test.count)
-    let directory = try RunDirectory.create(out, force: force)
-    var config = config
-    config.data.directory = data.directory
-    if summary { print(config.model.summary) }
-    let what = config.model.architecture == .dictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
-    print("Training \(what) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of \(config.data.summaryText) "
-          + "(validating on \(data.test.count)) into \(directory.path)")
-    return try runTraining(config, data: data, directory: directory, resume: false)
-}
-
-/// Trains with Keras-style progress, stopping cleanly on Ctrl-C, SIGTERM or SIGHUP (exit status
-/// 128 + the signal: 130, 143, 129).
-func runTraining(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool) throws -> RunMetrics {
-    Interrupt.install()
-    let printer = ProgressPrinter()
-    do {
-        let metrics = try TrainingRun.run(config, train: data.train, test: data.test, into: directory, resume: resume,
-                                          shouldStop: { Interrupt.requested }, progress: printer.handle)
-        print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(String(format: "%.4f", metrics.testFvu ?? .nan)), "
-              + "mean code activation \(String(format: "%.4g", metrics.meanActivation)), "
-              + "\(metrics.deadUnits) dead units")
-        return metrics
-    } catch let interrupted as TrainingRun.Interrupted {
-        print("")
-        printError("\(Interrupt.signalName): " + interrupted.description)
-        throw ExitCode(Interrupt.exitStatus)
     }
 }

@@ -41,13 +41,14 @@ extension Train {
 
     private func trainOnRanks(_ comm: Communicator) throws {
         let distributed = comm.isDistributed
+        // Open MPI hands rank 0 a terminal even when mpirun's output goes to a file: one line per epoch.
+        let printer = RunPrinter(summary: summary, suffix: " on " + ranksText(comm), interactive: false)
         if let resume {
-            let run = RunDirectory(path: resume)
-            let config = try comm.agree { try Self.resumableConfig(run) }
-            let data = try loadOnRanks(comm) { try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }
-            try data.checkSameOnEveryRank(comm, config: config)
-            print("Resuming \(run.path) (\(config.model.penalty.summaryText), \(config.training.epochs) epochs) on \(ranksText(comm))")
-            try trainOnRanks(config, data: data, directory: run, resume: true, comm)
+            try Run.resume(RunDirectory(path: resume), communicator: comm, loadData: { config in
+                let data = try loadOnRanks(comm) { try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }
+                try data.checkSameOnEveryRank(comm, config: config)
+                return data
+            }, shouldStop: stopRequested, events: printer.handle)
             return
         }
         let (dataSettings, training) = try comm.agree { () -> (DataSettings, TrainingSettings) in
@@ -64,31 +65,8 @@ extension Train {
         }
         config.data.directory = data.directory
         try data.checkSameOnEveryRank(comm, config: config)
-        // Before the run directory is made: each rank holds the model and its slice of a batch;
-        // rank 0 also the final evaluation's codes.
-        try comm.agree {
-            try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: training.batchSize, rank: 0, size: comm.size).count,
-                                   validationSamples: comm.isRoot ? data.test.count : 0)
-        }
-        let out = self.out ?? "runs/\(model.penaltyKind.rawValue)"
-        let directory = try comm.agree { comm.isRoot ? try RunDirectory.create(out, force: force) : RunDirectory(path: out) }
-        if summary { print(config.model.summary) }
-        let what = config.model.architecture == .dictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
-        print("Training \(what) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of \(config.data.summaryText) "
-              + "(validating on \(data.test.count)) into \(directory.path) on \(ranksText(comm))")
-        try trainOnRanks(config, data: data, directory: directory, resume: false, comm)
-    }
-
-    private func trainOnRanks(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool, _ comm: Communicator) throws {
-        Interrupt.install()
-        // Open MPI hands rank 0 a terminal even when mpirun's output goes to a file: one line per epoch.
-        let printer = ProgressPrinter(interactive: false)
-        let metrics = try TrainingRun.train(config, train: data.train, test: data.test, into: directory, resume: resume, communicator: comm,
-                                            shouldStop: { Interrupt.requested }, progress: printer.handle)
-        guard let metrics else { return }
-        print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(String(format: "%.4f", metrics.testFvu ?? .nan)), "
-              + "mean code activation \(String(format: "%.4g", metrics.meanActivation)), "
-              + "\(metrics.deadUnits) dead units")
+        try Run.train(config, data: data, out: self.out ?? "runs/\(model.penaltyKind.rawValue)", force: force, communicator: comm,
+                      shouldStop: stopRequested, events: printer.handle)
     }
 
     /// Loads the data on every rank, rank 0 first (so that a Fashion-MNIST download happens

@@ -141,4 +141,51 @@ final class ResumeTests: XCTestCase {
             XCTAssertEqual(second.history.count, 3)
         }
     }
+
+    /// `Run.train` and `Run.resume` in the library: the events in order, a stop mid-run that
+    /// resumes to the uninterrupted run's weights, and the resume policy's refusals.
+    func testRunTrainsResumesAndRefusesInTheLibrary() throws {
+        let root = temporaryDirectory(self)
+        let data = RunData(train: syntheticImages(count: 200, side: 4), test: syntheticImages(count: 50, side: 4, seed: 9))
+        let config = RunConfig(model: AutoencoderConfig(inputSize: 16, hiddenSizes: [8], codeSize: 4, penalty: .l1(lambda: 0.01)),
+                               training: TrainingSettings(epochs: 3, batchSize: 32, seed: 5), data: DataSettings())
+        func name(_ event: RunEvent) -> String? {
+            switch event {
+            case .training: "training"
+            case .resuming: "resuming"
+            case .progress: nil
+            case .finished: "finished"
+            }
+        }
+        var events: [String] = []
+        let reference = try XCTUnwrap(try Run.train(config, data: data, out: root + "/reference", force: false, events: { name($0).map { events.append($0) } }))
+        XCTAssertEqual(events, ["training", "finished"])
+        XCTAssertEqual(try RunDirectory(path: root + "/reference").loadStatus().state, .finished)
+        assertThrows(try Run.resume(RunDirectory(path: root + "/reference"), loadData: { _ in data }), "has already finished training; nothing to resume")
+        assertThrows(try Run.train(config, data: data, out: root + "/reference", force: false), "already exists and is not empty")
+
+        var steps = 0
+        XCTAssertThrowsError(try Run.train(config, data: data, out: root + "/run", force: false, shouldStop: { steps += 1; return steps == 10 })) {
+            XCTAssertTrue($0 is TrainingRun.Interrupted, "\($0)")
+        }
+        let run = RunDirectory(path: root + "/run")
+        XCTAssertEqual(try run.loadStatus().state, .interrupted)
+        assertThrows(try Run.train(config, data: data, out: run.path, force: false), "holds an unfinished run")
+        events = []
+        let resumed = try XCTUnwrap(try Run.resume(run, loadData: { XCTAssertEqual($0, try run.loadConfig()); return data },
+                                                   events: { name($0).map { events.append($0) } }))
+        XCTAssertEqual(events, ["resuming", "finished"])
+        XCTAssertEqual(resumed.testMse, reference.testMse)
+        XCTAssertEqual(FileManager.default.contents(atPath: run.modelPath), FileManager.default.contents(atPath: root + "/reference/model.safetensors"))
+
+        try run.save(status: RunStatus(state: .diverged, message: "loss NaN"))
+        assertThrows(try Run.resume(run, loadData: { _ in data }), "diverged (loss NaN); resuming would diverge again")
+        try run.save(status: RunStatus(state: .interrupted))
+        try FileManager.default.removeItem(atPath: run.checkpointPath)
+        assertThrows(try Run.resume(run, loadData: { _ in data }), "has no checkpoint.safetensors to resume from")
+    }
+
+    private func assertThrows<T>(_ body: @autoclosure () throws -> T, _ text: String, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), line: line) { XCTAssertTrue("\($0)".contains(text), "\($0) should mention \(text)", line: line) }
+    }
 }
