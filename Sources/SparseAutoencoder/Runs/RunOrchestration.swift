@@ -76,6 +76,7 @@ public enum Run {
     }
 
     /// Trains (or continues) the run in `directory` and reports the end.
+    @discardableResult
     static func train(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool, _ comm: Communicator,
                       shouldStop: @escaping () -> Bool, events: (RunEvent) -> Void) throws -> RunMetrics? {
         let metrics = try TrainingRun.train(config, train: data.train, test: data.test, into: directory, resume: resume, communicator: comm,
