@@ -174,7 +174,8 @@ public struct RunDirectory: Sendable {
                 throw SAEError("\(path) has no model: its training diverged (\(status?.message ?? "non-finite loss")); train it again")
             case .finished:
                 throw SAEError("\(path) has no model.safetensors although its training finished: the file was removed; train it again")
-            case .interrupted, .training where FileManager.default.fileExists(atPath: checkpointPath):
+            case .interrupted where FileManager.default.fileExists(atPath: checkpointPath),
+                 .training where FileManager.default.fileExists(atPath: checkpointPath):
                 throw SAEError("\(path) has no model yet: its training was interrupted (or is still running); continue it with `sae train --resume \(path)`")
             default:
                 throw SAEError("\(path) has no model.safetensors and no checkpoint to resume from; train it again")
