@@ -87,12 +87,7 @@ final class ExampleTests: XCTestCase {
     }
 
     func testTheExampleRunsOnTheFixture() throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("GettingStarted").path
-        let path = FileManager.default.isExecutableFile(atPath: binary) ? binary
-            : Bundle.main.bundleURL.appendingPathComponent("GettingStarted").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            return XCTFail("the GettingStarted example was not built next to the tests (\(binary))")
-        }
+        let path = try builtExecutable("GettingStarted")
         let dir = temporaryDirectory(self), out = dir + "/out"
         _ = FileManager.default.createFile(atPath: dir + "/stdout", contents: nil)
         _ = FileManager.default.createFile(atPath: dir + "/stderr", contents: nil)

@@ -42,15 +42,7 @@ final class InstallTests: XCTestCase {
     }
 
     /// The `sae` built next to the tests.
-    func builtSAE() throws -> String {
-        let next = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae").path
-        let path = FileManager.default.isExecutableFile(atPath: next) ? next : Bundle.main.bundleURL.appendingPathComponent("sae").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            XCTFail("the sae executable was not built next to the tests (\(next))")
-            throw SAEError("no sae")
-        }
-        return path
-    }
+    func builtSAE() throws -> String { try builtExecutable("sae") }
 
     /// Every file and symlink (not directory) under `dir`, relative to it.
     func files(under dir: String) -> [String] {

@@ -70,14 +70,37 @@ struct CommandResult {
     var stderr: String
 }
 
+/// The path of an executable of this package (`sae`, `GettingStarted`) that `swift test` built
+/// next to the test bundle; a test failure if it is not there.
+func builtExecutable(_ name: String) throws -> String {
+    let next = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
+    let path = FileManager.default.isExecutableFile(atPath: next) ? next : Bundle.main.bundleURL.appendingPathComponent(name).path
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        XCTFail("the \(name) executable was not built next to the tests (\(next))")
+        throw SAEError("no \(name)")
+    }
+    return path
+}
+
+/// Runs `executable` with arguments and extra environment variables; returns the exit status and
+/// standard output and error together.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, out)
+}
+
 /// Runs the `sae` executable built next to the tests, with extra environment variables.
 func runSAE(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae").path
-    let path = FileManager.default.isExecutableFile(atPath: binary) ? binary : Bundle.main.bundleURL.appendingPathComponent("sae").path
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-        XCTFail("the sae executable was not built next to the tests (\(binary))")
-        throw SAEError("no sae")
-    }
+    let path = try builtExecutable("sae")
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = arguments
@@ -101,14 +124,5 @@ func assertCommandFails(_ r: CommandResult, mentioning text: String, file: Stati
 /// Runs `python3` (which needs numpy: `make test` installs it) with arguments; returns the exit
 /// status and standard output + error.
 func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3"] + arguments
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    return (p.terminationStatus, out)
+    try runProcess("/usr/bin/env", ["python3"] + arguments)
 }
