@@ -93,7 +93,8 @@ final class UserOutputTests: XCTestCase {
     func testARunDirectoryHasOneWriterAtATime() throws {
         let dir = temporaryDirectory(self) + "/run"
         let run = try RunDirectory.create(dir, force: false)
-        try run.lock()   // the same process may take it again
+        try run.lock()   // the same process may take it again,
+        try RunDirectory(path: (dir as NSString).deletingLastPathComponent + "/./run").lock()   // under any spelling
         let vectors = temporaryDirectory(self) + "/v.npy"
         try NPY.write(randomFloats(64 * 4, seed: 1), rows: 64, cols: 4, to: vectors)
         let r = try runSAE(["train", "--data-npy", vectors, "--code", "8", "--k", "2", "--epochs", "1", "--out", dir, "--force"])

@@ -92,7 +92,7 @@ public struct RunDirectory: Sendable {
 
     /// Who holds this directory's lock, if another process does (without creating anything).
     func lockHolder() -> String? {
-        if RunDirectory.heldLock.withLock({ RunDirectory.held[path] != nil }) { return nil }
+        if RunDirectory.heldLock.withLock({ RunDirectory.held[lockKey] != nil }) { return nil }
         let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -101,6 +101,13 @@ public struct RunDirectory: Sendable {
             return nil
         }
         return RunDirectory.holder(fd)
+    }
+
+    /// The directory's canonical path: `runs/x`, `./runs/x` and a link to it are one lock.
+    private var lockKey: String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     private static func holder(_ fd: Int32) -> String {
@@ -122,7 +129,7 @@ public struct RunDirectory: Sendable {
     /// next. Every command that writes into a run takes it first; a second writer is refused with
     /// a sentence naming the holder.
     public func lock() throws {
-        let key = path
+        let key = lockKey
         RunDirectory.heldLock.lock()
         defer { RunDirectory.heldLock.unlock() }
         if RunDirectory.held[key] != nil { return }
