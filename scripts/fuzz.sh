@@ -8,21 +8,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20000}
 build=.build-fuzz
-mkdir -p "$build/CKernels"
-cat > "$build/CKernels/module.modulemap" <<MAP
-module CKernels {
-    header "$PWD/Sources/CKernels/include/sae_kernels.h"
-    export *
-}
-MAP
-clang -O1 -fsanitize=address -ISources/CKernels/include -c Sources/CKernels/kernels.c -o "$build/kernels.o"
+# The package's C targets (CKernels, CMPI): a module map each, and their sources compiled.
+objects=()
+for module in CKernels CMPI; do
+  header=$(ls Sources/$module/include/*.h)
+  mkdir -p "$build/$module"
+  printf 'module %s {\n    header "%s"\n    export *\n}\n' "$module" "$PWD/$header" > "$build/$module/module.modulemap"
+  for source in Sources/$module/*.c; do
+    object="$build/$module-$(basename "$source" .c).o"
+    clang -O1 -fsanitize=address -ISources/$module/include -c "$source" -o "$object"
+    objects+=("$object")
+  done
+done
 echo "Building the fuzz binary (libFuzzer + AddressSanitizer)"
 # shellcheck disable=SC2046
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SparseAutoencoder \
   $(find Sources/SparseAutoencoder -name '*.swift' | sort) Fuzz/FuzzMain.swift \
-  -I Sources/CZlib -I Sources/COpenBLAS -I "$build/CKernels" \
+  -I Sources/CZlib -I Sources/COpenBLAS -I "$build/CKernels" -I "$build/CMPI" \
   $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
-  "$build/kernels.o" $(pkg-config --libs openblas) -lz \
+  "${objects[@]}" $(pkg-config --libs openblas) -lz -ldl \
   -o "$build/fuzz-parsers" 2> >(grep -v "Cannot export local symbol" >&2)
 
 for target in idx safetensors config npy; do
