@@ -32,7 +32,7 @@ final class RunPrinter {
             progress.handle(event)
         case .finished(let directory, let metrics):
             print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(String(format: "%.4f", metrics.testFvu ?? .nan)), "
-                  + "mean code activation \(String(format: "%.4g", metrics.meanActivation)), "
+                  + "mean code activation \(String(format: "%.4g", metrics.codes.meanActivation)), "
                   + "\(metrics.deadUnits) dead units")
         }
     }

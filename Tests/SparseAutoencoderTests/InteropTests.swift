@@ -37,7 +37,7 @@ final class InteropTests: XCTestCase {
         let metrics = try RunDirectory(path: dir + "/run").loadMetrics()
         XCTAssertNil(metrics.testBce)
         XCTAssertLessThan(metrics.testFvu!, 1)
-        XCTAssertEqual(metrics.l0, 4, accuracy: 0.01)
+        XCTAssertEqual(metrics.codes.l0, 4, accuracy: 0.01)
 
         for (what, file) in [("encode", "codes"), ("reconstruct", "recon")] {
             let r = try runSAE([what, dir + "/run", "--npy", dir + "/x.npy", "--out", dir + "/\(file).npy"])

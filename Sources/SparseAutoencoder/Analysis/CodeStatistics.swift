@@ -60,7 +60,9 @@ public struct CodeStatistics: Codable, Equatable, Sendable {
         }
         let n = Double(rows)
         unitMeans = sums.map { $0 / n }
-        meanActivation = sums.reduce(0, +) / (n * Double(cols))
+        // The mean of the unit means, summed as `Evaluation` sums it: metrics.json's mean
+        // activation, to the last digit.
+        meanActivation = unitMeans.reduce(0, +) / Double(cols)
         let active = activeCounts.reduce(0, +)
         l0 = Double(active) / n
         l0ByThreshold = Dictionary(uniqueKeysWithValues: zip(Self.reportedThresholds, l0Counts).map { (Self.key($0), Double($1) / n) })
@@ -74,6 +76,12 @@ public struct CodeStatistics: Codable, Equatable, Sendable {
         }
         lifetimeSparsity = unitLifetimeSparsity.reduce(0, +) / Double(cols)
         unitActivationFrequency = activeCounts.map { Double($0) / n }
+    }
+
+    /// The keys metrics.json has always used (`RunMetrics` writes these beside its own).
+    enum CodingKeys: String, CodingKey {
+        case threshold = "activityThreshold", meanActivation, unitMeans = "unitMeanActivations", l0, l0ByThreshold,
+             neverActiveUnits, nearZeroFraction, hoyerSparsity, unitLifetimeSparsity, lifetimeSparsity, unitActivationFrequency
     }
 
     /// "0.001", "0.01", "0.1": the JSON key of a threshold.

@@ -59,7 +59,7 @@ public struct Comparison {
 
     private func stackedUnitActivations() -> String {
         let panels = runs.map { run in
-            RunFigures.unitActivations(run.metrics.unitMeanActivations, penalty: run.config.model.penalty,
+            RunFigures.unitActivations(run.metrics.codes.unitMeans, penalty: run.config.model.penalty,
                                        title: "\(run.name): mean activation per code unit, penalty \(run.config.model.penalty.summaryText)")
         }
         let panelHeight = 380, width = 760

@@ -78,7 +78,7 @@ public struct RunAnalysis {
             Figure(file: "unit_activation.svg", title: "Mean activation per code unit",
                    caption: "Each bar is one code unit's mean output over the test set"
                        + (config.model.penalty.rho != nil ? "; the dashed line is the KL target ρ that the penalty pulls every unit towards." : ". Bars near zero are units the penalty has (nearly) switched off."),
-                   content: .svg(RunFigures.unitActivations(metrics.unitMeanActivations, penalty: config.model.penalty))),
+                   content: .svg(RunFigures.unitActivations(metrics.codes.unitMeans, penalty: config.model.penalty))),
             Figure(file: "code_histogram.svg", title: "Distribution of code values",
                    caption: "All \(evaluation.codes.count) test code values in 50 bins; counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
                    content: .svg(RunFigures.codeHistogram(evaluation.codes))),

@@ -53,16 +53,16 @@ public struct Sweep {
     public func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
         let candidates = runs.indices.filter { runs[$0].config.model.penalty != .none || runs[$0].config.model.codeActivation == .topk }
         guard !candidates.isEmpty else { return nil }
-        let points = candidates.map { (x: runs[$0].metrics.l0, y: runs[$0].metrics.reconstructionError) }
+        let points = candidates.map { (x: runs[$0].metrics.codes.l0, y: runs[$0].metrics.reconstructionError) }
         let best = points.map(\.y).min()!
         let front = Self.paretoFront(points)
         guard let local = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
         let pick = candidates[local]
         var reason = String(format: "%@ is the sparsest setting (%.1f active units per image, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of the best sparse run's (%.4f): sparser settings cost more reconstruction than that.",
-                            runs[pick].name, points[local].x, runs[pick].metrics.meanActivation, errorName, points[local].y, tolerance * 100, best)
+                            runs[pick].name, points[local].x, runs[pick].metrics.codes.meanActivation, errorName, points[local].y, tolerance * 100, best)
         if let baseline = runs.first(where: { $0.config.model.penalty == .none && $0.config.model.codeActivation != .topk }) {
             reason += String(format: " Against no penalty (%.1f active units, test %@ %.4f) it costs %+.1f%% %@.",
-                             baseline.metrics.l0, errorName, baseline.metrics.reconstructionError, 100 * (points[local].y / baseline.metrics.reconstructionError - 1), errorName)
+                             baseline.metrics.codes.l0, errorName, baseline.metrics.reconstructionError, 100 * (points[local].y / baseline.metrics.reconstructionError - 1), errorName)
         }
         return (pick, reason)
     }
@@ -85,12 +85,12 @@ public struct Sweep {
 
     /// The table: one row per run.
     public var table: String {
-        let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.l0, y: $0.metrics.reconstructionError) }))
+        let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.codes.l0, y: $0.metrics.reconstructionError) }))
         let header = ["setting", "test BCE", "test MSE", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
         let rows = runs.enumerated().map { i, run -> [String] in
             let m = run.metrics
-            return [run.name, m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse), String(format: "%.2f", m.l0),
-                    String(format: "%.4g", m.meanActivation), String(format: "%.3f", m.hoyerSparsity), "\(m.deadUnits)",
+            return [run.name, m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse), String(format: "%.2f", m.codes.l0),
+                    String(format: "%.4g", m.codes.meanActivation), String(format: "%.3f", m.codes.hoyerSparsity), "\(m.deadUnits)",
                     m.probeAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-", front.contains(i) ? "yes" : ""]
         }
         let widths = header.indices.map { c in max(header[c].count, rows.map { $0[c].count }.max() ?? 0) + 2 }
@@ -104,8 +104,8 @@ public struct Sweep {
     public func write(to directory: String) throws -> [String] {
         try UserOutput.makeDirectory(directory)
         let charts = [
-            ("pareto_l0.svg", paretoChart(sparsity: \.l0, label: "L0: active units per test image (fewer = sparser)", title: "Reconstruction against sparsity (L0)")),
-            ("pareto_mean_activation.svg", paretoChart(sparsity: \.meanActivation, label: "mean code activation", title: "Reconstruction against mean activation")),
+            ("pareto_l0.svg", paretoChart(sparsity: \.codes.l0, label: "L0: active units per test image (fewer = sparser)", title: "Reconstruction against sparsity (L0)")),
+            ("pareto_mean_activation.svg", paretoChart(sparsity: \.codes.meanActivation, label: "mean code activation", title: "Reconstruction against mean activation")),
         ]
         for (file, svg) in charts { try AtomicFile.write(svg, to: directory + "/" + file) }
         let advice = recommendation().map { "Recommended: \($0.reason)" } ?? "No recommendation: the sweep is empty."

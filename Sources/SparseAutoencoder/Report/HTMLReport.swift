@@ -30,7 +30,7 @@ public enum HTMLReport {
             body += "<tr><td>\(escape(metric.label))</td>" + runs.map { "<td class=\"num\">\(escape(metric.value($0.metrics)))</td>" }.joined()
                 + "<td class=\"why\">\(escape(metric.explanation))</td></tr>\n"
         }
-        body += "</table>\n<p class=\"note\">A code value counts as active above \(runs[0].metrics.activityThreshold).</p>\n"
+        body += "</table>\n<p class=\"note\">A code value counts as active above \(runs[0].metrics.codes.threshold).</p>\n"
 
         if runs.count > 1 {
             body += "<h2 id=\"comparison\">Comparison</h2>\n" + comparison.figures.map(figure).joined()

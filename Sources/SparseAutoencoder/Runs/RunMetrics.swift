@@ -1,5 +1,8 @@
 /// A run's numbers (`metrics.json`), on the test set after training: losses, reconstruction
 /// errors (overall and per class) and the code's sparsity statistics.
+///
+/// metrics.json is flat: the `codes` statistics are written beside the other keys, under the
+/// names `CodeStatistics` gives them (e.g. `activity_threshold`), as before they were grouped.
 public struct RunMetrics: Codable, Equatable, Sendable {
     public var finalLoss: Double
     public var finalValLoss: Double?
@@ -8,34 +11,17 @@ public struct RunMetrics: Codable, Equatable, Sendable {
     public var testMse: Double
     /// Fraction of variance unexplained on the test set (see `Evaluation.fvu`).
     public var testFvu: Double?
-    /// Mean of all test-set code values.
-    public var meanActivation: Double
     /// Units whose mean test activation is below 1e-3.
     public var deadUnits: Int
     public var epochs: Int
     public var trainSeconds: Double
     public var secondsPerEpoch: Double
-    /// Mean test activation of each code unit.
-    public var unitMeanActivations: [Double]
     /// Reconstruction BCE and MSE per class (index = label); empty without labels (or BCE).
     public var testBceByClass: [Double]
     public var testMseByClass: [Double]
-    /// A code value is active when its magnitude exceeds this.
-    public var activityThreshold: Double
-    /// Mean number of active units per test image, at `activityThreshold` and at 0.001, 0.01, 0.1.
-    public var l0: Double
-    public var l0ByThreshold: [String: Double]
-    /// Units never active on any test image.
-    public var neverActiveUnits: Int
-    /// Fraction of all test code values that are not active.
-    public var nearZeroFraction: Double
-    /// Mean Hoyer sparsity of the test codes (0 = dense, 1 = one unit).
-    public var hoyerSparsity: Double
-    /// Treves-Rolls lifetime sparsity per unit, and its mean.
-    public var unitLifetimeSparsity: [Double]
-    public var lifetimeSparsity: Double
-    /// Fraction of test images on which each unit is active.
-    public var unitActivationFrequency: [Double]
+    /// The sparsity of the test codes: mean activation (overall and per unit), L0, Hoyer and
+    /// lifetime sparsity, never-active units, at `codes.threshold`.
+    public var codes: CodeStatistics
     /// Test accuracy of a linear probe (logistic regression) on the codes, and the same probe on
     /// raw pixels as a baseline; present once `sae analyze` has run them.
     public var probeAccuracy: Double?
@@ -49,29 +35,63 @@ public struct RunMetrics: Codable, Equatable, Sendable {
         testBce = test.bce
         testMse = test.mse
         testFvu = test.fvu
-        meanActivation = test.meanActivation
         deadUnits = test.deadUnits
         epochs = history.count
         trainSeconds = history.reduce(0) { $0 + $1.seconds }
         secondsPerEpoch = history.isEmpty ? 0 : trainSeconds / Double(history.count)
-        unitMeanActivations = test.unitMeans
         trainingDeadLatents = history.last?.deadLatents
         testBceByClass = test.bceByClass
         testMseByClass = test.mseByClass
-        let stats = CodeStatistics(codes: test.codes, rows: test.codes.count / test.unitMeans.count,
-                                   cols: test.unitMeans.count, threshold: threshold)
-        activityThreshold = threshold
-        l0 = stats.l0
-        l0ByThreshold = stats.l0ByThreshold
-        neverActiveUnits = stats.neverActiveUnits
-        nearZeroFraction = stats.nearZeroFraction
-        hoyerSparsity = stats.hoyerSparsity
-        unitLifetimeSparsity = stats.unitLifetimeSparsity
-        lifetimeSparsity = stats.lifetimeSparsity
-        unitActivationFrequency = stats.unitActivationFrequency
+        codes = CodeStatistics(codes: test.codes, rows: test.codes.count / test.unitMeans.count,
+                               cols: test.unitMeans.count, threshold: threshold)
     }
 
     /// The reconstruction error sweeps and fronts rank by: BCE where it is defined, else MSE.
     public var reconstructionError: Double { testBce ?? testMse }
     public var reconstructionErrorName: String { testBce == nil ? "MSE" : "BCE" }
+
+    // MARK: Codable, flat (see above)
+
+    private enum CodingKeys: String, CodingKey {
+        case finalLoss, finalValLoss, testBce, testMse, testFvu, deadUnits, epochs, trainSeconds, secondsPerEpoch,
+             testBceByClass, testMseByClass, probeAccuracy, pixelProbeAccuracy, trainingDeadLatents
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        finalLoss = try c.decode(Double.self, forKey: .finalLoss)
+        finalValLoss = try c.decodeIfPresent(Double.self, forKey: .finalValLoss)
+        testBce = try c.decodeIfPresent(Double.self, forKey: .testBce)
+        testMse = try c.decode(Double.self, forKey: .testMse)
+        testFvu = try c.decodeIfPresent(Double.self, forKey: .testFvu)
+        deadUnits = try c.decode(Int.self, forKey: .deadUnits)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        trainSeconds = try c.decode(Double.self, forKey: .trainSeconds)
+        secondsPerEpoch = try c.decode(Double.self, forKey: .secondsPerEpoch)
+        testBceByClass = try c.decode([Double].self, forKey: .testBceByClass)
+        testMseByClass = try c.decode([Double].self, forKey: .testMseByClass)
+        probeAccuracy = try c.decodeIfPresent(Double.self, forKey: .probeAccuracy)
+        pixelProbeAccuracy = try c.decodeIfPresent(Double.self, forKey: .pixelProbeAccuracy)
+        trainingDeadLatents = try c.decodeIfPresent(Int.self, forKey: .trainingDeadLatents)
+        codes = try CodeStatistics(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(finalLoss, forKey: .finalLoss)
+        try c.encodeIfPresent(finalValLoss, forKey: .finalValLoss)
+        try c.encodeIfPresent(testBce, forKey: .testBce)
+        try c.encode(testMse, forKey: .testMse)
+        try c.encodeIfPresent(testFvu, forKey: .testFvu)
+        try c.encode(deadUnits, forKey: .deadUnits)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(trainSeconds, forKey: .trainSeconds)
+        try c.encode(secondsPerEpoch, forKey: .secondsPerEpoch)
+        try c.encode(testBceByClass, forKey: .testBceByClass)
+        try c.encode(testMseByClass, forKey: .testMseByClass)
+        try c.encodeIfPresent(probeAccuracy, forKey: .probeAccuracy)
+        try c.encodeIfPresent(pixelProbeAccuracy, forKey: .pixelProbeAccuracy)
+        try c.encodeIfPresent(trainingDeadLatents, forKey: .trainingDeadLatents)
+        try codes.encode(to: encoder)   // into the same JSON object
+    }
 }
