@@ -56,7 +56,7 @@ struct Analyze: ParsableCommand {
         let files = try analysis.write()
         print(MetricsTable.describe(analysis.metrics))
         if analysis.test.isLabelled {
-            print("\nReconstruction error per class:\n" + MetricsTable.renderByClass([(analysis.name, analysis.metrics)], classNames: FashionMNIST.classNames))
+            print("\nReconstruction error per class:\n" + MetricsTable.renderByClass([(analysis.name, analysis.metrics)], classNames: analysis.classNames))
         }
         print("\nWrote \(analysis.directory.metricsPath) and \(files.count) figures in \(analysis.directory.path)/figures")
     }

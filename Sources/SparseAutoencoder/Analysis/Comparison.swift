@@ -47,11 +47,9 @@ public struct Comparison {
     @discardableResult
     /// Existing files of these names are replaced only with `force` (see `UserOutput`).
     public func write(to directory: String, force: Bool = false) throws -> [String] {
-        let classNames = runs[0].config.data.dataset == .fashionMNIST ? FashionMNIST.classNames
-            : (0..<runs[0].metrics.testMseByClass.count).map { "class \($0)" }
         let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n```\n" + table
             + "\n```\n\nReconstruction error per class (test set):\n\n```\n"
-            + MetricsTable.renderByClass(runs.map { ($0.name, $0.metrics) }, classNames: classNames) + "\n```\n"
+            + MetricsTable.renderByClass(runs.map { ($0.name, $0.metrics) }, classNames: runs[0].classNames) + "\n```\n"
         let files = figures.map { ($0.file, $0.bytes) } + [("comparison.md", Data(markdown.utf8))]
         try UserOutput.write(files, into: directory, force: force)
         return files.map { directory + "/" + $0.0 }

@@ -61,6 +61,12 @@ public struct RunAnalysis {
     }
 
     public var side: Int { Int(Double(config.model.inputSize).squareRoot()) }
+
+    /// The name of each class (index = label) for the per-class tables: Fashion-MNIST's, else
+    /// "class N" for each label the test set has.
+    public var classNames: [String] {
+        config.data.dataset == .fashionMNIST ? FashionMNIST.classNames : metrics.testMseByClass.indices.map { "class \($0)" }
+    }
     private var isImage: Bool { test.isImage && side * side == config.model.inputSize }
 
     /// The first test image of each class (label order): the columns of reconstruction grids.

@@ -72,13 +72,12 @@ public enum HTMLReport {
 
     private static func classTable(_ run: RunAnalysis) -> String {
         guard !run.metrics.testMseByClass.isEmpty else { return "" }
-        let names = run.config.data.dataset == .fashionMNIST ? FashionMNIST.classNames : []
+        let names = run.classNames
         var out = "<h3>Reconstruction error per class</h3>\n<table><tr><th>class</th><th>images</th><th>BCE</th><th>MSE</th></tr>\n"
         for i in run.metrics.testMseByClass.indices {
-            let name = i < names.count ? names[i] : "class \(i)"
             let bce = run.metrics.testBceByClass.indices.contains(i) ? String(format: "%.4f", run.metrics.testBceByClass[i]) : "-"
             out += String(format: "<tr><td>%@</td><td class=\"num\">%d</td><td class=\"num\">%@</td><td class=\"num\">%.4f</td></tr>\n",
-                          escape(name), run.evaluation.classCounts[i], bce, run.metrics.testMseByClass[i])
+                          escape(names[i]), run.evaluation.classCounts[i], bce, run.metrics.testMseByClass[i])
         }
         return out + "</table>\n"
     }
