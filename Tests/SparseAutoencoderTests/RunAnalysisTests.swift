@@ -62,7 +62,7 @@ final class RunAnalysisTests: XCTestCase {
         let explained = MetricsTable.catalogue.filter { $0.value(analyses[0].metrics) != "-" }
         XCTAssertGreaterThanOrEqual(explained.count, 10, "the metrics the report must explain")
         for metric in explained {
-            XCTAssertTrue(html.contains(HTMLReport.escape(metric.explanation)), metric.label)
+            XCTAssertTrue(html.contains(HTMLPage.escape(metric.explanation)), metric.label)
         }
         XCTAssertFalse(html.contains("linear probe accuracy"), "no probe was run, so no probe row")
     }

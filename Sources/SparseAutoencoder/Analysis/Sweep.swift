@@ -113,16 +113,12 @@ public struct Sweep {
         let markdown = "# Sweep\n\n```\n\(table)\n```\n\n\(advice)\n\n\(baseline)\n\nCharts: pareto_l0.svg, pareto_mean_activation.svg. "
             + "A run is on the Pareto front when no other run has both a lower test \(errorName) and a lower L0.\n"
         try AtomicFile.write(markdown, to: directory + "/sweep.md")
-        let html = """
-            <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>sae sweep</title>
-            <style>body{font-family:Helvetica,Arial,sans-serif;color:#333;max-width:980px;margin:24px auto;padding:0 24px}pre{background:#f5f5f5;padding:8px;overflow-x:auto}svg{max-width:100%;height:auto}</style></head>
-            <body><h1>Sweep: \(runs.count) runs</h1><p>\(HTMLReport.escape(advice))</p><p>\(HTMLReport.escape(baseline))</p>
-            <pre>\(HTMLReport.escape(table))</pre>
+        let html = HTMLPage.render(title: "sae sweep", body: """
+            <h1>Sweep: \(runs.count) runs</h1><p>\(HTMLPage.escape(advice))</p><p>\(HTMLPage.escape(baseline))</p>
+            <pre>\(HTMLPage.escape(table))</pre>
             <p>A run is on the Pareto front when no other run has both a lower test \(errorName) and a lower L0 (active units per image).</p>
             \(charts.map { $0.1 }.joined(separator: "\n"))
-            </body></html>
-
-            """
+            """)
         try AtomicFile.write(html, to: directory + "/sweep.html")
         return charts.map { directory + "/" + $0.0 } + [directory + "/sweep.md", directory + "/sweep.html"]
     }
