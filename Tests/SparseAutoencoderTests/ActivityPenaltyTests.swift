@@ -6,7 +6,9 @@ final class ActivityPenaltyTests: XCTestCase {
 
     func evaluate(_ penalty: ActivityPenalty, _ h: [Float], gradient: UnsafeMutablePointer<Float>? = nil) -> Double {
         var scratch = [Float](repeating: 0, count: cols)
-        return penalty.evaluate(code: h, rows: rows, cols: cols, gradient: gradient, scratch: &scratch)
+        let value = penalty.value(code: h, rows: rows, cols: cols, scratch: &scratch)
+        if let gradient { penalty.addGradient(code: h, rows: rows, cols: cols, scratch: scratch, into: gradient) }
+        return value
     }
 
     func testL1IsLambdaTimesSumOverBatchSize() {

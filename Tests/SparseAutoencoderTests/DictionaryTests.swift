@@ -5,11 +5,15 @@ import XCTest
 /// dead latents, unit-norm decoder rows, and the FVU it reports.
 final class DictionaryTests: XCTestCase {
     /// A small dictionary with non-zero biases (off the relu kinks) and a batch in a workspace.
-    /// `sparseStep: false` makes a TopK dictionary take the dense path.
+    /// The weights are always a unit-norm dictionary's start (rows of length 1), also for a config
+    /// without `unitNormDecoder`, whose backward pass then gives the plain gradient that finite
+    /// differences check. `sparseStep: false` makes a TopK dictionary take the dense path.
     private func setUp(_ config: AutoencoderConfig, batch: Int, seed: UInt64 = 3, sparseStep: Bool = true)
         throws -> (model: Autoencoder, ws: Workspace, x: [Float], p: [Float]) {
+        var unitNorm = config
+        unitNorm.unitNormDecoder = true
         let model = try Autoencoder(config: config, seed: seed)
-        var p = model.parameterValues
+        var p = try Autoencoder(config: unitNorm, seed: seed).parameterValues
         for layer in model.layers { for j in 0..<layer.outputSize { p[layer.biasOffset + j] = j % 2 == 0 ? 0.1 : -0.07 } }
         model.parameterValues = p
         let ws = Workspace(model: model, capacity: batch, sparseStep: sparseStep)
@@ -17,25 +21,50 @@ final class DictionaryTests: XCTestCase {
     }
 
     func testGradientMatchesFiniteDifferencesIncludingTheCentring() throws {
-        for (config, sparseStep) in [(AutoencoderConfig.dictionary(inputSize: 5, codeSize: 7, penalty: .l1(lambda: 0.05)), false),
-                                     (AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3), false),
-                                     (AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3), true)] {
+        for (config, sparseStep) in [(AutoencoderConfig.dictionary(inputSize: 5, codeSize: 7, penalty: .l1(lambda: 0.05), unitNormDecoder: false), false),
+                                     (AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3, unitNormDecoder: false), false),
+                                     (AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3, unitNormDecoder: false), true)] {
             let (model, ws, x, p) = try setUp(config, batch: 4, sparseStep: sparseStep)
             XCTAssertEqual(ws.sparse != nil, sparseStep)
             func loss(_ params: [Float]) -> Double {
                 model.parameterValues = params
                 ws.input.update(from: x, count: x.count)
                 model.forward(ws, batch: 4)
-                let (r, q, _) = model.loss(ws, batch: 4, gradients: nil)
-                return r + q
+                return model.loss(ws, batch: 4).objective
             }
             _ = loss(p)
             var g = [Float](repeating: 0, count: model.parameterCount)
-            _ = model.loss(ws, batch: 4, gradients: &g)
+            _ = model.lossAndGradient(ws, batch: 4, into: &g)
             // b_dec's gradient has both paths: the output bias and the centring.
             let bDec = model.layers[1].biasOffset
             XCTAssertNotEqual(g[bDec], 0)
             assertGradientMatches(g, at: p, h: 2e-3, tolerance: 5e-3, loss)
+        }
+    }
+
+    /// With unit-norm decoder rows, backward's decoder gradient is the plain gradient (checked by
+    /// finite differences above) with each row's radial part removed, on both paths; the rest is equal.
+    func testUnitNormBackwardIsTheProjectedGradient() throws {
+        for sparseStep in [false, true] {
+            let plain = AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 3, unitNormDecoder: false)
+            var unit = plain
+            unit.unitNormDecoder = true
+            let (model, ws, x, p) = try setUp(unit, batch: 4, sparseStep: sparseStep)
+            let (reference, referenceWs, _, _) = try setUp(plain, batch: 4, sparseStep: sparseStep)
+            reference.parameterValues = p
+            var g = [Float](repeating: 0, count: model.parameterCount), expected = g
+            for (m, w) in [(model, ws), (reference, referenceWs)] {
+                w.input.update(from: x, count: x.count)
+                m.forward(w, batch: 4)
+            }
+            _ = model.lossAndGradient(ws, batch: 4, into: &g)
+            _ = reference.lossAndGradient(referenceWs, batch: 4, into: &expected)
+            let raw = expected
+            expected.withUnsafeMutableBufferPointer { model.dictionary!.projectDecoderGradient($0.baseAddress!) }
+            for i in g.indices { XCTAssertEqual(g[i], expected[i], accuracy: 1e-6, "parameter \(i), sparse step \(sparseStep)") }
+            // The projection did something.
+            let decoder = model.layers[1].kernelOffset..<(model.layers[1].kernelOffset + 40)
+            XCTAssertGreaterThan(zip(raw[decoder], g[decoder]).map { abs($0 - $1) }.max()!, 1e-4)
         }
     }
 
@@ -47,7 +76,8 @@ final class DictionaryTests: XCTestCase {
     }
 
     private func checkAuxKGradient(sparseStep: Bool) throws {
-        let config = AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 2, auxK: AuxK(k: 2, coefficient: 0.5))
+        let config = AutoencoderConfig.dictionary(inputSize: 5, codeSize: 8, topK: 2, unitNormDecoder: false,
+                                                  auxK: AuxK(k: 2, coefficient: 0.5))
         let (model, ws, x, p) = try setUp(config, batch: 3, sparseStep: sparseStep)
         XCTAssertEqual(ws.sparse != nil, sparseStep)
         // Dead: latents well below every sample's main top-2 (so a finite-difference step cannot
@@ -58,19 +88,18 @@ final class DictionaryTests: XCTestCase {
         let pre = (0..<3).map { r in (0..<8).map { dense.aux!.preCode[r * 8 + $0] } }
         let dead = (0..<8).filter { j in pre.allSatisfy { row in row[j] < row.sorted(by: >)[1] - 0.05 } }
         XCTAssertGreaterThanOrEqual(dead.count, 3)
-        for j in dead { ws.dead![j] = 1 }
+        let deadLatents = DeadLatents(codeSize: 8, deadAfter: 1)
+        deadLatents.markDead(dead)
         func loss(_ params: [Float]) -> Double {
             model.parameterValues = params
             ws.input.update(from: x, count: x.count)
             model.forward(ws, batch: 3)
-            var scratch = [Float](repeating: 0, count: model.parameterCount)
-            let (r, q, a) = model.loss(ws, batch: 3, gradients: &scratch)
-            return r + q + a
+            let loss = model.loss(ws, batch: 3, dead: deadLatents)
+            return loss.objective + loss.aux
         }
         _ = loss(p)
         var g = [Float](repeating: 0, count: model.parameterCount)
-        let (_, _, aux) = model.loss(ws, batch: 3, gradients: &g)
-        XCTAssertGreaterThan(aux, 0)
+        XCTAssertGreaterThan(model.lossAndGradient(ws, batch: 3, dead: deadLatents, into: &g).aux, 0)
         let (enc, dec) = (model.layers[0], model.layers[1])
         var indices: [Int] = []
         for j in dead {
@@ -85,10 +114,10 @@ final class DictionaryTests: XCTestCase {
             return loss(q)
         }
         // Without dead latents AuxK adds nothing.
-        for j in 0..<8 { ws.dead![j] = 0 }
+        deadLatents.markDead([])
         model.parameterValues = p
         model.forward(ws, batch: 3)
-        XCTAssertEqual(model.loss(ws, batch: 3, gradients: &g).aux, 0)
+        XCTAssertEqual(model.lossAndGradient(ws, batch: 3, dead: deadLatents, into: &g).aux, 0)
     }
 
     func testUnitNormDecoderStaysUnitNormAndItsGradientLosesTheRadialPart() throws {
@@ -101,7 +130,7 @@ final class DictionaryTests: XCTestCase {
         }
         for n in rowNorms() { XCTAssertEqual(n, 1, accuracy: 1e-5) }
         var g = randomFloats(model.parameterCount, seed: 4)
-        g.withUnsafeMutableBufferPointer { model.projectDecoderGradient($0.baseAddress!) }
+        g.withUnsafeMutableBufferPointer { model.dictionary!.projectDecoderGradient($0.baseAddress!) }
         let p = model.parameterValues
         for j in 0..<10 {
             let dot = (0..<6).reduce(Float(0)) { $0 + g[dec.kernelOffset + j * 6 + $1] * p[dec.kernelOffset + j * 6 + $1] }

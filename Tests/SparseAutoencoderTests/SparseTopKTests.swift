@@ -15,24 +15,23 @@ final class SparseTopKTests: XCTestCase {
     }
 
     private struct Step {
-        var reconstruction: [Float], code: [Float], loss: (Double, Double, Double), gradients: [Float]
+        var reconstruction: [Float], code: [Float], loss: Autoencoder.BatchLoss, gradients: [Float]
     }
 
     /// One forward + loss + backward of `model` on x, dense or sparse, with `dead` marked for AuxK
-    /// and the unit-norm projection of the decoder's gradient applied as the trainer applies it.
+    /// (a unit-norm decoder's gradient comes out of backward projected on either path).
     private func step(_ model: Autoencoder, _ x: [Float], batch: Int, dead: [Int], sparse: Bool) -> Step {
         let ws = Workspace(model: model, capacity: batch, sparseStep: sparse)
         XCTAssertEqual(ws.sparse != nil, sparse)
-        ws.projectsDecoderGradient = model.config.unitNormDecoder
-        for j in dead { ws.dead![j] = 1 }
+        let deadLatents = DeadLatents(codeSize: model.config.codeSize, deadAfter: 1)
+        deadLatents.markDead(dead)
         ws.input.update(from: x, count: x.count)
         model.forward(ws, batch: batch)
         let (d, c) = (model.config.inputSize, model.config.codeSize)
         let reconstruction = Array(UnsafeBufferPointer(start: ws.outputs[1], count: batch * d))
         let code = Array(UnsafeBufferPointer(start: ws.outputs[0], count: batch * c))
         var g = [Float](repeating: 0, count: model.parameterCount)
-        let loss = model.loss(ws, batch: batch, gradients: &g)
-        if model.config.unitNormDecoder && !sparse { g.withUnsafeMutableBufferPointer { model.projectDecoderGradient($0.baseAddress!) } }
+        let loss = model.lossAndGradient(ws, batch: batch, dead: deadLatents, into: &g)
         return Step(reconstruction: reconstruction, code: code, loss: loss, gradients: g)
     }
 
@@ -42,8 +41,8 @@ final class SparseTopKTests: XCTestCase {
         let sparse = step(model, x, batch: batch, dead: dead, sparse: true)
         XCTAssertEqual(sparse.code, dense.code, "the same latents and values are kept", file: file, line: line)
         assertClose(sparse.reconstruction, dense.reconstruction, "reconstruction", file: file, line: line)
-        XCTAssertEqual(sparse.loss.0, dense.loss.0, accuracy: 1e-5 * dense.loss.0, file: file, line: line)
-        XCTAssertEqual(sparse.loss.2, dense.loss.2, accuracy: 1e-5 * max(dense.loss.2, 1e-12), file: file, line: line)
+        XCTAssertEqual(sparse.loss.reconstruction, dense.loss.reconstruction, accuracy: 1e-5 * dense.loss.reconstruction, file: file, line: line)
+        XCTAssertEqual(sparse.loss.aux, dense.loss.aux, accuracy: 1e-5 * max(dense.loss.aux, 1e-12), file: file, line: line)
         for layer in model.layers {
             let kernel = layer.kernelOffset..<(layer.kernelOffset + layer.inputSize * layer.outputSize)
             let bias = layer.biasOffset..<(layer.biasOffset + layer.outputSize)
@@ -135,11 +134,11 @@ final class SparseTopKTests: XCTestCase {
         // Dead: every third latent, some of which the main selection also picks this batch.
         let dead = Array(stride(from: 0, to: c, by: 3))
         let sparse = assertSameStep(m, x, batch: batch, dead: dead)
-        XCTAssertGreaterThan(sparse.loss.2, 0, "AuxK ran")
+        XCTAssertGreaterThan(sparse.loss.aux, 0, "AuxK ran")
         // Fewer dead latents than k_aux: all of them are used.
         _ = assertSameStep(m, x, batch: batch, dead: [1, 30])
         // None dead: AuxK adds nothing.
-        XCTAssertEqual(assertSameStep(m, x, batch: batch, dead: []).loss.2, 0)
+        XCTAssertEqual(assertSameStep(m, x, batch: batch, dead: []).loss.aux, 0)
     }
 
     /// The sparse path's own gradient against central finite differences (loss and AuxK).
@@ -153,11 +152,11 @@ final class SparseTopKTests: XCTestCase {
             m.parameterValues = q
             ws.input.update(from: x, count: x.count)
             m.forward(ws, batch: 4)
-            return m.loss(ws, batch: 4, gradients: nil).reconstruction
+            return m.loss(ws, batch: 4).reconstruction
         }
         _ = loss(p)
         var g = [Float](repeating: 0, count: m.parameterCount)
-        _ = m.loss(ws, batch: 4, gradients: &g)
+        _ = m.lossAndGradient(ws, batch: 4, into: &g)
         assertGradientMatches(g, at: p, h: 2e-3, tolerance: 5e-3, loss)
     }
 

@@ -126,3 +126,18 @@ func assertCommandFails(_ r: CommandResult, mentioning text: String, file: Stati
 func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
     try runProcess("/usr/bin/env", ["python3"] + arguments)
 }
+
+extension Autoencoder {
+    /// A training step without the update: the batch's loss (with AuxK when `dead` is given) and
+    /// its gradient added into `g`.
+    func lossAndGradient(_ ws: Workspace, batch: Int, dead: DeadLatents? = nil, into g: inout [Float]) -> BatchLoss {
+        let loss = self.loss(ws, batch: batch, dead: dead, keepingGradient: true)
+        g.withUnsafeMutableBufferPointer { backward(ws, batch: batch, gradients: $0.baseAddress!) }
+        return loss
+    }
+
+    /// Sets b_dec to the mean sample of `data`, as the trainer does before a dictionary's first step.
+    func startDecoderBiasAtMean(of data: Dataset) {
+        dictionary!.startDecoderBias(sums: DictionaryBehaviour.featureSums(of: data, rows: 0..<data.count), count: data.count)
+    }
+}

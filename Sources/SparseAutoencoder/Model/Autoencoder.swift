@@ -9,13 +9,18 @@ import Foundation
 ///     try model.save(to: "run/model.safetensors")
 ///
 /// All parameters live in one allocation, layer after layer (kernel then bias), which is
-/// also the order of the gradient buffer and Adam's moments.
+/// also the order of the gradient buffer and Adam's moments. A training step is three passes
+/// over a `Workspace`, as in llm.c: `forward` then `loss`, `backward`, `update`
+/// (`Autoencoder+Step.swift`).
 public final class Autoencoder {
     public let config: AutoencoderConfig
     public let layers: [Dense]
     public let parameterCount: Int
     /// Every kernel and bias, in layer order.
     let parameters: UnsafeMutableBufferPointer<Float>
+    /// Centring, AuxK and unit-norm decoder rows, where the config asks for them (see
+    /// `DictionaryBehaviour`); nil for the tutorial's models.
+    let dictionary: DictionaryBehaviour?
 
     /// A new model with glorot-uniform kernels, U(-a, a), a = sqrt(6 / (in + out)), and zero biases.
     /// A dictionary SAE draws its decoder so and starts with the encoder as its transpose (each
@@ -31,8 +36,7 @@ public final class Autoencoder {
                 parameters[layer.kernelOffset + i] = (2 * rng.nextUnitFloat() - 1) * a
             }
         }
-        if config.unitNormDecoder { normalizeDecoder() }
-        if config.architecture == .dictionary { tieEncoderToDecoder() }
+        dictionary?.initialize()
     }
 
     /// A model with all parameters zero (weights are then loaded or set).
@@ -56,6 +60,7 @@ public final class Autoencoder {
         parameterCount = offset
         parameters = .allocate(capacity: offset)
         parameters.initialize(repeating: 0)
+        dictionary = DictionaryBehaviour(config: config, layers: layers, parameters: parameters.baseAddress!)
     }
 
     deinit { parameters.deallocate() }
@@ -71,68 +76,6 @@ public final class Autoencoder {
         }
     }
 
-    // MARK: - Forward and backward over a workspace
-
-    /// Runs every layer over the first `batch` rows of `ws.input` (a dictionary SAE first
-    /// subtracts b_dec; with AuxK the code layer keeps its pre-activations). A workspace made for
-    /// the sparse TopK step runs that instead (see `SparseTopK.swift`): the whole model, always.
-    func forward(_ ws: Workspace, batch: Int, through last: Int? = nil) {
-        if let sparse = ws.sparse { return sparseForward(ws, sparse, batch: batch) }
-        let p = UnsafePointer(parameters.baseAddress!)
-        if let centered = ws.centered { center(ws.input, into: centered, rows: batch) }
-        for (l, layer) in layers.enumerated() where l <= (last ?? layers.count - 1) {
-            if l == codeLayerIndex, let aux = ws.aux {
-                forwardKeepingPreActivations(layer, ws.layerInput(l), ws.outputs[l], aux.preCode, batch: batch)
-            } else {
-                layer.forward(ws.layerInput(l), ws.outputs[l], batch: batch, parameters: p)
-            }
-        }
-    }
-
-    /// After `forward`: the batch loss (reconstruction mean over B x D, plus the penalty already
-    /// divided by B). If `gradients` is given, the gradient of their sum is *added* into it, and
-    /// with AuxK (and dead latents marked in `ws.aux.dead`) so is the auxiliary loss's, whose value
-    /// is returned as `aux`.
-    func loss(_ ws: Workspace, batch: Int, gradients: UnsafeMutablePointer<Float>?,
-              timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double, aux: Double) {
-        if let sparse = ws.sparse { return sparseLoss(ws, sparse, batch: batch, gradients: gradients, timer: timer) }
-        let d = config.inputSize, last = layers.count - 1, code = codeLayerIndex
-        let scale = 1 / Float((ws.lossBatch ?? batch) * d)
-        let reconstruction = config.loss.evaluate(
-            logits: ws.outputs[last], targets: ws.input, rows: batch, cols: d,
-            gradient: gradients == nil ? nil : ws.deltas[last], scale: scale, linear: config.hasLinearOutput) * Double(scale)
-        timer?.mark(.loss)
-        guard let gradients else {
-            let penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
-                                                  gradient: nil, scratch: ws.scratch)
-            return (reconstruction, penalty, 0)
-        }
-        let aux = ws.aux.flatMap { auxLoss($0, ws, batch: batch, gradients: gradients) }
-        var penalty = 0.0
-        let p = UnsafePointer(parameters.baseAddress!)
-        for l in stride(from: last, through: 0, by: -1) {
-            let dx = l > 0 ? ws.deltas[l - 1] : nil
-            guard l == code else {
-                layers[l].backward(ws.layerInput(l), ws.outputs[l], ws.deltas[l], dx, batch: batch, parameters: p, gradients: gradients)
-                continue
-            }
-            // The penalty's gradient joins the one flowing back from the decoder.
-            penalty = config.penalty.evaluate(code: ws.outputs[code], rows: batch, cols: config.codeSize,
-                                              gradient: ws.deltas[code], scratch: ws.scratch, batch: ws.lossBatch,
-                                              sumAcrossRanks: ws.sumAcrossRanks, countsBatchTerms: ws.countsBatchTerms)
-            let layer = layers[l]
-            layer.activation.backward(output: ws.outputs[l], gradient: ws.deltas[l], biasGradient: gradients + layer.biasOffset,
-                                      rows: batch, cols: layer.outputSize)
-            // AuxK's gradient reaches the dead latents it used, past the main code's mask.
-            if aux != nil, let buffers = ws.aux {
-                addAuxCodeGradient(buffers, into: ws.deltas[l], biasGradient: gradients + layer.biasOffset, rows: batch)
-            }
-            layer.backwardLinear(ws.layerInput(l), ws.deltas[l], dx, batch: batch, parameters: p, gradients: gradients)
-        }
-        if ws.centered != nil { addCenteringGradient(ws.deltas[0], rows: batch, gradients: gradients, scratch: ws.scratch) }
-        return (reconstruction, penalty, aux ?? 0)
-    }
-
     // MARK: - Inference
 
     /// Runs `rows` samples (rows x inputSize floats) through the layers up to `last`, in batches,
@@ -140,8 +83,7 @@ public final class Autoencoder {
     func run(_ x: UnsafePointer<Float>, rows: Int, through last: Int, batchSize: Int = 256) -> [Float] {
         let width = layers[last].outputSize
         var result = [Float](repeating: 0, count: rows * width)
-        let ws = Workspace(model: self, capacity: min(batchSize, max(rows, 1)))
-        ws.writesDenseCode = last == codeLayerIndex
+        let ws = Workspace(model: self, capacity: min(batchSize, max(rows, 1)), denseCode: last == codeLayerIndex)
         result.withUnsafeMutableBufferPointer { out in
             var start = 0
             while start < rows {

@@ -42,8 +42,6 @@ final class SparseBuffers {
     let outputGradients: UnsafeMutablePointer<Float>
     /// AuxK: the residual e = x - x^ and its reconstruction e^: (B, d) each.
     let residual, auxReconstruction: UnsafeMutablePointer<Float>
-    /// AuxK: the dead latents this step, ascending.
-    let candidates: UnsafeMutablePointer<CInt>
     /// The latent ranges of the pool's parts in the weight-gradient pass: (parts + 1).
     let partBounds: UnsafeMutablePointer<CInt>
     /// Per pool part: the selections' scratch and b_dec's partial gradient (d).
@@ -60,7 +58,7 @@ final class SparseBuffers {
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
         floats = .allocate(capacity: b * c + pairs + 4 * b * d + parts * (scratch + d))
         floats.initialize(repeating: 0)
-        ints = .allocate(capacity: 2 * pairs + (c + 1) + c + parts + 1)
+        ints = .allocate(capacity: 2 * pairs + (c + 1) + parts + 1)
         ints.initialize(repeating: 0)
         var f = floats.baseAddress!, i = ints.baseAddress!
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { f += n }; return f }
@@ -72,7 +70,6 @@ final class SparseBuffers {
         (selectionScratch, bDecPartials) = (take(parts * scratch), take(parts * d))
         (latents, order) = (takeInts(pairs), takeInts(pairs))
         offsets = takeInts(c + 1)
-        candidates = takeInts(c)
         partBounds = takeInts(parts + 1)
     }
 
@@ -97,7 +94,7 @@ extension Autoencoder {
         let (d, c, k) = (config.inputSize, config.codeSize, s.k)
         let p = parameters.baseAddress!
         let (encoder, decoder) = (layers[0], layers[1])
-        center(ws.input, into: ws.centered!, rows: b)
+        dictionary!.center(ws.input, into: ws.centered!, rows: b)
         // pre: (B, c) = xc (B, d) x W_enc^T (d, c)
         BLAS.gemm(false, true, m: b, n: c, k: d, a: ws.centered!, lda: d, b: p + encoder.kernelOffset, ldb: d, c: s.pre, ldc: c)
         let bEnc = UnsafePointer(p + encoder.biasOffset), wDec = UnsafePointer(p + decoder.kernelOffset)
@@ -115,35 +112,26 @@ extension Autoencoder {
         for q in 0..<(b * k) { code[(q / k) * c + Int(s.latents[q])] = s.values[q] }
     }
 
-    // MARK: - Loss and backward
+    // MARK: - Loss
 
-    /// After `sparseForward`: the batch's MSE and, with `gradients`, the gradient of the loss
-    /// (and of AuxK's, whose value is returned) added into them.
-    func sparseLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>?,
-                    timer: PhaseTimer? = nil) -> (reconstruction: Double, penalty: Double, aux: Double) {
+    /// After `sparseForward`: the batch's MSE, with dL/dx^ kept for `sparseBackward` when asked,
+    /// and AuxK's loss (its pairs and dL_aux/de^ kept) when `dead` has dead latents.
+    func sparseLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, dead: DeadLatents?, keepingGradient: Bool) -> BatchLoss {
         let d = config.inputSize
         let scale = 1 / Float((ws.lossBatch ?? b) * d)
         let reconstruction = ReconstructionLoss.mse.evaluate(
             logits: ws.outputs[1], targets: ws.input, rows: b, cols: d,
-            gradient: g == nil ? nil : s.outputGradients, scale: scale, linear: true) * Double(scale)
-        timer?.mark(.loss)
-        guard let g else { return (reconstruction, 0, 0) }
-        let aux = sparseAuxLoss(ws, s, batch: b)
-        sparseBackward(ws, s, batch: b, gradients: g)
-        return (reconstruction, 0, aux)
+            gradient: keepingGradient ? s.outputGradients : nil, scale: scale, linear: true) * Double(scale)
+        let aux = dead.map { sparseAuxLoss(ws, s, batch: b, dead: $0) } ?? 0
+        return BatchLoss(reconstruction: reconstruction, penalty: 0, aux: aux)
     }
 
     /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its
     /// loss (0 when no latent is dead, and then no pairs).
-    private func sparseAuxLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int) -> Double {
-        guard let settings = config.auxK, let dead = ws.dead else { return 0 }
-        let (d, c) = (config.inputSize, config.codeSize)
-        var n = 0
-        for j in 0..<c where dead[j] != 0 {
-            s.candidates[n] = CInt(j)
-            n += 1
-        }
-        guard n > 0 else { return 0 }
+    private func sparseAuxLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, dead: DeadLatents) -> Double {
+        s.auxKeep = 0
+        guard let settings = config.auxK, dead.count > 0 else { return 0 }
+        let (d, c, n) = (config.inputSize, config.codeSize, dead.count)
         let keep = min(settings.k, n), mainPairs = b * s.k
         s.auxKeep = keep
         let p = parameters.baseAddress!
@@ -152,7 +140,7 @@ extension Autoencoder {
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
         WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
             let r0 = rows.lowerBound
-            sae_topk_select_among(s.pre + r0 * c, bEnc, rows.count, c, s.candidates, n, keep, values + r0 * keep, latents + r0 * keep,
+            sae_topk_select_among(s.pre + r0 * c, bEnc, rows.count, c, dead.indices, n, keep, values + r0 * keep, latents + r0 * keep,
                                   s.selectionScratch + part * scratch)
             // e = x - x^; e^ = z_aux W_dec (no bias)
             for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.input[i] - output[i] }
@@ -163,8 +151,11 @@ extension Autoencoder {
                                                gradient: s.outputGradients + b * d, scale: scale, linear: true) * Double(scale)
     }
 
-    /// Adds every parameter's gradient, given the output gradients (and AuxK's pairs, if any).
-    private func sparseBackward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>) {
+    // MARK: - Backward
+
+    /// After `sparseLoss(keepingGradient: true)`: adds every parameter's gradient, given the output
+    /// gradients (and AuxK's pairs, if any); a unit-norm decoder's comes out projected.
+    func sparseBackward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>) {
         let (d, c, k, keep) = (config.inputSize, config.codeSize, s.k, s.auxKeep)
         let p = UnsafePointer(parameters.baseAddress!)
         let (encoder, decoder) = (layers[0], layers[1])
@@ -176,7 +167,7 @@ extension Autoencoder {
                                     offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients)
         let parts = WorkerPool.shared.parts, bounds = s.partBounds
         balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
-        let project: CInt = ws.projectsDecoderGradient ? 1 : 0
+        let project: CInt = config.unitNormDecoder ? 1 : 0
         withUnsafePointer(to: &description) { pairsPointer in
             WorkerPool.shared.run { part in
                 let partial = s.bDecPartials + part * d

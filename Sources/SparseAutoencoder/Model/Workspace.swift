@@ -6,9 +6,8 @@
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
 /// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l] during backward;
 /// - scratch: (codeSize), per-unit statistics for the penalty.
-/// A dictionary SAE also has `centered` = x - b_dec, (B, inputSize); with AuxK, `dead` marks the
-/// latents it may use (set by the trainer before each step). The dense path keeps AuxK's buffers
-/// in `aux`; a TopK dictionary's sparse step keeps its own in `sparse` (and no `deltas`).
+/// A dictionary SAE also has `centered` = x - b_dec, (B, inputSize). The dense path keeps AuxK's
+/// buffers in `aux`; a TopK dictionary's sparse step keeps its own in `sparse` (and no `deltas`).
 final class Workspace {
     let capacity: Int
     let input: UnsafeMutablePointer<Float>
@@ -16,16 +15,12 @@ final class Workspace {
     let deltas: [UnsafeMutablePointer<Float>]
     let scratch: UnsafeMutablePointer<Float>
     let centered: UnsafeMutablePointer<Float>?
-    /// Per latent, 1 where AuxK may use it (dead), else 0; nil without AuxK.
-    let dead: UnsafeMutablePointer<UInt8>?
     let aux: AuxBuffers?
     let sparse: SparseBuffers?
-    /// The sparse step writes the dense code (B, codeSize) into outputs[code] only when asked
-    /// (analysis wants it; training and validation do not).
-    var writesDenseCode = true
-    /// The sparse step removes each touched decoder row's gradient component along the row
-    /// (unit-norm decoders), fused into its weight-gradient pass; the trainer sets this.
-    var projectsDecoderGradient = false
+    /// Whether outputs[code] holds the dense code (B, codeSize). The sparse step keeps its code as
+    /// pairs and writes the dense one only for a workspace made with `denseCode` (analysis wants
+    /// it; training and validation do not, and do not allocate it: 4 B c bytes).
+    let writesDenseCode: Bool
     /// Data-parallel training (MPI): this rank holds a slice of a batch of `lossBatch` samples.
     /// Losses are then means over the whole batch (this rank's rows contribute their share) and
     /// the KL penalty's batch means are completed over every rank by `sumAcrossRanks` (which,
@@ -37,10 +32,10 @@ final class Workspace {
     var collectiveFailure: Error?
     private let storage: UnsafeMutableBufferPointer<Float>
 
-    /// AuxK's buffers for the dense path, for n dead latents: pre-activations (B, codeSize); the
-    /// dead latents' code and its gradient (B, n); the residual, its reconstruction by dead
-    /// latents and that one's gradient (B, inputSize); the dead latents' decoder rows or their
-    /// gradient (n, inputSize); the dead latents' indices.
+    /// AuxK's buffers for the dense path, for the n = `deadCount` dead latents it used this step
+    /// (0: AuxK did not run): pre-activations (B, codeSize); the dead latents' code and its
+    /// gradient (B, n); the residual, its reconstruction by dead latents and that one's gradient
+    /// (B, inputSize); the dead latents' decoder rows or their gradient (n, inputSize); their indices.
     final class AuxBuffers {
         let preCode, code, codeDelta, residual, reconstruction, reconstructionDelta, decoderRows: UnsafeMutablePointer<Float>
         let deadIndices: UnsafeMutablePointer<Int>
@@ -61,14 +56,17 @@ final class Workspace {
 
     /// `sparseStep`: false forces the dense path on a model that allows the sparse TopK step
     /// (tests compare the two).
-    init(model: Autoencoder, capacity: Int, sparseStep: Bool = true) {
+    init(model: Autoencoder, capacity: Int, sparseStep: Bool = true, denseCode: Bool = true) {
         self.capacity = capacity
         let config = model.config
         let widths = model.layers.map(\.outputSize)
         let (d, c) = (config.inputSize, config.codeSize)
         let dictionary = config.architecture == .dictionary
         let useSparse = sparseStep && model.supportsSparseStep
-        let total = capacity * (d + (useSparse ? 1 : 2) * widths.reduce(0, +)) + c
+        let writesDenseCode = denseCode || !useSparse, code = model.codeLayerIndex
+        self.writesDenseCode = writesDenseCode
+        let outputWidths = widths.indices.map { $0 == code && !writesDenseCode ? 0 : widths[$0] }
+        let total = capacity * (d + outputWidths.reduce(0, +) + (useSparse ? 0 : widths.reduce(0, +))) + c
             + (dictionary ? capacity * d : 0)
             + (config.auxK != nil && !useSparse ? AuxBuffers.floats(capacity: capacity, inputSize: d, codeSize: c) : 0)
         storage = .allocate(capacity: total)
@@ -79,24 +77,15 @@ final class Workspace {
             return next
         }
         input = take(capacity * d)
-        outputs = widths.map { take(capacity * $0) }
+        outputs = outputWidths.map { take(capacity * $0) }
         deltas = useSparse ? [] : widths.map { take(capacity * $0) }
         scratch = take(c)
         centered = dictionary ? take(capacity * d) : nil
         aux = config.auxK == nil || useSparse ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
         sparse = useSparse ? SparseBuffers(capacity: capacity, inputSize: d, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0) : nil
-        if config.auxK != nil {
-            dead = .allocate(capacity: c)
-            dead!.initialize(repeating: 0, count: c)
-        } else {
-            dead = nil
-        }
     }
 
-    deinit {
-        storage.deallocate()
-        dead?.deallocate()
-    }
+    deinit { storage.deallocate() }
 
     /// The input of layer l: the (centred) batch for the first layer, else the previous layer's output.
     @inline(__always)

@@ -43,30 +43,24 @@ public enum ActivityPenalty: Equatable, Sendable {
         }
     }
 
-    /// The penalty for one batch (already divided by B). If `gradient` is given, its gradient
-    /// with respect to h is *added* into it. `scratch` holds at least `cols` floats (KL's rho_hat).
-    /// h, gradient: (rows = B, cols = code size)
+    /// The penalty for one batch (already divided by B), the penalty's forward half. KL leaves
+    /// in `scratch` (at least `cols` floats) each unit's gradient term, which `addGradient` reads.
+    /// h: (rows = B, cols = code size)
     ///
     /// Data-parallel (MPI): `rows` are this rank's slice of a batch of `batch` samples; KL's column
     /// sums are completed over the ranks by `sumAcrossRanks`, and its value (the same on every rank)
     /// is counted only where `countsBatchTerms`; L1's value is this rank's share of the batch's.
     @inline(__always)
-    func evaluate(code h: UnsafePointer<Float>, rows: Int, cols: Int,
-                  gradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
-                  batch: Int? = nil, sumAcrossRanks: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil,
-                  countsBatchTerms: Bool = true) -> Double {
+    func value(code h: UnsafePointer<Float>, rows: Int, cols: Int, scratch: UnsafeMutablePointer<Float>,
+               batch: Int? = nil, sumAcrossRanks: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil,
+               countsBatchTerms: Bool = true) -> Double {
         let invB = 1 / Float(batch ?? rows)
         switch self {
         case .none:
             return 0
         case .l1(let lambda):
             var total: Float = 0
-            let step = lambda * invB
-            for i in 0..<(rows * cols) {
-                total += abs(h[i])
-                // d|h|/dh = sign(h), 0 at 0 (as TensorFlow's).
-                if let g = gradient { g[i] += h[i] > 0 ? step : (h[i] < 0 ? -step : 0) }
-            }
+            for i in 0..<(rows * cols) { total += abs(h[i]) }
             return Double(lambda * total * invB)
         case .kl(let rho, let beta):
             // rho_hat: (cols) column means
@@ -83,10 +77,24 @@ public enum ActivityPenalty: Equatable, Sendable {
                 let clamped = mean < Self.klClamp || mean > 1 - Self.klClamp
                 scratch[j] = clamped ? 0 : beta * (-(rho / q) + (1 - rho) / (1 - q)) * invB * invB
             }
-            if let g = gradient {
-                for r in 0..<rows { for j in 0..<cols { g[r * cols + j] += scratch[j] } }
-            }
             return countsBatchTerms ? Double(beta) * divergence * Double(invB) : 0
+        }
+    }
+
+    /// The backward half, after `value` on the same code: adds dPenalty/dh into `gradient`.
+    /// h, gradient: (rows = B, cols = code size); scratch: KL's per-unit terms from `value`.
+    @inline(__always)
+    func addGradient(code h: UnsafePointer<Float>, rows: Int, cols: Int, scratch: UnsafePointer<Float>,
+                     batch: Int? = nil, into g: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .none:
+            return
+        case .l1(let lambda):
+            let step = lambda * (1 / Float(batch ?? rows))
+            // d|h|/dh = sign(h), 0 at 0 (as TensorFlow's).
+            for i in 0..<(rows * cols) { g[i] += h[i] > 0 ? step : (h[i] < 0 ? -step : 0) }
+        case .kl:
+            for r in 0..<rows { for j in 0..<cols { g[r * cols + j] += scratch[j] } }
         }
     }
 }

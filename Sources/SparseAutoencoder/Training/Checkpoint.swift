@@ -28,7 +28,7 @@ extension Trainer {
         }
         let state = TrainerState(history: history, stepInEpoch: stepInEpoch, epochLossSum: epochLossSum,
                                  epochSeconds: epochSeconds, rng: rng.state.map { String($0, radix: 16) },
-                                 adamStep: optimizer.step, samplesSinceFired: samplesSinceFired)
+                                 adamStep: optimizer.step, samplesSinceFired: deadLatents.samplesSinceFired)
         let count = model.parameterCount
         let m = Array(optimizer.moments[0..<count]), v = Array(optimizer.moments[count..<(2 * count)])
         let tensors = model.namedTensors + [("optimizer.m", Safetensors.Tensor(shape: [count], values: m)),
@@ -75,6 +75,6 @@ extension Trainer {
         stepInEpoch = state.stepInEpoch
         epochLossSum = state.epochLossSum
         epochSeconds = state.epochSeconds
-        if let since = state.samplesSinceFired, since.count == model.config.codeSize { samplesSinceFired = since }
+        if let since = state.samplesSinceFired { deadLatents.restore(since) }
     }
 }

@@ -37,8 +37,7 @@ extension Autoencoder {
     func loss(on data: Dataset, batchSize: Int, workspace: Workspace?) -> Double {
         var total = 0.0
         forEachBatch(of: data, batchSize: batchSize, workspace: workspace) { ws, b in
-            let (reconstruction, penalty, _) = loss(ws, batch: b, gradients: nil)
-            total += (reconstruction + penalty) * Double(b)
+            total += loss(ws, batch: b).objective * Double(b)
         }
         return total / Double(max(data.count, 1))
     }
@@ -48,8 +47,7 @@ extension Autoencoder {
     func lossSum(on data: Dataset, rows: Range<Int>, batchSize: Int, workspace: Workspace?) -> Double {
         var total = 0.0
         forEachBatch(of: data, rows: rows, batchSize: batchSize, workspace: workspace) { ws, b in
-            let (reconstruction, penalty, _) = loss(ws, batch: b, gradients: nil)
-            total += (reconstruction + penalty) * Double(b)
+            total += loss(ws, batch: b).objective * Double(b)
         }
         return total
     }
@@ -67,8 +65,7 @@ extension Autoencoder {
         var sums = [Double](repeating: 0, count: d), squares = sums
         var start = 0
         forEachBatch(of: data, batchSize: batchSize) { ws, b in
-            let (reconstruction, penalty, _) = self.loss(ws, batch: b, gradients: nil)
-            loss += (reconstruction + penalty) * Double(b)
+            loss += self.loss(ws, batch: b).objective * Double(b)
             for r in 0..<b {
                 let z = ws.outputs[last] + r * d, x = ws.input + r * d
                 let rowBce = linear ? 0 : ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil)

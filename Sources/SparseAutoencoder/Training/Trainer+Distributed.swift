@@ -29,53 +29,24 @@ extension Trainer {
         }
     }
 
-    /// b_dec = the mean training sample, each rank summing its contiguous share of the rows.
-    func startDecoderBiasAtMeanOverRanks(of data: Dataset) throws {
-        let d = model.config.inputSize, mine = communicator.slice(of: data.count)
-        var sums = [Double](repeating: 0, count: d)
-        for start in stride(from: mine.lowerBound, to: mine.upperBound, by: 1024) {
-            let rows = data.floats(start..<min(start + 1024, mine.upperBound))
-            for (i, v) in rows.enumerated() { sums[i % d] += Double(v) }
-        }
-        try communicator.allReduce(&sums)
-        let bias = model.layers[model.layers.count - 1].biasOffset
-        for j in 0..<d { model.parameters[bias + j] = Float(sums[j] / Double(data.count)) }
-    }
-
     /// Each latent's last firing position in the batch (this rank's rows start at `offset`),
     /// the maximum over the ranks, then samples since each fired, as one process counts them.
-    func trackFiringOverRanks(_ ws: Workspace, rows b: Int, offset: Int, batch total: Int) throws {
-        let c = model.config.codeSize
-        if firingBuffer.count != c { firingBuffer = [Double](repeating: -1, count: c) }
-        firingBuffer.withUnsafeMutableBufferPointer { last in
-            for j in 0..<c { last[j] = -1 }
-            guard b > 0 else { return }
-            if let s = ws.sparse {
-                for q in 0..<(b * s.k) where s.values[q] > 0 { last[Int(s.latents[q])] = Double(offset + q / s.k) }
-            } else {
-                let code = ws.outputs[model.codeLayerIndex]
-                for r in 0..<b { for j in 0..<c where code[r * c + j] > 0 { last[j] = Double(offset + r) } }
-            }
+    func recordFiringOverRanks(_ ws: Workspace, rows b: Int, offset: Int, batch total: Int) throws {
+        deadLatents.positions.withUnsafeMutableBufferPointer {
+            deadLatents.findLastFiring(ws, codeLayer: model.codeLayerIndex, rows: b, offset: offset, into: $0)
         }
-        try communicator.allReduce(&firingBuffer, .max)
-        firingBuffer.withUnsafeBufferPointer { last in
-            samplesSinceFired.withUnsafeMutableBufferPointer { since in
-                for j in 0..<c {
-                    let l = Int(last[j])
-                    since[j] = l < 0 ? since[j] + total : total - 1 - l
-                }
-            }
-        }
+        try communicator.allReduce(&deadLatents.positions, .max)
+        deadLatents.advance(batch: total)
     }
 
     /// The loss and its gradient for this rank's rows as shares of a batch of `total`.
-    func lossOverRanks(_ ws: Workspace, rows b: Int, batch total: Int, timer: PhaseTimer?) throws -> (Double, Double) {
+    func lossAndBackwardOverRanks(_ ws: Workspace, rows b: Int, batch total: Int, timer: PhaseTimer?) throws -> Autoencoder.BatchLoss {
         ws.lossBatch = total
         defer { ws.lossBatch = nil }
         if b > 0 {
-            let (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
+            let loss = lossAndBackward(ws, rows: b, timer: timer)
             if let failure = ws.collectiveFailure { throw failure }
-            return (reconstruction, penalty)
+            return loss
         }
         // No rows here (a short last batch over many ranks): still take part in KL's sums.
         if case .kl = model.config.penalty {
@@ -83,7 +54,7 @@ extension Trainer {
             ws.sumAcrossRanks?(ws.scratch, model.config.codeSize)
             if let failure = ws.collectiveFailure { throw failure }
         }
-        return (0, 0)
+        return Autoencoder.BatchLoss(reconstruction: 0, penalty: 0, aux: 0)
     }
 
     /// The gradients' all-reduce: one in-place sum of the whole buffer.
@@ -125,7 +96,7 @@ extension Trainer {
             sum += v
             weighted += v * Double(i % 1021 + 1)
         }
-        return [sum, weighted, Double(optimizer.step), Double(samplesSinceFired.reduce(0, &+))]
+        return [sum, weighted, Double(optimizer.step), Double(deadLatents.samplesSinceFired.reduce(0, &+))]
     }
 
     /// Collective: stops every rank if one met unreadable data or if the ranks' states differ.

@@ -28,14 +28,10 @@ public final class Trainer {
     let gradients: UnsafeMutableBufferPointer<Float>
     /// Why the last `fit` diverged, as advice (see `diagnoseDivergence`).
     public internal(set) var divergenceCause: String?
-    /// Per code unit, training samples seen since it last fired (was > 0).
-    var samplesSinceFired: [Int]
-    /// Scratch for the sparse step's firing count: per latent, the last sample that fired it.
-    private var lastFired: [Int]
+    /// Per latent, training samples since it last fired; AuxK's dead latents.
+    let deadLatents: DeadLatents
     /// The ranks this trainer shares each batch with (`.single`: none).
     public let communicator: Communicator
-    /// Scratch for reducing `lastFired` over ranks.
-    var firingBuffer: [Double] = []
     /// Seconds in the gradients' all-reduce during the current epoch.
     var allReduceSeconds = 0.0
 
@@ -65,8 +61,7 @@ public final class Trainer {
         rng = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
         gradients = .allocate(capacity: model.parameterCount)
         gradients.initialize(repeating: 0)
-        samplesSinceFired = [Int](repeating: 0, count: model.config.codeSize)
-        lastFired = samplesSinceFired
+        deadLatents = DeadLatents(codeSize: model.config.codeSize)
     }
 
     deinit { gradients.deallocate() }
@@ -87,16 +82,19 @@ public final class Trainer {
         // Under MPI, a rank holds at most its slice of a batch (rank 0's is the largest).
         let rows = comm.isDistributed ? max(1, Communicator.slice(of: batch, rank: 0, size: comm.size).count) : batch
         if workspace == nil {
-            let ws = Workspace(model: model, capacity: min(rows, train.count), sparseStep: sparseStep)
-            (ws.writesDenseCode, ws.projectsDecoderGradient) = (false, model.config.unitNormDecoder)
+            let ws = Workspace(model: model, capacity: min(rows, train.count), sparseStep: sparseStep, denseCode: false)
             if comm.isDistributed { prepareForRanks(ws) }
             workspace = ws
         }
         let steps = (train.count + batch - 1) / batch
         guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
-        let deadAfter = settings.deadAfter ?? train.count
-        if model.config.architecture == .dictionary && history.isEmpty && stepInEpoch == 0 {
-            if comm.isDistributed { try startDecoderBiasAtMeanOverRanks(of: train) } else { model.startDecoderBiasAtMean(of: train) }
+        deadLatents.deadAfter = settings.deadAfter ?? train.count
+        // A dictionary starts b_dec at the mean training sample, before its first step.
+        if let dictionary = model.dictionary, dictionary.centring, history.isEmpty && stepInEpoch == 0 {
+            let mine = comm.isDistributed ? comm.slice(of: train.count) : 0..<train.count
+            var sums = DictionaryBehaviour.featureSums(of: train, rows: mine)
+            if comm.isDistributed { try comm.allReduce(&sums) }
+            dictionary.startDecoderBias(sums: sums, count: train.count)
         }
         // Fisher-Yates over every index in memory; a computed permutation for streamed data.
         let order = EpochOrder(count: train.count, batchSize: rows, streamed: train.usesComputedShuffle)
@@ -113,12 +111,12 @@ public final class Trainer {
                     // This rank's slice of the batch; the loss and a stop come back agreed.
                     let slice = comm.slice(of: b)
                     let share = try order.withIndices((lo + slice.lowerBound)..<(lo + slice.upperBound)) {
-                        try trainStep(train, rows: $0, offset: slice.lowerBound, batch: b, deadAfter: deadAfter, timer: timer)
+                        try trainStep(train, rows: $0, offset: slice.lowerBound, batch: b, timer: timer)
                     }
                     (loss, stopRequested) = try agreeOnStep(loss: share, stop: shouldStop())
                 } else {
                     loss = try order.withIndices(lo..<(lo + b)) {
-                        try trainStep(train, rows: $0, deadAfter: deadAfter, timer: timer)
+                        try trainStep(train, rows: $0, timer: timer)
                     }
                     stopRequested = nil
                 }
@@ -148,7 +146,7 @@ public final class Trainer {
                 try checkRanksAgree(after: "epoch \(epoch)", data: [train] + (validation.map { [$0] } ?? []))
             }
             // A latent is dead when it has not fired on any of the last `deadAfter` samples.
-            let dead = samplesSinceFired.filter { $0 >= deadAfter }.count
+            let dead = deadLatents.count
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
                                      seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead,
                                      validationSeconds: validation == nil ? nil : validationSeconds,
@@ -164,14 +162,15 @@ public final class Trainer {
         return history
     }
 
-    /// One forward, backward and Adam step on the samples `rows` of `data`; returns the batch
-    /// loss (reconstruction + penalty; AuxK's loss only steers the gradient).
+    /// One step on the samples `rows` of `data`, in llm.c's order: forward, loss, backward, update
+    /// (see `Autoencoder+Step.swift`); returns the batch's objective (reconstruction + penalty; AuxK's
+    /// loss only steers the gradient), NaN when the step left a weight non-finite.
     ///
     /// Under MPI, `rows` are this rank's slice of a batch of `batch` samples, starting at
     /// `offset` in it (possibly none: a short last batch over many ranks); the returned loss is
     /// this rank's share of the batch's, and the gradients are summed over the ranks before Adam.
     @inline(__always)
-    func trainStep(_ data: Dataset, rows: UnsafeBufferPointer<Int>, offset: Int = 0, batch: Int? = nil, deadAfter: Int,
+    func trainStep(_ data: Dataset, rows: UnsafeBufferPointer<Int>, offset: Int = 0, batch: Int? = nil,
                    timer: PhaseTimer? = nil) throws -> Double {
         let ws = workspace!, b = rows.count, total = batch ?? b
         timer?.start()
@@ -179,60 +178,29 @@ public final class Trainer {
         timer?.mark(.data)
         if b > 0 { model.forward(ws, batch: b) }
         if communicator.isDistributed {
-            try trackFiringOverRanks(ws, rows: b, offset: offset, batch: total)
-        } else if let sparse = ws.sparse {
-            trackFiring(sparse, rows: b)
+            try recordFiringOverRanks(ws, rows: b, offset: offset, batch: total)
         } else {
-            trackFiring(ws.outputs[model.codeLayerIndex], rows: b)
-        }
-        if let dead = ws.dead {
-            for (j, since) in samplesSinceFired.enumerated() { dead[j] = since >= deadAfter ? 1 : 0 }
+            deadLatents.recordFiring(ws, codeLayer: model.codeLayerIndex, rows: b)
         }
         timer?.mark(.forward)
-        // `gradients` is all zeros here: Adam clears it as it reads it. The sparse step projects
-        // the decoder's gradient itself (ws.projectsDecoderGradient): the projection is linear,
-        // so projecting each rank's share before the sum gives the projected sum.
-        var reconstruction = 0.0, penalty = 0.0
-        if communicator.isDistributed {
-            (reconstruction, penalty) = try lossOverRanks(ws, rows: b, batch: total, timer: timer)
-        } else {
-            (reconstruction, penalty, _) = model.loss(ws, batch: b, gradients: gradients.baseAddress!, timer: timer)
-        }
-        timer?.mark(.backward)
+        // The gradients are all zeros here: the last update cleared them as it read them.
+        let loss = communicator.isDistributed
+            ? try lossAndBackwardOverRanks(ws, rows: b, batch: total, timer: timer)
+            : lossAndBackward(ws, rows: b, timer: timer)
         if communicator.isDistributed { try sumGradientsOverRanks() }
-        if model.config.unitNormDecoder && ws.sparse == nil { model.projectDecoderGradient(gradients.baseAddress!) }
-        // A step that makes any weight non-finite has diverged, even if its loss was finite.
-        let finite = optimizer.update(model.parameters.baseAddress!, gradients: gradients.baseAddress!)
-        if model.config.unitNormDecoder { model.normalizeDecoder() }
+        let finite = model.update(with: optimizer, gradients: gradients.baseAddress!)
         timer?.mark(.optimizer)
-        return finite ? reconstruction + penalty : .nan
+        return finite ? loss.objective : .nan
     }
 
-    /// The same from the sparse step's pairs: the last sample of the batch on which each latent
-    /// fired, found in one pass over the B k pairs (samples in order).
+    /// The loss of the batch in the workspace, and its gradient added into `gradients`.
     @inline(__always)
-    private func trackFiring(_ s: SparseBuffers, rows: Int) {
-        let c = model.config.codeSize
-        lastFired.withUnsafeMutableBufferPointer { last in
-            for j in 0..<c { last[j] = -1 }
-            for q in 0..<(rows * s.k) where s.values[q] > 0 { last[Int(s.latents[q])] = q / s.k }
-            samplesSinceFired.withUnsafeMutableBufferPointer { since in
-                for j in 0..<c { since[j] = last[j] < 0 ? since[j] + rows : rows - 1 - last[j] }
-            }
-        }
-    }
-
-    /// Counts, per code unit, the samples since it last fired.
-    @inline(__always)
-    private func trackFiring(_ code: UnsafePointer<Float>, rows: Int) {
-        let c = model.config.codeSize
-        samplesSinceFired.withUnsafeMutableBufferPointer { since in
-            for j in 0..<c {
-                var last = -1
-                for r in 0..<rows where code[r * c + j] > 0 { last = r }
-                since[j] = last < 0 ? since[j] + rows : rows - 1 - last
-            }
-        }
+    func lossAndBackward(_ ws: Workspace, rows b: Int, timer: PhaseTimer?) -> Autoencoder.BatchLoss {
+        let loss = model.loss(ws, batch: b, dead: deadLatents, keepingGradient: true)
+        timer?.mark(.loss)
+        model.backward(ws, batch: b, gradients: gradients.baseAddress!)
+        timer?.mark(.backward)
+        return loss
     }
 
     private func checkShape(_ data: Dataset, role: String) throws {
