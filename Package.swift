@@ -35,9 +35,18 @@ let package = Package(
 
         // MARK: - Library
 
+        /// The core a Swift user imports: data, layers, losses, penalties, optimizers, the model,
+        /// training with checkpoints (also over MPI ranks), and the file formats.
         .target(
             name: "SparseAutoencoder",
             dependencies: ["COpenBLAS", "CZlib", "CKernels", "CMPI"]
+        ),
+        /// The toolkit `sae` is made of, on top of the core: run directories and their orchestration
+        /// (train, resume, sweep), analysis, plots, the report and the benchmark. Not a product: its
+        /// API is `package`, for the command-line tool and the tests.
+        .target(
+            name: "SparseAutoencoderToolkit",
+            dependencies: ["SparseAutoencoder", "CZlib"]
         ),
 
         // MARK: - Command-line tool
@@ -46,6 +55,7 @@ let package = Package(
             name: "sae",
             dependencies: [
                 "SparseAutoencoder",
+                "SparseAutoencoderToolkit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildInfo"]
@@ -67,7 +77,7 @@ let package = Package(
 
         .testTarget(
             name: "SparseAutoencoderTests",
-            dependencies: ["SparseAutoencoder", "CKernels", "CZlib"]
+            dependencies: ["SparseAutoencoder", "SparseAutoencoderToolkit", "CKernels", "CZlib"]
         ),
     ]
 )

@@ -22,8 +22,10 @@ for module in CKernels CMPI; do
 done
 echo "Building the fuzz binary (libFuzzer + AddressSanitizer)"
 # shellcheck disable=SC2046
-swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SparseAutoencoder \
-  $(find Sources/SparseAutoencoder -name '*.swift' | sort) Fuzz/FuzzMain.swift \
+# The core and the toolkit (whose RunConfig is the config target) compiled as one module; the
+# toolkit's `import SparseAutoencoder` is then a no-op.
+swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SparseAutoencoder -package-name SparseAutoencoder \
+  $(find Sources/SparseAutoencoder Sources/SparseAutoencoderToolkit -name '*.swift' | sort) Fuzz/FuzzMain.swift \
   -I Sources/CZlib -I Sources/COpenBLAS -I "$build/CKernels" -I "$build/CMPI" \
   $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
   "${objects[@]}" $(pkg-config --libs openblas) -lz -ldl \

@@ -8,12 +8,12 @@ public struct SAEError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String { message }
 
     /// A file that exists but is not what it should be.
-    static func badFile(_ path: String, _ problem: String) -> SAEError {
+    package static func badFile(_ path: String, _ problem: String) -> SAEError {
         SAEError("\(path): \(problem)")
     }
 
     /// A setting outside the range where it means something.
-    static func badSetting(_ name: String, _ problem: String) -> SAEError {
+    package static func badSetting(_ name: String, _ problem: String) -> SAEError {
         SAEError("invalid \(name): \(problem)")
     }
 }

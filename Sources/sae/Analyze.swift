@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 /// Options shared by the commands that evaluate runs on the test set.
 struct AnalysisOptions: ParsableArguments {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(

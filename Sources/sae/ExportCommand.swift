@@ -1,5 +1,6 @@
 import ArgumentParser
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 extension SAEExport.Format: ExpressibleByArgument {}
 

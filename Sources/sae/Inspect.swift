@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 /// What `sae --version` prints: the version baked in at build time (Plugins/BuildInfo) and the
 /// OpenBLAS library and kernel doing the matrix products in this process.

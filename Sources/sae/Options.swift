@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 enum PenaltyKind: String, ExpressibleByArgument, CaseIterable { case l1, kl, none }
 extension Activation: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 /// Prints a run's events (`Run`, `Sweep.run`) as `sae train` does: the model summary if asked,
 /// what trains on what and where (or what resumes), Keras-style progress and the result. Signal

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 @main
 struct SAE: ParsableCommand {

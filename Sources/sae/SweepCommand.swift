@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

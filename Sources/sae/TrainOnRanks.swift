@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 /// `mpirun -np N sae train ...`: one model trained data-parallel over N ranks (see
 /// `Trainer+Distributed.swift`). Every rank parses the same arguments and loads the same data

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class ActivityPenaltyTests: XCTestCase {
     let rows = 4, cols = 3

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class AdamTests: XCTestCase {
     /// Two steps computed by hand with Keras's formulas (eps outside the root, folded bias correction).

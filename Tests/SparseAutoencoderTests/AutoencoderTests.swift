@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class AutoencoderTests: XCTestCase {
     /// A small model whose whole loss (reconstruction + penalty) is differentiated by finite

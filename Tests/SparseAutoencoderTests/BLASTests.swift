@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class BLASTests: XCTestCase {
     /// Every transpose combination against a naive triple loop, with beta accumulating: a small

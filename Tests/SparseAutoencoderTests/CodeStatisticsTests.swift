@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class CodeStatisticsTests: XCTestCase {
     // Three codes of four units, worked out by hand below.

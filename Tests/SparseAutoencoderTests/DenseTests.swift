@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// Dense forward against a hand computation, and its backward (with each activation) against
 /// finite differences of L = sum(y * r) for a fixed random r, so dL/dy = r.

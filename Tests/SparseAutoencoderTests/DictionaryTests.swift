@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// The single-layer dictionary SAE: centring by b_dec, a linear output scored by MSE, AuxK for
 /// dead latents, unit-norm decoder rows, and the FVU it reports.

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class FashionMNISTTests: XCTestCase {
     /// Writes four tiny but well-formed IDX files (gzip'd) named like Fashion-MNIST's.

@@ -5,6 +5,7 @@ import FoundationXML
 import XCTest
 import CZlib
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// PNG files are checked chunk by chunk (signature, lengths, CRCs, zlib data) and SVG files
 /// are parsed as XML.

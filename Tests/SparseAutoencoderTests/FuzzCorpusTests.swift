@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// Replays the seeds (Fuzz/seeds), every input the fuzzers kept (Fuzz/corpus) and every crash
 /// they ever found (Fuzz/crashes) through the parsers: each must end in a result or an error.

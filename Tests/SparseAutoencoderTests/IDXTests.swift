@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class IDXTests: XCTestCase {
     let images = IDX.encode(shape: [2, 3, 2], bytes: Array(0..<12))

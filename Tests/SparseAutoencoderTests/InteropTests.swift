@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// Training on vectors from .npy files and exporting a dictionary SAE that Python loads: the whole
 /// path through the `sae` tool, checked by Tests/Interop/check_export.py with numpy alone.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import CKernels
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// The C kernels' exp and log1p against libm, and the sums over many elements.
 final class KernelTests: XCTestCase {

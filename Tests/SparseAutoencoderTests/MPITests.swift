@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// `mpirun -np N sae train` on one machine (Open MPI, which `make test` installs: never skipped).
 ///

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// Keras-style progress: on a terminal the step line is redrawn in place (at most every 0.1 s,
 /// with an ETA) and finished with a newline; piped, each epoch prints its heading and one

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class ReconstructionLossTests: XCTestCase {
     let rows = 3, cols = 7

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// Killing training at any point and resuming ends with exactly the weights of an uninterrupted
 /// run (same seed, same machine). Crash points are exact (`SAE_FAULT`), plus real `kill -9`s.

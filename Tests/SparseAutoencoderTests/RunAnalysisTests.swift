@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// Analysis, comparison and report on two small runs trained on synthetic 8x8 images.
 final class RunAnalysisTests: XCTestCase {

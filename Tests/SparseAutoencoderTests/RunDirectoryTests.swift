@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class RunDirectoryTests: XCTestCase {
     func smallRun(_ dir: String, penalty: ActivityPenalty = .kl(rho: 0.05, beta: 3)) throws -> RunMetrics {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// metrics.json keeps its flat form now that `RunMetrics` holds a `CodeStatistics`.
 final class RunMetricsTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class SHA256Tests: XCTestCase {
     func hex(_ bytes: [UInt8]) -> String {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class SafetensorsTests: XCTestCase {
     let tensors: [(name: String, tensor: Safetensors.Tensor)] = [

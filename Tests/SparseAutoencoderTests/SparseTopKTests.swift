@@ -1,6 +1,7 @@
 import CKernels
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// The sparse TopK step against the dense path it replaces: the same reconstruction, code, loss
 /// and every gradient, on small shapes, with ties in the selection and with AuxK.

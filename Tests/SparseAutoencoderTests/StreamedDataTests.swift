@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// The computed permutation that shuffles streamed data.
 final class ShuffledOrderTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// The strict JSON reader behind safetensors headers: RFC 8259's grammar, exactly.
 final class StrictJSONTests: XCTestCase {

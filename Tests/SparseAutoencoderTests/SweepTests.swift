@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class SweepTests: XCTestCase {
     func testParetoFrontKeepsOnlyUnbeatenPoints() {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class TrainerTests: XCTestCase {
     func testKLRunKeepsTheCodeNearRho() throws {

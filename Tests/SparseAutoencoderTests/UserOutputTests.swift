@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 /// What sae does to paths a user names as outputs, and the run directory's lock.
 final class UserOutputTests: XCTestCase {

@@ -2,18 +2,18 @@ import CZlib
 import Foundation
 
 /// gzip decompression through zlib.
-enum Gzip {
+package enum Gzip {
     /// Decompressed output is refused beyond this size: no file this tool reads is that large,
     /// and a hostile file must not exhaust memory.
     static let maximumOutputBytes = 1 << 30
 
-    static func isGzip(_ bytes: [UInt8]) -> Bool {
+    package static func isGzip(_ bytes: [UInt8]) -> Bool {
         bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
     }
 
     /// Inflates every gzip member of `bytes` (concatenated members are one stream per RFC 1952).
     /// - Parameter name: named in errors.
-    static func decompress(_ bytes: [UInt8], name: String) throws -> [UInt8] {
+    package static func decompress(_ bytes: [UInt8], name: String) throws -> [UInt8] {
         var stream = z_stream()
         // 15 + 16: a gzip header and trailer, checked by zlib (CRC-32 and length).
         guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {

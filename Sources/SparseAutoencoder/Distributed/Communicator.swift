@@ -137,7 +137,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// 53 bits of FNV-1a of `text` (exact as a Double).
-    static func fingerprint(_ text: String) -> UInt64 {
+    package static func fingerprint(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash >> 11

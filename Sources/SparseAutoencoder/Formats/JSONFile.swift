@@ -2,15 +2,15 @@ import Foundation
 
 /// Reading and writing the run directory's JSON files: snake_case keys, pretty-printed with
 /// sorted keys (stable diffs), written atomically; decoding errors become one-line messages.
-enum JSONFile {
-    static func write<T: Encodable>(_ value: T, to path: String) throws {
+package enum JSONFile {
+    package static func write<T: Encodable>(_ value: T, to path: String) throws {
         var data = try encode(value)
         data.append(0x0a)
         try AtomicFile.write(data, to: path)
     }
 
     /// Non-finite numbers (NaN, infinities) have no JSON form: they are written as null.
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
+    package static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -24,11 +24,12 @@ enum JSONFile {
 
     /// Thrown by a type's `init(from:)` for a value it does not know (e.g. a `RunState`); read
     /// and decode report it as `FILE: problem`.
-    struct UnknownValue: Error {
-        let problem: String
+    package struct UnknownValue: Error {
+        package let problem: String
+        package init(problem: String) { self.problem = problem }
     }
 
-    static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
+    package static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SAEError.badFile(path, "cannot be read (missing or no permission)")
         }
@@ -37,7 +38,7 @@ enum JSONFile {
 
     /// Decodes `data`; `name` (a path) is used in errors. `passingUnknownValues` throws an
     /// `UnknownValue` as it is, for the caller to word.
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data, name path: String, passingUnknownValues: Bool = false) throws -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from data: Data, name path: String, passingUnknownValues: Bool = false) throws -> T {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -42,8 +42,7 @@ public enum SAEExport {
             throw SAEError("SAELens and sparsify SAEs have relu or topk latents; this run's are \(config.codeActivation.rawValue)")
         }
         try UserOutput.makeDirectory(directory)
-        let run = RunDirectory(path: directory)
-        if FileManager.default.fileExists(atPath: run.configPath) { try run.lock() }
+        if FileManager.default.fileExists(atPath: directory + "/" + DirectoryLock.configFile) { try DirectoryLock(directory: directory).lock() }
         let (d, c) = (config.inputSize, config.codeSize)
         let tensors = Dictionary(uniqueKeysWithValues: model.namedTensors)
         let wEnc = tensors["layers.0.kernel"]!, bEnc = tensors["layers.0.bias"]!

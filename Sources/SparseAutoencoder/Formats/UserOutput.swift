@@ -137,9 +137,9 @@ public enum UserOutput {
     static func owningRun(of file: String) -> String? {
         let name = (file as NSString).lastPathComponent
         let directory = (file as NSString).deletingLastPathComponent
-        let run = RunDirectory(path: directory.isEmpty ? "." : directory)
-        guard RunDirectory.ownFiles.contains(name), FileManager.default.fileExists(atPath: run.configPath) else { return nil }
-        return run.path
+        let run = directory.isEmpty ? "." : directory
+        guard DirectoryLock.ownFiles.contains(name), FileManager.default.fileExists(atPath: run + "/" + DirectoryLock.configFile) else { return nil }
+        return run
     }
 
     /// Writes to an existing file, device or pipe without replacing it.
@@ -166,8 +166,8 @@ public enum UserOutput {
 }
 
 /// File-system errors as sentences rather than Foundation's `NSCocoaErrorDomain Code=...` dumps.
-enum FileSystemError {
-    static func describe(_ error: Error) -> String {
+package enum FileSystemError {
+    package static func describe(_ error: Error) -> String {
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))

@@ -21,7 +21,7 @@ public struct Dense: Sendable, Equatable {
 
     /// Where W[i][j] (input i, output j) is in the parameter buffer.
     @inline(__always)
-    func kernelIndex(input i: Int, output j: Int) -> Int {
+    package func kernelIndex(input i: Int, output j: Int) -> Int {
         kernelOffset + (unitMajor ? j * inputSize + i : i * outputSize + j)
     }
 

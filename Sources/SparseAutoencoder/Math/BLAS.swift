@@ -6,7 +6,7 @@ import COpenBLAS
 /// (or a profile of where time goes) has one place to look. Products are split by rows of C
 /// over the `WorkerPool`'s threads, each part a single-threaded OpenBLAS call (OpenBLAS's own
 /// threads are switched off when the pool has more than one part).
-enum BLAS {
+package enum BLAS {
     /// Products smaller than this many multiply-adds run on the calling thread.
     static let parallelThreshold = 1 << 16
 
@@ -15,7 +15,7 @@ enum BLAS {
 
     /// Runs `body` with OpenBLAS's own threads (one per pool part) doing every product instead of
     /// the pool: how `sae bench` checks that its sgemm floor is the faster of the two ways.
-    static func withOpenBLASThreads<T>(_ body: () throws -> T) rethrows -> T {
+    package static func withOpenBLASThreads<T>(_ body: () throws -> T) rethrows -> T {
         let before = openblas_get_num_threads()
         openblas_set_num_threads(max(Int32(WorkerPool.shared.parts), before))
         splitsProducts = false
@@ -33,7 +33,7 @@ enum BLAS {
     ///   - transA, transB: use the transpose of the stored matrix.
     ///   - a, b, c: storage; leading dimensions are those of the stored (untransposed) layout.
     @inline(__always)
-    static func gemm(
+    package static func gemm(
         _ transA: Bool, _ transB: Bool,
         m: Int, n: Int, k: Int,
         alpha: Float = 1,

@@ -40,7 +40,7 @@ public final class Autoencoder {
     }
 
     /// A model with all parameters zero (weights are then loaded or set).
-    init(config: AutoencoderConfig) throws {
+    package init(config: AutoencoderConfig) throws {
         try config.validate()
         self.config = config
         var offset = 0

@@ -82,7 +82,7 @@ final class SparseBuffers {
 extension Autoencoder {
     /// The sparse step serves single-layer TopK dictionaries without an activity penalty (the
     /// TopK selection is their sparsity); everything else takes the dense path.
-    var supportsSparseStep: Bool {
+    package var supportsSparseStep: Bool {
         config.architecture == .dictionary && config.codeActivation == .topk && config.penalty == .none && layers[0].unitMajor
     }
 

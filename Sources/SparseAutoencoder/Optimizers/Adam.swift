@@ -58,7 +58,7 @@ public final class Adam {
     /// zero: the next step accumulates into them. Returns false when a parameter became NaN or
     /// infinite (the step diverged; the same pass checks it).
     @discardableResult
-    func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>) -> Bool {
+    package func update(_ parameters: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>) -> Bool {
         step += 1
         let s = settings
         let t = Double(step)

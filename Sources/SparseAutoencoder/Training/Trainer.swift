@@ -255,7 +255,7 @@ extension Trainer {
 }
 
 extension SAEError {
-    static func diverged(epoch: Int, step: Int, loss: Double, learningRate: Float, cause: String? = nil) -> SAEError {
+    package static func diverged(epoch: Int, step: Int, loss: Double, learningRate: Float, cause: String? = nil) -> SAEError {
         let reason = cause ?? "the learning rate (\(learningRate)) is most likely too high for this model: try --learning-rate \(learningRate / 10) or lower"
         return SAEError("training diverged at epoch \(epoch), step \(step): the loss became \(loss.isNaN ? "NaN" : "\(loss)"); " + reason)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 extension RunData {
     /// Collective: refuses, before anything is trained or written, ranks whose inputs differ:

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// Several runs side by side: per-unit mean activations (the tutorial's L1-vs-KL figure),
 /// overlaid code histograms, reconstructions of the same test images, and a metrics table.

@@ -1,3 +1,5 @@
+import SparseAutoencoder
+
 /// Where a run's training stands, as `status.json` spells it.
 public enum RunState: String, Codable, CaseIterable, Sendable {
     /// Training has started and not (yet) stopped; also a run killed without warning.

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// Where a training epoch's time goes, next to what OpenBLAS can do on the model's own matrix
 /// shapes: the numbers the next optimisation needs. `sae bench` prints this.

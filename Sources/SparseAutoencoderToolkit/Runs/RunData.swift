@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// The training and validation sets a run's `DataSettings` name, loaded for training, resuming
 /// and analysis alike (so all three see the same samples).

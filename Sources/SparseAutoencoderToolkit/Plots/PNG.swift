@@ -1,4 +1,5 @@
 import CZlib
+import SparseAutoencoder
 
 /// A minimal PNG encoder: 8-bit greyscale or RGB, no interlacing, one zlib-compressed IDAT chunk,
 /// every chunk with its CRC-32. Enough for image grids that open in any viewer or browser.

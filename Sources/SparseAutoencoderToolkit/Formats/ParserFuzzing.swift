@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// The entry points that the fuzz targets (`make fuzz`, Fuzz/) and the corpus replay test drive:
 /// each feeds arbitrary bytes to one parser. Any outcome but a thrown error or a result (a trap,

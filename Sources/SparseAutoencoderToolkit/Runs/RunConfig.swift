@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// Everything needed to rebuild a run's model and rerun its training (`config.json`).
 public struct RunConfig: Codable, Equatable, Sendable {

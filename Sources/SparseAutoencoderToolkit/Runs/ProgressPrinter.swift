@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// Prints training progress the way Keras does:
 ///

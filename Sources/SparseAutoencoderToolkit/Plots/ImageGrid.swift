@@ -1,3 +1,5 @@
+import SparseAutoencoder
+
 /// Lays greyscale tiles out in rows on a light background, each pixel drawn as a scale x scale
 /// block, with a gap between tiles.
 public enum ImageGrid {

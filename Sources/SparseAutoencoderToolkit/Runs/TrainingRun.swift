@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// The whole job behind `sae train`: build the model a `RunConfig` describes (or restore it from
 /// the run's checkpoint), train it with validation on the test set, evaluate it, and write the

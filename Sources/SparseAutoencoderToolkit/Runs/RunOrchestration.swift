@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// What `Run` and `Sweep.run` report as they go, for the caller to print (the library prints
 /// nothing). A run's training starts right after `.training` or `.resuming`, so a caller that

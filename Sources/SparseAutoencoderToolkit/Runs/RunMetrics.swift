@@ -1,3 +1,5 @@
+import SparseAutoencoder
+
 /// A run's numbers (`metrics.json`), on the test set after training: losses, reconstruction
 /// errors (overall and per class) and the code's sparsity statistics.
 ///

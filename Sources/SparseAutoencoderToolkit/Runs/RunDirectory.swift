@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SparseAutoencoder
 
 /// A run directory: `config.json`, `model.safetensors`, `history.json`, `metrics.json`, and
 /// while or after training `checkpoint.safetensors` and `status.json`.
@@ -18,12 +19,11 @@ public struct RunDirectory: Sendable {
     public var metricsPath: String { path + "/metrics.json" }
     public var checkpointPath: String { path + "/checkpoint.safetensors" }
     public var statusPath: String { path + "/status.json" }
-    public var lockPath: String { path + "/" + RunDirectory.lockName }
+    public var lockPath: String { DirectoryLock(directory: path).path }
 
-    static let lockName = ".sae-lock"
+    static let lockName = DirectoryLock.fileName
     /// The files sae writes into a run directory (and `figures/`): all that `--force` may delete.
-    static let ownFiles: Set<String> = ["config.json", "model.safetensors", "history.json", "metrics.json",
-                                        "checkpoint.safetensors", "status.json", lockName]
+    static let ownFiles = DirectoryLock.ownFiles
 
     /// An existing run directory (checked when its files are read).
     public init(path: String) {
@@ -91,61 +91,13 @@ public struct RunDirectory: Sendable {
     // MARK: - Lock
 
     /// Who holds this directory's lock, if another process does (without creating anything).
-    func lockHolder() -> String? {
-        if RunDirectory.heldLock.withLock({ RunDirectory.held[lockKey] != nil }) { return nil }
-        let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard flock(fd, LOCK_SH | LOCK_NB) != 0 else {
-            flock(fd, LOCK_UN)
-            return nil
-        }
-        return RunDirectory.holder(fd)
-    }
+    func lockHolder() -> String? { DirectoryLock(directory: path).holder() }
 
-    /// The directory's canonical path: `runs/x`, `./runs/x` and a link to it are one lock.
-    private var lockKey: String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
+    private static func inUse(_ path: String, by holder: String) -> SAEError { DirectoryLock.inUse(path, by: holder) }
 
-    private static func holder(_ fd: Int32) -> String {
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let n = pread(fd, &buffer, buffer.count, 0)
-        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
-    }
-
-    private static func inUse(_ path: String, by holder: String) -> SAEError {
-        SAEError("\(path) is in use by another sae process (\(holder)); wait for it to finish or stop it, or choose another directory")
-    }
-
-    /// Locks held by this process, by path: a process may open a run it already holds.
-    nonisolated(unsafe) private static var held: [String: Int32] = [:]
-    private static let heldLock = NSLock()
-
-    /// Takes the exclusive lock on this run directory (`.sae-lock`, flock), held until the
-    /// process ends; the kernel drops it when a process dies, so a killed run never blocks the
-    /// next. Every command that writes into a run takes it first; a second writer is refused with
-    /// a sentence naming the holder.
-    public func lock() throws {
-        let key = lockKey
-        RunDirectory.heldLock.lock()
-        defer { RunDirectory.heldLock.unlock() }
-        if RunDirectory.held[key] != nil { return }
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { throw SAEError("cannot lock \(path) (\(String(cString: strerror(errno)))): is it a writable directory?") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = RunDirectory.holder(fd)
-            close(fd)
-            throw RunDirectory.inUse(path, by: holder)
-        }
-        let command = CommandLine.arguments.map { ($0 as NSString).lastPathComponent == "sae" ? "sae" : $0 }.prefix(4).joined(separator: " ")
-        let text = "pid \(getpid()), `\(command)`, since \(ISO8601DateFormatter().string(from: Date()))\n"
-        ftruncate(fd, 0)
-        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
-        RunDirectory.held[key] = fd
-    }
+    /// Takes the exclusive lock on this run directory (`DirectoryLock`: `.sae-lock`, flock), held
+    /// until the process ends. Every command that writes into a run takes it first.
+    public func lock() throws { try DirectoryLock(directory: path).lock() }
 
     /// Deletes temporary files that a killed write left behind (`.NAME.tmp-*`).
     public func removeStaleTemporaryFiles() {

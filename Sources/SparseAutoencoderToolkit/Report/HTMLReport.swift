@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// One self-contained `report.html` for one or more runs: settings, metrics with what each one
 /// means, training curves, sparsity figures, reconstructions and unit images. Charts are inline

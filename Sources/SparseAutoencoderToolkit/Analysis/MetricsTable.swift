@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// The metrics a person reads about a run: a label, how to format the value, and one sentence
 /// saying what it means. Used by the tables `sae` prints and by the HTML report.

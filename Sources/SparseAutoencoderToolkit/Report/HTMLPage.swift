@@ -1,3 +1,5 @@
+import SparseAutoencoder
+
 /// The page around sae's HTML files (report.html, sweep.html): one head, one style sheet and one
 /// escape, so the two pages look alike and a fix to either reaches both.
 enum HTMLPage {

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// How sparse a set of codes is: the numbers the tutorial looks at, and the ones it should.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// The figures of one run: how sparse its code is, how it learned, what it reconstructs and
 /// what each unit stands for. Charts are SVG, image grids PNG.

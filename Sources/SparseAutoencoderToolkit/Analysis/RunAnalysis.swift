@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// A figure ready to be written or embedded: an SVG chart or a PNG image.
 public struct Figure: Sendable {

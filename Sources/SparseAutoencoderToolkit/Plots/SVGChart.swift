@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// A small SVG chart: one plot area with labelled, ticked axes (linear or log), a title, and
 /// bars, lines, step histograms and reference lines drawn in data coordinates. Every figure uses

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// A grid of penalty settings trained one run each, and how to choose among them: the runs
 /// that no other run beats on both reconstruction (test BCE) and sparsity (the Pareto front),

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 extension RunConfig {
     /// The settings in which `other` differs from this config, as `key: this -> other` with the

@@ -1,4 +1,5 @@
 import Foundation
+import SparseAutoencoder
 
 /// Does a representation help a downstream task? A linear probe answers: multinomial logistic
 /// regression from features (codes, or raw pixels as a baseline) to labels, trained on the
