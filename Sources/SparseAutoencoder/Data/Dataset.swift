@@ -34,19 +34,19 @@ public struct Dataset: Sendable {
     /// Whether the samples stay in files and are read batch by batch (see `init(npy:loading:)`).
     /// Training then visits them in a computed permutation (`ShuffledOrder`) instead of a
     /// shuffled array of every index.
-    public var isStreamed: Bool { if case .shards = storage { true } else { false } }
+    package var isStreamed: Bool { if case .shards = storage { true } else { false } }
     /// Whether training shuffles with a computed permutation (`ShuffledOrder`) rather than an
     /// array of every index: streamed data, except files that only MPI ranks stream
     /// (`NPYLoading.streamedForRanks`), which keep the order a single process gives them.
-    public var usesComputedShuffle: Bool { isStreamed && !keepsInMemoryOrder }
+    package var usesComputedShuffle: Bool { isStreamed && !keepsInMemoryOrder }
     private var keepsInMemoryOrder = false
     /// For streamed data: the first read that failed or row that held NaN or infinity (reading
     /// happens inside training steps, which cannot throw). Nil for data in memory, which are
     /// checked as they are loaded.
-    public var readFailure: SAEError? { if case .shards(let s) = storage { s.failure } else { nil } }
+    package var readFailure: SAEError? { if case .shards(let s) = storage { s.failure } else { nil } }
 
     /// Pairs an image file with its label file, checking that they agree.
-    public init(images: IDXArray, labels: IDXArray, imagesName: String, labelsName: String) throws {
+    package init(images: IDXArray, labels: IDXArray, imagesName: String, labelsName: String) throws {
         guard images.shape.count == 3 else {
             throw SAEError.badFile(imagesName, "expected an image array (count, height, width), found shape \(images.shape)")
         }
@@ -101,7 +101,7 @@ public struct Dataset: Sendable {
     /// split) would take a large part of a typical machine's memory, so the file stays on disk.
     /// The fixed 1 GiB (rather than a share of memory alone) keeps the choice, and with it the
     /// run's shuffle, the same on most machines.
-    public static var streamingThreshold: Int {
+    package static var streamingThreshold: Int {
         min(1 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory / 4))
     }
 

@@ -10,22 +10,22 @@ import Foundation
 ///
 ///     let (train, test) = try FashionMNIST.load()
 public enum FashionMNIST {
-    public struct File: Sendable {
-        public let name: String
+    package struct File: Sendable {
+        package let name: String
         /// Size and SHA-256 of the decompressed file (the official originals).
-        public let bytes: Int
-        public let sha256: String
+        package let bytes: Int
+        package let sha256: String
     }
 
-    public static let trainImages = File(name: "train-images-idx3-ubyte", bytes: 47_040_016,
+    package static let trainImages = File(name: "train-images-idx3-ubyte", bytes: 47_040_016,
         sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888")
-    public static let trainLabels = File(name: "train-labels-idx1-ubyte", bytes: 60_008,
+    package static let trainLabels = File(name: "train-labels-idx1-ubyte", bytes: 60_008,
         sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9")
-    public static let testImages = File(name: "t10k-images-idx3-ubyte", bytes: 7_840_016,
+    package static let testImages = File(name: "t10k-images-idx3-ubyte", bytes: 7_840_016,
         sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b")
-    public static let testLabels = File(name: "t10k-labels-idx1-ubyte", bytes: 10_008,
+    package static let testLabels = File(name: "t10k-labels-idx1-ubyte", bytes: 10_008,
         sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")
-    public static let files = [trainImages, trainLabels, testImages, testLabels]
+    package static let files = [trainImages, trainLabels, testImages, testLabels]
 
     /// The ten labels' names, in label order.
     public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -33,10 +33,10 @@ public enum FashionMNIST {
 
     /// Where the official files are served (plain HTTP, hence the checksums).
     public static let officialBaseURL = URL(string: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")!
-    public static let debianDirectory = "/usr/share/datasets/fashion-mnist"
+    package static let debianDirectory = "/usr/share/datasets/fashion-mnist"
 
     /// The per-user cache directory that downloads go to.
-    public static var cacheDirectory: String {
+    package static var cacheDirectory: String {
         let env = ProcessInfo.processInfo.environment
         if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/sae/fashion-mnist" }
         let home = env["HOME"] ?? NSHomeDirectory()
@@ -60,7 +60,7 @@ public enum FashionMNIST {
     }
 
     /// The places looked in when no directory is given: `$SAE_DATA`, the cache, Debian's package.
-    public static var searchPath: [String] {
+    package static var searchPath: [String] {
         var places: [String] = []
         if let env = ProcessInfo.processInfo.environment["SAE_DATA"], !env.isEmpty { places.append(env) }
         return places + [cacheDirectory, debianDirectory]
@@ -70,7 +70,7 @@ public enum FashionMNIST {
     /// that has them, else `cacheDirectory` after downloading them there. `files` are the files
     /// looked for and the sizes and checksums a download must match (the tests pass a small
     /// set's; every other caller keeps the real ones).
-    public static func locate(
+    package static func locate(
         directory: String?, searchPath: [String] = FashionMNIST.searchPath, download: Bool = true,
         baseURL: URL = officialBaseURL, cacheDirectory: String = FashionMNIST.cacheDirectory,
         files: [File] = FashionMNIST.files, log: (String) -> Void = { _ in }

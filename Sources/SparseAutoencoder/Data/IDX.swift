@@ -1,19 +1,19 @@
 import Foundation
 
 /// An array read from an IDX file (the MNIST / Fashion-MNIST format): unsigned bytes, row-major.
-public struct IDXArray: Equatable, Sendable {
+package struct IDXArray: Equatable, Sendable {
     /// Dimensions, outermost first: (count, 28, 28) for images, (count) for labels.
-    public let shape: [Int]
-    public let bytes: [UInt8]
+    package let shape: [Int]
+    package let bytes: [UInt8]
 }
 
 /// Reader for IDX files, gzip'd or raw.
 ///
 /// Layout: two zero bytes, a data-type byte (0x08 = unsigned byte, the only type used by the
 /// MNIST family), the number of dimensions, then each dimension as a big-endian UInt32, then data.
-public enum IDX {
+package enum IDX {
     /// Reads `path`, decompressing it first if it starts with the gzip magic.
-    public static func read(path: String) throws -> IDXArray {
+    package static func read(path: String) throws -> IDXArray {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SAEError.badFile(path, "cannot be read (missing or no permission)")
         }
@@ -23,7 +23,7 @@ public enum IDX {
     }
 
     /// Parses an uncompressed IDX byte array; `name` is used in errors.
-    public static func parse(_ bytes: [UInt8], name: String) throws -> IDXArray {
+    package static func parse(_ bytes: [UInt8], name: String) throws -> IDXArray {
         guard bytes.count >= 4 else {
             throw SAEError.badFile(name, "too short for an IDX file (\(bytes.count) bytes)")
         }
@@ -62,7 +62,7 @@ public enum IDX {
     }
 
     /// Serialises an unsigned-byte array as IDX (uncompressed), e.g. to write small test datasets.
-    public static func encode(shape: [Int], bytes: [UInt8]) -> [UInt8] {
+    package static func encode(shape: [Int], bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [0, 0, 0x08, UInt8(shape.count)]
         for d in shape {
             out += [UInt8(truncatingIfNeeded: d >> 24), UInt8(truncatingIfNeeded: d >> 16),

@@ -11,8 +11,8 @@
 ///     var generator = SeededGenerator(seed: 1)
 ///     let order = ShuffledOrder(count: 10, generator: &generator)
 ///     print((0..<10).map { order[$0] })   // the ten numbers 0...9, in a seeded order
-public struct ShuffledOrder: Sendable, Equatable {
-    public let count: Int
+package struct ShuffledOrder: Sendable, Equatable {
+    package let count: Int
     private let halfBits: UInt64
     private let keys: [UInt64]
 
@@ -20,7 +20,7 @@ public struct ShuffledOrder: Sendable, Equatable {
 
     /// The permutation keyed by the next `rounds` numbers of `generator` (which advances by that
     /// many), so that a generator state determines it, as it determines a Fisher-Yates shuffle.
-    public init(count: Int, generator: inout SeededGenerator) {
+    package init(count: Int, generator: inout SeededGenerator) {
         precondition(count > 0, "a permutation of no elements")
         self.count = count
         let bits = max(2, UInt64.bitWidth - UInt64(count - 1).leadingZeroBitCount)
@@ -28,14 +28,14 @@ public struct ShuffledOrder: Sendable, Equatable {
         keys = (0..<Self.rounds).map { _ in generator.next() }
     }
 
-    public init(count: Int, seed: UInt64) {
+    package init(count: Int, seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
         self.init(count: count, generator: &generator)
     }
 
     /// The element at `position` (0..<count).
     @inline(__always)
-    public subscript(position: Int) -> Int {
+    package subscript(position: Int) -> Int {
         precondition(position >= 0 && position < count, "position \(position) outside 0..<\(count)")
         var x = UInt64(position)
         repeat { x = feistel(x) } while x >= UInt64(count)

@@ -14,9 +14,9 @@ public final class Communicator: @unchecked Sendable {
     public let rank: Int
     public let size: Int
     /// Whether the operations go through MPI (false: one process, operations are the identity).
-    public let usesMPI: Bool
+    package let usesMPI: Bool
     /// The library MPI_Get_library_version names, e.g. "Open MPI v4.1.4" (empty without MPI).
-    public let libraryVersion: String
+    package let libraryVersion: String
 
     public var isRoot: Bool { rank == 0 }
     /// More than one rank: the trainer splits batches and reduces over them.
@@ -72,27 +72,27 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Ends every rank at once (MPI_Abort); for an error on one rank that the others cannot know of.
-    public func abort(status: Int32) -> Never {
+    package func abort(status: Int32) -> Never {
         if usesMPI { sae_mpi_abort(status) }
         exit(status)
     }
 
     // MARK: - Collective operations (every rank must call them, in the same order)
 
-    public enum Operation: Int32 { case sum = 0, max = 1, min = 2 }
+    package enum Operation: Int32 { case sum = 0, max = 1, min = 2 }
 
     /// In place: every rank's `buffer` becomes the elementwise `operation` over the ranks.
-    public func allReduce(_ buffer: UnsafeMutablePointer<Float>, count: Int, _ operation: Operation = .sum) throws {
+    package func allReduce(_ buffer: UnsafeMutablePointer<Float>, count: Int, _ operation: Operation = .sum) throws {
         guard usesMPI, count > 0 else { return }
         try check(sae_mpi_allreduce_float(buffer, count, operation.rawValue), "MPI_Allreduce")
     }
 
-    public func allReduce(_ buffer: UnsafeMutablePointer<Double>, count: Int, _ operation: Operation = .sum) throws {
+    package func allReduce(_ buffer: UnsafeMutablePointer<Double>, count: Int, _ operation: Operation = .sum) throws {
         guard usesMPI, count > 0 else { return }
         try check(sae_mpi_allreduce_double(buffer, count, operation.rawValue), "MPI_Allreduce")
     }
 
-    public func allReduce(_ values: inout [Double], _ operation: Operation = .sum) throws {
+    package func allReduce(_ values: inout [Double], _ operation: Operation = .sum) throws {
         let count = values.count
         try values.withUnsafeMutableBufferPointer { try allReduce($0.baseAddress!, count: count, operation) }
     }
@@ -104,7 +104,7 @@ public final class Communicator: @unchecked Sendable {
 
     /// Every rank's `values` (the same count on every rank), indexed by rank: an all-gather made
     /// of one all-reduce (each rank fills its own slot, zeros elsewhere, sums are then exact).
-    public func gather(_ values: [Double]) throws -> [[Double]] {
+    package func gather(_ values: [Double]) throws -> [[Double]] {
         guard isDistributed else { return [values] }
         let k = values.count
         var slots = [Double](repeating: 0, count: k * size)
@@ -117,7 +117,7 @@ public final class Communicator: @unchecked Sendable {
     /// has one, every rank throws a `DistributedStop`. A message is printed once: by rank 0 when
     /// every rank failed alike, else by rank 0 if it failed and by each failing rank (named) whose
     /// error is not rank 0's; the ranks that did not fail stop silently.
-    public func agree(_ error: Error?) throws {
+    package func agree(_ error: Error?) throws {
         guard isDistributed else {
             if let error { throw error }
             return
@@ -144,7 +144,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Runs `body` on every rank and agrees on its success (see `agree`).
-    public func agree<T>(_ body: () throws -> T) throws -> T {
+    package func agree<T>(_ body: () throws -> T) throws -> T {
         var result: T?
         var failure: Error?
         do { result = try body() } catch { failure = error }
@@ -155,9 +155,9 @@ public final class Communicator: @unchecked Sendable {
     /// The part of `0..<count` this rank takes when `count` items are split into contiguous
     /// slices in rank order, sizes differing by at most one (the first `count % size` ranks get
     /// the extra one).
-    public func slice(of count: Int) -> Range<Int> { Self.slice(of: count, rank: rank, size: size) }
+    package func slice(of count: Int) -> Range<Int> { Self.slice(of: count, rank: rank, size: size) }
 
-    public static func slice(of count: Int, rank: Int, size: Int) -> Range<Int> {
+    package static func slice(of count: Int, rank: Int, size: Int) -> Range<Int> {
         let base = count / size, extra = count % size
         let lower = rank * base + min(rank, extra)
         return lower..<(lower + base + (rank < extra ? 1 : 0))
@@ -177,41 +177,41 @@ public final class Communicator: @unchecked Sendable {
 
 /// An error every rank knows of (each stops with it); `reportsHere` says whether this rank prints
 /// it, so that a message is printed once: by the rank it happened on, or by rank 0.
-public struct DistributedStop: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public let reportsHere: Bool
+package struct DistributedStop: Error, CustomStringConvertible, Sendable {
+    package let message: String
+    package let reportsHere: Bool
 
-    public init(message: String, reportsHere: Bool) {
+    package init(message: String, reportsHere: Bool) {
         self.message = message
         self.reportsHere = reportsHere
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// What the environment says about an MPI launch, before MPI is initialised (the worker pool
 /// and the fault injection read it early).
-public enum MPIEnvironment {
+package enum MPIEnvironment {
     /// Launched by Open MPI's mpirun (OMPI_COMM_WORLD_SIZE), a PMIx launcher such as srun
     /// --mpi=pmix or prterun (PMIX_RANK), or asked for with SAE_MPI=1; SAE_MPI=0 turns MPI off.
-    public static func isLaunched(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    package static func isLaunched(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
         if let flag = environment["SAE_MPI"] { return flag != "0" }
         return environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMIX_RANK"] != nil
     }
 
     /// The number of processes the launcher says it started, if it says.
-    public static func expectedSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+    package static func expectedSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
         (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"] ?? environment["SLURM_STEP_NUM_TASKS"]).flatMap { Int($0) }
     }
 
     /// This process's rank as the launcher set it (nil when not launched by MPI).
-    public static func rank(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+    package static func rank(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
         guard isLaunched(environment) else { return nil }
         return (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMIX_RANK"] ?? environment["PMI_RANK"] ?? environment["SLURM_PROCID"]).flatMap { Int($0) }
     }
 
     /// The number of ranks on this machine (nil when unknown or not launched by MPI).
-    public static func localSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+    package static func localSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
         guard isLaunched(environment) else { return nil }
         if let n = (environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? environment["MPI_LOCALNRANKS"]).flatMap({ Int($0) }) { return n }
         // Slurm: "2(x4),1" = 2 tasks on each of the first four nodes, then 1.

@@ -7,12 +7,12 @@ import Darwin
 
 /// Writes files so that a reader (or a crash) never sees a partial one: the bytes go to a
 /// temporary file beside the destination, are flushed to disk, then renamed over it.
-public enum AtomicFile {
+package enum AtomicFile {
     /// - Parameter beforeRename: runs after the data is on disk and before it replaces `path`
     ///   (where a crash is most interesting to test).
     ///   - owner: the permissions, user and group the file gets (those of a file it replaces);
     ///     nil: 0644 less the umask, and the process's user.
-    public static func write(_ data: Data, to path: String, owner: (mode: mode_t, uid: uid_t, gid: gid_t)? = nil,
+    package static func write(_ data: Data, to path: String, owner: (mode: mode_t, uid: uid_t, gid: gid_t)? = nil,
                              beforeRename: () -> Void = {}) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
@@ -58,11 +58,11 @@ public enum AtomicFile {
         }
     }
 
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    package static func write(_ bytes: [UInt8], to path: String) throws {
         try write(Data(bytes), to: path)
     }
 
-    public static func write(_ text: String, to path: String) throws {
+    package static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)
     }
 }

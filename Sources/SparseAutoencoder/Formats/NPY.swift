@@ -7,7 +7,7 @@ import Foundation
 ///
 ///     try NPY.write(codes, rows: 10_000, cols: 64, to: "codes.npy")   // np.load gives (10000, 64) float32
 public enum NPY {
-    public static func encode(_ values: [Float], rows: Int, cols: Int) -> [UInt8] {
+    package static func encode(_ values: [Float], rows: Int, cols: Int) -> [UInt8] {
         precondition(values.count == rows * cols, "\(values.count) values are not \(rows) x \(cols)")
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(cols)), }"
         let unpadded = 10 + header.utf8.count + 1
@@ -37,20 +37,20 @@ public enum NPY {
     /// little-endian array in C order with at least one row and one column, whose `byteCount`
     /// data bytes start at `dataOffset`. Parsed by the in-memory reader (`decode`) and by the
     /// file-backed shards (`NPYShards`) alike.
-    public struct Header: Equatable, Sendable {
-        public enum DType: String, Sendable {
+    package struct Header: Equatable, Sendable {
+        package enum DType: String, Sendable {
             case float32 = "<f4", float64 = "<f8"
             /// Bytes per value.
-            public var width: Int { self == .float32 ? 4 : 8 }
+            package var width: Int { self == .float32 ? 4 : 8 }
         }
 
-        public var rows: Int
-        public var cols: Int
-        public var dtype: DType
+        package var rows: Int
+        package var cols: Int
+        package var dtype: DType
         /// Where the data start (the magic, version, length and padded header come first).
-        public var dataOffset: Int
+        package var dataOffset: Int
         /// rows * cols * dtype.width (known not to overflow).
-        public var byteCount: Int
+        package var byteCount: Int
 
         /// Refuses data that are not exactly `byteCount` bytes: fewer means a truncated file.
         func checkDataSize(_ available: Int, name: String) throws {
@@ -73,7 +73,7 @@ public enum NPY {
     }
 
     /// Parses .npy bytes; `name` is used in errors.
-    public static func decode(_ bytes: [UInt8], name: String) throws -> Matrix {
+    package static func decode(_ bytes: [UInt8], name: String) throws -> Matrix {
         let header = try parseHeader(bytes, name: name)
         try header.checkDataSize(bytes.count - header.dataOffset, name: name)
         let count = header.rows * header.cols, wide = header.dtype == .float64
@@ -111,7 +111,7 @@ public enum NPY {
 
     /// Parses and checks the header at the start of `bytes` (which must hold at least the whole
     /// header; the data may follow or not).
-    public static func parseHeader(_ bytes: [UInt8], name: String) throws -> Header {
+    package static func parseHeader(_ bytes: [UInt8], name: String) throws -> Header {
         let dataStart = try headerEnd(Array(bytes.prefix(preambleSize)), name: name)
         let headerStart = bytes[6] == 1 ? 10 : 12
         guard dataStart <= bytes.count else { throw SAEError.badFile(name, "truncated .npy header") }

@@ -4,12 +4,12 @@ import Foundation
 /// (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, "__metadata__": {...}}`,
 /// padded with spaces to a multiple of 8), then the raw little-endian tensor data.
 /// Readable by `safetensors` and by numpy with a few lines of Python.
-public enum Safetensors {
-    public struct Tensor: Equatable, Sendable {
-        public var shape: [Int]
-        public var values: [Float]
+package enum Safetensors {
+    package struct Tensor: Equatable, Sendable {
+        package var shape: [Int]
+        package var values: [Float]
 
-        public init(shape: [Int], values: [Float]) {
+        package init(shape: [Int], values: [Float]) {
             precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
             self.shape = shape
             self.values = values
@@ -17,10 +17,10 @@ public enum Safetensors {
     }
 
     /// Headers larger than this are refused (real ones are a few kB).
-    public static let maximumHeaderBytes = 100 << 20
+    package static let maximumHeaderBytes = 100 << 20
 
     /// Serialises F32 tensors (written in the order given) and string metadata.
-    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) -> [UInt8] {
+    package static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) -> [UInt8] {
         var entries: [String] = []
         if !metadata.isEmpty {
             let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
@@ -46,7 +46,7 @@ public enum Safetensors {
     }
 
     /// Parses a safetensors file holding F32 tensors; `name` is used in errors.
-    public static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    package static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         guard bytes.count >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(bytes.count) bytes)") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }

@@ -21,9 +21,9 @@ import Glibc
 /// - a directory, a block device or a socket: refused.
 ///
 ///     try UserOutput.write(data, to: "codes.npy", force: false)
-public enum UserOutput {
+package enum UserOutput {
     /// Writes `data` to `path` under the rules above.
-    public static func write(_ data: Data, to path: String, force: Bool) throws {
+    package static func write(_ data: Data, to path: String, force: Bool) throws {
         if let fd = standardDescriptor(path) { return try writeAll(data, to: fd, name: path) }
         switch try plan(path, force: force) {
         case .create(let target):
@@ -41,7 +41,7 @@ public enum UserOutput {
 
     /// Writes several files into `directory` (created if missing), checking every one of them
     /// before writing any, so that a refusal leaves nothing half-written.
-    public static func write(_ files: [(name: String, data: Data)], into directory: String, force: Bool) throws {
+    package static func write(_ files: [(name: String, data: Data)], into directory: String, force: Bool) throws {
         try makeDirectory(directory)
         let targets = files.map { directory + "/" + $0.name }
         for target in targets { try check(target, force: force) }
@@ -50,7 +50,7 @@ public enum UserOutput {
 
     /// Makes `path` a directory if nothing is there; accepts an existing directory (or a link to
     /// one); refuses anything else.
-    public static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         guard !path.isEmpty else { throw SAEError("the output directory is an empty path; give a directory name") }
         var info = stat()
         if stat(path, &info) == 0 {
@@ -73,7 +73,7 @@ public enum UserOutput {
     }
 
     /// Throws the sentence that refuses writing `path`, if any (before a long computation).
-    public static func check(_ path: String, force: Bool) throws { _ = try plan(path, force: force) }
+    package static func check(_ path: String, force: Bool) throws { _ = try plan(path, force: force) }
 
     /// `-`, /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N name a descriptor this
     /// process already has (whatever the shell connected it to, a file included): written to as is.

@@ -10,12 +10,12 @@ public struct Dense: Sendable, Equatable {
     public let outputSize: Int
     public let activation: Activation
     /// For a `topk` activation, how many units each sample keeps.
-    public var k: Int = 0
+    package var k: Int = 0
     /// Kernel stored (out, in) instead of (in, out).
-    public var unitMajor = false
+    package var unitMajor = false
     /// Offsets of the kernel (in * out floats) and bias (out floats) in the parameter buffer.
-    public let kernelOffset: Int
-    public let biasOffset: Int
+    package let kernelOffset: Int
+    package let biasOffset: Int
 
     public var parameterCount: Int { inputSize * outputSize + outputSize }
 

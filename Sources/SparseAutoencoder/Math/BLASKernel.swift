@@ -8,17 +8,17 @@ import Foundation
 /// the AVX2 one on this model's shapes (measured: 38-46 vs 109-121 GFLOP/s). Since the choice
 /// is made before `main` runs, the tool re-executes itself once with `OPENBLAS_CORETYPE=Haswell`
 /// (AVX2 + FMA, the kernel the reference machines use). A value the user set is always kept.
-public enum BLASKernel {
+package enum BLASKernel {
     /// OpenBLAS's name for the kernel in use, e.g. "Haswell".
-    public static var coreName: String { String(cString: openblas_get_corename()) }
+    package static var coreName: String { String(cString: openblas_get_corename()) }
 
     /// The OpenBLAS library's name and version, e.g. "OpenBLAS 0.3.21" (from its build configuration).
-    public static var libraryVersion: String {
+    package static var libraryVersion: String {
         String(cString: openblas_get_config()).split(separator: " ").prefix(2).joined(separator: " ")
     }
 
     /// The core type to restart with, or nil when the current kernel is fine or was chosen by the user.
-    public static func betterCoreType(environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func betterCoreType(environment: [String: String] = ProcessInfo.processInfo.environment,
                                       coreName: String = BLASKernel.coreName,
                                       cpuFlags: Set<String> = BLASKernel.cpuFlags()) -> String? {
         guard environment["OPENBLAS_CORETYPE"] == nil, coreName == "Prescott",
@@ -27,7 +27,7 @@ public enum BLASKernel {
     }
 
     /// The CPU feature flags from /proc/cpuinfo (empty where there is none).
-    public static func cpuFlags() -> Set<String> {
+    package static func cpuFlags() -> Set<String> {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
               let colon = line.firstIndex(of: ":") else { return [] }
@@ -36,7 +36,7 @@ public enum BLASKernel {
 
     /// Re-executes the current program with a better `OPENBLAS_CORETYPE` if there is one.
     /// Returns only if no restart is needed or the restart failed (the run then goes on, slower).
-    public static func restartWithBetterKernelIfNeeded() {
+    package static func restartWithBetterKernelIfNeeded() {
         guard let core = betterCoreType() else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         let args = CommandLine.arguments

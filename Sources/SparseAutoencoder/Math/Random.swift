@@ -3,7 +3,7 @@
 ///
 /// Its whole state is four `UInt64`s, which a checkpoint can store.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatable {
-    public private(set) var state: [UInt64]
+    package private(set) var state: [UInt64]
 
     /// Seeds the four state words from `seed` with SplitMix64, as the xoshiro authors recommend.
     public init(seed: UInt64) {
@@ -19,7 +19,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     }
 
     /// Continues from a saved state (four words, not all zero).
-    public init(state: [UInt64]) {
+    package init(state: [UInt64]) {
         precondition(state.count == 4 && state.contains { $0 != 0 }, "xoshiro256** needs four words, not all zero")
         self.state = state
     }
@@ -43,7 +43,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
 
     /// Fisher-Yates with this generator, so a seed gives the same order on every platform
     /// (the standard library's `shuffle` may change its algorithm between versions).
-    public mutating func shuffle(_ order: inout [Int]) {
+    package mutating func shuffle(_ order: inout [Int]) {
         for i in stride(from: order.count - 1, to: 0, by: -1) {
             order.swapAt(i, Int(next() % UInt64(i + 1)))
         }

@@ -6,7 +6,7 @@
 ///     var hasher = SHA256()
 ///     hasher.update(bytes)
 ///     let hex = hasher.finalizeHex()
-public struct SHA256 {
+package struct SHA256 {
     private var h: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
@@ -24,15 +24,15 @@ public struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    public init() {}
+    package init() {}
 
-    public mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+    package mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         if let done = bytes.withContiguousStorageIfAvailable({ update($0) }) { return done }
         Array(bytes).withUnsafeBufferPointer { update($0) }
     }
 
     /// Hashes whole blocks straight from `bytes`; only a partial block is copied (to `buffer`).
-    public mutating func update(_ bytes: UnsafeBufferPointer<UInt8>) {
+    package mutating func update(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard var p = bytes.baseAddress else { return }
         var remaining = bytes.count
         length &+= UInt64(remaining)
@@ -65,7 +65,7 @@ public struct SHA256 {
     }
 
     /// The digest as 64 lowercase hex digits.
-    public mutating func finalizeHex() -> String {
+    package mutating func finalizeHex() -> String {
         let bitLength = length &* 8
         var tail: [UInt8] = [0x80]
         while (buffer.count + tail.count) % 64 != 56 { tail.append(0) }

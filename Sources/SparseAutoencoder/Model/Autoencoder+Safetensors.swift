@@ -3,7 +3,7 @@ import Foundation
 /// Saving and loading weights as safetensors: `layers.{i}.kernel` (in, out) and `layers.{i}.bias`
 /// (out) for each layer i, in Keras's layout (y = x W + b).
 extension Autoencoder {
-    public var namedTensors: [(name: String, tensor: Safetensors.Tensor)] {
+    package var namedTensors: [(name: String, tensor: Safetensors.Tensor)] {
         layers.enumerated().flatMap { i, layer in [
             ("layers.\(i).kernel", Safetensors.Tensor(shape: [layer.inputSize, layer.outputSize], values: kernelValues(layer))),
             ("layers.\(i).bias", Safetensors.Tensor(shape: [layer.outputSize],

@@ -65,7 +65,7 @@ public final class Autoencoder {
 
     deinit { parameters.deallocate() }
 
-    public var codeLayerIndex: Int { config.codeLayerIndex }
+    package var codeLayerIndex: Int { config.codeLayerIndex }
 
     /// A copy of the parameters (kernels and biases in layer order).
     public var parameterValues: [Float] {

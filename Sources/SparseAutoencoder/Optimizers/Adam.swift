@@ -37,14 +37,14 @@ extension AdamSettings {
 }
 
 /// Adam's state (first and second moments, step count) for a flat parameter buffer.
-public final class Adam {
-    public let settings: AdamSettings
-    public internal(set) var step = 0
+package final class Adam {
+    package let settings: AdamSettings
+    package internal(set) var step = 0
     /// m and v, each `count` floats, in one allocation.
     let moments: UnsafeMutableBufferPointer<Float>
     let count: Int
 
-    public init(settings: AdamSettings, parameterCount: Int) {
+    package init(settings: AdamSettings, parameterCount: Int) {
         self.settings = settings
         count = parameterCount
         moments = .allocate(capacity: 2 * parameterCount)

@@ -9,7 +9,7 @@ import Foundation
 /// training to stop at the next step (which then saves a checkpoint, marks the run interrupted
 /// and says how to resume); a second one ends the process at once, as usual. SIGPIPE is ignored,
 /// so a closed stdout (`sae train ... | head -1`) never stops a training: writes to it fail quietly.
-public enum Interrupt {
+package enum Interrupt {
     /// The signal that asked to stop (0: none yet).
     nonisolated(unsafe) private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
         let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
@@ -17,7 +17,7 @@ public enum Interrupt {
         return p
     }()
 
-    public static func install() {
+    package static func install() {
         _ = flag
         signal(SIGPIPE, SIG_IGN)
         for s in [SIGINT, SIGTERM, SIGHUP] {
@@ -29,13 +29,13 @@ public enum Interrupt {
     }
 
     /// Whether a stop signal has arrived since `install`.
-    public static var requested: Bool { flag.pointee != 0 }
+    package static var requested: Bool { flag.pointee != 0 }
 
     /// The exit status for the signal that stopped training: 128 + its number (130 for Ctrl-C).
-    public static var exitStatus: Int32 { 128 + (flag.pointee == 0 ? SIGINT : flag.pointee) }
+    package static var exitStatus: Int32 { 128 + (flag.pointee == 0 ? SIGINT : flag.pointee) }
 
     /// The signal's name for messages.
-    public static var signalName: String {
+    package static var signalName: String {
         switch flag.pointee {
         case SIGTERM: "SIGTERM"
         case SIGHUP: "SIGHUP"
@@ -51,7 +51,7 @@ public enum Interrupt {
 /// Without the variable, each point is a dictionary look-up that finds nothing. Under MPI,
 /// `SAE_FAULT_RANK=R` limits the fault to rank R, and `SAE_FAULT=drift@N` makes that rank's
 /// weights differ from the others' at the Nth epoch's end (the ranks' checksum must catch it).
-public enum FaultInjection {
+package enum FaultInjection {
     nonisolated(unsafe) private static var counts: [String: Int] = [:]
     private static let plan: (name: String, count: Int, signal: Int32)? = {
         let environment = ProcessInfo.processInfo.environment
@@ -63,12 +63,12 @@ public enum FaultInjection {
         return (String(target[0]), n, parts.count > 1 && parts[1] == "interrupt" ? SIGINT : SIGKILL)
     }()
 
-    public static func reach(_ name: String) {
+    package static func reach(_ name: String) {
         if fires(name) { raise(plan!.signal) }
     }
 
     /// Whether this is the Nth time the point NAME is reached (for faults other than signals).
-    public static func fires(_ name: String) -> Bool {
+    package static func fires(_ name: String) -> Bool {
         guard let plan, plan.name == name else { return false }
         counts[name, default: 0] += 1
         return counts[name] == plan.count

@@ -8,11 +8,11 @@ import Glibc
 /// instead of dying in an allocation with an empty run directory behind it.
 ///
 ///     try MemoryBudget.check(config.model, batchSize: 256, validationSamples: 10_000)
-public enum MemoryBudget {
+package enum MemoryBudget {
     /// Bytes of the parameters, their gradients and Adam's two moments (16 per parameter), one
     /// batch's workspace (activations, their gradients, the sparse step's or AuxK's buffers) and
     /// the final evaluation's codes (validation samples x code size).
-    public static func trainingBytes(_ config: AutoencoderConfig, batchSize: Int, validationSamples: Int) -> Int {
+    package static func trainingBytes(_ config: AutoencoderConfig, batchSize: Int, validationSamples: Int) -> Int {
         let shapes = config.layerShapes
         let parameters = shapes.reduce(0) { $0 &+ $1.inputSize &* $1.outputSize &+ $1.outputSize }
         let (d, c, b) = (config.inputSize, config.codeSize, batchSize)
@@ -25,7 +25,7 @@ public enum MemoryBudget {
 
     /// What this process may allocate: the smallest of the memory the system has available, the
     /// cgroup's limit less its usage (containers, systemd), and the address-space rlimit (`ulimit -v`).
-    public static func availableBytes() -> Int {
+    package static func availableBytes() -> Int {
         var limits: [Int] = []
         if let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
            let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
@@ -48,7 +48,7 @@ public enum MemoryBudget {
     }
 
     /// Refuses a run that would not fit, with both figures and what to change.
-    public static func check(_ config: AutoencoderConfig, batchSize: Int, validationSamples: Int) throws {
+    package static func check(_ config: AutoencoderConfig, batchSize: Int, validationSamples: Int) throws {
         let needed = trainingBytes(config, batchSize: batchSize, validationSamples: validationSamples)
         let available = availableBytes()
         guard needed > available else { return }

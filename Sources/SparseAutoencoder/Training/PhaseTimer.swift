@@ -6,11 +6,11 @@ import Darwin
 
 /// Wall-clock time spent in each phase of training, for `sae bench`. Passing no timer (the
 /// default everywhere) costs one nil check per phase.
-public final class PhaseTimer {
-    public enum Phase: Int, CaseIterable, Sendable {
+package final class PhaseTimer {
+    package enum Phase: Int, CaseIterable, Sendable {
         case data, forward, loss, backward, optimizer, validation
 
-        public var name: String {
+        package var name: String {
             switch self {
             case .data: "data (gather + scale)"
             case .forward: "forward"
@@ -22,18 +22,18 @@ public final class PhaseTimer {
         }
     }
 
-    public private(set) var seconds = [Double](repeating: 0, count: Phase.allCases.count)
+    package private(set) var seconds = [Double](repeating: 0, count: Phase.allCases.count)
     private var last: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
     /// Starts timing the next phase.
     @inline(__always)
-    public func start() { last = Self.now() }
+    package func start() { last = Self.now() }
 
     /// Adds the time since the previous mark (or `start`) to `phase`.
     @inline(__always)
-    public func mark(_ phase: Phase) {
+    package func mark(_ phase: Phase) {
         let t = Self.now()
         seconds[phase.rawValue] += Double(t &- last) * 1e-9
         last = t

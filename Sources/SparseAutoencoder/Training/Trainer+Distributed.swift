@@ -100,7 +100,7 @@ extension Trainer {
     }
 
     /// Collective: stops every rank if one met unreadable data or if the ranks' states differ.
-    public func checkRanksAgree(after moment: String, data: [Dataset] = []) throws {
+    package func checkRanksAgree(after moment: String, data: [Dataset] = []) throws {
         guard communicator.isDistributed else { return }
         let failure = data.lazy.compactMap(\.readFailure).first
         let checksum = replicaChecksum()

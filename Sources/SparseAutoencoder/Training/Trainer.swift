@@ -69,13 +69,19 @@ public final class Trainer {
     /// Trains up to `settings.epochs` epochs and returns the history.
     ///
     /// - Parameters:
-    ///   - timer: collects the time spent in each phase (`sae bench`).
     ///   - shouldStop: polled after every step; when it returns true, `fit` throws
     ///     `Stop.interrupted` with the trainer ready to be checkpointed.
     ///   - epochEnded: called after each epoch (e.g. to write a checkpoint).
-    public func fit(_ train: Dataset, validation: Dataset? = nil, timer: PhaseTimer? = nil,
+    public func fit(_ train: Dataset, validation: Dataset? = nil,
                     shouldStop: () -> Bool = { false }, epochEnded: (Trainer) throws -> Void = { _ in },
                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
+        try fit(train, validation: validation, timer: nil, shouldStop: shouldStop, epochEnded: epochEnded, progress: progress)
+    }
+
+    /// The same, with `timer` collecting the time spent in each phase (`sae bench`).
+    package func fit(_ train: Dataset, validation: Dataset? = nil, timer: PhaseTimer?,
+                     shouldStop: () -> Bool = { false }, epochEnded: (Trainer) throws -> Void = { _ in },
+                     progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
         try checkShape(train, role: "training set")
         if let validation { try checkShape(validation, role: "validation set") }
         let batch = settings.batchSize, comm = communicator

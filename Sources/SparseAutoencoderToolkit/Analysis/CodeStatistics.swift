@@ -7,38 +7,38 @@ import SparseAutoencoder
 ///
 ///     let stats = CodeStatistics(codes: codes, rows: 10_000, cols: 64)
 ///     print(stats.l0, stats.hoyerSparsity)
-public struct CodeStatistics: Codable, Equatable, Sendable {
-    public static let defaultThreshold = 1e-3
+package struct CodeStatistics: Codable, Equatable, Sendable {
+    package static let defaultThreshold = 1e-3
     /// The thresholds at which L0 is also reported.
-    public static let reportedThresholds = [1e-3, 1e-2, 1e-1]
+    package static let reportedThresholds = [1e-3, 1e-2, 1e-1]
 
-    public var threshold: Double
+    package var threshold: Double
     /// Mean of all code values.
-    public var meanActivation: Double
+    package var meanActivation: Double
     /// Mean value of each unit over the samples: (cols).
-    public var unitMeans: [Double]
+    package var unitMeans: [Double]
     /// Mean number of active units per sample.
-    public var l0: Double
+    package var l0: Double
     /// L0 at each of `reportedThresholds`, keyed by the threshold ("0.001", "0.01", "0.1").
-    public var l0ByThreshold: [String: Double]
+    package var l0ByThreshold: [String: Double]
     /// Units that are never active on any sample.
-    public var neverActiveUnits: Int
+    package var neverActiveUnits: Int
     /// Fraction of all code values that are not active (|h| <= threshold).
-    public var nearZeroFraction: Double
+    package var nearZeroFraction: Double
     /// Mean over samples of Hoyer's sparsity (sqrt(n) - |h|_1 / |h|_2) / (sqrt(n) - 1):
     /// 0 when all units are equal, 1 when one unit carries the whole code (an all-zero code counts as 1).
-    public var hoyerSparsity: Double
+    package var hoyerSparsity: Double
     /// Per unit, the Treves-Rolls lifetime sparsity over samples,
     /// (1 - mean(h)^2 / mean(h^2)) / (1 - 1/N): near 0 for a unit that responds equally to every
     /// sample, 1 for one that responds to a single sample (a unit that never responds counts as 1).
-    public var unitLifetimeSparsity: [Double]
+    package var unitLifetimeSparsity: [Double]
     /// Mean of `unitLifetimeSparsity`.
-    public var lifetimeSparsity: Double
+    package var lifetimeSparsity: Double
     /// Per unit, the fraction of samples on which it is active.
-    public var unitActivationFrequency: [Double]
+    package var unitActivationFrequency: [Double]
 
     /// Statistics of `rows` codes of `cols` units, row-major.
-    public init(codes: [Float], rows: Int, cols: Int, threshold: Double = CodeStatistics.defaultThreshold) {
+    package init(codes: [Float], rows: Int, cols: Int, threshold: Double = CodeStatistics.defaultThreshold) {
         precondition(codes.count == rows * cols && rows > 0 && cols > 0, "codes must be rows x cols, both > 0")
         self.threshold = threshold
         var sums = [Double](repeating: 0, count: cols), squares = sums
@@ -86,7 +86,7 @@ public struct CodeStatistics: Codable, Equatable, Sendable {
     }
 
     /// "0.001", "0.01", "0.1": the JSON key of a threshold.
-    public static func key(_ threshold: Double) -> String {
+    package static func key(_ threshold: Double) -> String {
         var s = String(format: "%.6f", threshold)
         while s.hasSuffix("0") { s.removeLast() }
         return s.hasSuffix(".") ? s + "0" : s

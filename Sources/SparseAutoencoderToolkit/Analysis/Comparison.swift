@@ -6,10 +6,10 @@ import SparseAutoencoder
 ///
 ///     let comparison = try Comparison(runs: [l1, kl])
 ///     try comparison.write(to: "runs/compare")
-public struct Comparison {
-    public let runs: [RunAnalysis]
+package struct Comparison {
+    package let runs: [RunAnalysis]
 
-    public init(runs: [RunAnalysis]) throws {
+    package init(runs: [RunAnalysis]) throws {
         guard !runs.isEmpty else { throw SAEError("nothing to compare: give at least one run directory") }
         let names = runs.map(\.name)
         guard Set(names).count == names.count else {
@@ -19,9 +19,9 @@ public struct Comparison {
     }
 
     /// The metrics table, one column per run.
-    public var table: String { MetricsTable.render(runs.map { ($0.name, $0.metrics) }) }
+    package var table: String { MetricsTable.render(runs.map { ($0.name, $0.metrics) }) }
 
-    public var figures: [Figure] {
+    package var figures: [Figure] {
         var out = [
             Figure(file: "unit_activation_comparison.svg", title: "Mean activation per code unit, run by run",
                    caption: "One panel per run, each with its own scale: how evenly (or not) each run spreads activity over its code units.",
@@ -47,7 +47,7 @@ public struct Comparison {
     /// Writes the figures and `comparison.md` (metrics and per-class errors) into `directory`.
     @discardableResult
     /// Existing files of these names are replaced only with `force` (see `UserOutput`).
-    public func write(to directory: String, force: Bool = false) throws -> [String] {
+    package func write(to directory: String, force: Bool = false) throws -> [String] {
         let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n```\n" + table
             + "\n```\n\nReconstruction error per class (test set):\n\n```\n"
             + MetricsTable.renderByClass(runs.map { ($0.name, $0.metrics) }, classNames: runs[0].classNames) + "\n```\n"

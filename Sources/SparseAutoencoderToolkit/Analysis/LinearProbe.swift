@@ -11,8 +11,8 @@ import SparseAutoencoder
 ///
 ///     let accuracy = try LinearProbe.accuracy(train: codes, trainLabels: labels, test: testCodes,
 ///                                             testLabels: testLabels, features: 64)
-public enum LinearProbe {
-    public static func accuracy(train: [Float], trainLabels: [UInt8], test: [Float], testLabels: [UInt8],
+package enum LinearProbe {
+    package static func accuracy(train: [Float], trainLabels: [UInt8], test: [Float], testLabels: [UInt8],
                                 features d: Int, epochs: Int = 15, seed: UInt64 = 1) throws -> Double {
         let n = trainLabels.count, nTest = testLabels.count
         guard d > 0, n > 0, nTest > 0, train.count == n * d, test.count == nTest * d else {
@@ -70,13 +70,13 @@ public enum LinearProbe {
     }
 
     /// The probe on a model's codes of `train` and `test`.
-    public static func accuracy(of model: Autoencoder, train: Dataset, test: Dataset) throws -> Double {
+    package static func accuracy(of model: Autoencoder, train: Dataset, test: Dataset) throws -> Double {
         try accuracy(train: model.encode(train), trainLabels: train.labels, test: model.encode(test),
                      testLabels: test.labels, features: model.config.codeSize)
     }
 
     /// The baseline: the probe on raw pixels.
-    public static func pixelAccuracy(train: Dataset, test: Dataset) throws -> Double {
+    package static func pixelAccuracy(train: Dataset, test: Dataset) throws -> Double {
         try accuracy(train: train.floats(0..<train.count), trainLabels: train.labels, test: test.floats(0..<test.count),
                      testLabels: test.labels, features: train.featureCount)
     }

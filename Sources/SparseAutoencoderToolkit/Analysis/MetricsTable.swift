@@ -3,14 +3,14 @@ import SparseAutoencoder
 
 /// The metrics a person reads about a run: a label, how to format the value, and one sentence
 /// saying what it means. Used by the tables `sae` prints and by the HTML report.
-public struct MetricDescription: Sendable {
-    public let label: String
-    public let explanation: String
-    public let value: @Sendable (RunMetrics) -> String
+package struct MetricDescription: Sendable {
+    package let label: String
+    package let explanation: String
+    package let value: @Sendable (RunMetrics) -> String
 }
 
-public enum MetricsTable {
-    public static let catalogue: [MetricDescription] = [
+package enum MetricsTable {
+    package static let catalogue: [MetricDescription] = [
         .init(label: "final loss", explanation: "Training objective (reconstruction loss + sparsity penalty) averaged over the last epoch.", value: { f4($0.finalLoss) }),
         .init(label: "final val_loss", explanation: "The same objective on the test set after the last epoch, as Keras reports it.", value: { $0.finalValLoss.map(f4) ?? "-" }),
         .init(label: "test BCE", explanation: "Binary cross-entropy between test samples and their reconstructions, per pixel (lower is better).", value: { $0.testBce.map(f4) ?? "-" }),
@@ -34,12 +34,12 @@ public enum MetricsTable {
 
     /// The catalogue without the metrics that none of `runs` has (e.g. the probe before
     /// `sae analyze` ran it).
-    public static func rows(for runs: [RunMetrics]) -> [MetricDescription] {
+    package static func rows(for runs: [RunMetrics]) -> [MetricDescription] {
         catalogue.filter { metric in runs.contains { metric.value($0) != "-" } }
     }
 
     /// One column per run, one row per metric.
-    public static func render(_ runs: [(name: String, metrics: RunMetrics)]) -> String {
+    package static func render(_ runs: [(name: String, metrics: RunMetrics)]) -> String {
         let catalogue = rows(for: runs.map(\.metrics))
         let labelWidth = catalogue.map(\.label.count).max()! + 2
         let values = catalogue.map { metric in runs.map { metric.value($0.metrics) } }
@@ -52,7 +52,7 @@ public enum MetricsTable {
     }
 
     /// One run's metrics with what each means.
-    public static func describe(_ metrics: RunMetrics) -> String {
+    package static func describe(_ metrics: RunMetrics) -> String {
         let catalogue = rows(for: [metrics])
         let labelWidth = catalogue.map(\.label.count).max()! + 2
         let values = catalogue.map { $0.value(metrics) }
@@ -63,7 +63,7 @@ public enum MetricsTable {
     }
 
     /// Per-class reconstruction errors of several runs, one column per run.
-    public static func renderByClass(_ runs: [(name: String, metrics: RunMetrics)], classNames: [String]) -> String {
+    package static func renderByClass(_ runs: [(name: String, metrics: RunMetrics)], classNames: [String]) -> String {
         let labelWidth = max(classNames.map(\.count).max() ?? 0, 10) + 2
         let columnWidth = max(17, (runs.map(\.name.count).max() ?? 0) + 12) + 2
         var lines = [pad("class", labelWidth) + runs.map { pad($0.name + " BCE / MSE", columnWidth, left: true) }.joined()]

@@ -2,20 +2,20 @@ import Foundation
 import SparseAutoencoder
 
 /// A figure ready to be written or embedded: an SVG chart or a PNG image.
-public struct Figure: Sendable {
-    public enum Content: Sendable {
+package struct Figure: Sendable {
+    package enum Content: Sendable {
         case svg(String)
         case png([UInt8])
     }
 
     /// File name inside a figures directory, e.g. "code_histogram.svg".
-    public var file: String
-    public var title: String
+    package var file: String
+    package var title: String
     /// One or two sentences saying what the figure shows and how to read it.
-    public var caption: String
-    public var content: Content
+    package var caption: String
+    package var content: Content
 
-    public var bytes: Data {
+    package var bytes: Data {
         switch content {
         case .svg(let text): Data(text.utf8)
         case .png(let bytes): Data(bytes)
@@ -29,20 +29,20 @@ public struct Figure: Sendable {
 ///     let analysis = try RunAnalysis(run: RunDirectory(path: "runs/kl"), test: test)
 ///     try analysis.write()                  // metrics.json + figures/*.svg, *.png
 ///     print(MetricsTable.describe(analysis.metrics))
-public struct RunAnalysis {
-    public let name: String
-    public let directory: RunDirectory
-    public let config: RunConfig
-    public let model: Autoencoder
-    public let history: [EpochRecord]
-    public let evaluation: Evaluation
-    public private(set) var metrics: RunMetrics
-    public let test: Dataset
+package struct RunAnalysis {
+    package let name: String
+    package let directory: RunDirectory
+    package let config: RunConfig
+    package let model: Autoencoder
+    package let history: [EpochRecord]
+    package let evaluation: Evaluation
+    package private(set) var metrics: RunMetrics
+    package let test: Dataset
 
     /// - Parameters:
     ///   - probe: the training set and the pixel baseline's accuracy (see `LinearProbe`), to
     ///     measure how well a linear probe reads the labels from the codes.
-    public init(run: RunDirectory, test: Dataset, threshold: Double = CodeStatistics.defaultThreshold, name: String? = nil,
+    package init(run: RunDirectory, test: Dataset, threshold: Double = CodeStatistics.defaultThreshold, name: String? = nil,
                 probe: (train: Dataset, pixelAccuracy: Double)? = nil) throws {
         guard threshold >= 0, threshold.isFinite else { throw SAEError.badSetting("--threshold", "must be >= 0, got \(threshold)") }
         (config, model) = try run.loadModel()
@@ -61,17 +61,17 @@ public struct RunAnalysis {
         }
     }
 
-    public var side: Int { Int(Double(config.model.inputSize).squareRoot()) }
+    package var side: Int { Int(Double(config.model.inputSize).squareRoot()) }
 
     /// The name of each class (index = label) for the per-class tables: Fashion-MNIST's, else
     /// "class N" for each label the test set has.
-    public var classNames: [String] {
+    package var classNames: [String] {
         config.data.dataset == .fashionMNIST ? FashionMNIST.classNames : metrics.testMseByClass.indices.map { "class \($0)" }
     }
     private var isImage: Bool { test.isImage && side * side == config.model.inputSize }
 
     /// The first test image of each class (label order): the columns of reconstruction grids.
-    public static func exampleIndices(_ test: Dataset) -> [Int] {
+    package static func exampleIndices(_ test: Dataset) -> [Int] {
         var seen = Set<UInt8>(), indices: [Int] = []
         for (i, label) in test.labels.enumerated() where !seen.contains(label) {
             seen.insert(label)
@@ -80,7 +80,7 @@ public struct RunAnalysis {
         return indices.sorted { test.labels[$0] < test.labels[$1] }
     }
 
-    public var figures: [Figure] {
+    package var figures: [Figure] {
         var out = [
             Figure(file: "unit_activation.svg", title: "Mean activation per code unit",
                    caption: "Each bar is one code unit's mean output over the test set"
@@ -114,7 +114,7 @@ public struct RunAnalysis {
 
     /// Writes `metrics.json` (with the sparsity statistics) and every figure into `figures/`.
     @discardableResult
-    public func write() throws -> [String] {
+    package func write() throws -> [String] {
         try directory.lock()
         try directory.save(metrics: metrics)
         let folder = directory.path + "/figures"

@@ -9,19 +9,19 @@ import SparseAutoencoder
 ///     // ... train each into OUT/<setting.name>, analyse ...
 ///     let sweep = Sweep(runs: analyses)
 ///     try sweep.write(to: "runs/sweep")
-public struct Sweep {
-    public struct Setting: Equatable, Sendable {
+package struct Sweep {
+    package struct Setting: Equatable, Sendable {
         /// A directory-safe name, e.g. "l1_1e-05" or "kl_rho0.05_beta3".
-        public var name: String
-        public var penalty: ActivityPenalty
-        public var codeSize: Int
+        package var name: String
+        package var penalty: ActivityPenalty
+        package var codeSize: Int
         /// A topk code keeping this many units (no penalty), or nil for the penalty's usual code.
-        public var topK: Int? = nil
+        package var topK: Int? = nil
     }
 
     /// Every combination: L1 strengths, (rho, beta) pairs and TopK k's, times code sizes; plus a
     /// run without penalty as the baseline.
-    public static func grid(lambdas: [Float] = [], rhos: [Float] = [], betas: [Float] = [], ks: [Int] = [],
+    package static func grid(lambdas: [Float] = [], rhos: [Float] = [], betas: [Float] = [], ks: [Int] = [],
                             codeSizes: [Int] = [64]) -> [Setting] {
         var bottlenecks: [(name: String, penalty: ActivityPenalty, k: Int?)] = lambdas.map { ("l1_\($0)", .l1(lambda: $0), nil) }
         for rho in rhos { for beta in betas { bottlenecks.append(("kl_rho\(rho)_beta\(beta)", .kl(rho: rho, beta: beta), nil)) } }
@@ -34,12 +34,12 @@ public struct Sweep {
         }
     }
 
-    public let runs: [RunAnalysis]
+    package let runs: [RunAnalysis]
 
-    public init(runs: [RunAnalysis]) { self.runs = runs }
+    package init(runs: [RunAnalysis]) { self.runs = runs }
 
     /// Indices of the points that no other point beats on both coordinates (both minimised).
-    public static func paretoFront(_ points: [(x: Double, y: Double)]) -> [Int] {
+    package static func paretoFront(_ points: [(x: Double, y: Double)]) -> [Int] {
         points.indices.filter { i in
             !points.indices.contains { j in
                 j != i && points[j].x <= points[i].x && points[j].y <= points[i].y
@@ -51,7 +51,7 @@ public struct Sweep {
     /// The recommended run among the sparse ones (penalised or TopK; the baseline without
     /// penalty is there to compare with, not to pick): on their L0 front, the sparsest run whose
     /// test BCE is within `tolerance` (relative) of the best sparse run's.
-    public func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
+    package func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
         let candidates = runs.indices.filter { runs[$0].config.model.penalty != .none || runs[$0].config.model.codeActivation == .topk }
         guard !candidates.isEmpty else { return nil }
         let points = candidates.map { (x: runs[$0].metrics.codes.l0, y: runs[$0].metrics.reconstructionError) }
@@ -72,7 +72,7 @@ public struct Sweep {
     var errorName: String { runs.first?.metrics.reconstructionErrorName ?? "BCE" }
 
     /// Test BCE (or MSE) against a sparsity measure, each point labelled, the Pareto front joined.
-    public func paretoChart(sparsity: KeyPath<RunMetrics, Double>, label: String, title: String) -> String {
+    package func paretoChart(sparsity: KeyPath<RunMetrics, Double>, label: String, title: String) -> String {
         let points = runs.map { (x: $0.metrics[keyPath: sparsity], y: $0.metrics.reconstructionError) }
         let xs = points.map(\.x), ys = points.map(\.y)
         let xPad = max((xs.max()! - xs.min()!) * 0.1, 1e-3), yPad = max((ys.max()! - ys.min()!) * 0.15, 1e-4)
@@ -85,7 +85,7 @@ public struct Sweep {
     }
 
     /// The table: one row per run.
-    public var table: String {
+    package var table: String {
         let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.codes.l0, y: $0.metrics.reconstructionError) }))
         let header = ["setting", "test BCE", "test MSE", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
         let rows = runs.enumerated().map { i, run -> [String] in
@@ -102,7 +102,7 @@ public struct Sweep {
 
     /// Writes pareto_l0.svg, pareto_mean_activation.svg, sweep.md and sweep.html into `directory`.
     @discardableResult
-    public func write(to directory: String) throws -> [String] {
+    package func write(to directory: String) throws -> [String] {
         try UserOutput.makeDirectory(directory)
         let charts = [
             ("pareto_l0.svg", paretoChart(sparsity: \.codes.l0, label: "L0: active units per test image (fewer = sparser)", title: "Reconstruction against sparsity (L0)")),

@@ -3,34 +3,34 @@ import SparseAutoencoder
 
 /// Where a training epoch's time goes, next to what OpenBLAS can do on the model's own matrix
 /// shapes: the numbers the next optimisation needs. `sae bench` prints this.
-public struct BenchmarkReport: Sendable {
-    public struct Gemm: Sendable {
-        public var label: String
-        public var m: Int, n: Int, k: Int
-        public var transA: Bool, transB: Bool
+package struct BenchmarkReport: Sendable {
+    package struct Gemm: Sendable {
+        package var label: String
+        package var m: Int, n: Int, k: Int
+        package var transA: Bool, transB: Bool
         /// How often one epoch runs this product.
-        public var callsPerEpoch: Int
+        package var callsPerEpoch: Int
         /// The better of the two below: the floor uses it.
-        public var gflops: Double { max(poolGFLOPs, openBLASGFLOPs) }
+        package var gflops: Double { max(poolGFLOPs, openBLASGFLOPs) }
         /// Split by the worker pool (what training uses), and by OpenBLAS's own threads.
-        public var poolGFLOPs = 0.0
-        public var openBLASGFLOPs = 0.0
-        public var flopsPerCall: Double { 2 * Double(m) * Double(n) * Double(k) }
+        package var poolGFLOPs = 0.0
+        package var openBLASGFLOPs = 0.0
+        package var flopsPerCall: Double { 2 * Double(m) * Double(n) * Double(k) }
     }
 
-    public var kernel: String
-    public var epochs: Int
+    package var kernel: String
+    package var epochs: Int
     /// Median seconds per epoch (training + validation) over the timed epochs.
-    public var secondsPerEpoch: Double
+    package var secondsPerEpoch: Double
     /// Mean seconds per epoch in each phase, in `PhaseTimer.Phase` order.
-    public var phaseSeconds: [Double]
-    public var gemms: [Gemm]
-    public var flopsPerEpoch: Double { gemms.reduce(0) { $0 + $1.flopsPerCall * Double($1.callsPerEpoch) } }
+    package var phaseSeconds: [Double]
+    package var gemms: [Gemm]
+    package var flopsPerEpoch: Double { gemms.reduce(0) { $0 + $1.flopsPerCall * Double($1.callsPerEpoch) } }
     /// The epoch time if every product ran at its measured sgemm speed and nothing else took time.
-    public var floorSecondsPerEpoch: Double { gemms.reduce(0) { $0 + $1.flopsPerCall * Double($1.callsPerEpoch) / ($1.gflops * 1e9) } }
-    public var achievedGFLOPs: Double { flopsPerEpoch / secondsPerEpoch / 1e9 }
+    package var floorSecondsPerEpoch: Double { gemms.reduce(0) { $0 + $1.flopsPerCall * Double($1.callsPerEpoch) / ($1.gflops * 1e9) } }
+    package var achievedGFLOPs: Double { flopsPerEpoch / secondsPerEpoch / 1e9 }
 
-    public var table: String {
+    package var table: String {
         var lines = ["OpenBLAS kernel: \(kernel); \(epochs) timed epochs",
                      String(format: "seconds per epoch (median): %.3f   floor from sgemm: %.3f   ratio: %.2f",
                             secondsPerEpoch, floorSecondsPerEpoch, secondsPerEpoch / floorSecondsPerEpoch),
@@ -50,10 +50,10 @@ public struct BenchmarkReport: Sendable {
     }
 }
 
-public enum Benchmark {
+package enum Benchmark {
     /// Trains `config` for `warmup + epochs` epochs with a phase timer (only the last `epochs`
     /// count), then times sgemm alone on every product shape of a step.
-    public static func run(_ config: AutoencoderConfig, train: Dataset, test: Dataset, epochs: Int = 3, warmup: Int = 1,
+    package static func run(_ config: AutoencoderConfig, train: Dataset, test: Dataset, epochs: Int = 3, warmup: Int = 1,
                            settings: TrainingSettings = TrainingSettings()) throws -> BenchmarkReport {
         var settings = settings
         settings.epochs = warmup + epochs

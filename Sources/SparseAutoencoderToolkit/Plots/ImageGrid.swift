@@ -2,8 +2,8 @@ import SparseAutoencoder
 
 /// Lays greyscale tiles out in rows on a light background, each pixel drawn as a scale x scale
 /// block, with a gap between tiles.
-public enum ImageGrid {
-    public static func compose(_ rows: [[GreyImage]], scale: Int = 2, gap: Int = 2) -> RGBImage {
+package enum ImageGrid {
+    package static func compose(_ rows: [[GreyImage]], scale: Int = 2, gap: Int = 2) -> RGBImage {
         let tileW = (rows.flatMap { $0 }.map(\.width).max() ?? 1) * scale
         let tileH = (rows.flatMap { $0 }.map(\.height).max() ?? 1) * scale
         let columns = rows.map(\.count).max() ?? 1
@@ -17,18 +17,18 @@ public enum ImageGrid {
     }
 
     /// `tiles` in rows of `columns`.
-    public static func compose(_ tiles: [GreyImage], columns: Int, scale: Int = 2, gap: Int = 2) -> RGBImage {
+    package static func compose(_ tiles: [GreyImage], columns: Int, scale: Int = 2, gap: Int = 2) -> RGBImage {
         compose(stride(from: 0, to: tiles.count, by: columns).map { Array(tiles[$0..<min($0 + columns, tiles.count)]) },
                 scale: scale, gap: gap)
     }
 }
 
 /// Counts of values in equal-width bins over a range (the last bin includes its upper edge).
-public struct Histogram: Equatable, Sendable {
-    public var edges: [Double]
-    public var counts: [Int]
+package struct Histogram: Equatable, Sendable {
+    package var edges: [Double]
+    package var counts: [Int]
 
-    public init(_ values: [Float], bins: Int = 50, range: ClosedRange<Double>? = nil) {
+    package init(_ values: [Float], bins: Int = 50, range: ClosedRange<Double>? = nil) {
         let lo = range?.lowerBound ?? Double(values.min() ?? 0)
         var hi = range?.upperBound ?? Double(values.max() ?? 1)
         if hi <= lo { hi = lo + 1 }

@@ -5,14 +5,14 @@ import SparseAutoencoder
 /// every chunk with its CRC-32. Enough for image grids that open in any viewer or browser.
 ///
 ///     let png = PNG.encode(GreyImage(width: 28, height: 28, pixels: bytes))
-public enum PNG {
-    public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+package enum PNG {
+    package static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    public static func encode(_ image: RGBImage) -> [UInt8] {
+    package static func encode(_ image: RGBImage) -> [UInt8] {
         encode(width: image.width, height: image.height, colorType: 2, channels: 3, pixels: image.pixels)
     }
 
-    public static func encode(_ image: GreyImage) -> [UInt8] {
+    package static func encode(_ image: GreyImage) -> [UInt8] {
         encode(width: image.width, height: image.height, colorType: 0, channels: 1, pixels: image.pixels)
     }
 
@@ -54,12 +54,12 @@ public enum PNG {
 }
 
 /// An 8-bit greyscale image, row-major.
-public struct GreyImage: Equatable, Sendable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+package struct GreyImage: Equatable, Sendable {
+    package var width: Int
+    package var height: Int
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height)
         self.width = width
         self.height = height
@@ -67,7 +67,7 @@ public struct GreyImage: Equatable, Sendable {
     }
 
     /// Floats mapped linearly from [lo, hi] to [0, 255] (clamped); by default [0, 1].
-    public init(width: Int, height: Int, values: ArraySlice<Float>, range: ClosedRange<Float> = 0...1) {
+    package init(width: Int, height: Int, values: ArraySlice<Float>, range: ClosedRange<Float> = 0...1) {
         let span = max(range.upperBound - range.lowerBound, 1e-12)
         self.init(width: width, height: height, pixels: values.map { v in
             // NaN (non-finite weights or data) draws black rather than trapping.
@@ -77,13 +77,13 @@ public struct GreyImage: Equatable, Sendable {
 }
 
 /// An 8-bit RGB image, row-major, 3 bytes a pixel.
-public struct RGBImage: Equatable, Sendable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+package struct RGBImage: Equatable, Sendable {
+    package var width: Int
+    package var height: Int
+    package var pixels: [UInt8]
 
     /// A blank image of one colour.
-    public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
+    package init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
         self.width = width
         self.height = height
         pixels = [UInt8](repeating: 0, count: width * height * 3)
@@ -91,7 +91,7 @@ public struct RGBImage: Equatable, Sendable {
     }
 
     /// Draws `tile` (greyscale) with its top-left corner at (x, y), each pixel as a scale x scale block.
-    public mutating func draw(_ tile: GreyImage, x: Int, y: Int, scale: Int = 1) {
+    package mutating func draw(_ tile: GreyImage, x: Int, y: Int, scale: Int = 1) {
         for ty in 0..<(tile.height * scale) {
             let py = y + ty
             guard py >= 0, py < height else { continue }

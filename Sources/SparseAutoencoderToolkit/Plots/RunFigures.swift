@@ -3,9 +3,9 @@ import SparseAutoencoder
 
 /// The figures of one run: how sparse its code is, how it learned, what it reconstructs and
 /// what each unit stands for. Charts are SVG, image grids PNG.
-public enum RunFigures {
+package enum RunFigures {
     /// Bar chart of each unit's mean test activation; for a KL run, a dashed line at rho.
-    public static func unitActivations(_ means: [Double], penalty: ActivityPenalty, title: String = "Mean activation per code unit") -> String {
+    package static func unitActivations(_ means: [Double], penalty: ActivityPenalty, title: String = "Mean activation per code unit") -> String {
         let top = max(means.max() ?? 0, Double(penalty.rho ?? 0)) * 1.1
         var chart = SVGChart(title: title, x: .init(label: "code unit", range: -0.5...(Double(means.count) - 0.5)),
                              y: .init(label: "mean activation on the test set", range: 0...max(top, 1e-6)))
@@ -16,12 +16,12 @@ public enum RunFigures {
     }
 
     /// Histogram of every test code value, 50 bins, counts on a log scale.
-    public static func codeHistogram(_ codes: [Float], title: String = "Distribution of code values (test set)") -> String {
+    package static func codeHistogram(_ codes: [Float], title: String = "Distribution of code values (test set)") -> String {
         codeHistograms([("", codes)], title: title)
     }
 
     /// Overlaid histograms over a shared range and 50 shared bins, log-scale counts.
-    public static func codeHistograms(_ runs: [(name: String, codes: [Float])], title: String) -> String {
+    package static func codeHistograms(_ runs: [(name: String, codes: [Float])], title: String) -> String {
         let all = runs.flatMap(\.codes)
         let lo = Double(min(all.min() ?? 0, 0)), hi = Double(all.max() ?? 1)
         let histograms = runs.map { Histogram($0.codes, bins: 50, range: lo...max(hi, lo + 1e-6)) }
@@ -35,7 +35,7 @@ public enum RunFigures {
     }
 
     /// loss and val_loss per epoch.
-    public static func trainingCurves(_ history: [EpochRecord], title: String = "Training curves") -> String {
+    package static func trainingCurves(_ history: [EpochRecord], title: String = "Training curves") -> String {
         let epochs = history.map { Double($0.epoch) }
         let values = history.map(\.loss) + history.compactMap(\.valLoss)
         let lo = values.min() ?? 0, hi = values.max() ?? 1, pad = max((hi - lo) * 0.08, 1e-4)
@@ -49,14 +49,14 @@ public enum RunFigures {
     }
 
     /// Originals above their reconstructions, one column per image; rows come in pairs.
-    public static func reconstructionGrid(originals: [[Float]], reconstructions: [[[Float]]], side: Int) -> [UInt8] {
+    package static func reconstructionGrid(originals: [[Float]], reconstructions: [[[Float]]], side: Int) -> [UInt8] {
         let tile = { (v: [Float]) in GreyImage(width: side, height: side, values: v[...]) }
         let rows = [originals.map(tile)] + reconstructions.map { $0.map(tile) }
         return PNG.encode(ImageGrid.compose(rows, scale: 3, gap: 2))
     }
 
     /// The decoder's image for each code unit switched on alone (at `levels[j]`), in rows of 8 or 16.
-    public static func unitImages(_ model: Autoencoder, levels: [Float], side: Int) -> [UInt8] {
+    package static func unitImages(_ model: Autoencoder, levels: [Float], side: Int) -> [UInt8] {
         let c = model.config.codeSize
         var codes = [Float](repeating: 0, count: c * c)
         for j in 0..<c { codes[j * c + j] = levels[j] }
@@ -69,7 +69,7 @@ public enum RunFigures {
     /// UFLDL-style tiles of the first layer: each hidden unit's incoming weights, normalised to
     /// unit length (the input of unit norm that drives the unit hardest), then stretched to the
     /// full grey range per tile.
-    public static func firstLayerTiles(_ model: Autoencoder, side: Int) -> [UInt8] {
+    package static func firstLayerTiles(_ model: Autoencoder, side: Int) -> [UInt8] {
         let layer = model.layers[0], p = model.parameterValues
         let tiles = (0..<layer.outputSize).map { unit -> GreyImage in
             var w = (0..<layer.inputSize).map { p[layer.kernelIndex(input: $0, output: unit)] }

@@ -9,38 +9,38 @@ import SparseAutoencoder
 ///                          y: .init(label: "loss", range: 0.26...0.4))
 ///     chart.line(xs, ys, series: 0, label: "loss")
 ///     try AtomicFile.write(chart.svg, to: "loss.svg")
-public struct SVGChart {
-    public struct Axis {
-        public var label: String
-        public var range: ClosedRange<Double>
-        public var logarithmic: Bool
+package struct SVGChart {
+    package struct Axis {
+        package var label: String
+        package var range: ClosedRange<Double>
+        package var logarithmic: Bool
 
-        public init(label: String, range: ClosedRange<Double>, logarithmic: Bool = false) {
+        package init(label: String, range: ClosedRange<Double>, logarithmic: Bool = false) {
             self.label = label
             self.range = range.lowerBound < range.upperBound ? range : range.lowerBound...(range.lowerBound + 1)
             self.logarithmic = logarithmic
         }
     }
 
-    public enum Style {
-        public static let palette = ["#3266a8", "#d1553b", "#3c9a5a", "#8f5bb0", "#c4912f", "#4aa5b5"]
-        public static let font = "font-family=\"Helvetica, Arial, sans-serif\""
-        public static let ink = "#333333"
-        public static let grid = "#e4e4e4"
+    package enum Style {
+        package static let palette = ["#3266a8", "#d1553b", "#3c9a5a", "#8f5bb0", "#c4912f", "#4aa5b5"]
+        package static let font = "font-family=\"Helvetica, Arial, sans-serif\""
+        package static let ink = "#333333"
+        package static let grid = "#e4e4e4"
     }
 
-    public var title: String
-    public var x: Axis
-    public var y: Axis
-    public var width = 760
-    public var height = 380
+    package var title: String
+    package var x: Axis
+    package var y: Axis
+    package var width = 760
+    package var height = 380
     /// Categorical x tick labels (used instead of numbers when set): (position, text).
-    public var xTickLabels: [(Double, String)]?
+    package var xTickLabels: [(Double, String)]?
     private var marks: [String] = []
     private var legend: [(String, String, Bool)] = []
     private let left = 72.0, right = 24.0, top = 60.0, bottom = 56.0
 
-    public init(title: String, x: Axis, y: Axis, width: Int = 760, height: Int = 380) {
+    package init(title: String, x: Axis, y: Axis, width: Int = 760, height: Int = 380) {
         self.title = title
         self.x = x
         self.y = y
@@ -51,7 +51,7 @@ public struct SVGChart {
     // MARK: - Marks
 
     /// Vertical bars centred at `xs` with the given width (in data units), from the axis floor.
-    public mutating func bars(_ xs: [Double], _ ys: [Double], width barWidth: Double, series: Int, label: String? = nil, opacity: Double = 1) {
+    package mutating func bars(_ xs: [Double], _ ys: [Double], width barWidth: Double, series: Int, label: String? = nil, opacity: Double = 1) {
         let color = Self.color(series)
         let floorY = py(y.logarithmic ? y.range.lowerBound : max(y.range.lowerBound, 0))
         for (xv, yv) in zip(xs, ys) {
@@ -63,7 +63,7 @@ public struct SVGChart {
     }
 
     /// A polyline through the points (non-finite or, on a log axis, non-positive points are skipped).
-    public mutating func line(_ xs: [Double], _ ys: [Double], series: Int, label: String? = nil, dashed: Bool = false, markers: Bool = false) {
+    package mutating func line(_ xs: [Double], _ ys: [Double], series: Int, label: String? = nil, dashed: Bool = false, markers: Bool = false) {
         let color = Self.color(series)
         let points = zip(xs, ys).filter { $0.1.isFinite && (!y.logarithmic || $0.1 > 0) }
         let path = points.map { String(format: "%.2f,%.2f", px($0.0), py($0.1)) }.joined(separator: " ")
@@ -76,7 +76,7 @@ public struct SVGChart {
 
     /// Labelled points: circles with their label beside, moved down past any label already
     /// placed that it would overlap, and to the left of points in the right quarter.
-    public mutating func points(_ xs: [Double], _ ys: [Double], labels: [String], series: Int) {
+    package mutating func points(_ xs: [Double], _ ys: [Double], labels: [String], series: Int) {
         let color = Self.color(series)
         var placed: [(x0: Double, x1: Double, y: Double)] = []
         for i in xs.indices.sorted(by: { ys[$0] < ys[$1] }) {
@@ -94,7 +94,7 @@ public struct SVGChart {
     }
 
     /// A histogram as a step outline over `edges` (counts.count + 1 of them), optionally filled.
-    public mutating func histogram(edges: [Double], counts: [Double], series: Int, label: String? = nil, fillOpacity: Double = 0.35) {
+    package mutating func histogram(edges: [Double], counts: [Double], series: Int, label: String? = nil, fillOpacity: Double = 0.35) {
         let color = Self.color(series)
         let floor = y.logarithmic ? y.range.lowerBound : 0
         var d = String(format: "M%.2f,%.2f", px(edges[0]), py(floor))
@@ -108,7 +108,7 @@ public struct SVGChart {
     }
 
     /// A horizontal reference line across the plot, named in the legend.
-    public mutating func horizontalLine(at value: Double, label: String, series: Int, dashed: Bool = true) {
+    package mutating func horizontalLine(at value: Double, label: String, series: Int, dashed: Bool = true) {
         let color = Self.color(series), yy = py(value)
         marks.append(String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\" stroke-width=\"2\"%@/>",
                             left, yy, Double(width) - right, yy, color, dashed ? " stroke-dasharray=\"6 4\"" : ""))
@@ -117,7 +117,7 @@ public struct SVGChart {
 
     // MARK: - Output
 
-    public var svg: String {
+    package var svg: String {
         var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\">",
                    "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
                    "<text x=\"\(width / 2)\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\" fill=\"\(Style.ink)\" \(Style.font)>\(Self.escape(title))</text>"]

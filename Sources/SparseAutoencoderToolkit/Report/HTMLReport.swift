@@ -6,16 +6,16 @@ import SparseAutoencoder
 /// SVG and images are base64 PNG, so it opens offline and needs no JavaScript.
 ///
 ///     let path = try HTMLReport.write(runs: [l1, kl], to: "runs/demo")
-public enum HTMLReport {
+package enum HTMLReport {
     @discardableResult
     /// An existing report.html is replaced only with `force` (see `UserOutput`).
-    public static func write(runs: [RunAnalysis], to directory: String, force: Bool = false) throws -> String {
+    package static func write(runs: [RunAnalysis], to directory: String, force: Bool = false) throws -> String {
         let html = try render(runs: runs)
         try UserOutput.write([("report.html", Data(html.utf8))], into: directory, force: force)
         return directory + "/report.html"
     }
 
-    public static func render(runs: [RunAnalysis]) throws -> String {
+    package static func render(runs: [RunAnalysis]) throws -> String {
         let comparison = try Comparison(runs: runs)
         let names = runs.map(\.name).joined(separator: ", ")
         var body = "<h1>Sparse autoencoders: \(escape(names))</h1>\n"

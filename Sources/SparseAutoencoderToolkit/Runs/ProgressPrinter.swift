@@ -8,7 +8,7 @@ import SparseAutoencoder
 ///
 /// On a terminal the step line is rewritten in place (with an ETA) as the epoch runs; when the
 /// output is piped or redirected, only the finished line of each epoch is printed.
-public final class ProgressPrinter {
+package final class ProgressPrinter {
     private let interactive: Bool
     private let write: (String) -> Void
     private var lastDraw = 0.0
@@ -16,7 +16,7 @@ public final class ProgressPrinter {
     /// - Parameters:
     ///   - interactive: rewrite lines in place; defaults to whether standard output is a terminal.
     ///   - write: where text goes (standard output by default).
-    public init(interactive: Bool = isatty(STDOUT_FILENO) != 0,
+    package init(interactive: Bool = isatty(STDOUT_FILENO) != 0,
                 write: @escaping (String) -> Void = { text in
                     print(text, terminator: "")
                     fflush(nil)
@@ -25,7 +25,7 @@ public final class ProgressPrinter {
         self.write = write
     }
 
-    public func handle(_ event: TrainingEvent) {
+    package func handle(_ event: TrainingEvent) {
         switch event {
         case .epochStart(let epoch, let epochs, _):
             write("Epoch \(epoch)/\(epochs)\n")

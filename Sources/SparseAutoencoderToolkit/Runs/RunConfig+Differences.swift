@@ -5,7 +5,7 @@ extension RunConfig {
     /// The settings in which `other` differs from this config, as `key: this -> other` with the
     /// keys config.json uses (e.g. `training.epochs: 30 -> 5`); empty when they would train the
     /// same run. Where Fashion-MNIST was found (`data.directory`) does not count.
-    public func differences(from other: RunConfig) -> [String] {
+    package func differences(from other: RunConfig) -> [String] {
         func flat(_ config: RunConfig) -> [String: String] {
             var config = config
             config.data.directory = nil

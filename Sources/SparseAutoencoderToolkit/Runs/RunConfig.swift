@@ -2,15 +2,15 @@ import Foundation
 import SparseAutoencoder
 
 /// Everything needed to rebuild a run's model and rerun its training (`config.json`).
-public struct RunConfig: Codable, Equatable, Sendable {
-    public static let currentFormatVersion = 1
+package struct RunConfig: Codable, Equatable, Sendable {
+    package static let currentFormatVersion = 1
 
-    public var formatVersion: Int
-    public var model: AutoencoderConfig
-    public var training: TrainingSettings
-    public var data: DataSettings
+    package var formatVersion: Int
+    package var model: AutoencoderConfig
+    package var training: TrainingSettings
+    package var data: DataSettings
 
-    public init(model: AutoencoderConfig, training: TrainingSettings, data: DataSettings) {
+    package init(model: AutoencoderConfig, training: TrainingSettings, data: DataSettings) {
         formatVersion = Self.currentFormatVersion
         self.model = model
         self.training = training
@@ -22,7 +22,7 @@ extension RunConfig {
     /// Reads a config.json, refusing what this version cannot faithfully rerun: other format
     /// versions, keys it does not know (a typo would otherwise be ignored silently), and values
     /// outside their ranges. `name` (the path) is used in errors.
-    public static func decode(_ data: Data, name: String) throws -> RunConfig {
+    package static func decode(_ data: Data, name: String) throws -> RunConfig {
         let config: RunConfig
         do {
             config = try JSONFile.decode(RunConfig.self, from: data, name: name, passingUnknownValues: true)
@@ -77,13 +77,13 @@ extension RunConfig {
 }
 
 /// Which kind of data a run trained on, as config.json's `data.dataset` spells it.
-public enum DataSource: String, Codable, CaseIterable, Sendable {
+package enum DataSource: String, Codable, CaseIterable, Sendable {
     /// Fashion-MNIST's IDX files (`DataSettings.directory`).
     case fashionMNIST = "fashion-mnist"
     /// Vectors from .npy files (`DataSettings.trainPaths`, `validationPaths`).
     case npy
 
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let source = DataSource(rawValue: text) else {
             throw JSONFile.UnknownValue(problem: SAEError.badSetting("dataset", "must be fashion-mnist or npy, got \(text)").message)
@@ -100,25 +100,25 @@ public enum DataSource: String, Codable, CaseIterable, Sendable {
 /// `validationFile`, as before shards existed, so such configs read as they always did; several
 /// files are recorded in `trainFiles` / `validationFiles` instead. A directory is recorded as
 /// the directory: resuming or analysing lists it again.
-public struct DataSettings: Codable, Hashable, Sendable {
-    public var dataset: DataSource
+package struct DataSettings: Codable, Hashable, Sendable {
+    package var dataset: DataSource
     /// The directory the Fashion-MNIST files were read from.
-    public var directory: String?
+    package var directory: String?
     /// Only the first N training samples were used.
-    public var trainLimit: Int?
+    package var trainLimit: Int?
     /// The .npy file or directory of a vector dataset (absolute paths).
-    public var trainFile: String?
-    public var validationFile: String?
+    package var trainFile: String?
+    package var validationFile: String?
     /// Several .npy files, in order (absolute paths), when more than one was given.
-    public var trainFiles: [String]?
-    public var validationFiles: [String]?
+    package var trainFiles: [String]?
+    package var validationFiles: [String]?
 
     /// The training data's paths: `trainFiles`, or `trainFile` alone.
-    public var trainPaths: [String] { trainFiles ?? trainFile.map { [$0] } ?? [] }
+    package var trainPaths: [String] { trainFiles ?? trainFile.map { [$0] } ?? [] }
     /// The validation data's paths, or nil when part of the training data is held out.
-    public var validationPaths: [String]? { validationFiles ?? validationFile.map { [$0] } }
+    package var validationPaths: [String]? { validationFiles ?? validationFile.map { [$0] } }
 
-    public init(dataset: DataSource = .fashionMNIST, directory: String? = nil, trainLimit: Int? = nil,
+    package init(dataset: DataSource = .fashionMNIST, directory: String? = nil, trainLimit: Int? = nil,
                 trainFile: String? = nil, validationFile: String? = nil) {
         self.dataset = dataset
         self.directory = directory
@@ -128,13 +128,13 @@ public struct DataSettings: Codable, Hashable, Sendable {
     }
 
     /// Vectors from .npy files.
-    public static func npy(train: String, validation: String?, trainLimit: Int? = nil) -> DataSettings {
+    package static func npy(train: String, validation: String?, trainLimit: Int? = nil) -> DataSettings {
         DataSettings(dataset: .npy, trainLimit: trainLimit, trainFile: train, validationFile: validation)
     }
 
     /// Vectors from one or more .npy files or a directory of them (see `Dataset.init(npy:loading:)`);
     /// an empty `validation` means none.
-    public static func npy(train: [String], validation: [String], trainLimit: Int? = nil) -> DataSettings {
+    package static func npy(train: [String], validation: [String], trainLimit: Int? = nil) -> DataSettings {
         var settings = DataSettings(dataset: .npy, trainLimit: trainLimit)
         if train.count == 1 { settings.trainFile = train[0] } else { settings.trainFiles = train }
         if validation.count == 1 { settings.validationFile = validation[0] } else if !validation.isEmpty { settings.validationFiles = validation }

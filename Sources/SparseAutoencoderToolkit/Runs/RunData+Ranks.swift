@@ -6,7 +6,7 @@ extension RunData {
     /// another number of vectors or width (a rank that sees other shards), other contents
     /// (sampled rows), or other settings. Every rank throws the same `DistributedStop`, which
     /// rank 0 reports.
-    public func checkSameOnEveryRank(_ communicator: Communicator, config: RunConfig) throws {
+    package func checkSameOnEveryRank(_ communicator: Communicator, config: RunConfig) throws {
         guard communicator.isDistributed else { return }
         let settings = (try? JSONFile.encode(config)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let mine = [Double(train.count), Double(train.featureCount), Double(test.count), Double(test.featureCount),

@@ -6,19 +6,19 @@ import SparseAutoencoder
 ///
 ///     let data = try DataSettings.npy(train: "acts.npy", validation: nil).load()
 ///     print(data.train.count, data.test.count)       // 90% and 10% of the rows
-public struct RunData: Sendable {
-    public var train: Dataset
+package struct RunData: Sendable {
+    package var train: Dataset
     /// The validation set (Fashion-MNIST's test split, the --val-npy file, or the held-out rows).
-    public var test: Dataset
+    package var test: Dataset
     /// Where Fashion-MNIST was found (nil for .npy data).
-    public var directory: String?
+    package var directory: String?
 
     /// The share of a training .npy held out for validation when no validation file is given.
-    public static let heldOutFraction = 0.1
+    package static let heldOutFraction = 0.1
     /// Fixed so that training, resuming and analysis hold out the same rows.
     static let heldOutSeed: UInt64 = 0x5EED_0F_5A_E0
 
-    public init(train: Dataset, test: Dataset, directory: String? = nil) {
+    package init(train: Dataset, test: Dataset, directory: String? = nil) {
         self.train = train
         self.test = test
         self.directory = directory
@@ -32,7 +32,7 @@ extension DataSettings {
     /// `forRanks` (MPI): .npy data are streamed even when small, so that each rank reads only its
     /// rows, and shuffled as one process would shuffle them (`NPYLoading.streamedForRanks`); a
     /// validation file is then required (holding rows out would copy every row on every rank).
-    public func load(fashionMNIST: String? = nil, log: (String) -> Void = { _ in }, forRanks: Bool = false) throws -> RunData {
+    package func load(fashionMNIST: String? = nil, log: (String) -> Void = { _ in }, forRanks: Bool = false) throws -> RunData {
         guard dataset == .npy else {
             let directory = try fashionMNIST.map { try FashionMNIST.locate(directory: $0) }
                 ?? self.directory.flatMap { try? FashionMNIST.locate(directory: $0) }
@@ -73,7 +73,7 @@ extension DataSettings {
     }
 
     /// One line saying what the data are, for progress messages.
-    public var summaryText: String {
+    package var summaryText: String {
         guard dataset == .npy, !trainPaths.isEmpty else { return "Fashion-MNIST" }
         return Self.describe(trainPaths) + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
     }

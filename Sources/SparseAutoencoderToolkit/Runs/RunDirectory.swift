@@ -10,23 +10,23 @@ import SparseAutoencoder
 ///     let run = try RunDirectory.create("runs/l1", force: false)
 ///     try run.save(config: config, model: model, history: history, metrics: metrics)
 ///     let (config, model) = try RunDirectory(path: "runs/l1").loadModel()
-public struct RunDirectory: Sendable {
-    public let path: String
+package struct RunDirectory: Sendable {
+    package let path: String
 
-    public var configPath: String { path + "/config.json" }
-    public var modelPath: String { path + "/model.safetensors" }
-    public var historyPath: String { path + "/history.json" }
-    public var metricsPath: String { path + "/metrics.json" }
-    public var checkpointPath: String { path + "/checkpoint.safetensors" }
-    public var statusPath: String { path + "/status.json" }
-    public var lockPath: String { DirectoryLock(directory: path).path }
+    package var configPath: String { path + "/config.json" }
+    package var modelPath: String { path + "/model.safetensors" }
+    package var historyPath: String { path + "/history.json" }
+    package var metricsPath: String { path + "/metrics.json" }
+    package var checkpointPath: String { path + "/checkpoint.safetensors" }
+    package var statusPath: String { path + "/status.json" }
+    package var lockPath: String { DirectoryLock(directory: path).path }
 
     static let lockName = DirectoryLock.fileName
     /// The files sae writes into a run directory (and `figures/`): all that `--force` may delete.
     static let ownFiles = DirectoryLock.ownFiles
 
     /// An existing run directory (checked when its files are read).
-    public init(path: String) {
+    package init(path: String) {
         self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
@@ -37,7 +37,7 @@ public struct RunDirectory: Sendable {
     /// Makes a directory for a new run and locks it (see `lock`). An existing non-empty directory
     /// is refused unless `force` is set and it holds a valid sae run (a config.json that reads as
     /// one); then only the files sae writes there are deleted, and anything else is left alone.
-    public static func create(_ path: String, force: Bool) throws -> RunDirectory {
+    package static func create(_ path: String, force: Bool) throws -> RunDirectory {
         let run = RunDirectory(path: path)
         try UserOutput.makeDirectory(run.path)
         // Refuse before writing anything (even the lock file) into a directory that is not ours,
@@ -97,23 +97,23 @@ public struct RunDirectory: Sendable {
 
     /// Takes the exclusive lock on this run directory (`DirectoryLock`: `.sae-lock`, flock), held
     /// until the process ends. Every command that writes into a run takes it first.
-    public func lock() throws { try DirectoryLock(directory: path).lock() }
+    package func lock() throws { try DirectoryLock(directory: path).lock() }
 
     /// Deletes temporary files that a killed write left behind (`.NAME.tmp-*`).
-    public func removeStaleTemporaryFiles() {
+    package func removeStaleTemporaryFiles() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
             try? FileManager.default.removeItem(atPath: path + "/" + name)
         }
     }
 
-    public func save(config: RunConfig) throws { try JSONFile.write(config, to: configPath) }
-    public func save(history: [EpochRecord]) throws { try JSONFile.write(history, to: historyPath) }
-    public func save(metrics: RunMetrics) throws { try JSONFile.write(metrics, to: metricsPath) }
-    public func save(status: RunStatus) throws { try JSONFile.write(status, to: statusPath) }
-    public func loadStatus() throws -> RunStatus { try JSONFile.read(RunStatus.self, from: statusPath) }
+    package func save(config: RunConfig) throws { try JSONFile.write(config, to: configPath) }
+    package func save(history: [EpochRecord]) throws { try JSONFile.write(history, to: historyPath) }
+    package func save(metrics: RunMetrics) throws { try JSONFile.write(metrics, to: metricsPath) }
+    package func save(status: RunStatus) throws { try JSONFile.write(status, to: statusPath) }
+    package func loadStatus() throws -> RunStatus { try JSONFile.read(RunStatus.self, from: statusPath) }
 
-    public func loadConfig() throws -> RunConfig {
+    package func loadConfig() throws -> RunConfig {
         guard FileManager.default.fileExists(atPath: configPath) else {
             throw SAEError("\(path) is not a run directory (no config.json); train one with `sae train --out \(path)`")
         }
@@ -124,7 +124,7 @@ public struct RunDirectory: Sendable {
     }
 
     /// The run's config and its trained model.
-    public func loadModel() throws -> (RunConfig, Autoencoder) {
+    package func loadModel() throws -> (RunConfig, Autoencoder) {
         let config = try loadConfig()
         guard FileManager.default.fileExists(atPath: modelPath) else {
             let status = try? loadStatus()
@@ -143,6 +143,6 @@ public struct RunDirectory: Sendable {
         return (config, try Autoencoder.load(config: config.model, from: modelPath))
     }
 
-    public func loadHistory() throws -> [EpochRecord] { try JSONFile.read([EpochRecord].self, from: historyPath) }
-    public func loadMetrics() throws -> RunMetrics { try JSONFile.read(RunMetrics.self, from: metricsPath) }
+    package func loadHistory() throws -> [EpochRecord] { try JSONFile.read([EpochRecord].self, from: historyPath) }
+    package func loadMetrics() throws -> RunMetrics { try JSONFile.read(RunMetrics.self, from: metricsPath) }
 }

@@ -5,33 +5,33 @@ import SparseAutoencoder
 ///
 /// metrics.json is flat: the `codes` statistics are written beside the other keys, under the
 /// names `CodeStatistics` gives them (e.g. `activity_threshold`), as before they were grouped.
-public struct RunMetrics: Codable, Equatable, Sendable {
-    public var finalLoss: Double
-    public var finalValLoss: Double?
+package struct RunMetrics: Codable, Equatable, Sendable {
+    package var finalLoss: Double
+    package var finalValLoss: Double?
     /// Absent for a dictionary SAE's linear outputs.
-    public var testBce: Double?
-    public var testMse: Double
+    package var testBce: Double?
+    package var testMse: Double
     /// Fraction of variance unexplained on the test set (see `Evaluation.fvu`).
-    public var testFvu: Double?
+    package var testFvu: Double?
     /// Units whose mean test activation is below 1e-3.
-    public var deadUnits: Int
-    public var epochs: Int
-    public var trainSeconds: Double
-    public var secondsPerEpoch: Double
+    package var deadUnits: Int
+    package var epochs: Int
+    package var trainSeconds: Double
+    package var secondsPerEpoch: Double
     /// Reconstruction BCE and MSE per class (index = label); empty without labels (or BCE).
-    public var testBceByClass: [Double]
-    public var testMseByClass: [Double]
+    package var testBceByClass: [Double]
+    package var testMseByClass: [Double]
     /// The sparsity of the test codes: mean activation (overall and per unit), L0, Hoyer and
     /// lifetime sparsity, never-active units, at `codes.threshold`.
-    public var codes: CodeStatistics
+    package var codes: CodeStatistics
     /// Test accuracy of a linear probe (logistic regression) on the codes, and the same probe on
     /// raw pixels as a baseline; present once `sae analyze` has run them.
-    public var probeAccuracy: Double?
-    public var pixelProbeAccuracy: Double?
+    package var probeAccuracy: Double?
+    package var pixelProbeAccuracy: Double?
     /// Code units that fired on none of the last epoch's training samples.
-    public var trainingDeadLatents: Int?
+    package var trainingDeadLatents: Int?
 
-    public init(history: [EpochRecord], test: Evaluation, threshold: Double = CodeStatistics.defaultThreshold) {
+    package init(history: [EpochRecord], test: Evaluation, threshold: Double = CodeStatistics.defaultThreshold) {
         finalLoss = history.last?.loss ?? .nan
         finalValLoss = history.last?.valLoss
         testBce = test.bce
@@ -49,8 +49,8 @@ public struct RunMetrics: Codable, Equatable, Sendable {
     }
 
     /// The reconstruction error sweeps and fronts rank by: BCE where it is defined, else MSE.
-    public var reconstructionError: Double { testBce ?? testMse }
-    public var reconstructionErrorName: String { testBce == nil ? "MSE" : "BCE" }
+    package var reconstructionError: Double { testBce ?? testMse }
+    package var reconstructionErrorName: String { testBce == nil ? "MSE" : "BCE" }
 
     // MARK: Codable, flat (see above)
 
@@ -59,7 +59,7 @@ public struct RunMetrics: Codable, Equatable, Sendable {
              testBceByClass, testMseByClass, probeAccuracy, pixelProbeAccuracy, trainingDeadLatents
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         finalLoss = try c.decode(Double.self, forKey: .finalLoss)
         finalValLoss = try c.decodeIfPresent(Double.self, forKey: .finalValLoss)
@@ -78,7 +78,7 @@ public struct RunMetrics: Codable, Equatable, Sendable {
         codes = try CodeStatistics(from: decoder)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(finalLoss, forKey: .finalLoss)
         try c.encodeIfPresent(finalValLoss, forKey: .finalValLoss)

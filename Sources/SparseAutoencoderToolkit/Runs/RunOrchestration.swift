@@ -4,7 +4,7 @@ import SparseAutoencoder
 /// What `Run` and `Sweep.run` report as they go, for the caller to print (the library prints
 /// nothing). A run's training starts right after `.training` or `.resuming`, so a caller that
 /// installs signal handlers (`Interrupt.install()`) does it there.
-public enum RunEvent {
+package enum RunEvent {
     /// A new run: its directory has been made (and locked); its training starts next.
     case training(RunDirectory, RunConfig, RunData)
     /// An unfinished run: its config has been checked and its data loaded; training continues next.
@@ -24,13 +24,13 @@ public enum RunEvent {
 ///
 /// Ctrl-C (when `shouldStop` says so) ends training with `TrainingRun.Interrupted`, the
 /// checkpoint saved; a diverged run throws its reason.
-public enum Run {
+package enum Run {
     /// Trains a new run into `out`: checks first that the model fits in memory (a model too large
     /// leaves nothing behind), then makes the run directory (`RunDirectory.create`, refusing an
     /// existing one without `force`) and trains. Over MPI ranks, rank 0 alone makes and writes the
     /// directory and returns the metrics; the other ranks return nil.
     @discardableResult
-    public static func train(_ config: RunConfig, data: RunData, out: String, force: Bool, communicator comm: Communicator = .single,
+    package static func train(_ config: RunConfig, data: RunData, out: String, force: Bool, communicator comm: Communicator = .single,
                              shouldStop: @escaping () -> Bool = { false }, events: (RunEvent) -> Void = { _ in }) throws -> RunMetrics? {
         var config = config
         config.data.directory = data.directory
@@ -47,7 +47,7 @@ public enum Run {
     /// Continues the unfinished run in `directory` with the settings of its config.json (see
     /// `resumableConfig`); `loadData` loads the data that config names.
     @discardableResult
-    public static func resume(_ directory: RunDirectory, communicator comm: Communicator = .single, loadData: (RunConfig) throws -> RunData,
+    package static func resume(_ directory: RunDirectory, communicator comm: Communicator = .single, loadData: (RunConfig) throws -> RunData,
                               shouldStop: @escaping () -> Bool = { false }, events: (RunEvent) -> Void = { _ in }) throws -> RunMetrics? {
         let config = try comm.agree { try resumableConfig(directory) }
         let data = try loadData(config)
@@ -58,7 +58,7 @@ public enum Run {
     /// The config of the run in `directory`, if it can be resumed: a finished run has nothing to
     /// resume, a diverged one would diverge again, and a run without a checkpoint has no place to
     /// continue from.
-    public static func resumableConfig(_ directory: RunDirectory) throws -> RunConfig {
+    package static func resumableConfig(_ directory: RunDirectory) throws -> RunConfig {
         let config = try directory.loadConfig()
         if let status = try? directory.loadStatus() {
             switch status.state {
@@ -89,7 +89,7 @@ public enum Run {
 
 extension Sweep {
     /// What `Sweep.run` reports besides each run's `RunEvent`s.
-    public enum Event {
+    package enum Event {
         /// Setting `index` (from 1) of `count` starts.
         case setting(index: Int, count: Int, name: String)
         /// `stored` holds a run with other settings (`differences`, see `RunConfig.differences`);
@@ -105,7 +105,7 @@ extension Sweep {
 
     /// The run config of each setting: the tutorial's model with the setting's penalty, code size
     /// and TopK, checked (all before any is trained), Fashion-MNIST data.
-    public static func configs(_ settings: [Setting], training: TrainingSettings, trainLimit: Int?) throws -> [RunConfig] {
+    package static func configs(_ settings: [Setting], training: TrainingSettings, trainLimit: Int?) throws -> [RunConfig] {
         try settings.map { setting -> RunConfig in
             var model = AutoencoderConfig.tutorial(setting.penalty)
             model.codeSize = setting.codeSize
@@ -120,7 +120,7 @@ extension Sweep {
     /// (finished: skipped; unfinished with a checkpoint: resumed) only if it was asked for with
     /// these very settings; otherwise the setting trains afresh beside it (`out/<setting>-2`, ...).
     /// The sweep's report is not written (`write(to:)`).
-    public static func run(_ settings: [Setting], configs: [RunConfig], data: RunData, pixelAccuracy pixels: Double, out: String,
+    package static func run(_ settings: [Setting], configs: [RunConfig], data: RunData, pixelAccuracy pixels: Double, out: String,
                            shouldStop: @escaping () -> Bool = { false }, events: (Event) -> Void = { _ in }) throws -> Sweep {
         var analyses: [RunAnalysis] = []
         for (i, (setting, config)) in zip(settings, configs).enumerated() {

@@ -1,7 +1,7 @@
 import SparseAutoencoder
 
 /// Where a run's training stands, as `status.json` spells it.
-public enum RunState: String, Codable, CaseIterable, Sendable {
+package enum RunState: String, Codable, CaseIterable, Sendable {
     /// Training has started and not (yet) stopped; also a run killed without warning.
     case training
     /// Stopped by a signal at a step, its checkpoint saved there: `sae train --resume` continues it.
@@ -11,9 +11,9 @@ public enum RunState: String, Codable, CaseIterable, Sendable {
     case finished
 
     /// An unfinished run, which `sae train --resume` may continue from its checkpoint.
-    public var isUnfinished: Bool { self == .training || self == .interrupted }
+    package var isUnfinished: Bool { self == .training || self == .interrupted }
 
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let state = RunState(rawValue: text) else {
             throw JSONFile.UnknownValue(problem: "unknown state \"\(text)\" (this sae knows "
@@ -24,14 +24,14 @@ public enum RunState: String, Codable, CaseIterable, Sendable {
 }
 
 /// What a run directory's `status.json` says: `training`, `interrupted`, `diverged` or `finished`.
-public struct RunStatus: Codable, Equatable, Sendable {
-    public var state: RunState
+package struct RunStatus: Codable, Equatable, Sendable {
+    package var state: RunState
     /// Where training stopped (epoch and step), for `interrupted` and `diverged`.
-    public var epoch: Int?
-    public var step: Int?
-    public var message: String?
+    package var epoch: Int?
+    package var step: Int?
+    package var message: String?
 
-    public init(state: RunState, epoch: Int? = nil, step: Int? = nil, message: String? = nil) {
+    package init(state: RunState, epoch: Int? = nil, step: Int? = nil, message: String? = nil) {
         self.state = state
         self.epoch = epoch
         self.step = step

@@ -8,14 +8,14 @@ import SparseAutoencoder
 /// Nothing finished is lost: `checkpoint.safetensors` is rewritten atomically after every epoch
 /// (and when training is interrupted), so a crash at any instant leaves the previous one valid,
 /// and `resume: true` continues from it to exactly the weights of an uninterrupted run.
-public enum TrainingRun {
+package enum TrainingRun {
     /// Thrown when `shouldStop` interrupted training; the checkpoint has been saved.
-    public struct Interrupted: Error, CustomStringConvertible {
-        public let description: String
+    package struct Interrupted: Error, CustomStringConvertible {
+        package let description: String
     }
 
     @discardableResult
-    public static func run(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
+    package static func run(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
                            resume: Bool = false, shouldStop: @escaping () -> Bool = { false },
                            progress: (TrainingEvent) -> Void = { _ in }) throws -> RunMetrics {
         try self.train(config, train: train, test: test, into: directory, resume: resume, shouldStop: shouldStop, progress: progress)!
@@ -25,7 +25,7 @@ public enum TrainingRun {
     /// rank trains; rank 0 alone writes the run directory and evaluates the model at the end
     /// (the other ranks return nil then). `config.training.ranks` must be the number of ranks.
     /// Errors every rank meets alike are thrown as `DistributedStop`.
-    public static func train(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
+    package static func train(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
                              resume: Bool = false, communicator comm: Communicator = .single,
                              shouldStop: @escaping () -> Bool = { false },
                              progress: (TrainingEvent) -> Void = { _ in }) throws -> RunMetrics? {
