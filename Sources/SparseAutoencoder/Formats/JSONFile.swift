@@ -27,6 +27,14 @@ package enum JSONFile {
     package struct UnknownValue: Error {
         package let problem: String
         package init(problem: String) { self.problem = problem }
+
+        /// A string-valued enum from `decoder`, or an `UnknownValue` worded by `problem(text)`.
+        package static func decode<T: RawRepresentable>(_ decoder: Decoder, problem: (String) -> String) throws -> T
+            where T.RawValue == String {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let value = T(rawValue: text) else { throw UnknownValue(problem: problem(text)) }
+            return value
+        }
     }
 
     package static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {

@@ -84,11 +84,7 @@ package enum DataSource: String, Codable, CaseIterable, Sendable {
     case npy
 
     package init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let source = DataSource(rawValue: text) else {
-            throw JSONFile.UnknownValue(problem: SAEError.badSetting("dataset", "must be fashion-mnist or npy, got \(text)").message)
-        }
-        self = source
+        self = try JSONFile.UnknownValue.decode(decoder) { SAEError.badSetting("dataset", "must be fashion-mnist or npy, got \($0)").message }
     }
 }
 

@@ -14,12 +14,9 @@ package enum RunState: String, Codable, CaseIterable, Sendable {
     package var isUnfinished: Bool { self == .training || self == .interrupted }
 
     package init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let state = RunState(rawValue: text) else {
-            throw JSONFile.UnknownValue(problem: "unknown state \"\(text)\" (this sae knows "
-                + Self.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+        self = try JSONFile.UnknownValue.decode(decoder) {
+            "unknown state \"\($0)\" (this sae knows " + Self.allCases.map(\.rawValue).joined(separator: ", ") + ")"
         }
-        self = state
     }
 }
 
