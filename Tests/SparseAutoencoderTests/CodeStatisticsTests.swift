@@ -50,4 +50,26 @@ final class CodeStatisticsTests: XCTestCase {
         XCTAssertEqual(h.edges, [0, 0.25, 0.5, 0.75, 1])
         XCTAssertEqual(h.counts, [2, 0, 1, 2]) // 2 is outside; 1 lands in the last bin
     }
+
+    /// A run's metrics gather the test codes' statistics batch by batch (no N x c array); they
+    /// must be exactly those of all the codes at once, and the evaluation's other numbers those of
+    /// the evaluation that keeps every code.
+    func testStatisticsGatheredBatchByBatchAreThoseOfAllCodes() throws {
+        let model = try Autoencoder(config: AutoencoderConfig(inputSize: 16, hiddenSizes: [8], codeSize: 6), seed: 4)
+        let data = syntheticImages(count: 103, side: 4)
+        let kept = model.evaluate(data, batchSize: 25)
+        var accumulator = CodeStatistics.Accumulator(cols: 6)
+        var batches: [Int] = []
+        let streamed = model.evaluate(data, batchSize: 25) { accumulator.add($0, rows: $1); batches.append($1) }
+        XCTAssertEqual(batches, [25, 25, 25, 25, 3])
+        XCTAssertEqual(streamed.codes, [])
+        XCTAssertEqual(kept.codes.count, 103 * 6)
+        XCTAssertEqual(accumulator.statistics, CodeStatistics(codes: kept.codes, rows: 103, cols: 6))
+        XCTAssertGreaterThan(accumulator.statistics.l0, 0)
+        var withoutCodes = kept
+        withoutCodes.codes = []
+        XCTAssertEqual("\(streamed)", "\(withoutCodes)")
+        let history = [EpochRecord(epoch: 1, loss: 0.5, valLoss: 0.6, seconds: 1)]
+        XCTAssertEqual(RunMetrics(history: history, test: streamed, codes: accumulator.statistics), RunMetrics(history: history, test: kept))
+    }
 }

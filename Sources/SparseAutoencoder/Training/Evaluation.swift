@@ -16,7 +16,8 @@ public struct Evaluation: Sendable {
     public var unitMeans: [Double]
     /// Units whose mean activation is below `deadThreshold`.
     public var deadUnits: Int
-    /// Every sample's code: (count, codeSize), row-major.
+    /// Every sample's code: (count, codeSize), row-major (empty when the codes went batch by batch to a
+    /// `codeBatches` closure instead).
     public var codes: [Float]
     /// Reconstruction BCE and MSE per label (index = label), and how many samples had each label;
     /// empty for unlabelled data.
@@ -55,12 +56,25 @@ extension Autoencoder {
     /// Evaluates the model on `data` in batches of `batchSize`: the loss, both reconstruction
     /// errors (overall and per label), the fraction of variance unexplained, and every code.
     public func evaluate(_ data: Dataset, batchSize: Int = 256) -> Evaluation {
+        let c = config.codeSize
+        var codes = [Float](repeating: 0, count: data.count * c), start = 0
+        var result = evaluate(data, batchSize: batchSize) { batch, rows in
+            codes.withUnsafeMutableBufferPointer { ($0.baseAddress! + start * c).update(from: batch, count: rows * c) }
+            start += rows
+        }
+        result.codes = codes
+        return result
+    }
+
+    /// The same without keeping the codes (`codes` is empty): each batch's (rows, codeSize) codes
+    /// go to `codeBatches`, in order, so memory stays one batch whatever the size of `data`.
+    package func evaluate(_ data: Dataset, batchSize: Int, codeBatches: (UnsafePointer<Float>, Int) -> Void) -> Evaluation {
         let d = config.inputSize, c = config.codeSize, last = layers.count - 1, linear = config.hasLinearOutput
         let classes = data.isLabelled ? Int(data.labels.max() ?? 0) + 1 : 0
         var loss = 0.0, bce = 0.0, mse = 0.0
         var bceByClass = [Double](repeating: 0, count: classes), mseByClass = bceByClass
         var classCounts = [Int](repeating: 0, count: classes)
-        var codes = [Float](repeating: 0, count: data.count * c)
+        var unitMeans = [Double](repeating: 0, count: c)
         // Per-feature sums of x and x^2 for the variance about the mean sample.
         var sums = [Double](repeating: 0, count: d), squares = sums
         var start = 0
@@ -78,12 +92,12 @@ extension Autoencoder {
                 mseByClass[label] += rowMse
                 classCounts[label] += 1
             }
-            codes.withUnsafeMutableBufferPointer { ($0.baseAddress! + start * c).update(from: ws.outputs[codeLayerIndex], count: b * c) }
+            let code = UnsafePointer(ws.outputs[codeLayerIndex])
+            for r in 0..<b { for j in 0..<c { unitMeans[j] += Double(code[r * c + j]) } }
+            codeBatches(code, b)
             start += b
         }
         let n = Double(max(data.count, 1))
-        var unitMeans = [Double](repeating: 0, count: c)
-        for (i, h) in codes.enumerated() { unitMeans[i % c] += Double(h) }
         unitMeans = unitMeans.map { $0 / n }
         let variance = zip(sums, squares).reduce(0.0) { $0 + $1.1 - $1.0 * $1.0 / n }
         let perElement = { (sums: [Double]) in zip(sums, classCounts).map { $1 == 0 ? 0 : $0 / (Double($1) * Double(d)) } }
@@ -92,7 +106,7 @@ extension Autoencoder {
             fvu: variance > 0 ? mse / variance : 0,
             meanActivation: unitMeans.reduce(0, +) / Double(c), unitMeans: unitMeans,
             deadUnits: unitMeans.filter { $0 < Evaluation.deadThreshold }.count,
-            codes: codes, bceByClass: linear ? [] : perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)
+            codes: [], bceByClass: linear ? [] : perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)
     }
 
     /// Runs the forward pass over `data` (or its samples `rows`) in order, batch by batch,

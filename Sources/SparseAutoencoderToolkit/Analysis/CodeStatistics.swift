@@ -40,26 +40,60 @@ package struct CodeStatistics: Codable, Equatable, Sendable {
     /// Statistics of `rows` codes of `cols` units, row-major.
     package init(codes: [Float], rows: Int, cols: Int, threshold: Double = CodeStatistics.defaultThreshold) {
         precondition(codes.count == rows * cols && rows > 0 && cols > 0, "codes must be rows x cols, both > 0")
-        self.threshold = threshold
-        var sums = [Double](repeating: 0, count: cols), squares = sums
-        var activeCounts = [Int](repeating: 0, count: cols)
-        var l0Counts = [Int](repeating: 0, count: Self.reportedThresholds.count)
-        var hoyer = 0.0
-        let rootN = Double(cols).squareRoot()
-        for r in 0..<rows {
-            var l1 = 0.0, l2 = 0.0
-            for j in 0..<cols {
-                let h = Double(codes[r * cols + j]), a = abs(h)
-                sums[j] += h
-                squares[j] += h * h
-                l1 += a
-                l2 += h * h
-                if a > threshold { activeCounts[j] += 1 }
-                for (t, level) in Self.reportedThresholds.enumerated() where a > level { l0Counts[t] += 1 }
-            }
-            hoyer += l2 == 0 || cols == 1 ? 1 : (rootN - l1 / l2.squareRoot()) / (rootN - 1)
+        var accumulator = Accumulator(cols: cols, threshold: threshold)
+        codes.withUnsafeBufferPointer { accumulator.add($0.baseAddress!, rows: rows) }
+        self = accumulator.statistics
+    }
+
+    /// The same statistics gathered batch by batch, so that a large test set's codes (N x c
+    /// floats: 6.5 GB for 100,000 vectors of 16,384 latents) never have to be held at once.
+    ///
+    ///     var accumulator = CodeStatistics.Accumulator(cols: c)
+    ///     accumulator.add(batchCodes, rows: b)      // for each batch, in order
+    ///     let stats = accumulator.statistics
+    package struct Accumulator {
+        let cols: Int, threshold: Double
+        private var rows = 0, hoyer = 0.0
+        private var sums: [Double], squares: [Double], activeCounts: [Int], l0Counts: [Int]
+
+        package init(cols: Int, threshold: Double = CodeStatistics.defaultThreshold) {
+            (self.cols, self.threshold) = (cols, threshold)
+            sums = [Double](repeating: 0, count: cols)
+            squares = sums
+            activeCounts = [Int](repeating: 0, count: cols)
+            l0Counts = [Int](repeating: 0, count: CodeStatistics.reportedThresholds.count)
         }
-        let n = Double(rows)
+
+        /// Adds `count` codes, row-major: (count, cols).
+        package mutating func add(_ codes: UnsafePointer<Float>, rows count: Int) {
+            let rootN = Double(cols).squareRoot(), levels = CodeStatistics.reportedThresholds
+            for r in 0..<count {
+                var l1 = 0.0, l2 = 0.0
+                for j in 0..<cols {
+                    let h = Double(codes[r * cols + j]), a = abs(h)
+                    sums[j] += h
+                    squares[j] += h * h
+                    l1 += a
+                    l2 += h * h
+                    if a > threshold { activeCounts[j] += 1 }
+                    for (t, level) in levels.enumerated() where a > level { l0Counts[t] += 1 }
+                }
+                hoyer += l2 == 0 || cols == 1 ? 1 : (rootN - l1 / l2.squareRoot()) / (rootN - 1)
+            }
+            rows += count
+        }
+
+        /// The statistics of every code added (at least one).
+        package var statistics: CodeStatistics {
+            precondition(rows > 0 && cols > 0, "no codes were added")
+            return CodeStatistics(threshold: threshold, rows: rows, sums: sums, squares: squares, activeCounts: activeCounts,
+                                  l0Counts: l0Counts, hoyer: hoyer)
+        }
+    }
+
+    private init(threshold: Double, rows: Int, sums: [Double], squares: [Double], activeCounts: [Int], l0Counts: [Int], hoyer: Double) {
+        let cols = sums.count, n = Double(rows)
+        self.threshold = threshold
         unitMeans = sums.map { $0 / n }
         // The mean of the unit means, summed as `Evaluation` sums it: metrics.json's mean
         // activation, to the last digit.

@@ -31,7 +31,9 @@ package struct RunMetrics: Codable, Equatable, Sendable {
     /// Code units that fired on none of the last epoch's training samples.
     package var trainingDeadLatents: Int?
 
-    package init(history: [EpochRecord], test: Evaluation, threshold: Double = CodeStatistics.defaultThreshold) {
+    /// From the training history, the test set's evaluation and its codes' statistics (which a
+    /// run gathers batch by batch: `CodeStatistics.Accumulator`).
+    package init(history: [EpochRecord], test: Evaluation, codes: CodeStatistics) {
         finalLoss = history.last?.loss ?? .nan
         finalValLoss = history.last?.valLoss
         testBce = test.bce
@@ -44,8 +46,13 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         trainingDeadLatents = history.last?.deadLatents
         testBceByClass = test.bceByClass
         testMseByClass = test.mseByClass
-        codes = CodeStatistics(codes: test.codes, rows: test.codes.count / test.unitMeans.count,
-                               cols: test.unitMeans.count, threshold: threshold)
+        self.codes = codes
+    }
+
+    /// The same from an evaluation that kept every code (`sae analyze`).
+    package init(history: [EpochRecord], test: Evaluation, threshold: Double = CodeStatistics.defaultThreshold) {
+        self.init(history: history, test: test, codes: CodeStatistics(codes: test.codes, rows: test.codes.count / test.unitMeans.count,
+                                                                      cols: test.unitMeans.count, threshold: threshold))
     }
 
     /// The reconstruction error sweeps and fronts rank by: BCE where it is defined, else MSE.

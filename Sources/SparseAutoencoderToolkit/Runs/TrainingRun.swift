@@ -90,9 +90,11 @@ package enum TrainingRun {
             throw DistributedStop(message: message, reportsHere: writes || train.readFailure != nil)
         }
         guard writes else { return nil }
-        let evaluation = model.evaluate(test, batchSize: config.training.batchSize)
+        // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
+        var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize)
+        let evaluation = model.evaluate(test, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
         if let failure = test.readFailure { throw failure }
-        let metrics = RunMetrics(history: history, test: evaluation)
+        let metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
         try model.save(to: directory.modelPath)
         try directory.save(history: history)
         try directory.save(metrics: metrics)
