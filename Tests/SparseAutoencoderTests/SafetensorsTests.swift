@@ -60,4 +60,31 @@ final class SafetensorsTests: XCTestCase {
             }
         }
     }
+
+    /// `save` and checkpoints stream the tensors from the parameters (a latent-major encoder row by
+    /// row): the file must be byte for byte what encoding copies of the tensors gives, and the
+    /// checkpoint must restore.
+    func testStreamedWritesAreTheEncodedBytes() throws {
+        let dir = temporaryDirectory(self)
+        for config in [AutoencoderConfig(inputSize: 12, hiddenSizes: [5], codeSize: 3),
+                       .dictionary(inputSize: 6, codeSize: 10, topK: 2)] {
+            let model = try Autoencoder(config: config, seed: 3)
+            XCTAssertEqual(model.layers[0].unitMajor, config.architecture == .dictionary)
+            try model.save(to: dir + "/model.safetensors")
+            let expected = Safetensors.encode(model.namedTensors, metadata: ["format": "sae-autoencoder"])
+            XCTAssertEqual([UInt8](FileManager.default.contents(atPath: dir + "/model.safetensors")!), expected)
+            let trainer = try Trainer(model: model, settings: TrainingSettings(epochs: 1, batchSize: 8))
+            let data = Dataset(vectors: randomFloats(16 * config.inputSize, seed: 2, in: 0...1), count: 16, features: config.inputSize)
+            try trainer.fit(data)
+            try trainer.saveCheckpoint(to: dir + "/checkpoint.safetensors")
+            let restored = try Trainer(model: try Autoencoder(config: config, seed: 9), settings: TrainingSettings(epochs: 1, batchSize: 8))
+            try restored.restoreCheckpoint(from: dir + "/checkpoint.safetensors")
+            XCTAssertEqual(restored.model.parameterValues, model.parameterValues)
+            XCTAssertEqual(Array(restored.optimizer.moments), Array(trainer.optimizer.moments))
+        }
+        // A failure inside the stream leaves neither the file nor a temporary one.
+        struct Stop: Error {}
+        XCTAssertThrowsError(try Safetensors.write([Safetensors.Source(name: "t", shape: [1]) { _ in throw Stop() }], to: dir + "/failed"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["checkpoint.safetensors", "model.safetensors"])
+    }
 }

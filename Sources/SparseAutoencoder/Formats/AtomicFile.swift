@@ -13,7 +13,16 @@ package enum AtomicFile {
     ///   - owner: the permissions, user and group the file gets (those of a file it replaces);
     ///     nil: 0644 less the umask, and the process's user.
     package static func write(_ data: Data, to path: String, owner: (mode: mode_t, uid: uid_t, gid: gid_t)? = nil,
-                             beforeRename: () -> Void = {}) throws {
+                              beforeRename: () -> Void = {}) throws {
+        try write(to: path, owner: owner, beforeRename: beforeRename) { sink in
+            try data.withUnsafeBytes { try sink.write($0) }
+        }
+    }
+
+    /// The same with the bytes streamed by `body` into a buffered `Sink`, so that a large file
+    /// (a checkpoint: the weights and Adam's two moments) is never assembled in memory.
+    package static func write(to path: String, owner: (mode: mode_t, uid: uid_t, gid: gid_t)? = nil,
+                              beforeRename: () -> Void = {}, body: (inout Sink) throws -> Void) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
             + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -25,27 +34,64 @@ package enum AtomicFile {
             _ = fchown(fd, owner.uid, owner.gid)   // only root may give a file away; otherwise it stays ours
             _ = fchmod(fd, owner.mode)
         }
-        var ok = true
-        var failure = ""
-        data.withUnsafeBytes { raw in
+        var sink = Sink(fd: fd)
+        var failure: String?
+        do {
+            try body(&sink)
+            try sink.flush()
+            if fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        } catch let error as Sink.Failure {
+            failure = error.reason
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        close(fd)
+        if failure == nil {
+            beforeRename()
+            if rename(temp, path) != 0 { failure = String(cString: strerror(errno)) }
+        }
+        guard let failure else { return syncDirectory(directory.isEmpty ? "." : directory) }
+        unlink(temp)
+        throw SAEError.badFile(path, "write failed (\(failure))")
+    }
+
+    /// Buffered writes to a file descriptor (1 MB at a time).
+    package struct Sink {
+        struct Failure: Error { let reason: String }
+        let fd: Int32
+        private var buffer: [UInt8] = []
+        private static let capacity = 1 << 20
+
+        init(fd: Int32) {
+            self.fd = fd
+            buffer.reserveCapacity(Sink.capacity)
+        }
+
+        package mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+            if buffer.count + bytes.count > Sink.capacity { try flush() }
+            if bytes.count >= Sink.capacity { return try writeAll(bytes) }
+            buffer.append(contentsOf: bytes)
+        }
+
+        package mutating func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+        mutating func flush() throws {
+            try buffer.withUnsafeBytes { try writeAll($0) }
+            buffer.removeAll(keepingCapacity: true)
+        }
+
+        private func writeAll(_ raw: UnsafeRawBufferPointer) throws {
             var offset = 0
             while offset < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    ok = false; failure = String(cString: strerror(errno)); return
+                    throw Failure(reason: String(cString: strerror(errno)))
                 }
                 offset += n
             }
-        }
-        if ok && fsync(fd) != 0 { ok = false; failure = String(cString: strerror(errno)) }
-        close(fd)
-        if ok { beforeRename() }
-        if ok && rename(temp, path) != 0 { ok = false; failure = String(cString: strerror(errno)) }
-        if ok { syncDirectory(directory.isEmpty ? "." : directory) }
-        if !ok {
-            unlink(temp)
-            throw SAEError.badFile(path, "write failed (\(failure))")
         }
     }
 

@@ -21,32 +21,81 @@ package enum Safetensors {
 
     /// Serialises F32 tensors (written in the order given) and string metadata.
     package static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) -> [UInt8] {
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
-            entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
-        }
-        var offset = 0
-        for (name, tensor) in tensors {
-            let end = offset + 4 * tensor.values.count
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
-            offset = end
-        }
-        var header = Array("{\(entries.joined(separator: ","))}".utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
-        var out = [UInt8]()
-        out.reserveCapacity(8 + header.count + offset)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
-        out += header
+        var out = header(tensors.map { ($0.name, $0.tensor.shape) }, metadata: metadata)
         // Floats are little-endian on every platform Swift runs this on: copied as bytes, whole.
         assert(1.littleEndian == 1)
         for (_, tensor) in tensors { tensor.values.withUnsafeBytes { out.append(contentsOf: $0) } }
         return out
     }
 
+    /// The 8-byte length and the JSON header (padded to a multiple of 8) for tensors of these
+    /// names and shapes, whose data follows in that order.
+    static func header(_ tensors: [(name: String, shape: [Int])], metadata: [String: String]) -> [UInt8] {
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
+        }
+        var offset = 0
+        for (name, shape) in tensors {
+            let end = offset + 4 * shape.reduce(1, *)
+            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
+            offset = end
+        }
+        var header = Array("{\(entries.joined(separator: ","))}".utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var out = [UInt8]()
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
+        return out + header
+    }
+
+    /// A tensor written straight from where it lives: its name, its shape, and `emit`, which
+    /// streams its shape.product F32 values, in order, into the file.
+    package struct Source {
+        package let name: String
+        package let shape: [Int]
+        package let emit: (inout AtomicFile.Sink) throws -> Void
+
+        package init(name: String, shape: [Int], emit: @escaping (inout AtomicFile.Sink) throws -> Void) {
+            (self.name, self.shape, self.emit) = (name, shape, emit)
+        }
+
+        /// Floats in memory that outlive the write (the model's parameters, Adam's moments).
+        package init(name: String, shape: [Int], values: UnsafePointer<Float>) {
+            let count = shape.reduce(1, *)
+            self.init(name: name, shape: shape) { try $0.write(UnsafeRawBufferPointer(start: values, count: 4 * count)) }
+        }
+    }
+
+    /// Writes the tensors and metadata atomically to `path`, streaming each tensor from its
+    /// source: the file's bytes are never gathered in memory (`encode` gathers them).
+    package static func write(_ tensors: [Source], metadata: [String: String] = [:], to path: String,
+                              beforeRename: () -> Void = {}) throws {
+        try AtomicFile.write(to: path, beforeRename: beforeRename) { sink in
+            try sink.write(header(tensors.map { ($0.name, $0.shape) }, metadata: metadata))
+            for tensor in tensors { try tensor.emit(&sink) }
+        }
+    }
+
     /// Parses a safetensors file holding F32 tensors; `name` is used in errors.
     package static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        try bytes.withUnsafeBytes { try decode($0, name: name) }
+    }
+
+    /// Reads a safetensors file through a memory map: only the tensors are copied out (a file
+    /// read into an array first would hold the weights twice more).
+    package static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
+        }
+        return try data.withUnsafeBytes { try decode($0, name: path) }
+    }
+
+    /// The same over raw bytes.
+    package static func decode(_ bytes: UnsafeRawBufferPointer, name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         guard bytes.count >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(bytes.count) bytes)") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
@@ -59,7 +108,7 @@ package enum Safetensors {
         let headerEnd = 8 + Int(n)
         let header: [(key: String, value: StrictJSON.Value)]
         do {
-            guard case .object(let members) = try StrictJSON.parse(bytes[8..<headerEnd]) else {
+            guard case .object(let members) = try StrictJSON.parse(Array(bytes[8..<headerEnd])[...]) else {
                 throw SAEError.badFile(name, "safetensors header is not a JSON object")
             }
             header = members
@@ -106,12 +155,10 @@ package enum Safetensors {
                 throw SAEError.badFile(name, "tensor \"\(key)\" has \(end - begin) bytes of data but shape \(dims) needs \(4 * count)")
             }
             ranges.append((begin, end, key))
-            var values = [Float](repeating: 0, count: count)
-            let base = headerEnd + begin
-            for i in 0..<count {
-                let o = base + 4 * i
-                let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
-                values[i] = Float(bitPattern: bits)
+            // Little-endian F32, as every platform Swift runs this on stores floats; maybe unaligned.
+            let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[(headerEnd + begin)..<(headerEnd + end)])) }
+                initialized = count
             }
             tensors[key] = Tensor(shape: dims, values: values)
         }

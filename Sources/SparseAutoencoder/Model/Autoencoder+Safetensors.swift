@@ -11,17 +11,33 @@ extension Autoencoder {
         ] }
     }
 
+    /// The same tensors, streamed from the parameters when written (no copy of the weights):
+    /// a kernel stored latent by latent goes out in Keras's (in, out) layout one row at a time.
+    var tensorSources: [Safetensors.Source] {
+        let p = UnsafePointer(parameters.baseAddress!)
+        return layers.enumerated().flatMap { i, layer -> [Safetensors.Source] in
+            let shape = [layer.inputSize, layer.outputSize]
+            let kernel = layer.unitMajor
+                ? Safetensors.Source(name: "layers.\(i).kernel", shape: shape) { sink in
+                    var row = [Float](repeating: 0, count: layer.outputSize)
+                    for input in 0..<layer.inputSize {
+                        for j in 0..<layer.outputSize { row[j] = p[layer.kernelIndex(input: input, output: j)] }
+                        try row.withUnsafeBytes { try sink.write($0) }
+                    }
+                }
+                : Safetensors.Source(name: "layers.\(i).kernel", shape: shape, values: p + layer.kernelOffset)
+            return [kernel, Safetensors.Source(name: "layers.\(i).bias", shape: [layer.outputSize], values: p + layer.biasOffset)]
+        }
+    }
+
     /// Writes the weights atomically to a safetensors file.
     public func save(to path: String) throws {
-        try AtomicFile.write(Safetensors.encode(namedTensors, metadata: ["format": "sae-autoencoder"]), to: path)
+        try Safetensors.write(tensorSources, metadata: ["format": "sae-autoencoder"], to: path)
     }
 
     /// Rebuilds a model of `config` from a safetensors file, checking every tensor's name and shape.
     public static func load(config: AutoencoderConfig, from path: String) throws -> Autoencoder {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
-        }
-        let tensors = try Safetensors.decode([UInt8](data), name: path).tensors
+        let tensors = try Safetensors.read(path: path).tensors
         let model = try Autoencoder(config: config)
         try model.setParameters(from: tensors, path: path, allowing: [])
         return model

@@ -29,22 +29,18 @@ extension Trainer {
         let state = TrainerState(history: history, stepInEpoch: stepInEpoch, epochLossSum: epochLossSum,
                                  epochSeconds: epochSeconds, rng: rng.state.map { String($0, radix: 16) },
                                  adamStep: optimizer.step, samplesSinceFired: deadLatents.samplesSinceFired)
-        let count = model.parameterCount
-        let m = Array(optimizer.moments[0..<count]), v = Array(optimizer.moments[count..<(2 * count)])
-        let tensors = model.namedTensors + [("optimizer.m", Safetensors.Tensor(shape: [count], values: m)),
-                                            ("optimizer.v", Safetensors.Tensor(shape: [count], values: v))]
+        // Streamed from the weights and moments themselves: writing a checkpoint copies nothing.
+        let count = model.parameterCount, moments = UnsafePointer(optimizer.moments.baseAddress!)
+        let tensors = model.tensorSources + [Safetensors.Source(name: "optimizer.m", shape: [count], values: moments),
+                                             Safetensors.Source(name: "optimizer.v", shape: [count], values: moments + count)]
         let metadata = ["format": "sae-checkpoint",
                         "trainer_state": String(decoding: try JSONFile.encode(state), as: UTF8.self)]
-        try AtomicFile.write(Data(Safetensors.encode(tensors, metadata: metadata)), to: path,
-                             beforeRename: { FaultInjection.reach("checkpoint-rename") })
+        try Safetensors.write(tensors, metadata: metadata, to: path, beforeRename: { FaultInjection.reach("checkpoint-rename") })
     }
 
     /// Restores weights, Adam and progress from a checkpoint of a trainer with the same config.
     public func restoreCheckpoint(from path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
-        }
-        let (tensors, metadata) = try Safetensors.decode([UInt8](data), name: path)
+        let (tensors, metadata) = try Safetensors.read(path: path)
         guard metadata["format"] == "sae-checkpoint", let json = metadata["trainer_state"] else {
             throw SAEError.badFile(path, "is not an sae checkpoint (no trainer state in its metadata)")
         }
