@@ -7,20 +7,27 @@ import Glibc
 /// is allocated or written, so that a model too large for the machine is refused with the figures
 /// instead of dying in an allocation with an empty run directory behind it.
 ///
-///     try MemoryBudget.check(config.model, batchSize: 256, validationSamples: 10_000)
+///     try MemoryBudget.check(config.model, batchSize: 256, evaluationBatchSize: 256)
 package enum MemoryBudget {
     /// Bytes of the parameters, their gradients and Adam's two moments (16 per parameter), one
     /// batch's workspace (activations, their gradients, the sparse step's or AuxK's buffers) and
-    /// the final evaluation's codes (validation samples x code size).
-    package static func trainingBytes(_ config: AutoencoderConfig, batchSize: Int, validationSamples: Int) -> Int {
+    /// the final evaluation's workspace (0 rows: none). The evaluation keeps no codes (their
+    /// statistics are gathered batch by batch) and checkpoints are streamed from the weights.
+    package static func trainingBytes(_ config: AutoencoderConfig, batchSize: Int, evaluationBatchSize: Int) -> Int {
+        workspaceBytes(config, batchSize: batchSize) &+ workspaceBytes(config, batchSize: evaluationBatchSize)
+            &+ 16 &* config.layerShapes.reduce(0) { $0 &+ $1.inputSize &* $1.outputSize &+ $1.outputSize }
+    }
+
+    /// A workspace of `b` rows (upper bounds).
+    private static func workspaceBytes(_ config: AutoencoderConfig, batchSize b: Int) -> Int {
+        guard b > 0 else { return 0 }
         let shapes = config.layerShapes
-        let parameters = shapes.reduce(0) { $0 &+ $1.inputSize &* $1.outputSize &+ $1.outputSize }
-        let (d, c, b) = (config.inputSize, config.codeSize, batchSize)
+        let (d, c) = (config.inputSize, config.codeSize)
         let widths = shapes.reduce(0) { $0 &+ $1.outputSize }
         let pairs = b &* ((config.topK ?? 0) &+ (config.auxK?.k ?? 0))
         // input, outputs and deltas, the centring, AuxK's or the sparse step's buffers (upper bounds)
         let workspace = b &* (2 &* d &+ 2 &* widths &+ 3 &* c &+ 7 &* d) &+ 3 &* pairs &+ (config.auxK != nil ? c &* d : 0)
-        return 16 &* parameters &+ 4 &* workspace &+ 4 &* validationSamples &* c
+        return 4 &* workspace
     }
 
     /// What this process may allocate: the smallest of the memory the system has available, the
@@ -48,8 +55,8 @@ package enum MemoryBudget {
     }
 
     /// Refuses a run that would not fit, with both figures and what to change.
-    package static func check(_ config: AutoencoderConfig, batchSize: Int, validationSamples: Int) throws {
-        let needed = trainingBytes(config, batchSize: batchSize, validationSamples: validationSamples)
+    package static func check(_ config: AutoencoderConfig, batchSize: Int, evaluationBatchSize: Int) throws {
+        let needed = trainingBytes(config, batchSize: batchSize, evaluationBatchSize: evaluationBatchSize)
         let available = availableBytes()
         guard needed > available else { return }
         let parameters = config.layerShapes.reduce(0) { $0 &+ $1.inputSize &* $1.outputSize &+ $1.outputSize }

@@ -34,10 +34,10 @@ package enum Run {
                              shouldStop: @escaping () -> Bool = { false }, events: (RunEvent) -> Void = { _ in }) throws -> RunMetrics? {
         var config = config
         config.data.directory = data.directory
-        // Each rank holds the model and its slice of a batch; rank 0 also the final evaluation's codes.
+        // Each rank holds the model and its slice of a batch; rank 0 also runs the final evaluation.
         try comm.agree {
             try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: config.training.batchSize, rank: 0, size: comm.size).count,
-                                   validationSamples: comm.isRoot ? data.test.count : 0)
+                                   evaluationBatchSize: comm.isRoot ? config.training.batchSize : 0)
         }
         let directory = try comm.agree { comm.isRoot ? try RunDirectory.create(out, force: force) : RunDirectory(path: out) }
         events(.training(directory, config, data))
