@@ -33,8 +33,9 @@ struct ExportOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
     @Option(help: ArgumentHelp("Process the vectors in this .npy file (or directory of .npy shards) instead of the run's data.", valueName: "path")) var npy: String?
 
-    /// Loads the run and the samples, and writes `compute`'s (N, columns) result as .npy.
-    func export(_ what: String, columns: (Autoencoder) -> Int, _ compute: (Autoencoder, Dataset) -> [Float]) throws {
+    /// Loads the run and the samples, and writes the outputs of layer `layer` (N, its width) as
+    /// .npy, batch by batch: the codes of a dataset streamed from disk never sit in memory whole.
+    func export(_ what: String, layer: (Autoencoder) -> Int) throws {
         let (config, model) = try RunDirectory(path: run).loadModel()
         let images: Dataset
         if let npy {
@@ -50,9 +51,17 @@ struct ExportOptions: ParsableArguments {
         }
         // Refuse a bad --out before the (possibly long) computation.
         try UserOutput.check(out, force: force)
-        let values = compute(model, images)
-        try UserOutput.write(Data(NPY.encode(values, rows: images.count, cols: columns(model))), to: out, force: force)
-        printError("Wrote \(out): \(images.count) x \(columns(model)) \(what) (float32)")
+        let last = layer(model), columns = model.layers[last].outputSize
+        try UserOutput.write(to: out, force: force) { sink in
+            try sink.write(NPY.header(rows: images.count, cols: columns))
+            try model.forEachOutputBatch(of: images, through: last) { batch, _ in
+                // A shard that cannot be read fails the file rather than filling it with zeros.
+                if let failure = images.readFailure { throw failure }
+                try sink.write(UnsafeRawBufferPointer(batch))
+            }
+            if let failure = images.readFailure { throw failure }
+        }
+        printError("Wrote \(out): \(images.count) x \(columns) \(what) (float32)")
     }
 }
 
@@ -64,7 +73,7 @@ struct Encode: ParsableCommand {
     @OptionGroup var options: ExportOptions
 
     func run() throws {
-        try options.export("codes", columns: \.config.codeSize) { $0.encode($1) }
+        try options.export("codes") { $0.config.codeLayerIndex }
     }
 }
 
@@ -76,7 +85,7 @@ struct Reconstruct: ParsableCommand {
     @OptionGroup var options: ExportOptions
 
     func run() throws {
-        try options.export("reconstructions", columns: \.config.inputSize) { $0.reconstruct($1) }
+        try options.export("reconstructions") { $0.layers.count - 1 }
     }
 }
 

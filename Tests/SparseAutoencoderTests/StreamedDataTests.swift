@@ -307,7 +307,15 @@ final class StreamedDataTests: XCTestCase {
         XCTAssertEqual(analyze.status, 0, analyze.stderr)
         let encode = try runSAE(["encode", dir + "/run", "--npy", dir + "/shards", "--out", dir + "/codes.npy"])
         XCTAssertEqual(encode.status, 0, encode.stderr)
-        XCTAssertEqual(try NPY.read(path: dir + "/codes.npy").rows, 40)
+        // Written batch by batch from the streamed shards: the codes of the same rows in memory.
+        let codes = try NPY.read(path: dir + "/codes.npy")
+        XCTAssertEqual(codes.rows, 40)
+        let (_, model) = try RunDirectory(path: dir + "/run").loadModel()
+        XCTAssertEqual(codes.values, model.encode(try Dataset(npy: dir + "/all.npy")))
+        XCTAssertTrue(codes.values.contains { $0 > 0 })
+        let reconstruct = try runSAE(["reconstruct", dir + "/run", "--npy", dir + "/shards", "--out", dir + "/recon.npy"])
+        XCTAssertEqual(reconstruct.status, 0, reconstruct.stderr)
+        XCTAssertEqual(try NPY.read(path: dir + "/recon.npy").values, model.reconstruct(try Dataset(npy: dir + "/all.npy")))
 
         let repeated = try runSAE(["train", "--data-npy", dir + "/shards", "--val-npy", dir + "/all.npy", "--data-npy", dir + "/all.npy",
                                    "--code", "8", "--k", "2", "--epochs", "1", "--out", dir + "/r2"])

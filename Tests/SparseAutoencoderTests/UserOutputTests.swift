@@ -26,6 +26,26 @@ final class UserOutputTests: XCTestCase {
         XCTAssertEqual(info.st_mode & 0o777, 0o600)
     }
 
+    /// Streamed outputs (`sae encode` of data larger than memory): what arrives is the bytes in
+    /// order, and a stream that fails part-way leaves a new path empty and an old file as it was.
+    func testAStreamThatFailsLeavesNothingBehind() throws {
+        let dir = temporaryDirectory(self)
+        try UserOutput.write(to: dir + "/out", force: false) { sink in
+            for chunk in ["a", String(repeating: "b", count: 3 << 20), "c"] { try sink.write(Array(chunk.utf8)) }
+        }
+        XCTAssertEqual(contents(dir + "/out"), "a" + String(repeating: "b", count: 3 << 20) + "c")
+        struct Unreadable: Error {}
+        for (path, force) in [(dir + "/new", false), (dir + "/out", true)] {
+            XCTAssertThrowsError(try UserOutput.write(to: path, force: force) { sink in
+                try sink.write(Array(repeating: 1, count: 2 << 20))
+                throw Unreadable()
+            }) { XCTAssertTrue($0 is Unreadable, "\($0)") }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/new"))
+        XCTAssertEqual(contents(dir + "/out")?.count, 2 + 3 << 20, "the old file is untouched")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["out"], "no temporary file is left")
+    }
+
     func testHardLinksAreRewrittenInPlaceAndSymlinksKept() throws {
         let dir = temporaryDirectory(self)
         try AtomicFile.write("old", to: dir + "/file")

@@ -59,7 +59,10 @@ package enum AtomicFile {
 
     /// Buffered writes to a file descriptor (1 MB at a time).
     package struct Sink {
-        struct Failure: Error { let reason: String }
+        struct Failure: Error {
+            let code: Int32
+            var reason: String { String(cString: strerror(code)) }
+        }
         let fd: Int32
         private var buffer: [UInt8] = []
         private static let capacity = 1 << 20
@@ -88,7 +91,7 @@ package enum AtomicFile {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw Failure(reason: String(cString: strerror(errno)))
+                    throw Failure(code: errno)
                 }
                 offset += n
             }

@@ -9,16 +9,22 @@ import Foundation
 public enum NPY {
     package static func encode(_ values: [Float], rows: Int, cols: Int) -> [UInt8] {
         precondition(values.count == rows * cols, "\(values.count) values are not \(rows) x \(cols)")
+        var out = header(rows: rows, cols: cols)
+        out.reserveCapacity(out.count + 4 * values.count)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        return out
+    }
+
+    /// Everything before the data of a (rows, cols) float32 array: its rows * cols little-endian
+    /// floats follow (a writer may stream them).
+    package static func header(rows: Int, cols: Int) -> [UInt8] {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(cols)), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
         let length = UInt16(header.utf8.count)
         out += [UInt8(length & 0xff), UInt8(length >> 8)]
-        out += Array(header.utf8)
-        out.reserveCapacity(out.count + 4 * values.count)
-        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-        return out
+        return out + Array(header.utf8)
     }
 
     /// Writes atomically (temp file + rename).

@@ -24,18 +24,25 @@ import Glibc
 package enum UserOutput {
     /// Writes `data` to `path` under the rules above.
     package static func write(_ data: Data, to path: String, force: Bool) throws {
-        if let fd = standardDescriptor(path) { return try writeAll(data, to: fd, name: path) }
+        try write(to: path, force: force) { sink in try data.withUnsafeBytes { try sink.write($0) } }
+    }
+
+    /// The same with the bytes streamed by `body` (output larger than memory: `sae encode` of a
+    /// streamed dataset). If `body` throws, a new or replaced file is left as it was; bytes
+    /// already sent to a pipe or device stay sent.
+    package static func write(to path: String, force: Bool, body: (inout AtomicFile.Sink) throws -> Void) throws {
+        if let fd = standardDescriptor(path) { return try stream(to: fd, name: path, body) }
         switch try plan(path, force: force) {
         case .create(let target):
-            try AtomicFile.write(data, to: target)
+            try AtomicFile.write(to: target, body: body)
         case .replace(let target, let info):
             if info.st_nlink > 1 {
-                try writeInPlace(data, to: target, truncate: true)
+                try writeInPlace(to: target, truncate: true, body)
             } else {
-                try AtomicFile.write(data, to: target, owner: (info.st_mode & 0o7777, info.st_uid, info.st_gid))
+                try AtomicFile.write(to: target, owner: (info.st_mode & 0o7777, info.st_uid, info.st_gid), body: body)
             }
         case .stream(let target):
-            try writeInPlace(data, to: target, truncate: false)
+            try writeInPlace(to: target, truncate: false, body)
         }
     }
 
@@ -143,24 +150,20 @@ package enum UserOutput {
     }
 
     /// Writes to an existing file, device or pipe without replacing it.
-    private static func writeInPlace(_ data: Data, to path: String, truncate: Bool) throws {
+    private static func writeInPlace(to path: String, truncate: Bool, _ body: (inout AtomicFile.Sink) throws -> Void) throws {
         let fd = open(path, O_WRONLY | (truncate ? O_TRUNC : 0))
         guard fd >= 0 else { throw SAEError.badFile(path, "cannot be opened for writing (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
-        try writeAll(data, to: fd, name: path)
+        try stream(to: fd, name: path, body)
     }
 
-    private static func writeAll(_ data: Data, to fd: Int32, name path: String) throws {
-        try data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SAEError("cannot write \(path): \(errno == EPIPE ? "the reader closed the pipe" : String(cString: strerror(errno)))")
-                }
-                offset += n
-            }
+    private static func stream(to fd: Int32, name path: String, _ body: (inout AtomicFile.Sink) throws -> Void) throws {
+        var sink = AtomicFile.Sink(fd: fd)
+        do {
+            try body(&sink)
+            try sink.flush()
+        } catch let failure as AtomicFile.Sink.Failure {
+            throw SAEError("cannot write \(path): \(failure.code == EPIPE ? "the reader closed the pipe" : failure.reason)")
         }
     }
 }

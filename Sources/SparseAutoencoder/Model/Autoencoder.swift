@@ -104,7 +104,7 @@ public final class Autoencoder {
     }
 
     /// Codes of every image in `images`: (images.count, codeSize).
-    public func encode(_ images: Dataset) -> [Float] { encode(images.floats(0..<images.count)) }
+    public func encode(_ images: Dataset) -> [Float] { collect(images, through: codeLayerIndex) }
 
     /// Reconstructions (sigmoid outputs in (0, 1), or a dictionary's linear outputs) of `rows`
     /// inputs: (rows, inputSize).
@@ -115,7 +115,36 @@ public final class Autoencoder {
         return outputs
     }
 
-    public func reconstruct(_ images: Dataset) -> [Float] { reconstruct(images.floats(0..<images.count)) }
+    public func reconstruct(_ images: Dataset) -> [Float] { collect(images, through: layers.count - 1) }
+
+    /// Runs every sample of `data` through the layers up to `last` in batches, in order, handing
+    /// each batch's outputs to `body`: (rows, that layer's width), reconstructions (sigmoid'd
+    /// where the output is logits) for the last layer. Memory is one batch whatever the size of
+    /// `data`, so the codes of a dataset streamed from disk can go straight to a file.
+    package func forEachOutputBatch(of data: Dataset, through last: Int, batchSize: Int = 256,
+                                    _ body: (UnsafeBufferPointer<Float>, Int) throws -> Void) rethrows {
+        guard data.count > 0 else { return }
+        let ws = Workspace(model: self, capacity: min(batchSize, data.count), denseCode: last == codeLayerIndex)
+        let width = layers[last].outputSize, sigmoid = last == layers.count - 1 && !config.hasLinearOutput
+        var indices = [Int](repeating: 0, count: ws.capacity)
+        for start in stride(from: 0, to: data.count, by: ws.capacity) {
+            let b = min(ws.capacity, data.count - start)
+            for i in 0..<b { indices[i] = start + i }
+            indices.withUnsafeBufferPointer { data.gather(UnsafeBufferPointer(rebasing: $0[0..<b]), into: ws.input) }
+            forward(ws, batch: b, through: last)
+            let out = ws.outputs[last]
+            if sigmoid { for i in 0..<(b * width) { out[i] = Activation.sigmoid(out[i]) } }
+            try body(UnsafeBufferPointer(start: out, count: b * width), b)
+        }
+    }
+
+    /// `forEachOutputBatch` gathered into one array: (data.count, width).
+    private func collect(_ data: Dataset, through last: Int) -> [Float] {
+        var result: [Float] = []
+        result.reserveCapacity(data.count * layers[last].outputSize)
+        forEachOutputBatch(of: data, through: last) { batch, _ in result.append(contentsOf: batch) }
+        return result
+    }
 
     /// Reconstructions from codes: (rows, codeSize) -> (rows, inputSize), through the decoder alone.
     public func decode(_ codes: [Float]) -> [Float] {
