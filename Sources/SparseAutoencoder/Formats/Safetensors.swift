@@ -79,23 +79,45 @@ package enum Safetensors {
 
     /// Parses a safetensors file holding F32 tensors; `name` is used in errors.
     package static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        try bytes.withUnsafeBytes { try decode($0, name: name) }
+        try bytes.withUnsafeBytes { raw in
+            let (views, metadata) = try views(raw, name: name)
+            return (views.mapValues { Tensor(shape: $0.shape, values: $0.values) }, metadata)
+        }
     }
 
-    /// Reads a safetensors file through a memory map: only the tensors are copied out (a file
-    /// read into an array first would hold the weights twice more).
-    package static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    /// A tensor where it lies in a file's bytes (little-endian F32, maybe unaligned), valid while
+    /// those bytes are.
+    package struct View {
+        package let shape: [Int]
+        package let bytes: UnsafeRawBufferPointer
+        package var count: Int { bytes.count / 4 }
+        package subscript(i: Int) -> Float { bytes.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+        package var values: [Float] {
+            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes) }
+                initialized = count
+            }
+        }
+    }
+
+    /// Maps the file at `path` and hands `body` its tensors where they lie: a model or a checkpoint
+    /// is then copied once, straight into its parameters (reading the file into an array and
+    /// decoding it into tensors first would hold the weights twice more).
+    package static func withFile<R>(_ path: String, _ body: ([String: View], [String: String]) throws -> R) throws -> R {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             throw SAEError.badFile(path, "cannot be read (missing or no permission)")
         }
-        return try data.withUnsafeBytes { try decode($0, name: path) }
+        return try data.withUnsafeBytes { raw in
+            let (views, metadata) = try views(raw, name: path)
+            return try body(views, metadata)
+        }
     }
 
-    /// The same over raw bytes.
-    package static func decode(_ bytes: UnsafeRawBufferPointer, name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    /// Parses and checks the header; the tensors stay in `bytes`.
+    package static func views(_ bytes: UnsafeRawBufferPointer, name: String) throws -> (tensors: [String: View], metadata: [String: String]) {
         guard bytes.count >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(bytes.count) bytes)") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
@@ -116,7 +138,7 @@ package enum Safetensors {
             throw SAEError.badFile(name, "safetensors header is not valid JSON (\(failure.message))")
         }
         let dataSize = bytes.count - headerEnd
-        var tensors: [String: Tensor] = [:]
+        var tensors: [String: View] = [:]
         var metadata: [String: String] = [:]
         var ranges: [(Int, Int, String)] = []
         for (key, value) in header {
@@ -155,12 +177,8 @@ package enum Safetensors {
                 throw SAEError.badFile(name, "tensor \"\(key)\" has \(end - begin) bytes of data but shape \(dims) needs \(4 * count)")
             }
             ranges.append((begin, end, key))
-            // Little-endian F32, as every platform Swift runs this on stores floats; maybe unaligned.
-            let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[(headerEnd + begin)..<(headerEnd + end)])) }
-                initialized = count
-            }
-            tensors[key] = Tensor(shape: dims, values: values)
+            // Little-endian F32, as every platform Swift runs this on stores floats.
+            tensors[key] = View(shape: dims, bytes: UnsafeRawBufferPointer(rebasing: bytes[(headerEnd + begin)..<(headerEnd + end)]))
         }
         ranges.sort { $0.0 < $1.0 }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {

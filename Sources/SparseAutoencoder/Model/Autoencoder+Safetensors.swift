@@ -37,15 +37,14 @@ extension Autoencoder {
 
     /// Rebuilds a model of `config` from a safetensors file, checking every tensor's name and shape.
     public static func load(config: AutoencoderConfig, from path: String) throws -> Autoencoder {
-        let tensors = try Safetensors.read(path: path).tensors
         let model = try Autoencoder(config: config)
-        try model.setParameters(from: tensors, path: path, allowing: [])
+        try Safetensors.withFile(path) { tensors, _ in try model.setParameters(from: tensors, path: path, allowing: []) }
         return model
     }
 
     /// Copies every `layers.*` tensor into the parameters, checking names and shapes against the
     /// config; any other tensor not in `allowing` is an error.
-    func setParameters(from tensors: [String: Safetensors.Tensor], path: String, allowing others: Set<String>) throws {
+    func setParameters(from tensors: [String: Safetensors.View], path: String, allowing others: Set<String>) throws {
         var expected = others
         for (name, template) in namedTensors {
             expected.insert(name)
@@ -55,16 +54,19 @@ extension Autoencoder {
             guard tensor.shape == template.shape else {
                 throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(tensor.shape) but config.json needs \(template.shape)")
             }
-            if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
-                throw SAEError.badFile(path, "tensor \"\(name)\" holds \(tensor.values[bad]) at index \(bad): the weights are unusable "
+            if let bad = (0..<tensor.count).first(where: { !tensor[$0].isFinite }) {
+                throw SAEError.badFile(path, "tensor \"\(name)\" holds \(tensor[bad]) at index \(bad): the weights are unusable "
                     + "(a diverged or damaged model); train it again")
             }
             let i = Int(name.split(separator: ".")[1])!
             let layer = layers[i]
             if name.hasSuffix(".kernel") {
-                setKernelValues(layer, tensor.values)
+                // Keras's (in, out) layout in the file, whichever way the layer stores it.
+                for i in 0..<layer.inputSize {
+                    for j in 0..<layer.outputSize { parameters[layer.kernelIndex(input: i, output: j)] = tensor[i * layer.outputSize + j] }
+                }
             } else {
-                for (k, v) in tensor.values.enumerated() { parameters[layer.biasOffset + k] = v }
+                for k in 0..<tensor.count { parameters[layer.biasOffset + k] = tensor[k] }
             }
         }
         if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
@@ -80,8 +82,4 @@ extension Autoencoder {
         return values
     }
 
-    /// Sets a layer's kernel from Keras's (in, out) layout.
-    func setKernelValues(_ layer: Dense, _ values: [Float]) {
-        for i in 0..<layer.inputSize { for j in 0..<layer.outputSize { parameters[layer.kernelIndex(input: i, output: j)] = values[i * layer.outputSize + j] } }
-    }
 }

@@ -40,31 +40,35 @@ extension Trainer {
 
     /// Restores weights, Adam and progress from a checkpoint of a trainer with the same config.
     public func restoreCheckpoint(from path: String) throws {
-        let (tensors, metadata) = try Safetensors.read(path: path)
-        guard metadata["format"] == "sae-checkpoint", let json = metadata["trainer_state"] else {
-            throw SAEError.badFile(path, "is not an sae checkpoint (no trainer state in its metadata)")
-        }
-        let state = try JSONFile.decode(TrainerState.self, from: Data(json.utf8), name: path + " (trainer state)")
-        guard state.formatVersion == TrainerState.currentFormatVersion else {
-            throw SAEError.badFile(path, "checkpoint format version \(state.formatVersion) is not supported")
+        // Read through a memory map, each tensor copied once, straight into the weights and moments.
+        let state = try Safetensors.withFile(path) { tensors, metadata in
+            guard metadata["format"] == "sae-checkpoint", let json = metadata["trainer_state"] else {
+                throw SAEError.badFile(path, "is not an sae checkpoint (no trainer state in its metadata)")
+            }
+            let state = try JSONFile.decode(TrainerState.self, from: Data(json.utf8), name: path + " (trainer state)")
+            guard state.formatVersion == TrainerState.currentFormatVersion else {
+                throw SAEError.badFile(path, "checkpoint format version \(state.formatVersion) is not supported")
+            }
+            guard state.rng.compactMap({ UInt64($0, radix: 16) }).count == 4, state.rng.contains(where: { UInt64($0, radix: 16) != 0 }) else {
+                throw SAEError.badFile(path, "the generator state in the checkpoint is invalid")
+            }
+            guard state.history.count <= settings.epochs, state.stepInEpoch >= 0, state.adamStep >= 0,
+                  state.history.map(\.epoch) == (0..<state.history.count).map({ $0 + 1 }) else {
+                throw SAEError.badFile(path, "the training progress in the checkpoint is inconsistent with config.json")
+            }
+            let count = model.parameterCount
+            for name in ["optimizer.m", "optimizer.v"] {
+                guard tensors[name]?.shape == [count] else {
+                    throw SAEError.badFile(path, "tensor \"\(name)\" is missing or not of shape [\(count)]")
+                }
+            }
+            try model.setParameters(from: tensors, path: path, allowing: ["optimizer.m", "optimizer.v"])
+            let moments = UnsafeMutableRawBufferPointer(optimizer.moments)
+            UnsafeMutableRawBufferPointer(rebasing: moments[0..<(4 * count)]).copyMemory(from: tensors["optimizer.m"]!.bytes)
+            UnsafeMutableRawBufferPointer(rebasing: moments[(4 * count)...]).copyMemory(from: tensors["optimizer.v"]!.bytes)
+            return state
         }
         let words = state.rng.compactMap { UInt64($0, radix: 16) }
-        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
-            throw SAEError.badFile(path, "the generator state in the checkpoint is invalid")
-        }
-        guard state.history.count <= settings.epochs, state.stepInEpoch >= 0, state.adamStep >= 0,
-              state.history.map(\.epoch) == (0..<state.history.count).map({ $0 + 1 }) else {
-            throw SAEError.badFile(path, "the training progress in the checkpoint is inconsistent with config.json")
-        }
-        let count = model.parameterCount
-        for name in ["optimizer.m", "optimizer.v"] {
-            guard tensors[name]?.shape == [count] else {
-                throw SAEError.badFile(path, "tensor \"\(name)\" is missing or not of shape [\(count)]")
-            }
-        }
-        try model.setParameters(from: tensors, path: path, allowing: ["optimizer.m", "optimizer.v"])
-        _ = UnsafeMutableBufferPointer(rebasing: optimizer.moments[0..<count]).update(fromContentsOf: tensors["optimizer.m"]!.values)
-        _ = UnsafeMutableBufferPointer(rebasing: optimizer.moments[count..<(2 * count)]).update(fromContentsOf: tensors["optimizer.v"]!.values)
         optimizer.step = state.adamStep
         rng = SeededGenerator(state: words)
         history = state.history
