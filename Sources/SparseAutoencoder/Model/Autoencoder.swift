@@ -9,8 +9,8 @@ import Foundation
 ///     try model.save(to: "run/model.safetensors")
 ///
 /// All parameters live in one allocation, layer after layer (kernel then bias), which is
-/// also the order of the gradient buffer and Adam's moments. A training step is three passes
-/// over a `Workspace`, as in llm.c: `forward` then `loss`, `backward`, `update`
+/// also the order of the gradient buffer and Adam's moments. A training step runs over a
+/// `Workspace` as llm.c's does: `forward` (and `loss`), `backward`, `update`
 /// (`Autoencoder+Step.swift`).
 public final class Autoencoder {
     public let config: AutoencoderConfig
