@@ -87,4 +87,26 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try Safetensors.write([Safetensors.Source(name: "t", shape: [1]) { _ in throw Stop() }], to: dir + "/failed"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["checkpoint.safetensors", "model.safetensors"])
     }
+
+    /// Files are read with pread, not a memory map: a file shortened while it is read (an
+    /// in-place copy over it, a failing network mount) is a one-line error, not SIGBUS; a FIFO
+    /// or a directory is refused at once.
+    func testAFileShortenedWhileReadIsAnErrorAndOddFilesAreRefused() throws {
+        let dir = temporaryDirectory(self)
+        let path = dir + "/w.safetensors"
+        try AtomicFile.write(Safetensors.encode([("a", Safetensors.Tensor(shape: [4096], values: randomFloats(4096, seed: 1)))]), to: path)
+        var first = [Float](repeating: 0, count: 4096)
+        try Safetensors.withFile(path) { views, _ in
+            try first.withUnsafeMutableBufferPointer { try views["a"]!.read(0..<4096, into: $0.baseAddress!) }
+            XCTAssertEqual(truncate(path, 1000), 0)
+            XCTAssertThrowsError(try first.withUnsafeMutableBufferPointer { try views["a"]!.read(2000..<4096, into: $0.baseAddress!) }) {
+                XCTAssertTrue("\($0)".hasSuffix("was shortened while it was being read"), "\($0)")
+            }
+        }
+        XCTAssertEqual(Array(first.prefix(3)), Array(randomFloats(4096, seed: 1).prefix(3)))
+        mkfifo(dir + "/fifo", 0o600)
+        XCTAssertThrowsError(try Safetensors.withFile(dir + "/fifo") { _, _ in }) { XCTAssertTrue("\($0)".contains("is not a regular file"), "\($0)") }
+        XCTAssertThrowsError(try Safetensors.withFile(dir) { _, _ in }) { XCTAssertTrue("\($0)".contains("is a directory"), "\($0)") }
+        XCTAssertThrowsError(try Safetensors.withFile(path) { _, _ in }) { XCTAssertTrue("\($0)".contains("is larger than the file"), "\($0)") }
+    }
 }

@@ -80,52 +80,90 @@ package enum Safetensors {
     /// Parses a safetensors file holding F32 tensors; `name` is used in errors.
     package static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         try bytes.withUnsafeBytes { raw in
-            let (views, metadata) = try views(raw, name: name)
-            return (views.mapValues { Tensor(shape: $0.shape, values: $0.values) }, metadata)
+            let (entries, metadata) = try parse(raw, fileSize: raw.count, name: name)
+            // Little-endian F32, as every platform Swift runs this on stores floats (maybe unaligned).
+            let tensors = entries.mapValues { entry in
+                Tensor(shape: entry.shape, values: [Float](unsafeUninitializedCapacity: entry.count) { buffer, initialized in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[entry.offset..<(entry.offset + 4 * entry.count)]))
+                    initialized = entry.count
+                })
+            }
+            return (tensors, metadata)
         }
     }
 
-    /// A tensor where it lies in a file's bytes (little-endian F32, maybe unaligned), valid while
-    /// those bytes are.
+    /// A tensor in an open file: its shape and where its little-endian F32 values lie.
     package struct View {
         package let shape: [Int]
-        package let bytes: UnsafeRawBufferPointer
-        package var count: Int { bytes.count / 4 }
-        package subscript(i: Int) -> Float { bytes.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
-        package var values: [Float] {
-            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes) }
-                initialized = count
+        /// Byte offset of the first value in the file.
+        let offset: Int
+        let file: Int32, name: String
+        package var count: Int { shape.reduce(1, *) }
+
+        /// Reads the values `range` into `out` with pread: a file shortened or failing while it is
+        /// read gives an error (a memory map would end the process with SIGBUS).
+        package func read(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) throws {
+            try readAll(file, into: UnsafeMutableRawPointer(out), bytes: 4 * range.count, at: offset + 4 * range.lowerBound, name: name)
+        }
+    }
+
+    /// Opens the file at `path`, checks its header, and hands `body` its tensors to read
+    /// straight where they belong (a model's parameters, Adam's moments): reading the file into
+    /// an array and decoding it into tensors first would hold the weights twice more.
+    package static func withFile<R>(_ path: String, _ body: ([String: View], [String: String]) throws -> R) throws -> R {
+        // O_NONBLOCK: a FIFO without a writer is refused below instead of blocking the open.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw SAEError.badFile(path, "cannot be read (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SAEError.badFile(path, "cannot be read (\(String(cString: strerror(errno))))") }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw SAEError.badFile(path, "is a directory, not a safetensors file")
+        default: throw SAEError.badFile(path, "is not a regular file (a pipe or a device); give the safetensors file itself")
+        }
+        // The 8-byte length, then (when it is plausible) the header; `parse` checks both.
+        let size = Int(info.st_size)
+        var head = [UInt8](repeating: 0, count: min(size, 8))
+        try head.withUnsafeMutableBytes { try readAll(fd, into: $0.baseAddress!, bytes: $0.count, at: 0, name: path) }
+        if size >= 8 {
+            let n = (0..<8).reduce(UInt64(0)) { $0 | UInt64(head[$1]) << (8 * UInt64($1)) }
+            if n <= UInt64(maximumHeaderBytes) && n <= UInt64(size - 8) {
+                head += [UInt8](repeating: 0, count: Int(n))
+                try head.withUnsafeMutableBytes { try readAll(fd, into: $0.baseAddress! + 8, bytes: Int(n), at: 8, name: path) }
             }
         }
+        let (entries, metadata) = try head.withUnsafeBytes { try parse($0, fileSize: size, name: path) }
+        return try body(entries.mapValues { View(shape: $0.shape, offset: $0.offset, file: fd, name: path) }, metadata)
     }
 
-    /// Maps the file at `path` and hands `body` its tensors where they lie: a model or a checkpoint
-    /// is then copied once, straight into its parameters (reading the file into an array and
-    /// decoding it into tensors first would hold the weights twice more).
-    package static func withFile<R>(_ path: String, _ body: ([String: View], [String: String]) throws -> R) throws -> R {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
-        }
-        return try data.withUnsafeBytes { raw in
-            let (views, metadata) = try views(raw, name: path)
-            return try body(views, metadata)
+    /// pread until `bytes` bytes from `offset` are in `out`.
+    private static func readAll(_ fd: Int32, into out: UnsafeMutableRawPointer, bytes total: Int, at offset: Int, name: String) throws {
+        var done = 0
+        while done < total {
+            let n = pread(fd, out + done, total - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw SAEError.badFile(name, n == 0 ? "was shortened while it was being read" : "could not be read (\(String(cString: strerror(errno))))")
+            }
+            done += n
         }
     }
 
-    /// Parses and checks the header; the tensors stay in `bytes`.
-    package static func views(_ bytes: UnsafeRawBufferPointer, name: String) throws -> (tensors: [String: View], metadata: [String: String]) {
-        guard bytes.count >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(bytes.count) bytes)") }
+    /// Where a tensor lies: its shape and its first value's byte offset in the file.
+    private struct Entry { let shape: [Int], offset: Int; var count: Int { shape.reduce(1, *) } }
+
+    /// Checks the header at the start of a file of `fileSize` bytes (`bytes` holds the length and,
+    /// when the length is plausible, the header) and returns where each tensor lies.
+    private static func parse(_ bytes: UnsafeRawBufferPointer, fileSize: Int, name: String) throws -> (tensors: [String: Entry], metadata: [String: String]) {
+        guard fileSize >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(fileSize) bytes)") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
         guard n <= UInt64(maximumHeaderBytes) else {
             throw SAEError.badFile(name, "safetensors header claims \(n) bytes, over the \(maximumHeaderBytes >> 20) MB limit")
         }
-        guard n <= UInt64(bytes.count - 8) else {
-            throw SAEError.badFile(name, "safetensors header claims \(n) bytes but the file has only \(bytes.count - 8) after the length")
+        guard n <= UInt64(fileSize - 8) else {
+            throw SAEError.badFile(name, "safetensors header claims \(n) bytes but the file has only \(fileSize - 8) after the length")
         }
         let headerEnd = 8 + Int(n)
         let header: [(key: String, value: StrictJSON.Value)]
@@ -137,8 +175,8 @@ package enum Safetensors {
         } catch let failure as StrictJSON.Failure {
             throw SAEError.badFile(name, "safetensors header is not valid JSON (\(failure.message))")
         }
-        let dataSize = bytes.count - headerEnd
-        var tensors: [String: View] = [:]
+        let dataSize = fileSize - headerEnd
+        var tensors: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         var ranges: [(Int, Int, String)] = []
         for (key, value) in header {
@@ -177,8 +215,7 @@ package enum Safetensors {
                 throw SAEError.badFile(name, "tensor \"\(key)\" has \(end - begin) bytes of data but shape \(dims) needs \(4 * count)")
             }
             ranges.append((begin, end, key))
-            // Little-endian F32, as every platform Swift runs this on stores floats.
-            tensors[key] = View(shape: dims, bytes: UnsafeRawBufferPointer(rebasing: bytes[(headerEnd + begin)..<(headerEnd + end)]))
+            tensors[key] = Entry(shape: dims, offset: headerEnd + begin)
         }
         ranges.sort { $0.0 < $1.0 }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {

@@ -46,7 +46,8 @@ extension Autoencoder {
     /// config; any other tensor not in `allowing` is an error.
     func setParameters(from tensors: [String: Safetensors.View], path: String, allowing others: Set<String>) throws {
         var expected = others
-        for (name, template) in namedTensors {
+        for template in tensorSources {   // names and shapes, without copying the weights
+            let name = template.name
             expected.insert(name)
             guard let tensor = tensors[name] else {
                 throw SAEError.badFile(path, "missing tensor \"\(name)\" needed by the model in config.json")
@@ -54,19 +55,22 @@ extension Autoencoder {
             guard tensor.shape == template.shape else {
                 throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(tensor.shape) but config.json needs \(template.shape)")
             }
-            if let bad = (0..<tensor.count).first(where: { !tensor[$0].isFinite }) {
-                throw SAEError.badFile(path, "tensor \"\(name)\" holds \(tensor[bad]) at index \(bad): the weights are unusable "
-                    + "(a diverged or damaged model); train it again")
-            }
-            let i = Int(name.split(separator: ".")[1])!
-            let layer = layers[i]
-            if name.hasSuffix(".kernel") {
-                // Keras's (in, out) layout in the file, whichever way the layer stores it.
-                for i in 0..<layer.inputSize {
-                    for j in 0..<layer.outputSize { parameters[layer.kernelIndex(input: i, output: j)] = tensor[i * layer.outputSize + j] }
+            let layer = layers[Int(name.split(separator: ".")[1])!], p = parameters.baseAddress!
+            // Read in file order (a kernel in Keras's (in, out) layout, one input row at a time
+            // when the layer stores it latent by latent), each value checked as it arrives.
+            let (rows, width) = name.hasSuffix(".kernel") ? (layer.inputSize, layer.outputSize) : (1, layer.outputSize)
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            defer { row.deallocate() }
+            for i in 0..<rows {
+                let destination = name.hasSuffix(".bias") ? p + layer.biasOffset : layer.unitMajor ? row : p + layer.kernelOffset + i * width
+                try tensor.read((i * width)..<((i + 1) * width), into: destination)
+                if let bad = (0..<width).first(where: { !destination[$0].isFinite }) {
+                    throw SAEError.badFile(path, "tensor \"\(name)\" holds \(destination[bad]) at index \(i * width + bad): the weights are "
+                        + "unusable (a diverged or damaged model); train it again")
                 }
-            } else {
-                for k in 0..<tensor.count { parameters[layer.biasOffset + k] = tensor[k] }
+                if layer.unitMajor && name.hasSuffix(".kernel") {
+                    for j in 0..<width { p[layer.kernelIndex(input: i, output: j)] = row[j] }
+                }
             }
         }
         if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {

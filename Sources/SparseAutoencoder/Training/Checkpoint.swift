@@ -63,9 +63,8 @@ extension Trainer {
                 }
             }
             try model.setParameters(from: tensors, path: path, allowing: ["optimizer.m", "optimizer.v"])
-            let moments = UnsafeMutableRawBufferPointer(optimizer.moments)
-            UnsafeMutableRawBufferPointer(rebasing: moments[0..<(4 * count)]).copyMemory(from: tensors["optimizer.m"]!.bytes)
-            UnsafeMutableRawBufferPointer(rebasing: moments[(4 * count)...]).copyMemory(from: tensors["optimizer.v"]!.bytes)
+            try tensors["optimizer.m"]!.read(0..<count, into: optimizer.moments.baseAddress!)
+            try tensors["optimizer.v"]!.read(0..<count, into: optimizer.moments.baseAddress! + count)
             return state
         }
         let words = state.rng.compactMap { UInt64($0, radix: 16) }
