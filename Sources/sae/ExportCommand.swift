@@ -26,7 +26,10 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Hook point the activations came from (recorded in cfg.json).") var hookName = ""
 
     func run() throws {
-        let (_, model) = try RunDirectory(path: runDirectory).loadModel()
+        let run = RunDirectory(path: runDirectory)
+        let (_, model) = try run.loadModel()
+        // None of the files written may be one of the run's own under another name (a hard link).
+        for file in format.files { try UserOutput.refuseSameFile(out + "/" + file, as: run.ownFilePaths) }
         let files = try SAEExport.write(model, format: format, to: out, source: .init(modelName: modelName, hookName: hookName), force: force)
         print("Wrote " + files.joined(separator: ", "))
     }

@@ -33,6 +33,19 @@ struct ExportOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
     @Option(help: ArgumentHelp("Process the vectors in this .npy file (or directory of .npy shards) instead of the run's data.", valueName: "path")) var npy: String?
 
+    /// What the command reads: the run's files and the --npy file or shards.
+    var inputFiles: [String] {
+        var files = RunDirectory(path: run).ownFilePaths
+        guard let npy else { return files }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: npy, isDirectory: &isDirectory), isDirectory.boolValue {
+            files += ((try? FileManager.default.contentsOfDirectory(atPath: npy)) ?? []).map { npy + "/" + $0 }
+        } else {
+            files.append(npy)
+        }
+        return files
+    }
+
     /// Loads the run and the samples, and writes the outputs of layer `layer` (N, its width) as
     /// .npy, batch by batch: the codes of a dataset streamed from disk never sit in memory whole.
     func export(_ what: String, layer: (Autoencoder) -> Int) throws {
@@ -49,8 +62,8 @@ struct ExportOptions: ParsableArguments {
         guard images.featureCount == model.config.inputSize else {
             throw SAEError("the samples have \(images.featureCount) values each but the model in \(run) expects \(model.config.inputSize)")
         }
-        // Refuse a bad --out before the (possibly long) computation.
-        try UserOutput.check(out, force: force)
+        // Refuse a bad --out before the (possibly long) computation, and one that is an input.
+        try UserOutput.check(out, force: force, reading: inputFiles)
         let last = layer(model), columns = model.layers[last].outputSize
         try UserOutput.write(to: out, force: force) { sink in
             try sink.write(NPY.header(rows: images.count, cols: columns))

@@ -143,6 +143,38 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// A checkpoint whose trainer state was edited or damaged into numbers no run reaches is
+    /// refused in one line (an Adam step of Int.max trapped on the next step's overflow; a
+    /// wrong-length or negative dead-latent count was taken silently).
+    func testDamagedTrainerStatesAreRefused() throws {
+        let config = AutoencoderConfig.dictionary(inputSize: 16, codeSize: 24, topK: 2, auxK: AuxK(k: 4))
+        let settings = TrainingSettings(epochs: 2, batchSize: 32, seed: 5, deadAfter: 64)
+        let trainer = try Trainer(model: try Autoencoder(config: config, seed: 5), settings: settings)
+        try trainer.fit(syntheticImages(count: 64, side: 4))
+        let dir = temporaryDirectory(self)
+        try trainer.saveCheckpoint(to: dir + "/c.safetensors")
+        let (tensors, metadata) = try Safetensors.decode([UInt8](FileManager.default.contents(atPath: dir + "/c.safetensors")!), name: "c")
+        let state = try JSONSerialization.jsonObject(with: Data(metadata["trainer_state"]!.utf8)) as! [String: Any]
+        XCTAssertEqual((state["samples_since_fired"] as? [Int])?.count, 24)
+        let damages: [(String, Any, String)] = [
+            ("adam_step", Int.max, "inconsistent"), ("adam_step", -1, "inconsistent"), ("epoch_seconds", -1.0, "inconsistent"),
+            ("epoch_loss_sum", -0.5, "inconsistent"), ("samples_since_fired", [Int](repeating: 0, count: 23), "dead-latent counters"),
+            ("samples_since_fired", [-5] + [Int](repeating: 0, count: 23), "dead-latent counters"),
+        ]
+        for (key, value, expected) in damages {
+            var damaged = state
+            damaged[key] = value
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: damaged), as: UTF8.self)
+            var meta = metadata
+            meta["trainer_state"] = json
+            try AtomicFile.write(Safetensors.encode(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, metadata: meta), to: dir + "/d.safetensors")
+            let fresh = try Trainer(model: try Autoencoder(config: config), settings: settings)
+            XCTAssertThrowsError(try fresh.restoreCheckpoint(from: dir + "/d.safetensors"), key) {
+                XCTAssertTrue("\($0)".contains(expected) || "\($0)".contains("trainer state"), "\(key): \($0)")
+            }
+        }
+    }
+
     /// `Run.train` and `Run.resume` in the library: the events in order, a stop mid-run that
     /// resumes to the uninterrupted run's weights, and the resume policy's refusals.
     func testRunTrainsResumesAndRefusesInTheLibrary() throws {

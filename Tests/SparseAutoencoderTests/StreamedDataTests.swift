@@ -316,6 +316,20 @@ final class StreamedDataTests: XCTestCase {
         let reconstruct = try runSAE(["reconstruct", dir + "/run", "--npy", dir + "/shards", "--out", dir + "/recon.npy"])
         XCTAssertEqual(reconstruct.status, 0, reconstruct.stderr)
         XCTAssertEqual(try NPY.read(path: dir + "/recon.npy").values, model.reconstruct(try Dataset(npy: dir + "/all.npy")))
+        // An output that is an input or one of the run's files under another name is refused, even with
+        // --force, before anything is written (the shard was emptied, the run's model overwritten).
+        let shard = try Data(contentsOf: URL(fileURLWithPath: dir + "/shards/a.npy"))
+        XCTAssertEqual(link(dir + "/shards/a.npy", dir + "/shard-link.npy"), 0)
+        XCTAssertEqual(link(dir + "/run/model.safetensors", dir + "/model-link.npy"), 0)
+        assertCommandFails(try runSAE(["encode", dir + "/run", "--npy", dir + "/shards", "--out", dir + "/shard-link.npy", "--force"]),
+                           mentioning: "is the same file as \(dir)/shards/a.npy")
+        assertCommandFails(try runSAE(["encode", dir + "/run", "--npy", dir + "/all.npy", "--out", dir + "/model-link.npy", "--force"]),
+                           mentioning: "is the same file as \(dir)/run/model.safetensors")
+        try FileManager.default.createDirectory(atPath: dir + "/export", withIntermediateDirectories: false)
+        XCTAssertEqual(link(dir + "/run/model.safetensors", dir + "/export/sae_weights.safetensors"), 0)
+        assertCommandFails(try runSAE(["export", dir + "/run", "--out", dir + "/export", "--force"]), mentioning: "is the same file as")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/shards/a.npy")), shard)
+        XCTAssertNoThrow(try RunDirectory(path: dir + "/run").loadModel())
 
         let repeated = try runSAE(["train", "--data-npy", dir + "/shards", "--val-npy", dir + "/all.npy", "--data-npy", dir + "/all.npy",
                                    "--code", "8", "--k", "2", "--epochs", "1", "--out", dir + "/r2"])

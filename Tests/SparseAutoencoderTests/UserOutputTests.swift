@@ -35,15 +35,19 @@ final class UserOutputTests: XCTestCase {
         }
         XCTAssertEqual(contents(dir + "/out"), "a" + String(repeating: "b", count: 3 << 20) + "c")
         struct Unreadable: Error {}
-        for (path, force) in [(dir + "/new", false), (dir + "/out", true)] {
+        XCTAssertEqual(link(dir + "/out", dir + "/out-link"), 0)
+        for (path, force) in [(dir + "/new", false), (dir + "/out", true), (dir + "/out-link", true)] {
             XCTAssertThrowsError(try UserOutput.write(to: path, force: force) { sink in
                 try sink.write(Array(repeating: 1, count: 2 << 20))
                 throw Unreadable()
             }) { XCTAssertTrue($0 is Unreadable, "\($0)") }
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/new"))
-        XCTAssertEqual(contents(dir + "/out")?.count, 2 + 3 << 20, "the old file is untouched")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["out"], "no temporary file is left")
+        XCTAssertEqual(contents(dir + "/out")?.count, 2 + 3 << 20, "the old file is untouched, also when hard-linked")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["out", "out-link"], "no temporary file is left")
+        // A hard-linked file that is written is rewritten in place: both names see the new bytes.
+        try UserOutput.write(to: dir + "/out-link", force: true) { try $0.write(Array("new".utf8)) }
+        XCTAssertEqual(contents(dir + "/out"), "new")
     }
 
     func testHardLinksAreRewrittenInPlaceAndSymlinksKept() throws {

@@ -13,7 +13,12 @@ import Foundation
 ///
 ///     try SAEExport.write(model, format: .saelens, to: "export/my-sae")
 public enum SAEExport {
-    public enum Format: String, CaseIterable, Sendable { case saelens, sparsify }
+    public enum Format: String, CaseIterable, Sendable {
+        case saelens, sparsify
+
+        /// The files a format writes into its directory.
+        package var files: [String] { self == .saelens ? ["sae_weights.safetensors", "cfg.json"] : ["sae.safetensors", "cfg.json"] }
+    }
 
     /// Names for the source of the activations, recorded in cfg.json (SAELens uses them to hook
     /// the model; they may be empty).

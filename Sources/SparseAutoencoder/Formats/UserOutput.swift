@@ -37,7 +37,7 @@ package enum UserOutput {
             try AtomicFile.write(to: target, body: body)
         case .replace(let target, let info):
             if info.st_nlink > 1 {
-                try writeInPlace(to: target, truncate: true, body)
+                try replaceInPlace(target, body)
             } else {
                 try AtomicFile.write(to: target, owner: (info.st_mode & 0o7777, info.st_uid, info.st_gid), body: body)
             }
@@ -79,8 +79,22 @@ package enum UserOutput {
         case stream(String)
     }
 
-    /// Throws the sentence that refuses writing `path`, if any (before a long computation).
-    package static func check(_ path: String, force: Bool) throws { _ = try plan(path, force: force) }
+    /// Throws the sentence that refuses writing `path`, if any (before a long computation);
+    /// `reading` names the files the command reads (its inputs, the run's files), which the
+    /// output must not be under any name (a hard link, a symlink, `./` spellings).
+    package static func check(_ path: String, force: Bool, reading inputs: [String] = []) throws {
+        _ = try plan(path, force: force)
+        try refuseSameFile(path, as: inputs)
+    }
+
+    /// Throws if `path` exists and is one of `inputs` under any name.
+    package static func refuseSameFile(_ path: String, as inputs: [String]) throws {
+        var target = stat(), input = stat()
+        guard standardDescriptor(path) == nil, stat(path, &target) == 0, target.st_mode & S_IFMT == S_IFREG else { return }
+        for file in inputs where stat(file, &input) == 0 && input.st_dev == target.st_dev && input.st_ino == target.st_ino {
+            throw SAEError("\(path) is the same file as \(file), which this command reads; choose another output")
+        }
+    }
 
     /// `-`, /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N name a descriptor this
     /// process already has (whatever the shell connected it to, a file included): written to as is.
@@ -147,6 +161,33 @@ package enum UserOutput {
         let run = directory.isEmpty ? "." : directory
         guard DirectoryLock.ownFiles.contains(name), FileManager.default.fileExists(atPath: run + "/" + DirectoryLock.configFile) else { return nil }
         return run
+    }
+
+    /// Rewrites a hard-linked file in place (every name sees the new bytes), but only once the
+    /// whole output exists: it is streamed into a temporary file beside it first, so a failure
+    /// part-way leaves the file as it was.
+    private static func replaceInPlace(_ path: String, _ body: (inout AtomicFile.Sink) throws -> Void) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
+            + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SAEError.badFile(path, "cannot write (\(String(cString: strerror(errno))))") }
+        defer {
+            close(fd)
+            unlink(temp)
+        }
+        try stream(to: fd, name: path, body)
+        try writeInPlace(to: path, truncate: true) { sink in
+            var buffer = [UInt8](repeating: 0, count: 1 << 20), offset: off_t = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw SAEError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                if n == 0 { return }
+                try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                offset += off_t(n)
+            }
+        }
     }
 
     /// Writes to an existing file, device or pipe without replacing it.

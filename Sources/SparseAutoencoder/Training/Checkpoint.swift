@@ -52,9 +52,15 @@ extension Trainer {
             guard state.rng.compactMap({ UInt64($0, radix: 16) }).count == 4, state.rng.contains(where: { UInt64($0, radix: 16) != 0 }) else {
                 throw SAEError.badFile(path, "the generator state in the checkpoint is invalid")
             }
-            guard state.history.count <= settings.epochs, state.stepInEpoch >= 0, state.adamStep >= 0,
+            // Numbers a real run could have reached (an edited or damaged state would overflow
+            // Adam's step count, or put negative seconds and counters in the history).
+            guard state.history.count <= settings.epochs, state.stepInEpoch >= 0, (0..<(1 << 53)).contains(state.adamStep),
+                  state.epochLossSum.isFinite, state.epochLossSum >= 0, state.epochSeconds.isFinite, state.epochSeconds >= 0,
                   state.history.map(\.epoch) == (0..<state.history.count).map({ $0 + 1 }) else {
                 throw SAEError.badFile(path, "the training progress in the checkpoint is inconsistent with config.json")
+            }
+            if let since = state.samplesSinceFired, since.count != model.config.codeSize || since.contains(where: { $0 < 0 }) {
+                throw SAEError.badFile(path, "the dead-latent counters in the checkpoint do not fit the model's \(model.config.codeSize) latents")
             }
             let count = model.parameterCount
             for name in ["optimizer.m", "optimizer.v"] {

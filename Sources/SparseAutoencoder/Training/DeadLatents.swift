@@ -45,9 +45,9 @@ final class DeadLatents {
         refresh()
     }
 
-    /// Restores the counters from a checkpoint (ignored if the size differs).
+    /// Restores the counters from a checkpoint (checked there: one per latent, none negative).
     func restore(_ since: [Int]) {
-        guard since.count == codeSize else { return }
+        precondition(since.count == codeSize)
         samplesSinceFired = since
         refresh()
     }

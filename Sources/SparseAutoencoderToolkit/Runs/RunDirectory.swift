@@ -22,6 +22,8 @@ package struct RunDirectory: Sendable {
     package var lockPath: String { DirectoryLock(directory: path).path }
 
     static let lockName = DirectoryLock.fileName
+    /// The paths of the files sae writes here (whether they exist or not).
+    package var ownFilePaths: [String] { RunDirectory.ownFiles.sorted().map { path + "/" + $0 } }
     /// The files sae writes into a run directory (and `figures/`): all that `--force` may delete.
     static let ownFiles = DirectoryLock.ownFiles
 
