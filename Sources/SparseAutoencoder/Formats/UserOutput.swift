@@ -144,6 +144,12 @@ package enum UserOutput {
                 throw SAEError("\(path) belongs to the run in \(run); write the output somewhere else")
             }
             guard force else { throw SAEError("\(path) already exists; pass --force to replace it, or choose another output") }
+            // Replacing writes a temporary file beside the target first (then renames it, or
+            // copies it into a hard-linked file): refused here, before any long computation.
+            let parent = (target as NSString).deletingLastPathComponent
+            guard access(parent.isEmpty ? "." : parent, W_OK) == 0 else {
+                throw SAEError("cannot replace \(path): its directory \(parent.isEmpty ? "." : parent) is not writable")
+            }
             return .replace(target, info)
         case S_IFDIR:
             throw SAEError("\(path) is a directory; give a file name")
