@@ -65,8 +65,8 @@ final class FigureFormatTests: XCTestCase {
         let history = (1...5).map { EpochRecord(epoch: $0, loss: 1 / Double($0), valLoss: 1.1 / Double($0), seconds: 1) }
         let charts = [
             ("bars", RunFigures.unitActivations([0.1, 0.02, 0, 0.3], penalty: .kl(rho: 0.05, beta: 3), title: "A <&> title")),
-            ("histogram", RunFigures.codeHistogram([0, 0, 0, 0.5, 1, 1, 3])),
-            ("overlay", RunFigures.codeHistograms([("l1", [0, 1, 2]), ("kl", [0.1, 0.2])], title: "t")),
+            ("histogram", RunFigures.codeHistogram(Histogram([0, 0, 0, 0.5, 1, 1, 3]))),
+            ("overlay", RunFigures.codeHistograms([("l1", Histogram([0, 1, 2], range: 0...2)), ("kl", Histogram([0.1, 0.2], range: 0...2))], title: "t")),
             ("curves", RunFigures.trainingCurves(history)),
         ]
         for (name, svg) in charts { assertWellFormedXML(svg, name) }

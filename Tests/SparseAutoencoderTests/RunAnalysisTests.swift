@@ -35,7 +35,7 @@ final class RunAnalysisTests: XCTestCase {
         let weighted = zip(m.testMseByClass, counts).reduce(0) { $0 + $1.0 * Double($1.1) } / Double(counts.reduce(0, +))
         XCTAssertEqual(weighted, m.testMse, accuracy: 1e-9)
         // The statistics are those of the codes.
-        XCTAssertEqual(m.codes.hoyerSparsity, CodeStatistics(codes: analysis.evaluation.codes, rows: 120, cols: 6).hoyerSparsity)
+        XCTAssertEqual(m.codes.hoyerSparsity, CodeStatistics(codes: analysis.model.encode(analysis.test), rows: 120, cols: 6).hoyerSparsity)
         let svg = try String(contentsOfFile: run.path + "/figures/unit_activation.svg", encoding: .utf8)
         XCTAssertTrue(svg.contains("target ρ = 0.05"), "KL runs mark rho")
     }

@@ -53,6 +53,12 @@ package struct CodeStatistics: Codable, Equatable, Sendable {
     ///     let stats = accumulator.statistics
     package struct Accumulator {
         let cols: Int, threshold: Double
+        /// The smallest and largest value seen, and each unit's largest (for the histogram's
+        /// range and the unit images' levels).
+        package private(set) var minimum = Float.infinity, maximum = -Float.infinity
+        package private(set) var unitMaxima: [Float]
+        /// minimum...maximum (0...0 before any code).
+        package var valueRange: ClosedRange<Float> { minimum <= maximum ? minimum...maximum : 0...0 }
         private var rows = 0, hoyer = 0.0
         private var sums: [Double], squares: [Double], activeCounts: [Int], l0Counts: [Int]
 
@@ -61,6 +67,7 @@ package struct CodeStatistics: Codable, Equatable, Sendable {
             sums = [Double](repeating: 0, count: cols)
             squares = sums
             activeCounts = [Int](repeating: 0, count: cols)
+            unitMaxima = [Float](repeating: -.infinity, count: cols)
             l0Counts = [Int](repeating: 0, count: CodeStatistics.reportedThresholds.count)
         }
 
@@ -70,7 +77,8 @@ package struct CodeStatistics: Codable, Equatable, Sendable {
             for r in 0..<count {
                 var l1 = 0.0, l2 = 0.0
                 for j in 0..<cols {
-                    let h = Double(codes[r * cols + j]), a = abs(h)
+                    let value = codes[r * cols + j], h = Double(value), a = abs(h)
+                    (minimum, maximum, unitMaxima[j]) = (min(minimum, value), max(maximum, value), max(unitMaxima[j], value))
                     sums[j] += h
                     squares[j] += h * h
                     l1 += a

@@ -28,7 +28,7 @@ package struct Comparison {
                    content: .svg(stackedUnitActivations())),
             Figure(file: "code_histograms.svg", title: "Code value distributions",
                    caption: "Test code values of every run in the same 50 bins, counts on a log scale.",
-                   content: .svg(RunFigures.codeHistograms(runs.map { ($0.name, $0.evaluation.codes) }, title: "Distribution of code values (test set)"))),
+                   content: .svg(codeHistograms())),
         ]
         let first = runs[0]
         if runs.allSatisfy({ $0.side * $0.side == $0.config.model.inputSize && $0.config.model.inputSize == first.config.model.inputSize }) {
@@ -54,6 +54,12 @@ package struct Comparison {
         let files = figures.map { ($0.file, $0.bytes) } + [("comparison.md", Data(markdown.utf8))]
         try UserOutput.write(files, into: directory, force: force)
         return files.map { directory + "/" + $0.0 }
+    }
+
+    /// Every run's test code values in the same 50 bins.
+    private func codeHistograms() -> String {
+        let range = RunFigures.codeRange(runs.map(\.codeRange))
+        return RunFigures.codeHistograms(runs.map { ($0.name, $0.codeHistogram(range: range)) }, title: "Distribution of code values (test set)")
     }
 
     private func stackedUnitActivations() -> String {

@@ -35,9 +35,15 @@ package struct RunAnalysis {
     package let config: RunConfig
     package let model: Autoencoder
     package let history: [EpochRecord]
+    /// The test set's evaluation, without its codes (`evaluation.codes` is empty): their
+    /// statistics, range and per-unit peaks are gathered batch by batch, so memory does not grow
+    /// with the test set.
     package let evaluation: Evaluation
     package private(set) var metrics: RunMetrics
     package let test: Dataset
+    /// The smallest and largest test code value, and each unit's largest.
+    package let codeRange: ClosedRange<Float>
+    package let unitPeaks: [Float]
 
     /// - Parameters:
     ///   - probe: the training set and the pixel baseline's accuracy (see `LinearProbe`), to
@@ -53,8 +59,11 @@ package struct RunAnalysis {
         self.name = name ?? (run.path as NSString).lastPathComponent
         self.test = test
         history = try run.loadHistory()
-        evaluation = model.evaluate(test, batchSize: config.training.batchSize)
-        metrics = RunMetrics(history: history, test: evaluation, threshold: threshold)
+        var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize, threshold: threshold)
+        evaluation = model.evaluate(test, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
+        if let failure = test.readFailure { throw failure }
+        metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
+        (codeRange, unitPeaks) = (statistics.valueRange, statistics.unitMaxima)
         if let probe {
             metrics.probeAccuracy = try LinearProbe.accuracy(of: model, train: probe.train, test: test)
             metrics.pixelProbeAccuracy = probe.pixelAccuracy
@@ -62,6 +71,16 @@ package struct RunAnalysis {
     }
 
     package var side: Int { Int(Double(config.model.inputSize).squareRoot()) }
+
+    /// The test codes in `bins` bins over `range`, counted in a second pass over the test set
+    /// (the codes again, batch by batch, as the evaluation computed them).
+    package func codeHistogram(bins: Int = 50, range: ClosedRange<Double>) -> Histogram {
+        var histogram = Histogram(bins: bins, range: range)
+        model.forEachOutputBatch(of: test, through: config.model.codeLayerIndex, batchSize: config.training.batchSize) { batch, _ in
+            histogram.add(batch)
+        }
+        return histogram
+    }
 
     /// The name of each class (index = label) for the per-class tables: Fashion-MNIST's, else
     /// "class N" for each label the test set has.
@@ -87,8 +106,8 @@ package struct RunAnalysis {
                        + (config.model.penalty.rho != nil ? "; the dashed line is the KL target ρ that the penalty pulls every unit towards." : ". Bars near zero are units the penalty has (nearly) switched off."),
                    content: .svg(RunFigures.unitActivations(metrics.codes.unitMeans, penalty: config.model.penalty))),
             Figure(file: "code_histogram.svg", title: "Distribution of code values",
-                   caption: "All \(evaluation.codes.count) test code values in 50 bins; counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
-                   content: .svg(RunFigures.codeHistogram(evaluation.codes))),
+                   caption: "All \(test.count * config.model.codeSize) test code values in 50 bins; counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
+                   content: .svg(RunFigures.codeHistogram(codeHistogram(range: RunFigures.codeRange([codeRange]))))),
             Figure(file: "training_curves.svg", title: "Training curves",
                    caption: "The loss (reconstruction + penalty) per epoch on the training set and on the test set (val_loss). A widening gap would mean overfitting.",
                    content: .svg(RunFigures.trainingCurves(history))),
@@ -99,10 +118,7 @@ package struct RunAnalysis {
         out.append(Figure(file: "reconstructions.png", title: "Reconstructions",
                           caption: "Top row: one test image of each class; bottom row: the model's reconstruction of it.",
                           content: .png(RunFigures.reconstructionGrid(originals: originals, reconstructions: [originals.map(model.reconstruct)], side: side))))
-        let levels = (0..<config.model.codeSize).map { j -> Float in
-            let peak = stride(from: j, to: evaluation.codes.count, by: config.model.codeSize).map { evaluation.codes[$0] }.max() ?? 0
-            return peak > 0 ? peak : 1
-        }
+        let levels = unitPeaks.map { $0 > 0 ? $0 : 1 }
         out.append(Figure(file: "unit_images.png", title: "What each code unit draws",
                           caption: "The decoder's output when one code unit is switched on alone (at its largest test-set activation) and all others are zero, units in order, 8 per row.",
                           content: .png(RunFigures.unitImages(model, levels: levels, side: side))))

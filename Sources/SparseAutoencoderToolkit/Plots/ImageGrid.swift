@@ -27,14 +27,25 @@ package enum ImageGrid {
 package struct Histogram: Equatable, Sendable {
     package var edges: [Double]
     package var counts: [Int]
+    /// The range and the bins' width, as the counting uses them.
+    private let lo: Double, hi: Double, width: Double
 
     package init(_ values: [Float], bins: Int = 50, range: ClosedRange<Double>? = nil) {
-        let lo = range?.lowerBound ?? Double(values.min() ?? 0)
-        var hi = range?.upperBound ?? Double(values.max() ?? 1)
-        if hi <= lo { hi = lo + 1 }
+        self.init(bins: bins, range: range ?? Double(values.min() ?? 0)...Double(values.max() ?? 1))
+        values.withUnsafeBufferPointer { add($0) }
+    }
+
+    /// Empty bins over `range`, to be filled batch by batch with `add`.
+    package init(bins: Int = 50, range: ClosedRange<Double>) {
+        let lo = range.lowerBound, hi = range.upperBound > lo ? range.upperBound : lo + 1
         edges = (0...bins).map { lo + (hi - lo) * Double($0) / Double(bins) }
         counts = [Int](repeating: 0, count: bins)
-        let width = (hi - lo) / Double(bins)
+        (self.lo, self.hi, width) = (lo, hi, (hi - lo) / Double(bins))
+    }
+
+    /// Counts `values` (those outside the range are left out).
+    package mutating func add(_ values: UnsafeBufferPointer<Float>) {
+        let bins = counts.count
         for v in values {
             let d = Double(v)
             guard d >= lo, d <= hi else { continue }

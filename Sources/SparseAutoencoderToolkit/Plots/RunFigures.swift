@@ -15,21 +15,25 @@ package enum RunFigures {
         return chart.svg
     }
 
-    /// Histogram of every test code value, 50 bins, counts on a log scale.
-    package static func codeHistogram(_ codes: [Float], title: String = "Distribution of code values (test set)") -> String {
-        codeHistograms([("", codes)], title: title)
+    /// Histogram of code values, counts on a log scale (`codeHistograms` with one unnamed run).
+    package static func codeHistogram(_ histogram: Histogram, title: String = "Distribution of code values (test set)") -> String {
+        codeHistograms([(nil, histogram)], title: title)
     }
 
-    /// Overlaid histograms over a shared range and 50 shared bins, log-scale counts.
-    package static func codeHistograms(_ runs: [(name: String, codes: [Float])], title: String) -> String {
-        let all = runs.flatMap(\.codes)
-        let lo = Double(min(all.min() ?? 0, 0)), hi = Double(all.max() ?? 1)
-        let histograms = runs.map { Histogram($0.codes, bins: 50, range: lo...max(hi, lo + 1e-6)) }
+    /// The range code histograms share: from 0 (or below) to the largest value of any run.
+    package static func codeRange(_ ranges: [ClosedRange<Float>]) -> ClosedRange<Double> {
+        let lo = Double(min(ranges.map(\.lowerBound).min() ?? 0, 0)), hi = Double(ranges.map(\.upperBound).max() ?? 1)
+        return lo...max(hi, lo + 1e-6)
+    }
+
+    /// Overlaid histograms with shared bins (a named one gets a legend entry), log-scale counts.
+    package static func codeHistograms(_ runs: [(name: String?, histogram: Histogram)], title: String) -> String {
+        let histograms = runs.map(\.histogram)
         let peak = Double(histograms.flatMap(\.counts).max() ?? 1)
         var chart = SVGChart(title: title, x: .init(label: "code value", range: histograms[0].edges.first!...histograms[0].edges.last!),
                              y: .init(label: "count (log scale)", range: 0.8...max(peak * 1.5, 10), logarithmic: true))
         for (i, (run, h)) in zip(runs, histograms).enumerated() {
-            chart.histogram(edges: h.edges, counts: h.counts.map(Double.init), series: i, label: run.name.isEmpty ? nil : run.name)
+            chart.histogram(edges: h.edges, counts: h.counts.map(Double.init), series: i, label: run.name)
         }
         return chart.svg
     }
