@@ -4,8 +4,10 @@
 /// For layer l with output width n_l and a batch of at most `capacity` rows:
 /// - input: (B, inputSize), the batch itself (and the reconstruction target);
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
-/// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l] during backward;
-/// - scratch: (codeSize), per-unit statistics for the penalty.
+/// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l]: `loss` leaves the last
+///   layer's, `backward` fills the others from it;
+/// - scratch: (codeSize), per-unit terms: KL's gradient terms from `loss` to `backward`, then the
+///   centring gradient's column sums.
 /// A dictionary SAE also has `centered` = x - b_dec, (B, inputSize). The dense path keeps AuxK's
 /// buffers in `aux`; a TopK dictionary's sparse step keeps its own in `sparse` (and no `deltas`).
 final class Workspace {

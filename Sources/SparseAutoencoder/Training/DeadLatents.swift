@@ -13,7 +13,7 @@ final class DeadLatents {
     /// Per latent, training samples since it last fired.
     private(set) var samplesSinceFired: [Int]
     /// Samples without firing after which a latent counts as dead.
-    var deadAfter: Int
+    var deadAfter: Int { didSet { refresh() } }
     /// The dead latents, ascending: the first `count` entries (AuxK's candidates).
     let indices: UnsafeMutablePointer<CInt>
     /// Per latent, 1 if dead, else 0.
