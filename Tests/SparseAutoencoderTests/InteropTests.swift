@@ -62,7 +62,7 @@ final class InteropTests: XCTestCase {
         try NPY.write([Float](repeating: 0, count: 20 * 5), rows: 20, cols: 5, to: dir + "/b.npy")
         assertCommandFails(try runSAE(["train", "--data-npy", dir + "/a.npy", "--val-npy", dir + "/b.npy", "--out", dir + "/r"]),
                            mentioning: "has 5 features per row")
-        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/missing.npy", "--out", dir + "/r"]), mentioning: "cannot be read")
+        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/missing.npy", "--out", dir + "/r"]), mentioning: "missing.npy: does not exist")
         assertCommandFails(try runSAE(["train", "--val-npy", dir + "/a.npy", "--out", dir + "/r"]), mentioning: "needs --data-npy")
         assertCommandFails(try runSAE(["train", "--data-npy", dir + "/a.npy", "--hidden", "8", "--out", dir + "/r"]), mentioning: "no hidden layers")
         assertCommandFails(try runSAE(["train", "--data-npy", dir + "/a.npy", "--auxk", "4", "--out", dir + "/r"]), mentioning: "topk")

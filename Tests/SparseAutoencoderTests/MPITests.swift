@@ -248,7 +248,7 @@ final class MPITests: XCTestCase {
         let unreadable = try launch([(1, ["train", "--data-npy", shards, "--val-npy", validation] + common),
                                      (1, ["train", "--data-npy", root + "/missing", "--val-npy", validation] + common)],
                                     environment: Self.agreedRefusal).result
-        assertCommandFails(unreadable, mentioning: "rank 1: \(root)/missing: cannot be read")
+        assertCommandFails(unreadable, mentioning: "rank 1: \(root)/missing: does not exist")
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/run"), "nothing may be written")
         assertCommandFails(try launch(2, ["train", "--data-npy", shards + "/part0.npy"] + common, environment: Self.agreedRefusal), mentioning: "needs a validation set: give --val-npy")
         assertCommandFails(try launch(2, ["summary"]), mentioning: "only `sae train` runs over MPI ranks")

@@ -80,4 +80,23 @@ final class NPYTests: XCTestCase {
         XCTAssertThrowsError(try NPY.decode(Array(good.prefix(20)), name: "t")) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
         XCTAssertThrowsError(try NPY.decode([1, 2, 3], name: "t")) { XCTAssertTrue("\($0)".contains("not a NumPy"), "\($0)") }
     }
+
+    /// Whole-file inputs say what is wrong with a path, read a pipe to its end (process
+    /// substitution: `--npy <(python make.py)`), and refuse a device rather than read forever.
+    func testInputPathsOfEveryKind() throws {
+        let dir = temporaryDirectory(self)
+        XCTAssertThrowsError(try NPY.read(path: dir + "/none.npy")) { XCTAssertTrue("\($0)".hasSuffix("none.npy: does not exist"), "\($0)") }
+        XCTAssertThrowsError(try NPY.read(path: dir)) { XCTAssertTrue("\($0)".hasSuffix("is a directory, not a .npy file"), "\($0)") }
+        XCTAssertThrowsError(try NPY.read(path: "/dev/zero")) { XCTAssertTrue("\($0)".hasSuffix("is a device or a socket, not a .npy file"), "\($0)") }
+        XCTAssertThrowsError(try JSONFile.read([Int].self, from: "/dev/null")) { XCTAssertTrue("\($0)".contains("is a device"), "\($0)") }
+        let bytes = NPY.encode([1, 2, 3, 4, 5, 6], rows: 2, cols: 3)
+        XCTAssertEqual(mkfifo(dir + "/pipe", 0o600), 0)
+        let writer = Thread {
+            let fd = open(dir + "/pipe", O_WRONLY)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            close(fd)
+        }
+        writer.start()
+        XCTAssertEqual(try NPY.read(path: dir + "/pipe"), NPY.Matrix(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6]))
+    }
 }

@@ -216,8 +216,8 @@ final class StreamedDataTests: XCTestCase {
         assertRefused([nested], mentioning: nested + "/b.npy", "is a directory")
         XCTAssertThrowsError(try NPY.read(path: dir + "/shards")) { XCTAssertTrue("\($0)".contains("is a directory"), "\($0)") }
         // Missing.
-        assertRefused([dir + "/missing.npy"], mentioning: dir + "/missing.npy", "cannot be read")
-        assertRefused([dir + "/all.npy", dir + "/missing.npy"], mentioning: dir + "/missing.npy", "cannot be read")
+        assertRefused([dir + "/missing.npy"], mentioning: dir + "/missing.npy", "does not exist")
+        assertRefused([dir + "/all.npy", dir + "/missing.npy"], mentioning: dir + "/missing.npy", "does not exist")
         // float32 and float64 shards together: refused, naming the odd one.
         assertRefused([dir + "/shards/a.npy", dir + "/shards64/b.npy"], mentioning: dir + "/shards64/b.npy", "every shard needs the same dtype")
     }

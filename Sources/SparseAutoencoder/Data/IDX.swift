@@ -14,10 +14,7 @@ package struct IDXArray: Equatable, Sendable {
 package enum IDX {
     /// Reads `path`, decompressing it first if it starts with the gzip magic.
     package static func read(path: String) throws -> IDXArray {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
-        }
-        var bytes = [UInt8](data)
+        var bytes = [UInt8](try InputFile.contents(of: path, kind: "IDX file"))
         if Gzip.isGzip(bytes) { bytes = try Gzip.decompress(bytes, name: path) }
         return try parse(bytes, name: path)
     }

@@ -95,7 +95,8 @@ final class NPYShards: @unchecked Sendable {
         func isDirectory(_ path: String) throws -> Bool {
             var directory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &directory) else {
-                throw SAEError.badFile(path, "cannot be read (missing or no permission)")
+                var info = stat()
+                throw SAEError.badFile(path, InputFile.reason(stat(path, &info) == 0 ? EACCES : errno))
             }
             return directory.boolValue
         }

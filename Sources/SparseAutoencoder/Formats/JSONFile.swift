@@ -38,10 +38,7 @@ package enum JSONFile {
     }
 
     package static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
-        }
-        return try decode(type, from: data, name: path)
+        try decode(type, from: try InputFile.contents(of: path, kind: "JSON file"), name: path)
     }
 
     /// Decodes `data`; `name` (a path) is used in errors. `passingUnknownValues` throws an

@@ -68,14 +68,7 @@ public enum NPY {
 
     /// Reads a 2-D float32 or float64 array in C order (versions 1, 2 and 3 of the format).
     public static func read(path: String) throws -> Matrix {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw SAEError.badFile(path, "is a directory, not a .npy file")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEError.badFile(path, "cannot be read (missing or no permission)")
-        }
-        return try decode([UInt8](data), name: path)
+        try decode([UInt8](try InputFile.contents(of: path, kind: ".npy file")), name: path)
     }
 
     /// Parses .npy bytes; `name` is used in errors.

@@ -119,10 +119,7 @@ package struct RunDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: configPath) else {
             throw SAEError("\(path) is not a run directory (no config.json); train one with `sae train --out \(path)`")
         }
-        guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw SAEError.badFile(configPath, "cannot be read (no permission)")
-        }
-        return try RunConfig.decode(data, name: configPath)
+        return try RunConfig.decode(try InputFile.contents(of: configPath, kind: "config file"), name: configPath)
     }
 
     /// The run's config and its trained model.
