@@ -29,8 +29,9 @@ final class ResumeTests: XCTestCase {
         // saved; mid-epoch 3; while epoch 2's checkpoint is written (data on disk, not yet
         // renamed; the first checkpoint is the initial one); and a Ctrl-C mid-epoch 2. With the
         // epochs each must have left in history.json, so that a fault landing elsewhere fails.
+        // A checkpoint write that fails (as on a full disk) at epoch 2 keeps epoch 1's.
         let faults: [(fault: String, epochsDone: Int)] = [("step@3", 0), ("step@7", 0), ("step@8", 1), ("step@19", 2),
-                                                           ("checkpoint-rename@3", 1), ("step@12:interrupt", 1)]
+                                                           ("checkpoint-rename@3", 1), ("step@12:interrupt", 1), ("checkpoint-write@3", 1)]
         for (i, (fault, done)) in faults.enumerated() {
             let out = root + "/run\(i)"
             let first = try train(out, fault: fault)
@@ -39,6 +40,10 @@ final class ResumeTests: XCTestCase {
                 XCTAssertTrue(first.stderr.contains("sae train --resume \(out)"), first.stderr)
                 XCTAssertEqual(try RunDirectory(path: out).loadStatus(), RunStatus(state: .interrupted, epoch: 2, step: 4))
                 assertCommandFails(try train(out), mentioning: "sae train --resume \(out)")
+            } else if fault.hasPrefix("checkpoint-write") {
+                assertCommandFails(first, mentioning: "write failed (SAE_FAULT=checkpoint-write); the last checkpoint is kept in \(out): "
+                                   + "once that is fixed, continue with `sae train --resume \(out)`")
+                XCTAssertEqual(try RunDirectory(path: out).loadStatus().state, .interrupted)
             } else {
                 XCTAssertEqual(first.status, 9, "\(fault) should have killed the process (SIGKILL)")
                 XCTAssertNil(bytes(out + "/model.safetensors"))

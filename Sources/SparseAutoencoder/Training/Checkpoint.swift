@@ -26,6 +26,7 @@ extension Trainer {
         guard model.parameters.allSatisfy(\.isFinite) else {
             throw SAEError("refusing to checkpoint non-finite weights (training diverged)")
         }
+        if FaultInjection.fires("checkpoint-write") { throw SAEError.badFile(path, "write failed (SAE_FAULT=checkpoint-write)") }
         let state = TrainerState(history: history, stepInEpoch: stepInEpoch, epochLossSum: epochLossSum,
                                  epochSeconds: epochSeconds, rng: rng.state.map { String($0, radix: 16) },
                                  adamStep: optimizer.step, samplesSinceFired: deadLatents.samplesSinceFired)

@@ -47,7 +47,8 @@ package enum Interrupt {
 /// Deterministic crash points for the resume tests: `SAE_FAULT=NAME@N` kills the process
 /// (SIGKILL, as `kill -9` would) the Nth time it reaches the point NAME; `SAE_FAULT=NAME@N:interrupt`
 /// sends it SIGINT instead. Points: `step` (after every training step) and `checkpoint-rename`
-/// (a checkpoint is written to its temporary file but not yet renamed into place).
+/// (a checkpoint is written to its temporary file but not yet renamed into place); and
+/// `checkpoint-write@N` makes the Nth checkpoint write fail as a full disk would.
 /// Without the variable, each point is a dictionary look-up that finds nothing. Under MPI,
 /// `SAE_FAULT_RANK=R` limits the fault to rank R, and `SAE_FAULT=drift@N` makes that rank's
 /// weights differ from the others' at the Nth epoch's end (the ranks' checksum must catch it).

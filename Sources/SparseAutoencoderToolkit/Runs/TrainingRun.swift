@@ -61,13 +61,15 @@ package enum TrainingRun {
                 FaultInjection.reach("step")
                 return shouldStop()
             }, epochEnded: { trainer in
-                // Streamed data are read inside the steps, which cannot throw: a failed read or a
-                // non-finite row is reported here, before the epoch is saved.
-                if let failure = train.readFailure ?? test.readFailure { throw failure }
-                try comm.agree {
-                    guard writes else { return }
-                    try trainer.saveCheckpoint(to: directory.checkpointPath)
-                    try directory.save(history: trainer.history)
+                try keepingProgress(in: directory, writes: writes && !comm.isDistributed) {
+                    // Streamed data are read inside the steps, which cannot throw: a failed read or a
+                    // non-finite row is reported here, before the epoch is saved.
+                    if let failure = train.readFailure ?? test.readFailure { throw failure }
+                    try comm.agree {
+                        guard writes else { return }
+                        try trainer.saveCheckpoint(to: directory.checkpointPath)
+                        try directory.save(history: trainer.history)
+                    }
                 }
             }, progress: writes ? progress : { _ in })
         } catch Trainer.Stop.interrupted(let epoch, let step) {
@@ -90,15 +92,30 @@ package enum TrainingRun {
             throw DistributedStop(message: message, reportsHere: writes || train.readFailure != nil)
         }
         guard writes else { return nil }
-        // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
-        var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize)
-        let evaluation = model.evaluate(test, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
-        if let failure = test.readFailure { throw failure }
-        let metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
-        try model.save(to: directory.modelPath)
-        try directory.save(history: history)
-        try directory.save(metrics: metrics)
-        try directory.save(status: RunStatus(state: .finished))
-        return metrics
+        return try keepingProgress(in: directory, writes: true) {
+            // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
+            var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize)
+            let evaluation = model.evaluate(test, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
+            if let failure = test.readFailure { throw failure }
+            let metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
+            try model.save(to: directory.modelPath)
+            try directory.save(history: history)
+            try directory.save(metrics: metrics)
+            try directory.save(status: RunStatus(state: .finished))
+            return metrics
+        }
+    }
+
+    /// Runs `body`, which saves progress or reads data; if that fails (a full disk, a shard that
+    /// went away), the last checkpoint is still whole: the run is marked interrupted and the error
+    /// says how to continue once the cause is fixed.
+    private static func keepingProgress<T>(in directory: RunDirectory, writes: Bool, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SAEError where writes {
+            try? directory.save(status: RunStatus(state: .interrupted, message: error.message))
+            throw SAEError(error.message + "; the last checkpoint is kept in \(directory.path): once that is fixed, continue with "
+                + "`sae train --resume \(directory.path)`")
+        }
     }
 }
