@@ -24,8 +24,7 @@ package enum AtomicFile {
     package static func write(to path: String, owner: (mode: mode_t, uid: uid_t, gid: gid_t)? = nil,
                               beforeRename: () -> Void = {}, body: (inout Sink) throws -> Void) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
-            + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temp = temporaryPath(beside: path)
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else {
             throw SAEError.badFile(path, "cannot write (\(String(cString: strerror(errno))))")
@@ -55,6 +54,14 @@ package enum AtomicFile {
         guard let failure else { return syncDirectory(directory.isEmpty ? "." : directory) }
         unlink(temp)
         throw SAEError.badFile(path, "write failed (\(failure))")
+    }
+
+    /// `DIR/.NAME.tmp-PID-RANDOM` for `DIR/NAME`: hidden, unique, and recognisable as a killed
+    /// write's leftover (`RunDirectory.removeStaleTemporaryFiles`).
+    package static func temporaryPath(beside path: String) -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        return (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
+            + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
     /// Buffered writes to a file descriptor (1 MB at a time).

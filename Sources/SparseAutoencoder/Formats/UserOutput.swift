@@ -173,9 +173,7 @@ package enum UserOutput {
     /// whole output exists: it is streamed into a temporary file beside it first, so a failure
     /// part-way leaves the file as it was.
     private static func replaceInPlace(_ path: String, _ body: (inout AtomicFile.Sink) throws -> Void) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temp = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent
-            + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temp = AtomicFile.temporaryPath(beside: path)
         let fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SAEError.badFile(path, "cannot write (\(String(cString: strerror(errno))))") }
         defer {
