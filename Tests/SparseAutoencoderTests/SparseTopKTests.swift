@@ -148,17 +148,7 @@ final class SparseTopKTests: XCTestCase {
         let x = randomFloats(4 * 5, seed: 9, in: -1...2)
         let ws = Workspace(model: m, capacity: 4)
         XCTAssertNotNil(ws.sparse)
-        let p = m.parameterValues
-        func loss(_ q: [Float]) -> Double {
-            m.parameterValues = q
-            ws.input.update(from: x, count: x.count)
-            m.forward(ws, batch: 4)
-            return m.loss(ws, batch: 4).reconstruction
-        }
-        _ = loss(p)
-        var g = [Float](repeating: 0, count: m.parameterCount)
-        _ = m.lossAndGradient(ws, batch: 4, into: &g)
-        assertGradientMatches(g, at: p, h: 2e-3, tolerance: 5e-3, loss)
+        m.assertBackwardMatchesFiniteDifferences(ws, x, batch: 4)
     }
 
     /// Training through the trainer: the sparse and dense steps stay together over many steps,
