@@ -155,7 +155,7 @@ final class ResumeTests: XCTestCase {
         let config = AutoencoderConfig.dictionary(inputSize: 16, codeSize: 24, topK: 2, auxK: AuxK(k: 4))
         let settings = TrainingSettings(epochs: 2, batchSize: 32, seed: 5, deadAfter: 64)
         let trainer = try Trainer(model: try Autoencoder(config: config, seed: 5), settings: settings)
-        try trainer.fit(syntheticImages(count: 64, side: 4))
+        _ = try trainer.fit(syntheticImages(count: 64, side: 4))
         let dir = temporaryDirectory(self)
         try trainer.saveCheckpoint(to: dir + "/c.safetensors")
         let (tensors, metadata) = try Safetensors.decode([UInt8](FileManager.default.contents(atPath: dir + "/c.safetensors")!), name: "c")

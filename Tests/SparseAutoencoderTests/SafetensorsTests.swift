@@ -75,7 +75,7 @@ final class SafetensorsTests: XCTestCase {
             XCTAssertEqual([UInt8](FileManager.default.contents(atPath: dir + "/model.safetensors")!), expected)
             let trainer = try Trainer(model: model, settings: TrainingSettings(epochs: 1, batchSize: 8))
             let data = Dataset(vectors: randomFloats(16 * config.inputSize, seed: 2, in: 0...1), count: 16, features: config.inputSize)
-            try trainer.fit(data)
+            _ = try trainer.fit(data)
             try trainer.saveCheckpoint(to: dir + "/checkpoint.safetensors")
             let restored = try Trainer(model: try Autoencoder(config: config, seed: 9), settings: TrainingSettings(epochs: 1, batchSize: 8))
             try restored.restoreCheckpoint(from: dir + "/checkpoint.safetensors")
