@@ -70,6 +70,6 @@ final class CodeStatisticsTests: XCTestCase {
         withoutCodes.codes = []
         XCTAssertEqual("\(streamed)", "\(withoutCodes)")
         let history = [EpochRecord(epoch: 1, loss: 0.5, valLoss: 0.6, seconds: 1)]
-        XCTAssertEqual(RunMetrics(history: history, test: streamed, codes: accumulator.statistics), RunMetrics(history: history, test: kept))
+        XCTAssertEqual(RunMetrics(history: history, test: streamed, codes: accumulator.statistics), RunMetrics(history: history, test: kept, codes: CodeStatistics(codes: kept.codes, rows: 103, cols: 6)))
     }
 }

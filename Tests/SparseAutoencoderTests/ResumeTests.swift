@@ -129,22 +129,10 @@ final class ResumeTests: XCTestCase {
         let configs = [AutoencoderConfig(inputSize: 16, hiddenSizes: [8], codeSize: 4, penalty: .l1(lambda: 0.01)),
                        AutoencoderConfig.dictionary(inputSize: 16, codeSize: 24, topK: 2, auxK: AuxK(k: 4))]
         for config in configs {
-            let settings = TrainingSettings(epochs: 3, batchSize: 32, seed: 5, deadAfter: 64)
-            let full = try Autoencoder(config: config, seed: 5)
-            try full.fit(data, settings: settings)
-
-            let dir = temporaryDirectory(self)
-            let first = try Trainer(model: try Autoencoder(config: config, seed: 5), settings: settings)
-            var steps = 0
-            XCTAssertThrowsError(try first.fit(data, shouldStop: { steps += 1; return steps == 10 })) { error in
-                XCTAssertEqual(error as? Trainer.Stop, .interrupted(epoch: 2, step: 2)) // 7 steps + the end-of-epoch check, then 2
-            }
-            try first.saveCheckpoint(to: dir + "/c.safetensors")
-            let second = try Trainer(model: try Autoencoder(config: config), settings: settings)
-            try second.restoreCheckpoint(from: dir + "/c.safetensors")
-            _ = try second.fit(data)
-            XCTAssertEqual(second.model.parameterValues, full.parameterValues, "\(config.architecture)")
-            XCTAssertEqual(second.history.count, 3)
+            // 7 steps + the end-of-epoch check, then 2.
+            let resumed = try assertCheckpointResumesExactly(config, on: data, settings: TrainingSettings(epochs: 3, batchSize: 32, seed: 5, deadAfter: 64),
+                                                             stopAfter: 10, at: .interrupted(epoch: 2, step: 2), in: temporaryDirectory(self))
+            XCTAssertEqual(resumed.history.count, 3)
         }
     }
 

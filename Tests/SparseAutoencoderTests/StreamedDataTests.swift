@@ -249,26 +249,15 @@ final class StreamedDataTests: XCTestCase {
         XCTAssertTrue(data.isStreamed)
         let config = AutoencoderConfig.dictionary(inputSize: 8, codeSize: 16, topK: 2, auxK: AuxK(k: 4))
         let settings = TrainingSettings(epochs: 3, batchSize: 32, seed: 5, deadAfter: 64)
-        let full = try Autoencoder(config: config, seed: 5)
-        try full.fit(data, settings: settings)
-        XCTAssertTrue(full.parameterValues.allSatisfy(\.isFinite))
-
-        let first = try Trainer(model: try Autoencoder(config: config, seed: 5), settings: settings)
-        var steps = 0
-        XCTAssertThrowsError(try first.fit(data, shouldStop: { steps += 1; return steps == 14 })) { error in
-            XCTAssertEqual(error as? Trainer.Stop, .interrupted(epoch: 2, step: 3)) // 10 steps + the end-of-epoch check, then 3
-        }
-        try first.saveCheckpoint(to: dir + "/c.safetensors")
-        let second = try Trainer(model: try Autoencoder(config: config), settings: settings)
-        try second.restoreCheckpoint(from: dir + "/c.safetensors")
-        _ = try second.fit(data)
-        XCTAssertEqual(second.model.parameterValues, full.parameterValues)
+        // 10 steps + the end-of-epoch check, then 3.
+        let streamed = try assertCheckpointResumesExactly(config, on: data, settings: settings, stopAfter: 14,
+                                                          at: .interrupted(epoch: 2, step: 3), in: dir).model.parameterValues
 
         // The same rows in memory give another shuffle, so other (but sane) weights.
         let memory = try Dataset(npy: [dir], loading: .inMemory)
         let inMemory = try Autoencoder(config: config, seed: 5)
         try inMemory.fit(memory, settings: settings)
-        XCTAssertNotEqual(inMemory.parameterValues, full.parameterValues)
+        XCTAssertNotEqual(inMemory.parameterValues, streamed)
 
         // Config: a directory is one path; several files a list; both load.
         let several = DataSettings.npy(train: [dir + "/shard0.npy", dir + "/shard2.npy"], validation: [dir + "/shard1.npy"])

@@ -165,3 +165,33 @@ extension Autoencoder {
         dictionary!.startDecoderBias(sums: DictionaryBehaviour.featureSums(of: data, rows: 0..<data.count), count: data.count)
     }
 }
+
+extension DeadLatents {
+    /// Marks `latents` dead and no other.
+    func markDead(_ latents: [Int]) {
+        restore((0..<codeSize).map { latents.contains($0) ? deadAfter : 0 })
+    }
+}
+
+/// Trains `config` on `data` uninterrupted, and again stopped after `stopAfter` polls of
+/// `shouldStop` (at `expectedStop`), checkpointed, restored into a fresh trainer and finished:
+/// the two must end with the same weights. Returns the resumed trainer.
+@discardableResult
+func assertCheckpointResumesExactly(_ config: AutoencoderConfig, on data: Dataset, settings: TrainingSettings, stopAfter: Int,
+                                    at expectedStop: Trainer.Stop, in dir: String,
+                                    file: StaticString = #filePath, line: UInt = #line) throws -> Trainer {
+    let full = try Autoencoder(config: config, seed: settings.seed)
+    try full.fit(data, settings: settings)
+    XCTAssertTrue(full.parameterValues.allSatisfy(\.isFinite), file: file, line: line)
+    let first = try Trainer(model: try Autoencoder(config: config, seed: settings.seed), settings: settings)
+    var polls = 0
+    XCTAssertThrowsError(try first.fit(data, shouldStop: { polls += 1; return polls == stopAfter }), file: file, line: line) { error in
+        XCTAssertEqual(error as? Trainer.Stop, expectedStop, file: file, line: line)
+    }
+    try first.saveCheckpoint(to: dir + "/c.safetensors")
+    let second = try Trainer(model: try Autoencoder(config: config), settings: settings)
+    try second.restoreCheckpoint(from: dir + "/c.safetensors")
+    _ = try second.fit(data)
+    XCTAssertEqual(second.model.parameterValues, full.parameterValues, "\(config.architecture)", file: file, line: line)
+    return second
+}

@@ -39,12 +39,6 @@ final class DeadLatents {
 
     var codeSize: Int { samplesSinceFired.count }
 
-    /// Marks `latents` dead and no other (tests).
-    func markDead(_ latents: [Int]) {
-        for j in 0..<codeSize { samplesSinceFired[j] = latents.contains(j) ? deadAfter : 0 }
-        refresh()
-    }
-
     /// Restores the counters from a checkpoint (checked there: one per latent, none negative).
     func restore(_ since: [Int]) {
         precondition(since.count == codeSize)

@@ -49,12 +49,6 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         self.codes = codes
     }
 
-    /// The same from an evaluation that kept every code (`sae analyze`).
-    package init(history: [EpochRecord], test: Evaluation, threshold: Double = CodeStatistics.defaultThreshold) {
-        self.init(history: history, test: test, codes: CodeStatistics(codes: test.codes, rows: test.codes.count / test.unitMeans.count,
-                                                                      cols: test.unitMeans.count, threshold: threshold))
-    }
-
     /// The reconstruction error sweeps and fronts rank by: BCE where it is defined, else MSE.
     package var reconstructionError: Double { testBce ?? testMse }
     package var reconstructionErrorName: String { testBce == nil ? "MSE" : "BCE" }
