@@ -11,9 +11,12 @@ SAE := .build/release/sae
 demo: deps build
 	$(SAE) demo --out runs/demo
 
+# The suite, then its numerical tests again under another CPU kind's kernels (scripts/test-kinds.sh
+# --quick; without --quick it runs the whole suite under every kind this CPU can run).
 test:
 	bash scripts/install-deps.sh --test
 	swift test --disable-swift-testing
+	bash scripts/test-kinds.sh --quick
 
 # sae against its peers side by side on this machine: the tutorial models against Keras (TensorFlow and
 # JAX) and PyTorch, and a TopK dictionary SAE against EleutherAI sparsify (creates .venv with

@@ -1,14 +1,25 @@
-#include "sae_kernels.h"
+#include "dispatch.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-// Compile each kernel for AVX2 + FMA and for baseline x86-64; the loader picks one (ifunc).
-#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__)
-#define SAE_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+// -1 until the first kernel call decides: 1 for the baseline variants, 0 for the AVX2 ones.
+static int baseline_state = -1;
+
+int sae_kernels_are_baseline(void) {
+    int state = __atomic_load_n(&baseline_state, __ATOMIC_RELAXED);
+    if (state >= 0) return state;
+#if defined(__x86_64__) && defined(__clang__)
+    const char *forced = getenv("SAE_KERNELS");
+    state = (forced && strcmp(forced, "baseline") == 0) || !__builtin_cpu_supports("x86-64-v3");
 #else
-#define SAE_KERNEL
+    state = 1;
 #endif
+    __atomic_store_n(&baseline_state, state, __ATOMIC_RELAXED);
+    return state;
+}
+
+void sae_kernels_force_baseline(int baseline) { __atomic_store_n(&baseline_state, baseline ? 1 : 0, __ATOMIC_RELAXED); }
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -63,7 +74,8 @@ INLINE float sigmoid_inline(float x) { return 1.0f / (1.0f + exp_inline(-x)); }
 float sae_exp(float x) { return exp_inline(x); }
 float sae_log1p_unit(float e) { return log1p_unit_inline(e); }
 
-SAE_KERNEL void sae_bias_activation(float *restrict y, const float *restrict bias, long rows, long cols, int activation) {
+SAE_KERNEL(void, sae_bias_activation, (float *restrict y, const float *restrict bias, long rows, long cols, int activation),
+           (y, bias, rows, cols, activation)) {
     for (long r = 0; r < rows; r++) {
         float *restrict row = y + r * cols;
         switch (activation) {
@@ -79,7 +91,8 @@ SAE_KERNEL void sae_bias_activation(float *restrict y, const float *restrict bia
     }
 }
 
-SAE_KERNEL void sae_activation_backward(const float *restrict y, float *restrict dy, float *restrict db, long rows, long cols, long ld, int activation) {
+SAE_KERNEL(void, sae_activation_backward, (const float *restrict y, float *restrict dy, float *restrict db, long rows, long cols, long ld, int activation),
+           (y, dy, db, rows, cols, ld, activation)) {
     for (long r = 0; r < rows; r++) {
         const float *restrict o = y + r * ld;
         float *restrict g = dy + r * ld;
@@ -119,11 +132,13 @@ SAE_KERNEL void sae_activation_backward(const float *restrict y, float *restrict
     ACC d * d;                                                                     \
     if (grad) grad[k] = 2.0f * d * s * (1.0f - s) * scale;
 
-SAE_KERNEL double sae_bce(const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale) {
+SAE_KERNEL(double, sae_bce, (const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale),
+           (z, x, grad, n, scale)) {
     LOSS_LOOP(BCE_ELEMENT)
 }
 
-SAE_KERNEL double sae_mse(const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale) {
+SAE_KERNEL(double, sae_mse, (const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale),
+           (z, x, grad, n, scale)) {
     LOSS_LOOP(MSE_ELEMENT)
 }
 
@@ -132,7 +147,8 @@ SAE_KERNEL double sae_mse(const float *restrict z, const float *restrict x, floa
     ACC d * d;                                                                     \
     if (grad) grad[k] = 2.0f * d * scale;
 
-SAE_KERNEL double sae_squared_error(const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale) {
+SAE_KERNEL(double, sae_squared_error, (const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale),
+           (z, x, grad, n, scale)) {
     LOSS_LOOP(SQUARED_ELEMENT)
 }
 
@@ -201,8 +217,8 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
     free(values);
 }
 
-SAE_KERNEL int sae_adam(float *restrict p, float *restrict g, float *restrict m, float *restrict v, long n,
-                        float alpha, float c1, float c2, float eps) {
+SAE_KERNEL(int, sae_adam, (float *restrict p, float *restrict g, float *restrict m, float *restrict v, long n, float alpha, float c1, float c2, float eps),
+           (p, g, m, v, n, alpha, c1, c2, eps)) {
     // p * 0 is 0 for every finite p and NaN otherwise: summed in lanes, a check that costs no pass.
     float check[LANES] = {0};
     long i = 0;

@@ -2,14 +2,8 @@
 // sample has k active latents, and everything else (decoding, the code gradient, the weight
 // gradients) touches only those. A latent activation is a "pair" (sample, latent, value);
 // AuxK adds pairs of its own. See Model/SparseTopK.swift for the maths and the shapes.
-#include "sae_kernels.h"
+#include "dispatch.h"
 #include <string.h>
-
-#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__)
-#define SAE_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SAE_KERNEL
-#endif
 
 #define LANES 16
 
@@ -46,8 +40,8 @@ static void heap_select(const float *cv, const int *cl, long n, long keep, float
     }
 }
 
-SAE_KERNEL void sae_topk_select(const float *restrict pre, const float *restrict bias, long rows, long cols, long k,
-                                float *restrict values, int *restrict indices, float *restrict scratch) {
+SAE_KERNEL(void, sae_topk_select, (const float *restrict pre, const float *restrict bias, long rows, long cols, long k, float *restrict values, int *restrict indices, float *restrict scratch),
+           (pre, bias, rows, cols, k, values, indices, scratch)) {
     long keep = k < cols ? k : cols, groups = cols / LANES;
     // scratch: the row's relu(pre + b_enc) (cols), its groups' maxima (groups), and the
     // candidates' values and latents (cols each). Group g holds latents g, g + groups, ...,
@@ -98,19 +92,25 @@ void sae_topk_select_among(const float *restrict pre, const float *restrict bias
     }
 }
 
-SAE_KERNEL void sae_sparse_decode(const float *restrict values, const int *restrict indices, long rows, long k,
-                                  const float *restrict w, const float *restrict bias, long d, float *restrict out) {
+SAE_KERNEL(void, sae_sparse_decode, (const float *restrict values, const int *restrict indices, const int *restrict row_offsets, long rows, const float *restrict w, const float *restrict bias, long d, float *restrict out),
+           (values, indices, row_offsets, rows, w, bias, d, out)) {
     for (long r = 0; r < rows; r++) {
         float *restrict o = out + r * d;
         if (bias) memcpy(o, bias, (size_t)d * sizeof(float));
         else memset(o, 0, (size_t)d * sizeof(float));
-        for (long t = 0; t < k; t++) {
-            float v = values[r * k + t];
+        for (long t = row_offsets[r]; t < row_offsets[r + 1]; t++) {
+            float v = values[t];
             if (v == 0.0f) continue;
-            const float *restrict row = w + (long)indices[r * k + t] * d;
+            const float *restrict row = w + (long)indices[t] * d;
             for (long j = 0; j < d; j++) o[j] += v * row[j];
         }
     }
+}
+
+void sae_uniform_rows(long rows, long k, int first_pair, int *row_offsets, int *samples) {
+    for (long r = 0; r <= rows; r++) row_offsets[r] = first_pair + (int)(r * k);
+    for (long r = 0; r < rows; r++)
+        for (long t = 0; t < k; t++) samples[r * k + t] = (int)r;
 }
 
 // sum_j a[j] b[j] in LANES float lanes, added in a fixed order.
@@ -137,10 +137,8 @@ void sae_group_by_latent(const int *restrict latents, long n, long c, int *restr
     offsets[0] = 0;
 }
 
-SAE_KERNEL void sae_sparse_weight_gradients(const struct sae_pairs *restrict s, long first, long last,
-                                            const float *restrict w_enc, const float *restrict w_dec,
-                                            float *restrict g_enc, float *restrict g_benc, float *restrict g_dec,
-                                            float *restrict bdec_partial, int project_decoder) {
+SAE_KERNEL(void, sae_sparse_weight_gradients, (const struct sae_pairs *restrict s, long first, long last, const float *restrict w_enc, const float *restrict w_dec, float *restrict g_enc, float *restrict g_benc, float *restrict g_dec, float *restrict bdec_partial, int project_decoder),
+           (s, first, last, w_enc, w_dec, g_enc, g_benc, g_dec, bdec_partial, project_decoder)) {
     long d = s->d;
     for (long j = first; j < last; j++) {
         int begin = s->offsets[j], end = s->offsets[j + 1];
@@ -153,7 +151,7 @@ SAE_KERNEL void sae_sparse_weight_gradients(const struct sae_pairs *restrict s, 
             float v = s->values[p];
             if (v == 0.0f) continue;   // relu's zero: no value, no gradient
             // Pair p's sample, and the row of its output gradient (AuxK's come after the main ones').
-            long sample = p < s->main_pairs ? p / s->k : (p - s->main_pairs) / s->k_aux;
+            long sample = s->samples[p];
             long out_row = p < s->main_pairs ? sample : s->rows + sample;
             const float *restrict x = s->inputs + sample * d, *restrict go = s->output_gradients + out_row * d;
             // The code gradient dz = G . W_dec[j], while W_dec[j] and G's row are in cache.
@@ -175,7 +173,8 @@ SAE_KERNEL void sae_sparse_weight_gradients(const struct sae_pairs *restrict s, 
     }
 }
 
-SAE_KERNEL void sae_normalize_rows(float *restrict w, long rows, long d) {
+SAE_KERNEL(void, sae_normalize_rows, (float *restrict w, long rows, long d),
+           (w, rows, d)) {
     for (long r = 0; r < rows; r++) {
         float *restrict row = w + r * d;
         float norm = __builtin_elementwise_sqrt(dot(row, row, d));
@@ -185,7 +184,8 @@ SAE_KERNEL void sae_normalize_rows(float *restrict w, long rows, long d) {
     }
 }
 
-SAE_KERNEL void sae_subtract_row(const float *restrict x, const float *restrict b, float *restrict out, long rows, long d) {
+SAE_KERNEL(void, sae_subtract_row, (const float *restrict x, const float *restrict b, float *restrict out, long rows, long d),
+           (x, b, out, rows, d)) {
     for (long r = 0; r < rows; r++)
         for (long j = 0; j < d; j++) out[r * d + j] = x[r * d + j] - b[j];
 }

@@ -7,7 +7,7 @@ import SparseAutoencoderToolkit
 /// OpenBLAS library and kernel doing the matrix products in this process.
 enum VersionLine {
     static var text: String {
-        "sae \(BuildInfo.version) (\(BLASKernel.libraryVersion), \(BLASKernel.coreName) kernel)"
+        "sae \(BuildInfo.version) (\(BLASKernel.libraryVersion), \(BLASKernel.coreName) kernel; sae kernels \(BLASKernel.ownKernels))"
     }
 }
 

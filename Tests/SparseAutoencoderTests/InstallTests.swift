@@ -98,7 +98,7 @@ final class InstallTests: XCTestCase {
         }
         let version = try installedSAE(["--version"])
         XCTAssertEqual(version.status, 0, version.stderr)
-        let pattern = try NSRegularExpression(pattern: #"^sae ([0-9A-Za-z.+~-]+) \(OpenBLAS [0-9][^,]*, ([A-Za-z0-9_]+) kernel\)\n$"#)
+        let pattern = try NSRegularExpression(pattern: #"^sae ([0-9A-Za-z.+~-]+) \(OpenBLAS [0-9][^,]*, ([A-Za-z0-9_]+) kernel; sae kernels (x86-64-v3|baseline)\)\n$"#)
         let match = pattern.firstMatch(in: version.stdout, range: NSRange(version.stdout.startIndex..., in: version.stdout))
         XCTAssertNotNil(match, "sae --version printed \(version.stdout.debugDescription)")
         if let match, let range = Range(match.range(at: 1), in: version.stdout) {
@@ -112,7 +112,9 @@ final class InstallTests: XCTestCase {
         #if arch(x86_64)
         // The kernel is the one running, not one fixed at build time.
         let haswell = try installedSAE(["--version"], ["OPENBLAS_CORETYPE": "Haswell"])
-        XCTAssertTrue(haswell.stdout.hasSuffix(", Haswell kernel)\n"), haswell.stdout)
+        XCTAssertTrue(haswell.stdout.contains(", Haswell kernel;"), haswell.stdout)
+        let baseline = try installedSAE(["--version"], ["SAE_KERNELS": "baseline"])
+        XCTAssertTrue(baseline.stdout.hasSuffix("; sae kernels baseline)\n"), baseline.stdout)
         #endif
         let summary = try installedSAE(["summary", "--penalty", "kl", "--code", "32"])
         XCTAssertEqual(summary.status, 0, summary.stderr)

@@ -76,4 +76,86 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(out, [0, 3, 2, 0,     // row 0: allowed -1, 3, 2, 0.5 -> 3 and 2
                              0, 1, 0, 9])    // row 1: allowed -2, 1, -1, 9 -> 9 and 1
     }
+
+    /// Each kernel's baseline x86-64 variant against its AVX2 + FMA one on the same inputs: the
+    /// same selections, and the same numbers up to FMA's rounding (a few units in the last place
+    /// of each term; sums of n terms within n of those). The whole suite also runs on the
+    /// baseline variants with SAE_KERNELS=baseline (scripts/test-kinds.sh).
+    func testBaselineAndAVX2VariantsAgree() throws {
+        #if arch(x86_64)
+        try XCTSkipUnless(BLASKernel.cpuFlags().isSuperset(of: ["avx2", "fma"]), "this CPU runs only the baseline variant")
+        let original = sae_kernels_are_baseline()
+        defer { sae_kernels_force_baseline(original) }
+        func both<T>(_ body: () -> T) -> (baseline: T, avx2: T) {
+            sae_kernels_force_baseline(1)
+            let baseline = body()
+            sae_kernels_force_baseline(0)
+            return (baseline, body())
+        }
+        func assertClose(_ a: [Float], _ b: [Float], relative: Float = 1e-6, _ what: String) {
+            XCTAssertEqual(a.count, b.count, what)
+            let scale = max(a.reduce(0) { max($0, abs($1)) }, 1e-30)
+            for i in a.indices where abs(a[i] - b[i]) > relative * scale {
+                XCTFail("\(what): element \(i): \(a[i]) (baseline) vs \(b[i]) (AVX2)")
+                return
+            }
+        }
+        let (rows, cols, d) = (24, 200, 37)
+        let pre = randomFloats(rows * cols, seed: 11, in: -3...3), bias = randomFloats(cols, seed: 12, in: -1...1)
+        for activation in [SAE_LINEAR, SAE_RELU, SAE_SIGMOID] {
+            let y = both { () -> [Float] in var y = pre; sae_bias_activation(&y, bias, rows, cols, Int32(activation)); return y }
+            assertClose(y.baseline, y.avx2, "bias + activation \(activation)")
+            let back = both { () -> [Float] in
+                var dy = pre, db = [Float](repeating: 0, count: cols)
+                sae_activation_backward(y.avx2, &dy, &db, rows, cols, cols, Int32(activation))
+                return dy + db
+            }
+            assertClose(back.baseline, back.avx2, "activation backward \(activation)")
+        }
+        let targets = randomFloats(rows * cols, seed: 13, in: 0...1)
+        for (name, loss) in [("bce", sae_bce), ("sigmoid mse", sae_mse), ("squared error", sae_squared_error)] {
+            let r = both { () -> (Double, [Float]) in
+                var grad = [Float](repeating: 0, count: rows * cols)
+                return (loss(pre, targets, &grad, rows * cols, 0.5), grad)
+            }
+            XCTAssertEqual(r.baseline.0, r.avx2.0, accuracy: abs(r.avx2.0) * 1e-6, name)
+            assertClose(r.baseline.1, r.avx2.1, name + " gradient")
+        }
+        let adam = both { () -> [Float] in
+            var (p, g) = (pre, randomFloats(rows * cols, seed: 14, in: -1...1))
+            var (m, v) = (randomFloats(rows * cols, seed: 15, in: -0.1...0.1), randomFloats(rows * cols, seed: 16, in: 0...0.01))
+            XCTAssertEqual(sae_adam(&p, &g, &m, &v, rows * cols, 1e-3, 0.1, 0.001, 1e-7), 1)
+            return p + m + v + g
+        }
+        assertClose(adam.baseline, adam.avx2, "adam")
+        let k = 9
+        let selection = both { () -> ([Float], [Int32]) in
+            var values = [Float](repeating: 0, count: rows * k), latents = [Int32](repeating: 0, count: rows * k)
+            var scratch = [Float](repeating: 0, count: 3 * cols + cols / 16)
+            sae_topk_select(pre, bias, rows, cols, k, &values, &latents, &scratch)
+            return (values, latents)
+        }
+        XCTAssertEqual(selection.baseline.1, selection.avx2.1, "topk selection")
+        XCTAssertEqual(selection.baseline.0, selection.avx2.0, "topk values")
+        let w = randomFloats(cols * d, seed: 17, in: -1...1), bDec = randomFloats(d, seed: 18, in: -1...1)
+        let decoded = both { () -> [Float] in
+            var out = [Float](repeating: 0, count: rows * d)
+            var offsets = [Int32](repeating: 0, count: rows + 1), samples = [Int32](repeating: 0, count: rows * k)
+            sae_uniform_rows(rows, k, 0, &offsets, &samples)
+            sae_sparse_decode(selection.avx2.0, selection.avx2.1, offsets, rows, w, bDec, d, &out)
+            return out
+        }
+        assertClose(decoded.baseline, decoded.avx2, "sparse decode")
+        let normalized = both { () -> [Float] in var rowsCopy = w; sae_normalize_rows(&rowsCopy, cols, d); return rowsCopy }
+        assertClose(normalized.baseline, normalized.avx2, "normalize rows")
+        let centred = both { () -> [Float] in
+            var out = [Float](repeating: 0, count: cols * d)
+            sae_subtract_row(w, bDec, &out, cols, d)
+            return out
+        }
+        XCTAssertEqual(centred.baseline, centred.avx2, "subtract row")
+        #else
+        throw XCTSkip("one variant only off x86-64")
+        #endif
+    }
 }

@@ -34,8 +34,11 @@ final class RunAnalysisTests: XCTestCase {
         let m = analysis.metrics, counts = analysis.evaluation.classCounts
         let weighted = zip(m.testMseByClass, counts).reduce(0) { $0 + $1.0 * Double($1.1) } / Double(counts.reduce(0, +))
         XCTAssertEqual(weighted, m.testMse, accuracy: 1e-9)
-        // The statistics are those of the codes.
-        XCTAssertEqual(m.codes.hoyerSparsity, CodeStatistics(codes: analysis.model.encode(analysis.test), rows: 120, cols: 6).hoyerSparsity)
+        // The statistics are those of the codes. The analysis encodes batch by batch, this check all
+        // at once: the products' blocking differs between BLAS kernels, so the codes (and a ratio
+        // of their sums) agree to float32's rounding, not bit for bit.
+        XCTAssertEqual(m.codes.hoyerSparsity, CodeStatistics(codes: analysis.model.encode(analysis.test), rows: 120, cols: 6).hoyerSparsity,
+                       accuracy: 1e-6)
         let svg = try String(contentsOfFile: run.path + "/figures/unit_activation.svg", encoding: .utf8)
         XCTAssertTrue(svg.contains("target ρ = 0.05"), "KL runs mark rho")
     }

@@ -9,6 +9,14 @@
 extern "C" {
 #endif
 
+/// Whether the kernels run their baseline x86-64 variants (1) rather than the x86-64-v3 ones
+/// (AVX2 + FMA, 0): baseline on a CPU without AVX2 or when the environment sets
+/// SAE_KERNELS=baseline, decided at the first call. Not x86-64: always 1 (one variant).
+int sae_kernels_are_baseline(void);
+/// Tests: runs the kernels that follow in the baseline (1) or AVX2 (0) variant. The AVX2 one
+/// needs a CPU that has it.
+void sae_kernels_force_baseline(int baseline);
+
 /// Activations, as in Swift's `Activation` enum.
 enum { SAE_LINEAR = 0, SAE_RELU = 1, SAE_SIGMOID = 2 };
 
@@ -65,21 +73,28 @@ void sae_topk_select(const float *pre, const float *bias, long rows, long cols, 
 void sae_topk_select_among(const float *pre, const float *bias, long rows, long cols, const int *candidates, long n,
                            long keep, float *values, int *indices, float *scratch);
 
-/// out[r] = bias + sum_t values[r][t] w[indices[r][t]] (bias may be NULL: zero).
-/// values, indices: (rows, k); w: (latents, d); out: (rows, d)
-void sae_sparse_decode(const float *values, const int *indices, long rows, long k, const float *w, const float *bias,
-                       long d, float *out);
+/// out[r] = bias + sum over row r's pairs t of values[t] w[indices[t]] (bias may be NULL: zero).
+/// Row r's pairs are row_offsets[r] ..< row_offsets[r + 1] (any number per row).
+/// values, indices: (pairs); row_offsets: (rows + 1); w: (latents, d); out: (rows, d)
+void sae_sparse_decode(const float *values, const int *indices, const int *row_offsets, long rows, const float *w,
+                       const float *bias, long d, float *out);
+
+/// The layout of a selection that keeps k pairs per row (TopK, AuxK), rows after rows from
+/// `first_pair`: row_offsets[r] = first_pair + r k (rows + 1 entries), and samples[r k + t] = r
+/// (samples points at pair first_pair's entry).
+void sae_uniform_rows(long rows, long k, int first_pair, int *row_offsets, int *samples);
 
 /// Groups n pairs by latent (counting sort): latent j's pairs are order[offsets[j] ..<
 /// offsets[j + 1]], in pair order.  offsets: c + 1 ints, order: n ints.
 void sae_group_by_latent(const int *latents, long n, long c, int *offsets, int *order);
 
-/// A step's pairs: main_pairs = rows * k from the TopK selection, then rows * k_aux from AuxK's,
-/// grouped by latent. Pair p's sample is p / k (or (p - main_pairs) / k_aux); its output
-/// gradient is row `sample` of output_gradients (rows * 2, d), or row rows + sample for AuxK's.
+/// A step's pairs: main_pairs from the code's selection (any number per sample), then AuxK's,
+/// grouped by latent. Pair p's sample is samples[p]; its output gradient is row `sample` of
+/// output_gradients (rows * 2, d), or row rows + sample for AuxK's (p >= main_pairs).
 struct sae_pairs {
-    long rows, d, k, k_aux, main_pairs;
+    long rows, d, main_pairs;
     const float *values;
+    const int *samples;
     const int *offsets, *order;
     const float *inputs;             // (rows, d): x - b_dec
     const float *output_gradients;   // (2 rows, d): dL/dx^, then dL_aux/de^

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -11,6 +12,10 @@ import Foundation
 package enum BLASKernel {
     /// OpenBLAS's name for the kernel in use, e.g. "Haswell".
     package static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// Which variant sae's own C kernels run: "x86-64-v3" (AVX2 + FMA) or "baseline" (a CPU
+    /// without AVX2, or SAE_KERNELS=baseline; see Sources/CKernels/dispatch.h).
+    package static var ownKernels: String { sae_kernels_are_baseline() != 0 ? "baseline" : "x86-64-v3" }
 
     /// The OpenBLAS library's name and version, e.g. "OpenBLAS 0.3.21" (from its build configuration).
     package static var libraryVersion: String {

@@ -33,9 +33,14 @@ final class SparseBuffers {
     let kAux: Int
     /// pre = xc W_enc^T, without b_enc (the selections add it): (B, c).
     let pre: UnsafeMutablePointer<Float>
-    /// Main pairs (B k) then AuxK's (B auxKeep): values and latents.
+    /// The pairs: the code's (`mainPairs`, row r's at rowOffsets[r] ..< rowOffsets[r + 1]), then
+    /// AuxK's (`auxPairs`, at auxRowOffsets[r] ..< auxRowOffsets[r + 1]): value, latent and sample
+    /// of each. A row may hold any number of pairs; TopK's hold k each.
     let values: UnsafeMutablePointer<Float>
-    let latents: UnsafeMutablePointer<CInt>
+    let latents, samples: UnsafeMutablePointer<CInt>
+    /// (B + 1) each.
+    let rowOffsets, auxRowOffsets: UnsafeMutablePointer<CInt>
+    var mainPairs = 0, auxPairs = 0
     /// Pairs grouped by latent: latent j's are order[offsets[j] ..< offsets[j + 1]].
     let offsets, order: UnsafeMutablePointer<CInt>
     /// dL/dx^ (B, d), then AuxK's dL/de^ (B, d).
@@ -47,8 +52,6 @@ final class SparseBuffers {
     /// Per pool part: the selections' scratch and b_dec's partial gradient (d).
     let selectionScratch, bDecPartials: UnsafeMutablePointer<Float>
     static func selectionScratchSize(codeSize c: Int) -> Int { 3 * c + c / 16 }
-    /// AuxK pairs per sample in the current step (0: AuxK did not run).
-    var auxKeep = 0
     private let floats: UnsafeMutableBufferPointer<Float>
     private let ints: UnsafeMutableBufferPointer<CInt>
 
@@ -58,7 +61,7 @@ final class SparseBuffers {
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
         floats = .allocate(capacity: b * c + pairs + 4 * b * d + parts * (scratch + d))
         floats.initialize(repeating: 0)
-        ints = .allocate(capacity: 2 * pairs + (c + 1) + parts + 1)
+        ints = .allocate(capacity: 3 * pairs + 2 * (b + 1) + (c + 1) + parts + 1)
         ints.initialize(repeating: 0)
         var f = floats.baseAddress!, i = ints.baseAddress!
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { f += n }; return f }
@@ -68,7 +71,8 @@ final class SparseBuffers {
         outputGradients = take(2 * b * d)
         (residual, auxReconstruction) = (take(b * d), take(b * d))
         (selectionScratch, bDecPartials) = (take(parts * scratch), take(parts * d))
-        (latents, order) = (takeInts(pairs), takeInts(pairs))
+        (latents, samples, order) = (takeInts(pairs), takeInts(pairs), takeInts(pairs))
+        (rowOffsets, auxRowOffsets) = (takeInts(b + 1), takeInts(b + 1))
         offsets = takeInts(c + 1)
         partBounds = takeInts(parts + 1)
     }
@@ -100,16 +104,17 @@ extension Autoencoder {
         let bEnc = UnsafePointer(p + encoder.biasOffset), wDec = UnsafePointer(p + decoder.kernelOffset)
         let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
+        sae_uniform_rows(b, k, 0, s.rowOffsets, s.samples)
+        (s.mainPairs, s.auxPairs) = (b * k, 0)
         WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
             let (values, latents) = (s.values + rows.lowerBound * k, s.latents + rows.lowerBound * k)
             sae_topk_select(s.pre + rows.lowerBound * c, bEnc, rows.count, c, k, values, latents, s.selectionScratch + part * scratch)
-            sae_sparse_decode(values, latents, rows.count, k, wDec, bDec, d, xHat + rows.lowerBound * d)
+            sae_sparse_decode(s.values, s.latents, s.rowOffsets + rows.lowerBound, rows.count, wDec, bDec, d, xHat + rows.lowerBound * d)
         }
-        s.auxKeep = 0
         guard ws.writesDenseCode else { return }
         let code = ws.outputs[0]
         code.update(repeating: 0, count: b * c)
-        for q in 0..<(b * k) { code[(q / k) * c + Int(s.latents[q])] = s.values[q] }
+        for q in 0..<s.mainPairs { code[Int(s.samples[q]) * c + Int(s.latents[q])] = s.values[q] }
     }
 
     // MARK: - Loss
@@ -129,11 +134,12 @@ extension Autoencoder {
     /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its
     /// loss (0 when no latent is dead, and then no pairs).
     private func sparseAuxLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, dead: DeadLatents) -> Double {
-        s.auxKeep = 0
+        s.auxPairs = 0
         guard let settings = config.auxK, dead.count > 0 else { return 0 }
         let (d, c, n) = (config.inputSize, config.codeSize, dead.count)
-        let keep = min(settings.k, n), mainPairs = b * s.k
-        s.auxKeep = keep
+        let keep = min(settings.k, n), mainPairs = s.mainPairs
+        s.auxPairs = b * keep
+        sae_uniform_rows(b, keep, CInt(mainPairs), s.auxRowOffsets, s.samples + mainPairs)
         let p = parameters.baseAddress!
         let bEnc = UnsafePointer(p + layers[0].biasOffset), wDec = UnsafePointer(p + layers[1].kernelOffset)
         let (values, latents, output) = (s.values + mainPairs, s.latents + mainPairs, UnsafePointer(ws.outputs[1]))
@@ -144,7 +150,7 @@ extension Autoencoder {
                                   s.selectionScratch + part * scratch)
             // e = x - x^; e^ = z_aux W_dec (no bias)
             for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.input[i] - output[i] }
-            sae_sparse_decode(values + r0 * keep, latents + r0 * keep, rows.count, keep, wDec, nil, d, s.auxReconstruction + r0 * d)
+            sae_sparse_decode(s.values, s.latents, s.auxRowOffsets + r0, rows.count, wDec, nil, d, s.auxReconstruction + r0 * d)
         }
         let scale = settings.coefficient / Float((ws.lossBatch ?? b) * d)
         return ReconstructionLoss.mse.evaluate(logits: s.auxReconstruction, targets: s.residual, rows: b, cols: d,
@@ -156,14 +162,14 @@ extension Autoencoder {
     /// After `sparseLoss(keepingGradient: true)`: adds every parameter's gradient, given the output
     /// gradients (and AuxK's pairs, if any); a unit-norm decoder's comes out projected.
     func sparseBackward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>) {
-        let (d, c, k, keep) = (config.inputSize, config.codeSize, s.k, s.auxKeep)
+        let (d, c) = (config.inputSize, config.codeSize)
         let p = UnsafePointer(parameters.baseAddress!)
         let (encoder, decoder) = (layers[0], layers[1])
-        let wDec = p + decoder.kernelOffset, mainPairs = b * k, pairs = b * (k + keep)
+        let wDec = p + decoder.kernelOffset, pairs = s.mainPairs + s.auxPairs
         sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
         // db_dec += column sums of G (the output bias's share)
         Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d)
-        var description = sae_pairs(rows: b, d: d, k: k, k_aux: keep, main_pairs: mainPairs, values: s.values,
+        var description = sae_pairs(rows: b, d: d, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
                                     offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients)
         let parts = WorkerPool.shared.parts, bounds = s.partBounds
         balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)

@@ -59,8 +59,9 @@ final class DeadLatents {
     func findLastFiring(_ ws: Workspace, codeLayer: Int, rows: Int, offset: Int, into last: UnsafeMutableBufferPointer<Double>) {
         let c = codeSize
         for j in 0..<c { last[j] = -1 }
+        guard rows > 0 else { return }   // no forward pass ran (a rank without rows): the pairs are stale
         if let s = ws.sparse {
-            for q in 0..<(rows * s.k) where s.values[q] > 0 { last[Int(s.latents[q])] = Double(offset + q / s.k) }
+            for q in 0..<s.mainPairs where s.values[q] > 0 { last[Int(s.latents[q])] = Double(offset + Int(s.samples[q])) }
         } else {
             let code = ws.outputs[codeLayer]
             for r in 0..<rows { for j in 0..<c where code[r * c + j] > 0 { last[j] = Double(offset + r) } }
