@@ -10,7 +10,7 @@ extension AutoencoderConfig.Architecture: ExpressibleByArgument {}
 
 /// The model's shape and penalty.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output) or dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
+    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k) or batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a learned threshold). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
     var architecture: AutoencoderConfig.Architecture?
 
     @Option(help: "Sparsity penalty on the code: l1, kl or none. Default: l1 (none for a topk code).")
@@ -49,7 +49,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("auxk-coefficient"), parsing: .unconditional, help: "Weight of the AuxK loss.")
     var auxKCoefficient: Float = 1.0 / 32
 
-    var penaltyKind: PenaltyKind { penalty ?? (codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1) }
+    var penaltyKind: PenaltyKind {
+        penalty ?? (architecture == .batchtopk || codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1)
+    }
 
     func config(inputSize: Int = 784, defaultArchitecture: AutoencoderConfig.Architecture = .mirrored) throws -> AutoencoderConfig {
         let penalty: ActivityPenalty
@@ -59,7 +61,7 @@ struct ModelOptions: ParsableArguments {
         case .kl: penalty = .kl(rho: rho, beta: beta)
         }
         let architecture = self.architecture ?? defaultArchitecture
-        let dictionary = architecture == .dictionary
+        let dictionary = architecture != .mirrored
         let hidden = self.hidden ?? (dictionary ? "none" : "128")
         let hiddenSizes: [Int]
         if hidden == "none" || hidden.isEmpty {
@@ -72,7 +74,8 @@ struct ModelOptions: ParsableArguments {
                 return n
             }
         }
-        let activation = codeActivation ?? (k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
+        let activation = codeActivation
+            ?? (architecture == .batchtopk ? .relu : k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
         let config = AutoencoderConfig(
             architecture: architecture, inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
             codeActivation: activation, topK: k, penalty: penalty, loss: loss ?? (dictionary ? .mse : .bce),

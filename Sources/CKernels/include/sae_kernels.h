@@ -115,6 +115,28 @@ void sae_subtract_row(const float *x, const float *b, float *out, long rows, lon
 /// Scales each row of w (rows, d) to unit length (rows of zeros stay).
 void sae_normalize_rows(float *w, long rows, long d);
 
+// MARK: batch-level selections (batch_select.c)
+
+/// Counts the positive values v = pre + bias of (rows, cols) by their top 16 bits: histogram
+/// (32,768 buckets) += 1 at v's bucket. Positive floats order as their buckets do.
+void sae_batch_histogram(const float *pre, const float *bias, long rows, long cols, unsigned *histogram);
+
+/// The positive values in `bucket`, in row-major order, with their positions ((first_row + r) *
+/// cols + j) in the whole batch; returns how many.
+long sae_batch_bucket_values(const float *pre, const float *bias, long rows, long cols, unsigned bucket, long first_row,
+                             float *values, long *positions);
+
+/// Per row, how many latents a threshold selection keeps: values above `threshold`, plus the
+/// chosen ties, the `ties` positions (ascending, whole-batch numbering) in `tie_positions`
+/// that fall in these rows (first_row is the first row's number). Returns the sum. counts: (rows)
+long sae_batch_count(const float *pre, const float *bias, long rows, long cols, float threshold, long ties,
+                     const long *tie_positions, long first_row, int *counts);
+
+/// Writes the pairs `sae_batch_count` counted, row r's from row_offsets[r], in latent order.
+void sae_batch_fill(const float *pre, const float *bias, long rows, long cols, float threshold, long ties,
+                    const long *tie_positions, long first_row, const int *row_offsets, float *values, int *latents,
+                    int *samples);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,9 @@ extension Autoencoder {
             ("layers.\(i).kernel", Safetensors.Tensor(shape: [layer.inputSize, layer.outputSize], values: kernelValues(layer))),
             ("layers.\(i).bias", Safetensors.Tensor(shape: [layer.outputSize],
                 values: Array(parameters[layer.biasOffset..<(layer.biasOffset + layer.outputSize)]))),
-        ] }
+        ] } + stateTensors.map { t in
+            (t.name, Safetensors.Tensor(shape: t.shape, values: Array(parameters[t.offset..<(t.offset + t.shape.reduce(1, *))])))
+        }
     }
 
     /// The same tensors, streamed from the parameters when written (no copy of the weights):
@@ -27,7 +29,7 @@ extension Autoencoder {
                 }
                 : Safetensors.Source(name: "layers.\(i).kernel", shape: shape, values: p + layer.kernelOffset)
             return [kernel, Safetensors.Source(name: "layers.\(i).bias", shape: [layer.outputSize], values: p + layer.biasOffset)]
-        }
+        } + stateTensors.map { Safetensors.Source(name: $0.name, shape: $0.shape, values: p + $0.offset) }
     }
 
     /// Writes the weights atomically to a safetensors file.
@@ -55,7 +57,16 @@ extension Autoencoder {
             guard tensor.shape == template.shape else {
                 throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(tensor.shape) but config.json needs \(template.shape)")
             }
-            let layer = layers[Int(name.split(separator: ".")[1])!], p = parameters.baseAddress!
+            let p = parameters.baseAddress!
+            if let state = stateTensors.first(where: { $0.name == name }) {
+                let count = state.shape.reduce(1, *)
+                try tensor.read(0..<count, into: p + state.offset)
+                if let bad = (0..<count).first(where: { !p[state.offset + $0].isFinite }) {
+                    throw SAEError.badFile(path, "tensor \"\(name)\" holds \(p[state.offset + bad]) at index \(bad): the model is damaged; train it again")
+                }
+                continue
+            }
+            let layer = layers[Int(name.split(separator: ".")[1])!]
             // Read in file order (a kernel in Keras's (in, out) layout, one input row at a time
             // when the layer stores it latent by latent), each value checked as it arrives.
             let (rows, width) = name.hasSuffix(".kernel") ? (layer.inputSize, layer.outputSize) : (1, layer.outputSize)

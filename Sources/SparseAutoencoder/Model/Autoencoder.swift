@@ -21,6 +21,10 @@ public final class Autoencoder {
     /// Centring, AuxK and unit-norm decoder rows, where the config asks for them (see
     /// `DictionaryBehaviour`); nil for the tutorial's models.
     let dictionary: DictionaryBehaviour?
+    /// How a dictionary's sparse step chooses its code (`Architectures/`); nil on the dense path.
+    let selection: CodeSelection?
+    /// Tensors of the selection's state, after the layers in `parameters`: (name in files, shape, offset).
+    let stateTensors: [(name: String, shape: [Int], offset: Int)]
 
     /// A new model with glorot-uniform kernels, U(-a, a), a = sqrt(6 / (in + out)), and zero biases.
     /// A dictionary SAE draws its decoder so and starts with the encoder as its transpose (each
@@ -29,7 +33,7 @@ public final class Autoencoder {
     public convenience init(config: AutoencoderConfig, seed: UInt64) throws {
         try self.init(config: config)
         var rng = SeededGenerator(seed: seed)
-        let random = config.architecture == .dictionary ? [layers[1]] : layers
+        let random = config.isDictionary ? [layers[1]] : layers
         for layer in random {
             let a = (6 / Float(layer.inputSize + layer.outputSize)).squareRoot()
             for i in 0..<(layer.inputSize * layer.outputSize) {
@@ -52,15 +56,26 @@ public final class Autoencoder {
                               activation: shape.activation, kernelOffset: kernel, biasOffset: offset)
             if shape.activation == .topk { layer.k = config.topK ?? shape.outputSize }
             // A dictionary's encoder is stored latent by latent (c, d), like its decoder.
-            layer.unitMajor = config.architecture == .dictionary && layers.isEmpty
+            layer.unitMajor = config.isDictionary && layers.isEmpty
             layers.append(layer)
             offset += shape.outputSize
         }
         self.layers = layers
+        // The code selection's state (BatchTopK's threshold) after the layers: saved and restored
+        // with them; its gradient is always zero, so Adam leaves it as the selection sets it.
+        var state: [(name: String, shape: [Int], offset: Int)] = []
+        for tensor in CodeSelections.stateTensors(for: config) {
+            state.append((tensor.name, tensor.shape, offset))
+            offset += tensor.shape.reduce(1, *)
+        }
+        stateTensors = state
         parameterCount = offset
-        parameters = .allocate(capacity: offset)
-        parameters.initialize(repeating: 0)
-        dictionary = DictionaryBehaviour(config: config, layers: layers, parameters: parameters.baseAddress!)
+        let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: offset)
+        p.initialize(repeating: 0)
+        for tensor in CodeSelections.initialState(for: config) { p[state.first { $0.name == tensor.name }!.offset] = tensor.value }
+        parameters = p
+        dictionary = DictionaryBehaviour(config: config, layers: layers, parameters: p.baseAddress!)
+        selection = CodeSelections.make(for: config, state: state.first.map { p.baseAddress! + $0.offset })
     }
 
     deinit { parameters.deallocate() }

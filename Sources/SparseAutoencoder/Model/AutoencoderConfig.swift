@@ -10,7 +10,9 @@
 ///     let kl = AutoencoderConfig.tutorial(.kl(rho: 0.05, beta: 3))    // sigmoid code
 ///     let sae = AutoencoderConfig.dictionary(inputSize: 512, codeSize: 4096, topK: 32, auxK: AuxK(k: 256))
 public struct AutoencoderConfig: Codable, Equatable, Sendable {
-    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary }
+    /// `batchtopk` is a dictionary whose batch keeps k latents per sample on average
+    /// (`Architectures/BatchTopK.swift`).
+    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk }
 
     public var architecture: Architecture
     public var inputSize: Int
@@ -53,7 +55,10 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
 
     /// Whether the output layer's values are the reconstruction itself (dictionary) rather than
     /// logits of a sigmoid (mirrored).
-    public var hasLinearOutput: Bool { architecture == .dictionary }
+    public var hasLinearOutput: Bool { isDictionary }
+
+    /// A single-layer SAE with a linear output (every architecture but the tutorial's mirrored one).
+    public var isDictionary: Bool { architecture != .mirrored }
 
     /// The tutorial's model for a penalty: relu code for L1 and none, sigmoid code for KL.
     public static func tutorial(_ penalty: ActivityPenalty) -> AutoencoderConfig {
@@ -87,7 +92,13 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         for h in hiddenSizes where h <= 0 {
             throw SAEError.badSetting("--hidden", "layer sizes must be > 0, got \(h)")
         }
-        if codeActivation == .topk {
+        if architecture == .batchtopk {
+            guard let k = topK, k >= 1, k <= codeSize else {
+                throw SAEError.badSetting("--k", "a batchtopk SAE needs 1 <= k <= code size (\(codeSize)) latents per sample on average, got \(topK.map(String.init) ?? "none")")
+            }
+            guard codeActivation == .relu else { throw SAEError.badSetting("--code-activation", "a batchtopk SAE's latents are relu'd, not \(codeActivation.rawValue)") }
+            guard penalty == .none else { throw SAEError.badSetting("--penalty", "a batchtopk SAE takes no penalty (its batch selection is the sparsity)") }
+        } else if codeActivation == .topk {
             guard let k = topK, k >= 1, k <= codeSize else {
                 throw SAEError.badSetting("--k", "a topk code needs 1 <= k <= code size (\(codeSize)), got \(topK.map(String.init) ?? "none")")
             }
@@ -108,13 +119,13 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
             total = sum
         }
         try penalty.validate(codeActivation: codeActivation)
-        if architecture == .dictionary {
+        if isDictionary {
             guard hiddenSizes.isEmpty else { throw SAEError.badSetting("--hidden", "a dictionary SAE has no hidden layers (use --hidden none)") }
             guard loss == .mse else { throw SAEError.badSetting("--loss", "a dictionary SAE has a linear output and is trained with mse") }
         }
         if let auxK {
-            guard architecture == .dictionary, codeActivation == .topk else {
-                throw SAEError.badSetting("--auxk", "the AuxK loss needs a topk dictionary SAE (--architecture dictionary --code-activation topk)")
+            guard architecture == .batchtopk || (architecture == .dictionary && codeActivation == .topk) else {
+                throw SAEError.badSetting("--auxk", "the AuxK loss needs a topk or batchtopk dictionary SAE (--k with --architecture dictionary or batchtopk)")
             }
             try auxK.validate(codeSize: codeSize)
         }

@@ -25,7 +25,7 @@ struct DictionaryBehaviour {
     private let outputBias: Int
 
     init?(config: AutoencoderConfig, layers: [Dense], parameters: UnsafeMutablePointer<Float>) {
-        let centring = config.architecture == .dictionary
+        let centring = config.isDictionary
         guard centring || config.auxK != nil || config.unitNormDecoder else { return nil }
         (encoder, decoder) = (layers[config.codeLayerIndex], layers[config.codeLayerIndex + 1])
         (self.centring, auxK, unitNormDecoder) = (centring, config.auxK, config.unitNormDecoder)

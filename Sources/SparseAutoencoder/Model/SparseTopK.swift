@@ -31,18 +31,23 @@ final class SparseBuffers {
     let k: Int
     /// AuxK's k (0 without AuxK).
     let kAux: Int
+    /// The batch rows the buffers hold.
+    let rows: Int
     /// pre = xc W_enc^T, without b_enc (the selections add it): (B, c).
     let pre: UnsafeMutablePointer<Float>
     /// The pairs: the code's (`mainPairs`, row r's at rowOffsets[r] ..< rowOffsets[r + 1]), then
     /// AuxK's (`auxPairs`, at auxRowOffsets[r] ..< auxRowOffsets[r + 1]): value, latent and sample
-    /// of each. A row may hold any number of pairs; TopK's hold k each.
-    let values: UnsafeMutablePointer<Float>
-    let latents, samples: UnsafeMutablePointer<CInt>
+    /// of each; `order` groups them by latent. A row may hold any number of pairs (TopK's hold k).
+    private(set) var values: UnsafeMutablePointer<Float>
+    private(set) var latents, samples, order: UnsafeMutablePointer<CInt>
+    /// How many pairs the arrays above hold: enough for training's selections from the start;
+    /// an inference selection with more (a threshold) grows them (`reservePairs`).
+    private(set) var pairCapacity: Int
     /// (B + 1) each.
     let rowOffsets, auxRowOffsets: UnsafeMutablePointer<CInt>
     var mainPairs = 0, auxPairs = 0
     /// Pairs grouped by latent: latent j's are order[offsets[j] ..< offsets[j + 1]].
-    let offsets, order: UnsafeMutablePointer<CInt>
+    let offsets: UnsafeMutablePointer<CInt>
     /// dL/dx^ (B, d), then AuxK's dL/de^ (B, d).
     let outputGradients: UnsafeMutablePointer<Float>
     /// AuxK: the residual e = x - x^ and its reconstruction e^: (B, d) each.
@@ -55,31 +60,56 @@ final class SparseBuffers {
     private let floats: UnsafeMutableBufferPointer<Float>
     private let ints: UnsafeMutableBufferPointer<CInt>
 
-    init(capacity b: Int, inputSize d: Int, codeSize c: Int, k: Int, kAux: Int) {
-        (self.k, self.kAux) = (k, kAux)
-        let pairs = b * (k + kAux), parts = WorkerPool.shared.parts
+    /// `mainPairs`: how many pairs the code's training selection makes at most for `capacity` rows.
+    init(capacity b: Int, inputSize d: Int, codeSize c: Int, k: Int, kAux: Int, mainPairs: Int? = nil) {
+        (self.k, self.kAux, rows) = (k, kAux, b)
+        let parts = WorkerPool.shared.parts
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
-        floats = .allocate(capacity: b * c + pairs + 4 * b * d + parts * (scratch + d))
+        floats = .allocate(capacity: b * c + 4 * b * d + parts * (scratch + d))
         floats.initialize(repeating: 0)
-        ints = .allocate(capacity: 3 * pairs + 2 * (b + 1) + (c + 1) + parts + 1)
+        ints = .allocate(capacity: 2 * (b + 1) + (c + 1) + parts + 1)
         ints.initialize(repeating: 0)
         var f = floats.baseAddress!, i = ints.baseAddress!
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { f += n }; return f }
         func takeInts(_ n: Int) -> UnsafeMutablePointer<CInt> { defer { i += n }; return i }
         pre = take(b * c)
-        values = take(pairs)
         outputGradients = take(2 * b * d)
         (residual, auxReconstruction) = (take(b * d), take(b * d))
         (selectionScratch, bDecPartials) = (take(parts * scratch), take(parts * d))
-        (latents, samples, order) = (takeInts(pairs), takeInts(pairs), takeInts(pairs))
         (rowOffsets, auxRowOffsets) = (takeInts(b + 1), takeInts(b + 1))
         offsets = takeInts(c + 1)
         partBounds = takeInts(parts + 1)
+        pairCapacity = (mainPairs ?? b * k) + b * kAux
+        (values, latents, samples, order) = SparseBuffers.allocatePairs(pairCapacity)
+    }
+
+    private static func allocatePairs(_ n: Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<CInt>,
+                                                     UnsafeMutablePointer<CInt>, UnsafeMutablePointer<CInt>) {
+        let (v, l, s, o) = (UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1)), UnsafeMutablePointer<CInt>.allocate(capacity: max(n, 1)),
+                            UnsafeMutablePointer<CInt>.allocate(capacity: max(n, 1)), UnsafeMutablePointer<CInt>.allocate(capacity: max(n, 1)))
+        v.initialize(repeating: 0, count: max(n, 1))
+        for p in [l, s, o] { p.initialize(repeating: 0, count: max(n, 1)) }
+        return (v, l, s, o)
+    }
+
+    /// Makes room for `n` main pairs (and AuxK's after them), keeping none of the current pairs.
+    func reservePairs(_ n: Int) {
+        let needed = n + rows * kAux
+        guard needed > pairCapacity else { return }
+        deallocatePairs()
+        pairCapacity = needed
+        (values, latents, samples, order) = SparseBuffers.allocatePairs(needed)
+    }
+
+    private func deallocatePairs() {
+        values.deallocate()
+        for p in [latents, samples, order] { p.deallocate() }
     }
 
     deinit {
         floats.deallocate()
         ints.deallocate()
+        deallocatePairs()
     }
 }
 
@@ -87,7 +117,7 @@ extension Autoencoder {
     /// The sparse step serves single-layer TopK dictionaries without an activity penalty (the
     /// TopK selection is their sparsity); everything else takes the dense path.
     package var supportsSparseStep: Bool {
-        config.architecture == .dictionary && config.codeActivation == .topk && config.penalty == .none && layers[0].unitMajor
+        selection != nil && config.penalty == .none && layers[0].unitMajor
     }
 
     // MARK: - Forward
@@ -95,7 +125,7 @@ extension Autoencoder {
     /// xc = x - b_dec; pre = xc W_enc^T; the TopK pairs; x^ into outputs[1]; and, if the workspace
     /// asks for it, the dense code into outputs[0].
     func sparseForward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int) {
-        let (d, c, k) = (config.inputSize, config.codeSize, s.k)
+        let (d, c) = (config.inputSize, config.codeSize)
         let p = parameters.baseAddress!
         let (encoder, decoder) = (layers[0], layers[1])
         dictionary!.center(ws.input, into: ws.centered!, rows: b)
@@ -103,12 +133,9 @@ extension Autoencoder {
         BLAS.gemm(false, true, m: b, n: c, k: d, a: ws.centered!, lda: d, b: p + encoder.kernelOffset, ldb: d, c: s.pre, ldc: c)
         let bEnc = UnsafePointer(p + encoder.biasOffset), wDec = UnsafePointer(p + decoder.kernelOffset)
         let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
-        let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
-        sae_uniform_rows(b, k, 0, s.rowOffsets, s.samples)
-        (s.mainPairs, s.auxPairs) = (b * k, 0)
-        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
-            let (values, latents) = (s.values + rows.lowerBound * k, s.latents + rows.lowerBound * k)
-            sae_topk_select(s.pre + rows.lowerBound * c, bEnc, rows.count, c, k, values, latents, s.selectionScratch + part * scratch)
+        // The code: the architecture's selection (TopK's per sample, BatchTopK's per batch, ...).
+        selection!.select(s, bias: bEnc, rows: b, training: ws.training)
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
             sae_sparse_decode(s.values, s.latents, s.rowOffsets + rows.lowerBound, rows.count, wDec, bDec, d, xHat + rows.lowerBound * d)
         }
         guard ws.writesDenseCode else { return }

@@ -12,11 +12,15 @@ extension AutoencoderConfig {
             else if i == shapes.count - 1 { role = "output" }
             else { role = "decoder_\(i - codeLayerIndex - 1)" }
             let activation = i == shapes.count - 1 ? (hasLinearOutput ? "linear" : "sigmoid")
-                : s.activation == .topk ? "topk, k=\(topK ?? s.outputSize)" : s.activation.rawValue
+                : s.activation == .topk ? "topk, k=\(topK ?? s.outputSize)"
+                : i == codeLayerIndex && architecture == .batchtopk ? "batchtopk, k=\(topK ?? s.outputSize)" : s.activation.rawValue
             rows.append(("\(role) (Dense, \(activation))", "(None, \(s.outputSize))",
                          String(s.inputSize * s.outputSize + s.outputSize)))
         }
-        let total = shapes.reduce(0) { $0 + $1.inputSize * $1.outputSize + $1.outputSize }
+        let trainable = shapes.reduce(0) { $0 + $1.inputSize * $1.outputSize + $1.outputSize }
+        // The code selection's state (BatchTopK's threshold) is kept with the weights, not trained.
+        let state = CodeSelections.stateTensors(for: self).reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let total = trainable + state
         let widths = [max(28, rows.map(\.0.count).max()! + 2), 18, 12]
         func line(_ a: String, _ b: String, _ c: String) -> String {
             a.padding(toLength: widths[0], withPad: " ", startingAt: 0)
@@ -25,12 +29,13 @@ extension AutoencoderConfig {
         }
         let rule = String(repeating: "─", count: widths.reduce(0, +))
         let options = (unitNormDecoder ? ", unit-norm decoder" : "") + (auxK.map { ", AuxK k_aux=\($0.k)" } ?? "")
-        let name = architecture == .dictionary ? "dictionary SAE\" (input centred by b_dec" : "autoencoder\" ("
-        var out = ["Model: \"\(name)\(architecture == .dictionary ? ", " : "")penalty: \(penalty.summaryText), loss: \(loss.rawValue)\(options))", rule,
+        let name = architecture == .batchtopk ? "batchtopk SAE\" (input centred by b_dec"
+            : isDictionary ? "dictionary SAE\" (input centred by b_dec" : "autoencoder\" ("
+        var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penalty.summaryText), loss: \(loss.rawValue)\(options))", rule,
                    line("Layer (type)", "Output Shape", "Param #"), rule]
         out += rows.map { line($0.0, $0.1, $0.2) }
         out += [rule, " Total params: \(total) (\(Self.formatBytes(total * 4)))",
-                " Trainable params: \(total)", " Non-trainable params: 0"]
+                " Trainable params: \(trainable)", " Non-trainable params: \(state)"]
         return out.joined(separator: "\n")
     }
 

@@ -31,6 +31,9 @@ final class Workspace {
     var lossBatch: Int?
     var sumAcrossRanks: ((UnsafeMutablePointer<Float>, Int) -> Void)?
     var countsBatchTerms = true
+    /// Whether the batch is a training step's (the trainer sets it around one): a code selection
+    /// may choose differently in training than at inference (BatchTopK).
+    var training = false
     var collectiveFailure: Error?
     private let storage: UnsafeMutableBufferPointer<Float>
 
@@ -63,7 +66,7 @@ final class Workspace {
         let config = model.config
         let widths = model.layers.map(\.outputSize)
         let (d, c) = (config.inputSize, config.codeSize)
-        let dictionary = config.architecture == .dictionary
+        let dictionary = config.isDictionary
         let useSparse = sparseStep && model.supportsSparseStep
         let writesDenseCode = denseCode || !useSparse, code = model.codeLayerIndex
         self.writesDenseCode = writesDenseCode
@@ -84,7 +87,8 @@ final class Workspace {
         scratch = take(c)
         centered = dictionary ? take(capacity * d) : nil
         aux = config.auxK == nil || useSparse ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
-        sparse = useSparse ? SparseBuffers(capacity: capacity, inputSize: d, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0) : nil
+        sparse = useSparse ? SparseBuffers(capacity: capacity, inputSize: d, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0,
+                                           mainPairs: model.selection!.trainingPairs(rows: capacity)) : nil
     }
 
     deinit { storage.deallocate() }

@@ -32,7 +32,7 @@ extension AdamSettings {
     /// (measured: val FVU 0.6624 with 1e-7 against 0.6606 with 1e-8 on the benchmark's vectors;
     /// sparsify uses PyTorch's 1e-8 on an FVU loss, about 13 times larger there).
     public static func defaultEpsilon(for architecture: AutoencoderConfig.Architecture) -> Float {
-        architecture == .dictionary ? 1e-8 : 1e-7
+        architecture == .mirrored ? 1e-7 : 1e-8
     }
 }
 

@@ -26,7 +26,8 @@ package enum MemoryBudget {
         let widths = shapes.reduce(0) { $0 &+ $1.outputSize }
         let pairs = b &* ((config.topK ?? 0) &+ (config.auxK?.k ?? 0))
         // input, outputs and deltas, the centring, AuxK's or the sparse step's buffers (upper bounds)
-        let workspace = b &* (2 &* d &+ 2 &* widths &+ 3 &* c &+ 7 &* d) &+ 3 &* pairs &+ (config.auxK != nil ? c &* d : 0)
+        // (pairs: value, latent, sample and grouping order each; BatchTopK: its bucket counts per part)
+        let workspace = b &* (2 &* d &+ 2 &* widths &+ 3 &* c &+ 7 &* d) &+ 4 &* pairs &+ (config.architecture == .batchtopk ? 8 &* 32_768 : 0) &+ (config.auxK != nil ? c &* d : 0)
         return 4 &* workspace
     }
 

@@ -52,6 +52,9 @@ public final class Trainer {
 
     init(model: Autoencoder, settings: TrainingSettings, sparseStep: Bool, communicator: Communicator = .single) throws {
         try settings.validate()
+        if communicator.isDistributed && model.config.architecture == .batchtopk {
+            throw SAEError("a batchtopk SAE selects over the whole batch, which is not yet shared between MPI ranks: train it in one process (without mpirun)")
+        }
         self.model = model
         self.settings = settings
         self.sparseStep = sparseStep
@@ -182,7 +185,12 @@ public final class Trainer {
         timer?.start()
         if b > 0 { data.gather(rows, into: ws.input) }
         timer?.mark(.data)
-        if b > 0 { model.forward(ws, batch: b) }
+        ws.training = true
+        defer { ws.training = false }
+        if b > 0 {
+            model.forward(ws, batch: b)
+            if let s = ws.sparse { model.selection?.trained(on: s, rows: b, step: optimizer.step) }
+        }
         if communicator.isDistributed {
             try recordFiringOverRanks(ws, rows: b, offset: offset, batch: total)
         } else {
