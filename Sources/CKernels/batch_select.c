@@ -66,3 +66,51 @@ SAE_KERNEL(void, sae_batch_fill, (const float *restrict pre, const float *restri
         }
     }
 }
+
+SAE_KERNEL(long, sae_jump_count, (const float *restrict pre, const float *restrict bias, const float *restrict theta, float half, long rows, long cols, int *restrict active, int *restrict near),
+           (pre, bias, theta, half, rows, cols, active, near)) {
+    long total = 0;
+    for (long r = 0; r < rows; r++) {
+        const float *restrict row = pre + r * cols;
+        int a = 0, n = 0;
+        for (long j = 0; j < cols; j++) {
+            float v = row[j] + bias[j], u = v - theta[j];
+            a += v > theta[j] && v > 0.0f;
+            n += u > -half && u < half;
+        }
+        active[r] = a;
+        near[r] = n;
+        total += a;
+    }
+    return total;
+}
+
+SAE_KERNEL(void, sae_jump_fill, (const float *restrict pre, const float *restrict bias, const float *restrict theta, float half, long rows, long cols, long first_row, const int *restrict active_offsets, const int *restrict near_offsets, float *restrict values, int *restrict latents, int *restrict samples, int *restrict near_latents, int *restrict near_samples),
+           (pre, bias, theta, half, rows, cols, first_row, active_offsets, near_offsets, values, latents, samples, near_latents, near_samples)) {
+    for (long r = 0; r < rows; r++) {
+        const float *restrict row = pre + r * cols;
+        long q = active_offsets[r], m = near_offsets ? near_offsets[r] : 0;
+        for (long j = 0; j < cols; j++) {
+            float v = row[j] + bias[j], u = v - theta[j];
+            if (v > theta[j] && v > 0.0f) { values[q] = v; latents[q] = (int)j; samples[q] = (int)(first_row + r); q++; }
+            if (near_offsets && u > -half && u < half) { near_latents[m] = (int)j; near_samples[m] = (int)(first_row + r); m++; }
+        }
+    }
+}
+
+SAE_KERNEL(void, sae_jump_threshold_gradient, (const int *restrict near_latents, const int *restrict near_samples, long n, const float *restrict output_gradients, const float *restrict w_dec, long d, const float *restrict theta, float inv_bandwidth, float l0_step, float *restrict g_theta),
+           (near_latents, near_samples, n, output_gradients, w_dec, d, theta, inv_bandwidth, l0_step, g_theta)) {
+    for (long p = 0; p < n; p++) {
+        long j = near_latents[p];
+        const float *restrict go = output_gradients + (long)near_samples[p] * d, *restrict w = w_dec + j * d;
+        float lanes[16] = {0};
+        long i = 0;
+        for (; i + 16 <= d; i += 16)
+            for (int l = 0; l < 16; l++) lanes[l] += go[i + l] * w[i + l];
+        float dz = 0.0f;
+        for (; i < d; i++) dz += go[i] * w[i];
+        for (int l = 0; l < 16; l++) dz += lanes[l];
+        // z = v H(v - theta): dz/dtheta = -(theta / eps) K; the L0's step H: d/dtheta = -(1 / eps) K.
+        g_theta[j] += -theta[j] * inv_bandwidth * dz + l0_step;
+    }
+}

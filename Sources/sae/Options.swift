@@ -10,7 +10,7 @@ extension AutoencoderConfig.Architecture: ExpressibleByArgument {}
 
 /// The model's shape and penalty.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k) or batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a learned threshold). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
+    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k), batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a threshold) or jumprelu (a dictionary with a learned threshold per latent and an L0 penalty: --target-l0). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
     var architecture: AutoencoderConfig.Architecture?
 
     @Option(help: "Sparsity penalty on the code: l1, kl or none. Default: l1 (none for a topk code).")
@@ -49,8 +49,17 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("auxk-coefficient"), parsing: .unconditional, help: "Weight of the AuxK loss.")
     var auxKCoefficient: Float = 1.0 / 32
 
+    @Option(name: .customLong("target-l0"), parsing: .unconditional, help: ArgumentHelp("JumpReLU: the L0 (active latents per sample) its penalty aims at: l0-coefficient x (L0 / target - 1)^2, dictionary_learning's form. Without it, the paper's l0-coefficient x L0.", valueName: "L0"))
+    var targetL0: Float?
+
+    @Option(name: .customLong("l0-coefficient"), parsing: .unconditional, help: ArgumentHelp("JumpReLU: the L0 penalty's weight (default 1 with --target-l0; required without it).", valueName: "lambda"))
+    var l0Coefficient: Float?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("JumpReLU: the width of the window around each threshold through which it learns (straight-through estimator).", valueName: "epsilon"))
+    var bandwidth: Float = 0.001
+
     var penaltyKind: PenaltyKind {
-        penalty ?? (architecture == .batchtopk || codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1)
+        penalty ?? (architecture == .batchtopk || architecture == .jumprelu || codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1)
     }
 
     func config(inputSize: Int = 784, defaultArchitecture: AutoencoderConfig.Architecture = .mirrored) throws -> AutoencoderConfig {
@@ -74,12 +83,19 @@ struct ModelOptions: ParsableArguments {
                 return n
             }
         }
+        var jumpReLU: JumpReLUSettings?
+        if architecture == .jumprelu, targetL0 != nil || l0Coefficient != nil {
+            jumpReLU = JumpReLUSettings(bandwidth: bandwidth, coefficient: l0Coefficient ?? 1, targetL0: targetL0)
+        } else if architecture != .jumprelu, targetL0 != nil || l0Coefficient != nil {
+            throw ValidationError("--target-l0 and --l0-coefficient are JumpReLU's (add --architecture jumprelu)")
+        }
         let activation = codeActivation
-            ?? (architecture == .batchtopk ? .relu : k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
+            ?? (architecture == .batchtopk || architecture == .jumprelu ? .relu : k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
         let config = AutoencoderConfig(
             architecture: architecture, inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
             codeActivation: activation, topK: k, penalty: penalty, loss: loss ?? (dictionary ? .mse : .bce),
-            unitNormDecoder: unitNormDecoder ?? dictionary, auxK: auxK.map { AuxK(k: $0, coefficient: auxKCoefficient) })
+            unitNormDecoder: unitNormDecoder ?? dictionary, auxK: auxK.map { AuxK(k: $0, coefficient: auxKCoefficient) },
+            jumpReLU: jumpReLU)
         try config.validate()
         return config
     }

@@ -22,7 +22,8 @@ final class RunPrinter {
         switch event {
         case .training(let directory, let config, let data):
             if summary { print(config.model.summary) }
-            let what = config.model.architecture == .batchtopk ? "a batchtopk SAE (\(config.model.codeSize) latents, k \(config.model.topK ?? 0))" : config.model.isDictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
+            let what = config.model.architecture == .jumprelu ? "a jumprelu SAE (\(config.model.codeSize) latents)"
+                : config.model.architecture == .batchtopk ? "a batchtopk SAE (\(config.model.codeSize) latents, k \(config.model.topK ?? 0))" : config.model.isDictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
             print("Training \(what) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of \(config.data.summaryText) "
                   + "(validating on \(data.test.count)) into \(directory.path)" + suffix)
             start()

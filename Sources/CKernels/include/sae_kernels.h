@@ -137,6 +137,25 @@ void sae_batch_fill(const float *pre, const float *bias, long rows, long cols, f
                     const long *tie_positions, long first_row, const int *row_offsets, float *values, int *latents,
                     int *samples);
 
+/// JumpReLU's selection, per row of v = pre + bias (rows, cols) and per-latent thresholds theta:
+/// active[r] counts the latents with v > theta and v > 0 (their value is kept), near[r] those with
+/// |v - theta| < half (the window of the threshold's straight-through gradient). Returns the sum
+/// of active.
+long sae_jump_count(const float *pre, const float *bias, const float *theta, float half, long rows, long cols, int *active,
+                    int *near);
+
+/// Writes what `sae_jump_count` counted: the active pairs from active_offsets[r] and, when
+/// near_offsets is not NULL, the window's (latent, sample) from near_offsets[r], in latent order.
+void sae_jump_fill(const float *pre, const float *bias, const float *theta, float half, long rows, long cols, long first_row,
+                   const int *active_offsets, const int *near_offsets, float *values, int *latents, int *samples,
+                   int *near_latents, int *near_samples);
+
+/// JumpReLU's threshold gradient over the n window entries: with dz = (output gradient of the
+/// sample) . w_dec[latent], g_theta[latent] += -theta[latent] inv_bandwidth dz + l0_step.
+void sae_jump_threshold_gradient(const int *near_latents, const int *near_samples, long n, const float *output_gradients,
+                                 const float *w_dec, long d, const float *theta, float inv_bandwidth, float l0_step,
+                                 float *g_theta);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,7 +11,7 @@ import CKernels
 ///
 ///     sae train --data-npy acts.npy --architecture batchtopk --k 32 --auxk 256 --code 4096
 final class BatchTopK: CodeSelection {
-    static let stateTensors: [(name: String, shape: [Int])] = [("threshold", [1])]
+    static let tensors = [ArchitectureTensor(name: "threshold", shape: [1], trainable: false, initial: -1)]
     /// dictionary_learning's defaults.
     static let thresholdStartStep = 1_000, thresholdBeta: Float = 0.999
 

@@ -39,9 +39,8 @@ public enum SAEExport {
     public static func write(_ model: Autoencoder, format: Format, to directory: String, source: Source = Source(),
                              force: Bool = false) throws -> [String] {
         let config = model.config
-        guard config.architecture != .batchtopk else {
-            throw SAEError("exporting a batchtopk SAE is not supported yet (SAELens would read it as a JumpReLU with its threshold); "
-                + "encode, reconstruct and analyze work on it here")
+        guard config.architecture != .batchtopk && config.architecture != .jumprelu else {
+            throw SAEError("exporting a \(config.architecture.rawValue) SAE is not supported yet; encode, reconstruct and analyze work on it here")
         }
         guard config.architecture == .dictionary else {
             throw SAEError("only a dictionary SAE can be exported (this run is a \(config.architecture.rawValue) autoencoder with a sigmoid output); "

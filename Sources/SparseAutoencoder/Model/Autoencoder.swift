@@ -64,7 +64,8 @@ public final class Autoencoder {
         // The code selection's state (BatchTopK's threshold) after the layers: saved and restored
         // with them; its gradient is always zero, so Adam leaves it as the selection sets it.
         var state: [(name: String, shape: [Int], offset: Int)] = []
-        for tensor in CodeSelections.stateTensors(for: config) {
+        let tensors = CodeSelections.tensors(for: config)
+        for tensor in tensors {
             state.append((tensor.name, tensor.shape, offset))
             offset += tensor.shape.reduce(1, *)
         }
@@ -72,10 +73,12 @@ public final class Autoencoder {
         parameterCount = offset
         let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: offset)
         p.initialize(repeating: 0)
-        for tensor in CodeSelections.initialState(for: config) { p[state.first { $0.name == tensor.name }!.offset] = tensor.value }
+        for (tensor, placed) in zip(tensors, state) {
+            for i in 0..<tensor.shape.reduce(1, *) { p[placed.offset + i] = tensor.initial }
+        }
         parameters = p
         dictionary = DictionaryBehaviour(config: config, layers: layers, parameters: p.baseAddress!)
-        selection = CodeSelections.make(for: config, state: state.first.map { p.baseAddress! + $0.offset })
+        selection = CodeSelections.make(for: config, tensors: state.first.map { p.baseAddress! + $0.offset })
     }
 
     deinit { parameters.deallocate() }

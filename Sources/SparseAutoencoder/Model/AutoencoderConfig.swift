@@ -12,7 +12,8 @@
 public struct AutoencoderConfig: Codable, Equatable, Sendable {
     /// `batchtopk` is a dictionary whose batch keeps k latents per sample on average
     /// (`Architectures/BatchTopK.swift`).
-    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk }
+    /// `jumprelu` is a dictionary with a learned threshold per latent (`Architectures/JumpReLU.swift`).
+    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk, jumprelu }
 
     public var architecture: Architecture
     public var inputSize: Int
@@ -28,10 +29,13 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var unitNormDecoder: Bool
     /// The auxiliary loss that revives dead latents of a topk dictionary (nil: off).
     public var auxK: AuxK?
+    /// A jumprelu dictionary's thresholds and L0 penalty.
+    public var jumpReLU: JumpReLUSettings?
 
     public init(architecture: Architecture = .mirrored, inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
                 codeActivation: Activation = .relu, topK: Int? = nil, penalty: ActivityPenalty = .none,
-                loss: ReconstructionLoss = .bce, unitNormDecoder: Bool = false, auxK: AuxK? = nil) {
+                loss: ReconstructionLoss = .bce, unitNormDecoder: Bool = false, auxK: AuxK? = nil,
+                jumpReLU: JumpReLUSettings? = nil) {
         self.architecture = architecture
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
@@ -42,6 +46,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         self.loss = loss
         self.unitNormDecoder = unitNormDecoder
         self.auxK = auxK
+        self.jumpReLU = jumpReLU
     }
 
     /// A single-layer dictionary SAE: relu (or topk when `topK` is given) latents, MSE loss,
@@ -91,6 +96,15 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         guard codeSize > 0 else { throw SAEError.badSetting("--code", "must be > 0, got \(codeSize)") }
         for h in hiddenSizes where h <= 0 {
             throw SAEError.badSetting("--hidden", "layer sizes must be > 0, got \(h)")
+        }
+        if architecture == .jumprelu {
+            guard let jumpReLU else { throw SAEError.badSetting("--target-l0", "a jumprelu SAE needs its L0 penalty: --target-l0 or --l0-coefficient") }
+            try jumpReLU.validate()
+            guard topK == nil else { throw SAEError.badSetting("--k", "a jumprelu SAE has no k: its thresholds choose (use --target-l0)") }
+            guard codeActivation == .relu else { throw SAEError.badSetting("--code-activation", "a jumprelu SAE's latents are relu'd, not \(codeActivation.rawValue)") }
+            guard penalty == .none else { throw SAEError.badSetting("--penalty", "a jumprelu SAE takes its L0 penalty, not --penalty") }
+        } else if jumpReLU != nil {
+            throw SAEError.badSetting("--target-l0", "only a jumprelu SAE takes an L0 penalty (use --architecture jumprelu)")
         }
         if architecture == .batchtopk {
             guard let k = topK, k >= 1, k <= codeSize else {
@@ -156,7 +170,7 @@ public struct AuxK: Codable, Equatable, Sendable {
 
 extension AutoencoderConfig {
     private enum CodingKeys: String, CodingKey {
-        case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK
+        case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK, jumpReLU
     }
 
     /// Configs written before `architecture`, `unitNormDecoder` and `auxK` existed are mirrored
@@ -172,6 +186,7 @@ extension AutoencoderConfig {
                   penalty: try c.decode(ActivityPenalty.self, forKey: .penalty),
                   loss: try c.decode(ReconstructionLoss.self, forKey: .loss),
                   unitNormDecoder: try c.decodeIfPresent(Bool.self, forKey: .unitNormDecoder) ?? false,
-                  auxK: try c.decodeIfPresent(AuxK.self, forKey: .auxK))
+                  auxK: try c.decodeIfPresent(AuxK.self, forKey: .auxK),
+                  jumpReLU: try c.decodeIfPresent(JumpReLUSettings.self, forKey: .jumpReLU))
     }
 }

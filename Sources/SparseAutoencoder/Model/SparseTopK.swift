@@ -155,7 +155,16 @@ extension Autoencoder {
             logits: ws.outputs[1], targets: ws.input, rows: b, cols: d,
             gradient: keepingGradient ? s.outputGradients : nil, scale: scale, linear: true) * Double(scale)
         let aux = dead.map { sparseAuxLoss(ws, s, batch: b, dead: $0) } ?? 0
-        return BatchLoss(reconstruction: reconstruction, penalty: 0, aux: aux)
+        // The architecture's own term (JumpReLU's L0 penalty).
+        let penalty = selection!.penalty(s, rows: b, context: selectionContext(ws, batch: b))
+        return BatchLoss(reconstruction: reconstruction, penalty: penalty, aux: aux)
+    }
+
+    /// What the code selection's penalty and gradient read.
+    func selectionContext(_ ws: Workspace, batch b: Int) -> SelectionContext {
+        SelectionContext(parameters: UnsafePointer(parameters.baseAddress!), decoderOffset: layers[1].kernelOffset,
+                         inputSize: config.inputSize, tensorsOffset: stateTensors.first?.offset ?? parameterCount,
+                         lossBatch: ws.lossBatch ?? b)
     }
 
     /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its
@@ -216,6 +225,8 @@ extension Autoencoder {
             let partial = s.bDecPartials + part * d
             for i in 0..<d { bDec[i] += partial[i] }
         }
+        // The architecture's own tensors (JumpReLU's thresholds).
+        selection!.addGradients(s, rows: b, context: selectionContext(ws, batch: b), gradients: g)
     }
 
     /// Splits 0..<latents into `parts` ranges holding about equal numbers of pairs: bounds

@@ -13,14 +13,17 @@ extension AutoencoderConfig {
             else { role = "decoder_\(i - codeLayerIndex - 1)" }
             let activation = i == shapes.count - 1 ? (hasLinearOutput ? "linear" : "sigmoid")
                 : s.activation == .topk ? "topk, k=\(topK ?? s.outputSize)"
-                : i == codeLayerIndex && architecture == .batchtopk ? "batchtopk, k=\(topK ?? s.outputSize)" : s.activation.rawValue
+                : i == codeLayerIndex && architecture == .batchtopk ? "batchtopk, k=\(topK ?? s.outputSize)"
+                : i == codeLayerIndex && architecture == .jumprelu ? "jumprelu" : s.activation.rawValue
             rows.append(("\(role) (Dense, \(activation))", "(None, \(s.outputSize))",
                          String(s.inputSize * s.outputSize + s.outputSize)))
         }
         let trainable = shapes.reduce(0) { $0 + $1.inputSize * $1.outputSize + $1.outputSize }
         // The code selection's state (BatchTopK's threshold) is kept with the weights, not trained.
-        let state = CodeSelections.stateTensors(for: self).reduce(0) { $0 + $1.shape.reduce(1, *) }
-        let total = trainable + state
+        let tensors = CodeSelections.tensors(for: self)
+        let learned = tensors.filter(\.trainable).reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let state = tensors.filter { !$0.trainable }.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let total = trainable + learned + state
         let widths = [max(28, rows.map(\.0.count).max()! + 2), 18, 12]
         func line(_ a: String, _ b: String, _ c: String) -> String {
             a.padding(toLength: widths[0], withPad: " ", startingAt: 0)
@@ -29,14 +32,20 @@ extension AutoencoderConfig {
         }
         let rule = String(repeating: "─", count: widths.reduce(0, +))
         let options = (unitNormDecoder ? ", unit-norm decoder" : "") + (auxK.map { ", AuxK k_aux=\($0.k)" } ?? "")
-        let name = architecture == .batchtopk ? "batchtopk SAE\" (input centred by b_dec"
+        let name = architecture == .batchtopk || architecture == .jumprelu ? "\(architecture.rawValue) SAE\" (input centred by b_dec"
             : isDictionary ? "dictionary SAE\" (input centred by b_dec" : "autoencoder\" ("
-        var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penalty.summaryText), loss: \(loss.rawValue)\(options))", rule,
+        var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penaltyText), loss: \(loss.rawValue)\(options))", rule,
                    line("Layer (type)", "Output Shape", "Param #"), rule]
         out += rows.map { line($0.0, $0.1, $0.2) }
         out += [rule, " Total params: \(total) (\(Self.formatBytes(total * 4)))",
-                " Trainable params: \(trainable)", " Non-trainable params: \(state)"]
+                " Trainable params: \(trainable + learned)", " Non-trainable params: \(state)"]
         return out.joined(separator: "\n")
+    }
+
+    /// The penalty's description: JumpReLU's L0 penalty, else the activity penalty's.
+    private var penaltyText: String {
+        guard architecture == .jumprelu, let j = jumpReLU else { return penalty.summaryText }
+        return "L0" + (j.targetL0.map { " (lambda \(j.coefficient), target \($0)" } ?? " (lambda \(j.coefficient)") + ", bandwidth \(j.bandwidth))"
     }
 
     private static func formatBytes(_ n: Int) -> String {

@@ -52,8 +52,8 @@ public final class Trainer {
 
     init(model: Autoencoder, settings: TrainingSettings, sparseStep: Bool, communicator: Communicator = .single) throws {
         try settings.validate()
-        if communicator.isDistributed && model.config.architecture == .batchtopk {
-            throw SAEError("a batchtopk SAE selects over the whole batch, which is not yet shared between MPI ranks: train it in one process (without mpirun)")
+        if communicator.isDistributed && [.batchtopk, .jumprelu].contains(model.config.architecture) {
+            throw SAEError("a \(model.config.architecture.rawValue) SAE's batch-wide terms are not yet shared between MPI ranks: train it in one process (without mpirun)")
         }
         self.model = model
         self.settings = settings
