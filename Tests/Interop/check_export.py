@@ -30,27 +30,32 @@ def read_safetensors(path):
 
 
 def load(folder):
-    """(W_enc (d_in, d_sae), b_enc, W_dec (d_sae, d_in), b_dec, k or None) from either layout."""
+    """(W_enc (d_in, d_sae), b_enc, W_dec (d_sae, d_in), b_dec, k or None, threshold or None) from
+    either layout."""
     with open(f"{folder}/cfg.json") as f:
         cfg = json.load(f)
     try:
         t = read_safetensors(f"{folder}/sae_weights.safetensors")
         assert cfg["apply_b_dec_to_input"] is True and cfg["normalize_activations"] == "none", cfg
         k = cfg["k"] if cfg["architecture"] == "topk" else None
+        threshold = t["threshold"] if cfg["architecture"] == "jumprelu" else None
         w_enc, b_enc, w_dec, b_dec = t["W_enc"], t["b_enc"], t["W_dec"], t["b_dec"]
         d_in, d_sae = cfg["d_in"], cfg["d_sae"]
     except FileNotFoundError:
         t = read_safetensors(f"{folder}/sae.safetensors")
-        k = cfg["k"]
+        k, threshold = cfg["k"], None
         w_enc, b_enc, w_dec, b_dec = t["encoder.weight"].T, t["encoder.bias"], t["W_dec"], t["b_dec"]
         d_in, d_sae = cfg["d_in"], cfg["num_latents"]
     assert w_enc.shape == (d_in, d_sae) and w_dec.shape == (d_sae, d_in), (w_enc.shape, w_dec.shape)
     assert b_enc.shape == (d_sae,) and b_dec.shape == (d_in,), (b_enc.shape, b_dec.shape)
-    return w_enc, b_enc, w_dec, b_dec, k
+    return w_enc, b_enc, w_dec, b_dec, k, threshold
 
 
-def encode(x, w_enc, b_enc, b_dec, k):
+def encode(x, w_enc, b_enc, b_dec, k, threshold=None):
     pre = (x - b_dec) @ w_enc + b_enc
+    if threshold is not None:
+        # JumpReLU (SAELens): relu, zeroed where the pre-activation does not exceed the threshold.
+        return np.where(pre > threshold, np.maximum(pre, 0), 0)
     if k is not None:
         # Keep each row's k largest pre-activations (SAELens and sparsify: topk, then relu).
         keep = np.argpartition(-pre, k - 1, axis=1)[:, :k]
@@ -62,9 +67,9 @@ def encode(x, w_enc, b_enc, b_dec, k):
 
 def main():
     folder, x_path, codes_path, recon_path = sys.argv[1:5]
-    w_enc, b_enc, w_dec, b_dec, k = load(folder)
+    w_enc, b_enc, w_dec, b_dec, k, threshold = load(folder)
     x = np.load(x_path).astype(np.float64)
-    z = encode(x, w_enc.astype(np.float64), b_enc, b_dec, k)
+    z = encode(x, w_enc.astype(np.float64), b_enc, b_dec, k, threshold)
     ours = np.load(codes_path)
     recon = z @ w_dec + b_dec
     code_error = np.abs(z - ours).max() / max(np.abs(ours).max(), 1e-12)

@@ -56,6 +56,33 @@ final class InteropTests: XCTestCase {
         XCTAssertTrue(analyze.stdout.contains("test FVU"), analyze.stdout)
     }
 
+    /// JumpReLU and BatchTopK export as SAELens's jumprelu (a BatchTopK with its inference threshold
+    /// for every latent), which numpy's JumpReLU reproduces; sparsify has neither.
+    func testThresholdArchitecturesExportAsJumpReLU() throws {
+        let dir = temporaryDirectory(self)
+        try NPY.write(sparseVectors(rows: 1500, seed: 1), rows: 1500, cols: 12, to: dir + "/train.npy")
+        try NPY.write(sparseVectors(rows: 200, seed: 2), rows: 200, cols: 12, to: dir + "/x.npy")
+        // BatchTopK sets its threshold from step 1,001: 85 steps an epoch here.
+        for (name, options) in [("jumprelu", ["--architecture", "jumprelu", "--target-l0", "4", "--epochs", "3"]),
+                                ("batchtopk", ["--architecture", "batchtopk", "--k", "4", "--auxk", "6", "--epochs", "14"])] {
+            let run = dir + "/" + name
+            let train = try runSAE(["train", "--data-npy", dir + "/train.npy", "--code", "48", "--batch-size", "16", "--out", run] + options)
+            XCTAssertEqual(train.status, 0, train.stderr)
+            let encode = try runSAE(["encode", run, "--npy", dir + "/x.npy", "--out", run + "/codes.npy"])
+            XCTAssertEqual(encode.status, 0, encode.stderr)
+            let reconstruct = try runSAE(["reconstruct", run, "--npy", dir + "/x.npy", "--out", run + "/recon.npy"])
+            XCTAssertEqual(reconstruct.status, 0, reconstruct.stderr)
+            let export = try runSAE(["export", run, "--out", run + "/saelens"])
+            XCTAssertEqual(export.status, 0, export.stderr)
+            let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/saelens/cfg.json"))) as! [String: Any]
+            XCTAssertEqual(cfg["architecture"] as? String, "jumprelu", name)
+            let check = try runPython([Self.script, run + "/saelens", dir + "/x.npy", run + "/codes.npy", run + "/recon.npy"])
+            XCTAssertEqual(check.status, 0, check.output)
+            XCTAssertTrue(check.output.contains("same active latents: True"), check.output)
+            assertCommandFails(try runSAE(["export", run, "--format", "sparsify", "--out", run + "/sparsify"]), mentioning: "sparsify SAEs are TopK")
+        }
+    }
+
     func testVectorInputErrors() throws {
         let dir = temporaryDirectory(self)
         try NPY.write(sparseVectors(rows: 20, seed: 1), rows: 20, cols: 12, to: dir + "/a.npy")

@@ -9,7 +9,10 @@ import Foundation
 ///   (EleutherAI's layout); `Sae.load_from_disk(folder)` in sparsify.
 ///
 /// Both compute z = act((x - b_dec) W_enc + b_enc) (topk keeps each row's k largest, then relu)
-/// and x^ = z W_dec + b_dec, exactly as `Autoencoder.encode` and `reconstruct` do here:
+/// and x^ = z W_dec + b_dec, exactly as `Autoencoder.encode` and `reconstruct` do here. A jumprelu
+/// SAE (SAELens only) adds `threshold` (d_sae): z = relu(pre) where pre > threshold; a batchtopk
+/// SAE is saved as SAELens saves its own, as that JumpReLU with its inference threshold for
+/// every latent.
 ///
 ///     try SAEExport.write(model, format: .saelens, to: "export/my-sae")
 public enum SAEExport {
@@ -39,14 +42,25 @@ public enum SAEExport {
     public static func write(_ model: Autoencoder, format: Format, to directory: String, source: Source = Source(),
                              force: Bool = false) throws -> [String] {
         let config = model.config
-        guard config.architecture != .batchtopk && config.architecture != .jumprelu else {
-            throw SAEError("exporting a \(config.architecture.rawValue) SAE is not supported yet; encode, reconstruct and analyze work on it here")
+        // A jumprelu SAE's thresholds; a batchtopk SAE's inference threshold, the same for every
+        // latent (as SAELens saves its own batchtopk SAEs: a JumpReLU for inference).
+        var thresholds: Safetensors.Tensor?
+        if let threshold = model.stateTensors.first(where: { $0.name == "threshold" }) {
+            let values = Array(model.parameters[threshold.offset..<(threshold.offset + threshold.shape.reduce(1, *))])
+            if config.architecture == .batchtopk {
+                guard values[0] >= 0 else {
+                    throw SAEError("this batchtopk SAE has no inference threshold yet (it is set from training step 1,001 on): train it longer before exporting")
+                }
+                thresholds = Safetensors.Tensor(shape: [config.codeSize], values: [Float](repeating: values[0], count: config.codeSize))
+            } else {
+                thresholds = Safetensors.Tensor(shape: [config.codeSize], values: values)
+            }
         }
-        guard config.architecture == .dictionary else {
+        guard config.isDictionary else {
             throw SAEError("only a dictionary SAE can be exported (this run is a \(config.architecture.rawValue) autoencoder with a sigmoid output); "
                 + "train one with --architecture dictionary")
         }
-        guard config.codeActivation == .relu || config.codeActivation == .topk else {
+        guard config.codeActivation == .relu || config.codeActivation == .topk || thresholds != nil else {
             throw SAEError("SAELens and sparsify SAEs have relu or topk latents; this run's are \(config.codeActivation.rawValue)")
         }
         try UserOutput.makeDirectory(directory)
@@ -62,9 +76,9 @@ public enum SAEExport {
         switch format {
         case .saelens:
             weightsFile = "sae_weights.safetensors"
-            weights = [("W_enc", wEnc), ("b_enc", bEnc), ("W_dec", wDec), ("b_dec", bDec)]
+            weights = [("W_enc", wEnc), ("b_enc", bEnc), ("W_dec", wDec), ("b_dec", bDec)] + (thresholds.map { [("threshold", $0)] } ?? [])
             var fields: [String: Any] = [
-                "architecture": k == nil ? "standard" : "topk", "d_in": d, "d_sae": c, "dtype": "float32", "device": "cpu",
+                "architecture": thresholds != nil ? "jumprelu" : k == nil ? "standard" : "topk", "d_in": d, "d_sae": c, "dtype": "float32", "device": "cpu",
                 "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
                 "activation_fn_str": k == nil ? "relu" : "topk", "activation_fn_kwargs": k.map { ["k": $0] } ?? [:],
                 "model_name": source.modelName, "hook_name": source.hookName,
@@ -73,7 +87,9 @@ public enum SAEExport {
             if let k { fields["k"] = k }
             cfg = fields
         case .sparsify:
-            guard let k else { throw SAEError("sparsify SAEs are TopK; this run's latents are relu (export it as saelens)") }
+            guard let k else {
+                throw SAEError("sparsify SAEs are TopK; this run's latents are \(thresholds != nil ? "chosen by thresholds" : "relu") (export it as saelens)")
+            }
             weightsFile = "sae.safetensors"
             // encoder.weight is torch.nn.Linear's (out, in): W_enc transposed.
             var transposed = [Float](repeating: 0, count: d * c)

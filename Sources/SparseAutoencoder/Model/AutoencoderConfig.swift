@@ -170,7 +170,9 @@ public struct AuxK: Codable, Equatable, Sendable {
 
 extension AutoencoderConfig {
     private enum CodingKeys: String, CodingKey {
-        case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK, jumpReLU
+        case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK
+        // "jumprelu" in config.json (snake case would split it: jump_re_lu).
+        case jumpReLU = "jumprelu"
     }
 
     /// Configs written before `architecture`, `unitNormDecoder` and `auxK` existed are mirrored
