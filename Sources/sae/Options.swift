@@ -115,6 +115,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Adam's epsilon, added to sqrt(v) after the bias correction (Keras's placement). Default: 1e-7 (Keras's) for the tutorial's models, 1e-8 for a dictionary: its per-element MSE is small, so its gradients are, and 1e-7 would damp every step (sparsify, whose loss is the FVU, uses PyTorch's 1e-8).", valueName: "eps"))
     var adamEpsilon: Float?
 
+    @Option(name: .customLong("adam-beta1"), parsing: .unconditional, help: ArgumentHelp("Adam's first-moment decay (Keras's and PyTorch's 0.9; the JumpReLU paper's 0).", valueName: "beta1"))
+    var adamBeta1: Float = 0.9
+
+    @Option(name: .customLong("adam-beta2"), parsing: .unconditional, help: ArgumentHelp("Adam's second-moment decay.", valueName: "beta2"))
+    var adamBeta2: Float = 0.999
+
     @Option(parsing: .unconditional, help: "Seed for the initial weights and the shuffles.")
     var seed: UInt64 = 1
 
@@ -125,7 +131,8 @@ struct TrainingOptions: ParsableArguments {
     func settings(for architecture: AutoencoderConfig.Architecture = .mirrored) throws -> TrainingSettings {
         let epsilon = adamEpsilon ?? AdamSettings.defaultEpsilon(for: architecture)
         let s = TrainingSettings(epochs: epochs, batchSize: batchSize,
-                                 optimizer: AdamSettings(learningRate: learningRate, epsilon: epsilon), seed: seed, deadAfter: deadAfter)
+                                 optimizer: AdamSettings(learningRate: learningRate, beta1: adamBeta1, beta2: adamBeta2, epsilon: epsilon),
+                                 seed: seed, deadAfter: deadAfter)
         try s.validate()
         return s
     }
