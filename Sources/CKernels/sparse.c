@@ -152,7 +152,8 @@ SAE_KERNEL(void, sae_sparse_weight_gradients, (const struct sae_pairs *restrict 
             if (v == 0.0f) continue;   // relu's zero: no value, no gradient
             // Pair p's sample, and the row of its output gradient (AuxK's come after the main ones').
             long sample = s->samples[p];
-            long out_row = p < s->main_pairs ? sample : s->rows + sample;
+            long block = p < s->main_pairs ? (s->blocks ? s->blocks[j] : 0) : s->aux_block;
+            long out_row = block * s->rows + sample;
             const float *restrict x = s->inputs + sample * d, *restrict go = s->output_gradients + out_row * d;
             // The code gradient dz = G . W_dec[j], while W_dec[j] and G's row are in cache.
             float dv = dot(go, wd, d);
@@ -188,4 +189,24 @@ SAE_KERNEL(void, sae_subtract_row, (const float *restrict x, const float *restri
            (x, b, out, rows, d)) {
     for (long r = 0; r < rows; r++)
         for (long j = 0; j < d; j++) out[r * d + j] = x[r * d + j] - b[j];
+}
+
+SAE_KERNEL(void, sae_sparse_decode_prefixes, (const float *restrict values, const int *restrict indices, const int *restrict row_offsets, long rows, const float *restrict w, const float *restrict bias, long d, const int *restrict group_ends, long groups, float *restrict prefixes, long prefix_stride, float *restrict out),
+           (values, indices, row_offsets, rows, w, bias, d, group_ends, groups, prefixes, prefix_stride, out)) {
+    for (long r = 0; r < rows; r++) {
+        float *restrict o = out + r * d;
+        memcpy(o, bias, (size_t)d * sizeof(float));
+        long g = 0;
+        for (long t = row_offsets[r]; t < row_offsets[r + 1]; t++) {
+            long j = indices[t];
+            // Entering a later group: the prefixes of the groups passed are complete.
+            for (; j >= group_ends[g]; g++)
+                if (g < groups - 1) memcpy(prefixes + g * prefix_stride + r * d, o, (size_t)d * sizeof(float));
+            float v = values[t];
+            if (v == 0.0f) continue;
+            const float *restrict row = w + j * d;
+            for (long i = 0; i < d; i++) o[i] += v * row[i];
+        }
+        for (; g < groups - 1; g++) memcpy(prefixes + g * prefix_stride + r * d, o, (size_t)d * sizeof(float));
+    }
 }

@@ -10,7 +10,7 @@ extension AutoencoderConfig.Architecture: ExpressibleByArgument {}
 
 /// The model's shape and penalty.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k), batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a threshold) or jumprelu (a dictionary with a learned threshold per latent and an L0 penalty: --target-l0). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
+    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k), batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a threshold), jumprelu (a dictionary with a learned threshold per latent and an L0 penalty: --target-l0) or matryoshka (batchtopk whose nested groups of latents each reconstruct: --groups). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
     var architecture: AutoencoderConfig.Architecture?
 
     @Option(help: "Sparsity penalty on the code: l1, kl or none. Default: l1 (none for a topk code).")
@@ -55,11 +55,14 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("l0-coefficient"), parsing: .unconditional, help: ArgumentHelp("JumpReLU: the L0 penalty's weight (default 1 with --target-l0; required without it).", valueName: "lambda"))
     var l0Coefficient: Float?
 
+    @Option(help: ArgumentHelp("Matryoshka: the nested groups of latents, first to last, comma-separated: sizes adding up to --code (e.g. 256,768,3072) or fractions adding up to 1 (e.g. 0.0625,0.1875,0.75; the last group takes what rounding leaves).", valueName: "sizes"))
+    var groups: String?
+
     @Option(parsing: .unconditional, help: ArgumentHelp("JumpReLU: the width of the window around each threshold through which it learns (straight-through estimator).", valueName: "epsilon"))
     var bandwidth: Float = 0.001
 
     var penaltyKind: PenaltyKind {
-        penalty ?? (architecture == .batchtopk || architecture == .jumprelu || codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1)
+        penalty ?? (architecture?.selectsItsCode == true || codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1)
     }
 
     func config(inputSize: Int = 784, defaultArchitecture: AutoencoderConfig.Architecture = .mirrored) throws -> AutoencoderConfig {
@@ -89,15 +92,45 @@ struct ModelOptions: ParsableArguments {
         } else if architecture != .jumprelu, targetL0 != nil || l0Coefficient != nil {
             throw ValidationError("--target-l0 and --l0-coefficient are JumpReLU's (add --architecture jumprelu)")
         }
+        var groupSizes: [Int]?
+        if let groups {
+            guard architecture == .matryoshka else { throw ValidationError("--groups is Matryoshka's (add --architecture matryoshka)") }
+            groupSizes = try Self.groupSizes(groups, code: code)
+        }
         let activation = codeActivation
-            ?? (architecture == .batchtopk || architecture == .jumprelu ? .relu : k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
+            ?? (architecture.selectsItsCode ? .relu : k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
         let config = AutoencoderConfig(
             architecture: architecture, inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
             codeActivation: activation, topK: k, penalty: penalty, loss: loss ?? (dictionary ? .mse : .bce),
             unitNormDecoder: unitNormDecoder ?? dictionary, auxK: auxK.map { AuxK(k: $0, coefficient: auxKCoefficient) },
-            jumpReLU: jumpReLU)
+            jumpReLU: jumpReLU, groups: groupSizes)
         try config.validate()
         return config
+    }
+}
+
+extension ModelOptions {
+    /// "256,768,3072" (sizes) or "0.25,0.75" (fractions of `code`, the last group taking what
+    /// rounding leaves) as group sizes.
+    static func groupSizes(_ text: String, code: Int) throws -> [Int] {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let bad = ValidationError("--groups takes sizes adding up to --code (e.g. 256,768,3072) or fractions adding up to 1 (e.g. 0.25,0.75), got '\(text)'")
+        if parts.allSatisfy({ Int($0) != nil }) {
+            let sizes = parts.map { Int($0)! }
+            guard sizes.allSatisfy({ $0 > 0 }) else { throw bad }
+            return sizes
+        }
+        let fractions = try parts.map { part -> Double in
+            guard let f = Double(part), f > 0, f <= 1 else { throw bad }
+            return f
+        }
+        guard abs(fractions.reduce(0, +) - 1) < 1e-6 else { throw bad }
+        var sizes = fractions.dropLast().map { Int($0 * Double(code)) }
+        sizes.append(code - sizes.reduce(0, +))
+        guard sizes.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--groups \(text) leaves a group empty at --code \(code): use larger fractions or sizes")
+        }
+        return sizes
     }
 }
 

@@ -22,8 +22,9 @@ final class RunPrinter {
         switch event {
         case .training(let directory, let config, let data):
             if summary { print(config.model.summary) }
-            let what = config.model.architecture == .jumprelu ? "a jumprelu SAE (\(config.model.codeSize) latents)"
-                : config.model.architecture == .batchtopk ? "a batchtopk SAE (\(config.model.codeSize) latents, k \(config.model.topK ?? 0))" : config.model.isDictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
+            let model = config.model, name = model.architecture.rawValue
+            let what = model.architecture.takesK ? "a \(name) SAE (\(model.codeSize) latents, k \(model.topK ?? 0))"
+                : model.architecture.selectsItsCode ? "a \(name) SAE (\(model.codeSize) latents)" : config.model.isDictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
             print("Training \(what) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of \(config.data.summaryText) "
                   + "(validating on \(data.test.count)) into \(directory.path)" + suffix)
             start()

@@ -56,15 +56,16 @@ final class InteropTests: XCTestCase {
         XCTAssertTrue(analyze.stdout.contains("test FVU"), analyze.stdout)
     }
 
-    /// JumpReLU and BatchTopK export as SAELens's jumprelu (a BatchTopK with its inference threshold
-    /// for every latent), which numpy's JumpReLU reproduces; sparsify has neither.
+    /// JumpReLU, BatchTopK and Matryoshka export as SAELens's jumprelu (the last two with their
+    /// inference threshold for every latent), which numpy's JumpReLU reproduces; sparsify has none.
     func testThresholdArchitecturesExportAsJumpReLU() throws {
         let dir = temporaryDirectory(self)
         try NPY.write(sparseVectors(rows: 1500, seed: 1), rows: 1500, cols: 12, to: dir + "/train.npy")
         try NPY.write(sparseVectors(rows: 200, seed: 2), rows: 200, cols: 12, to: dir + "/x.npy")
         // BatchTopK sets its threshold from step 1,001: 85 steps an epoch here.
         for (name, options) in [("jumprelu", ["--architecture", "jumprelu", "--target-l0", "4", "--epochs", "3"]),
-                                ("batchtopk", ["--architecture", "batchtopk", "--k", "4", "--auxk", "6", "--epochs", "14"])] {
+                                ("batchtopk", ["--architecture", "batchtopk", "--k", "4", "--auxk", "6", "--epochs", "14"]),
+                                ("matryoshka", ["--architecture", "matryoshka", "--k", "4", "--groups", "12,36", "--epochs", "14"])] {
             let run = dir + "/" + name
             let train = try runSAE(["train", "--data-npy", dir + "/train.npy", "--code", "48", "--batch-size", "16", "--out", run] + options)
             XCTAssertEqual(train.status, 0, train.stderr)

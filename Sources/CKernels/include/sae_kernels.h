@@ -79,6 +79,14 @@ void sae_topk_select_among(const float *pre, const float *bias, long rows, long 
 void sae_sparse_decode(const float *values, const int *indices, const int *row_offsets, long rows, const float *w,
                        const float *bias, long d, float *out);
 
+/// `sae_sparse_decode` for nested groups of latents (Matryoshka): group g is latents
+/// group_ends[g - 1] ..< group_ends[g]; each row's pairs must come in latent order. Also writes,
+/// for g < groups - 1, the reconstruction from groups 0...g alone (bias included) to
+/// prefixes + g prefix_stride + r d; out gets the whole one.
+void sae_sparse_decode_prefixes(const float *values, const int *indices, const int *row_offsets, long rows, const float *w,
+                                const float *bias, long d, const int *group_ends, long groups, float *prefixes,
+                                long prefix_stride, float *out);
+
 /// The layout of a selection that keeps k pairs per row (TopK, AuxK), rows after rows from
 /// `first_pair`: row_offsets[r] = first_pair + r k (rows + 1 entries), and samples[r k + t] = r
 /// (samples points at pair first_pair's entry).
@@ -89,15 +97,19 @@ void sae_uniform_rows(long rows, long k, int first_pair, int *row_offsets, int *
 void sae_group_by_latent(const int *latents, long n, long c, int *offsets, int *order);
 
 /// A step's pairs: main_pairs from the code's selection (any number per sample), then AuxK's,
-/// grouped by latent. Pair p's sample is samples[p]; its output gradient is row `sample` of
-/// output_gradients (rows * 2, d), or row rows + sample for AuxK's (p >= main_pairs).
+/// grouped by latent. Pair p's sample is samples[p]; its output gradient is row `sample` of block
+/// blocks[latent] of output_gradients (block 0 when blocks is NULL), or of block aux_block for
+/// AuxK's pairs (p >= main_pairs). A block is (rows, d): dL/dx^, AuxK's dL_aux/de^, or (Matryoshka)
+/// the gradient that reaches one group's latents through every prefix they are part of.
 struct sae_pairs {
     long rows, d, main_pairs;
     const float *values;
     const int *samples;
     const int *offsets, *order;
     const float *inputs;             // (rows, d): x - b_dec
-    const float *output_gradients;   // (2 rows, d): dL/dx^, then dL_aux/de^
+    const float *output_gradients;   // (blocks, rows, d)
+    const int *blocks;               // (latents), or NULL
+    long aux_block;
 };
 
 /// For latents first..<last (all stored (latents, d)), over latent j's pairs with a value v > 0

@@ -1,3 +1,5 @@
+import CKernels
+
 /// How a dictionary SAE's sparse step chooses its code from the encoder's pre-activations, and
 /// what else that choice adds to the step: the part of an architecture that differs between TopK,
 /// BatchTopK, JumpReLU and the ones to come. Each is one file in this folder and one line in
@@ -30,9 +32,27 @@ protocol CodeSelection: AnyObject {
     /// After the weight gradients (`s.outputGradients` holds dL/dx^): adds the gradient of the
     /// selection's own tensors into `g`.
     func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>)
+    /// Blocks of (B, d) output gradients the code's pairs use (1: dL/dx^ alone), and each latent's
+    /// block (nil: all block 0): a Matryoshka SAE's latents feel every prefix they are part of.
+    var gradientBlocks: Int { get }
+    var latentBlocks: UnsafePointer<CInt>? { get }
+    /// x^ = b_dec + the pairs' decoder rows, rows 0..<b into `out` (B, d); a Matryoshka SAE also
+    /// keeps its prefixes' reconstructions.
+    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,
+                into out: UnsafeMutablePointer<Float>)
 }
 
 extension CodeSelection {
+    var gradientBlocks: Int { 1 }
+    var latentBlocks: UnsafePointer<CInt>? { nil }
+
+    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,
+                into out: UnsafeMutablePointer<Float>) {
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+            sae_sparse_decode(s.values, s.latents, s.rowOffsets + rows.lowerBound, rows.count, w, bias, d, out + rows.lowerBound * d)
+        }
+    }
+
     func trained(on s: SparseBuffers, rows b: Int, step: Int) {}
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double { 0 }
     func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {}
@@ -40,13 +60,18 @@ extension CodeSelection {
 
 /// What a selection's penalty and gradient need from the model and the step.
 struct SelectionContext {
-    /// The parameters and gradients' layout: where W_dec (c, d) is, and the selection's tensors.
+    /// The parameters and gradients' layout: where W_dec (c, d) and b_dec (d) are, and the
+    /// selection's tensors.
     let parameters: UnsafePointer<Float>
-    let decoderOffset: Int, inputSize: Int
+    let decoderOffset: Int, decoderBiasOffset: Int, inputSize: Int
     /// Where the selection's tensors start, in the parameters and in the gradients.
     let tensorsOffset: Int
     /// The batch the loss is a mean over (this rank's rows are part of it under MPI).
     let lossBatch: Int
+    /// The batch (B, d): what x^ reconstructs.
+    let input: UnsafePointer<Float>
+    /// Whether the loss keeps its gradient for backward (a training step) or only its value.
+    let keepingGradient: Bool
 }
 
 /// A tensor an architecture keeps in the model besides its layers' kernels and biases: saved with
@@ -68,6 +93,7 @@ enum CodeSelections {
         switch config.architecture {
         case .dictionary where config.codeActivation == .topk: return TopK(k: k, codeSize: c)
         case .batchtopk: return BatchTopK(k: k, codeSize: c, threshold: tensors!)
+        case .matryoshka: return Matryoshka(k: k, groupSizes: config.groups ?? [c], codeSize: c, threshold: tensors!)
         case .jumprelu: return JumpReLU(settings: config.jumpReLU ?? JumpReLUSettings(), codeSize: c, thresholds: tensors!)
         default: return nil
         }
@@ -77,8 +103,23 @@ enum CodeSelections {
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {
         switch config.architecture {
         case .batchtopk: BatchTopK.tensors
+        case .matryoshka: Matryoshka.tensors
         case .jumprelu: JumpReLU.tensors(codeSize: config.codeSize)
         default: []
         }
     }
+}
+
+/// What the rest of sae needs to know of an architecture, so that it asks here instead of naming them.
+extension AutoencoderConfig.Architecture {
+    /// Chooses its code with a selection of its own (relu'd pre-activations), not a code activation.
+    public var selectsItsCode: Bool { self == .batchtopk || self == .jumprelu || self == .matryoshka }
+    /// Takes k, the latents a sample keeps (on average over a batch).
+    public var takesK: Bool { self == .batchtopk || self == .matryoshka }
+    /// Has terms over the whole batch (a batch-wide selection, or JumpReLU's mean L0), which MPI
+    /// ranks do not yet share.
+    public var isBatchWide: Bool { self == .batchtopk || self == .jumprelu || self == .matryoshka }
+    /// Encodes at inference with one threshold for every latent (saved as SAELens saves its
+    /// own BatchTopK SAEs: a JumpReLU).
+    var hasSharedThreshold: Bool { self == .batchtopk || self == .matryoshka }
 }

@@ -33,10 +33,12 @@ public struct JumpReLUSettings: Codable, Equatable, Sendable {
 ///   gradient vanishes as θ does and freezes it (SAELens issues #494, #382; SAELens moved so too);
 /// - the L0's window is taken on the pre-activation v, not on z (dictionary_learning #55 takes it
 ///   on z, which is 0 below the threshold, so only latents just above it ever feel the penalty);
-/// - the penalty enters as its own term with the reconstruction's scale: sae's reconstruction
-///   term is a mean over B·d elements, the peers' a sum over d then a mean over B, so the penalty
-///   is divided by d too: sae's objective is theirs divided by d, the same minimum, the same λ,
-///   and no λ that stops mattering above about 1 (SAELens #719 came from mixing the two scales).
+/// - the penalty keeps its ratio to the reconstruction term: sae's reconstruction term is a mean
+///   over B·d elements, the peers' a sum over d then a mean over B, so the penalty is divided by d
+///   too: sae's objective is theirs divided by d, with the same minimum and the same λ.
+/// The thresholds' gradient is theirs alone (no weight feels the L0), so Adam, which rescales each
+/// parameter's steps, makes a λ large enough to dominate it act like any other large λ (SAELens
+/// #719): that is the method's, and `sae sweep --target-l0` is the way to a chosen L0.
 ///
 ///     sae train --data-npy acts.npy --architecture jumprelu --target-l0 32 --code 4096
 final class JumpReLU: CodeSelection {

@@ -47,9 +47,9 @@ public enum SAEExport {
         var thresholds: Safetensors.Tensor?
         if let threshold = model.stateTensors.first(where: { $0.name == "threshold" }) {
             let values = Array(model.parameters[threshold.offset..<(threshold.offset + threshold.shape.reduce(1, *))])
-            if config.architecture == .batchtopk {
+            if config.architecture.hasSharedThreshold {
                 guard values[0] >= 0 else {
-                    throw SAEError("this batchtopk SAE has no inference threshold yet (it is set from training step 1,001 on): train it longer before exporting")
+                    throw SAEError("this \(config.architecture.rawValue) SAE has no inference threshold yet (it is set from training step 1,001 on): train it longer before exporting")
                 }
                 thresholds = Safetensors.Tensor(shape: [config.codeSize], values: [Float](repeating: values[0], count: config.codeSize))
             } else {

@@ -12,8 +12,10 @@
 public struct AutoencoderConfig: Codable, Equatable, Sendable {
     /// `batchtopk` is a dictionary whose batch keeps k latents per sample on average
     /// (`Architectures/BatchTopK.swift`).
-    /// `jumprelu` is a dictionary with a learned threshold per latent (`Architectures/JumpReLU.swift`).
-    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk, jumprelu }
+    /// `jumprelu` is a dictionary with a learned threshold per latent (`Architectures/JumpReLU.swift`),
+    /// `matryoshka` a batchtopk dictionary whose nested groups of latents each reconstruct
+    /// (`Architectures/Matryoshka.swift`).
+    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk, jumprelu, matryoshka }
 
     public var architecture: Architecture
     public var inputSize: Int
@@ -31,11 +33,13 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var auxK: AuxK?
     /// A jumprelu dictionary's thresholds and L0 penalty.
     public var jumpReLU: JumpReLUSettings?
+    /// A matryoshka dictionary's nested groups: their sizes, first to last, summing to codeSize.
+    public var groups: [Int]?
 
     public init(architecture: Architecture = .mirrored, inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
                 codeActivation: Activation = .relu, topK: Int? = nil, penalty: ActivityPenalty = .none,
                 loss: ReconstructionLoss = .bce, unitNormDecoder: Bool = false, auxK: AuxK? = nil,
-                jumpReLU: JumpReLUSettings? = nil) {
+                jumpReLU: JumpReLUSettings? = nil, groups: [Int]? = nil) {
         self.architecture = architecture
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
@@ -47,6 +51,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         self.unitNormDecoder = unitNormDecoder
         self.auxK = auxK
         self.jumpReLU = jumpReLU
+        self.groups = groups
     }
 
     /// A single-layer dictionary SAE: relu (or topk when `topK` is given) latents, MSE loss,
@@ -106,12 +111,20 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         } else if jumpReLU != nil {
             throw SAEError.badSetting("--target-l0", "only a jumprelu SAE takes an L0 penalty (use --architecture jumprelu)")
         }
-        if architecture == .batchtopk {
-            guard let k = topK, k >= 1, k <= codeSize else {
-                throw SAEError.badSetting("--k", "a batchtopk SAE needs 1 <= k <= code size (\(codeSize)) latents per sample on average, got \(topK.map(String.init) ?? "none")")
+        if architecture == .matryoshka {
+            guard let groups, !groups.isEmpty, groups.allSatisfy({ $0 > 0 }), groups.reduce(0, { $0 &+ $1 }) == codeSize else {
+                throw SAEError.badSetting("--groups", "a matryoshka SAE needs group sizes > 0 that add up to the code size (\(codeSize)), got \(groups.map { "\($0)" } ?? "none")")
             }
-            guard codeActivation == .relu else { throw SAEError.badSetting("--code-activation", "a batchtopk SAE's latents are relu'd, not \(codeActivation.rawValue)") }
-            guard penalty == .none else { throw SAEError.badSetting("--penalty", "a batchtopk SAE takes no penalty (its batch selection is the sparsity)") }
+        } else if groups != nil {
+            throw SAEError.badSetting("--groups", "only a matryoshka SAE has groups (use --architecture matryoshka)")
+        }
+        if architecture.takesK {
+            let name = architecture.rawValue
+            guard let k = topK, k >= 1, k <= codeSize else {
+                throw SAEError.badSetting("--k", "a \(name) SAE needs 1 <= k <= code size (\(codeSize)) latents per sample on average, got \(topK.map(String.init) ?? "none")")
+            }
+            guard codeActivation == .relu else { throw SAEError.badSetting("--code-activation", "a \(name) SAE's latents are relu'd, not \(codeActivation.rawValue)") }
+            guard penalty == .none else { throw SAEError.badSetting("--penalty", "a \(name) SAE takes no penalty (its batch selection is the sparsity)") }
         } else if codeActivation == .topk {
             guard let k = topK, k >= 1, k <= codeSize else {
                 throw SAEError.badSetting("--k", "a topk code needs 1 <= k <= code size (\(codeSize)), got \(topK.map(String.init) ?? "none")")
@@ -138,7 +151,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
             guard loss == .mse else { throw SAEError.badSetting("--loss", "a dictionary SAE has a linear output and is trained with mse") }
         }
         if let auxK {
-            guard architecture == .batchtopk || (architecture == .dictionary && codeActivation == .topk) else {
+            guard architecture.takesK || (architecture == .dictionary && codeActivation == .topk) else {
                 throw SAEError.badSetting("--auxk", "the AuxK loss needs a topk or batchtopk dictionary SAE (--k with --architecture dictionary or batchtopk)")
             }
             try auxK.validate(codeSize: codeSize)
@@ -172,7 +185,7 @@ extension AutoencoderConfig {
     private enum CodingKeys: String, CodingKey {
         case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK
         // "jumprelu" in config.json (snake case would split it: jump_re_lu).
-        case jumpReLU = "jumprelu"
+        case jumpReLU = "jumprelu", groups
     }
 
     /// Configs written before `architecture`, `unitNormDecoder` and `auxK` existed are mirrored
@@ -189,6 +202,7 @@ extension AutoencoderConfig {
                   loss: try c.decode(ReconstructionLoss.self, forKey: .loss),
                   unitNormDecoder: try c.decodeIfPresent(Bool.self, forKey: .unitNormDecoder) ?? false,
                   auxK: try c.decodeIfPresent(AuxK.self, forKey: .auxK),
-                  jumpReLU: try c.decodeIfPresent(JumpReLUSettings.self, forKey: .jumpReLU))
+                  jumpReLU: try c.decodeIfPresent(JumpReLUSettings.self, forKey: .jumpReLU),
+                  groups: try c.decodeIfPresent([Int].self, forKey: .groups))
     }
 }

@@ -48,8 +48,11 @@ final class SparseBuffers {
     var mainPairs = 0, auxPairs = 0
     /// Pairs grouped by latent: latent j's are order[offsets[j] ..< offsets[j + 1]].
     let offsets: UnsafeMutablePointer<CInt>
-    /// dL/dx^ (B, d), then AuxK's dL/de^ (B, d).
+    /// dL/dx^ (B, d) (and, for a Matryoshka SAE, its other groups' gradients: `mainBlocks` blocks of
+    /// (B, d) in all), then AuxK's dL/de^ (B, d), block `auxBlock`. A block is (b, d) for a batch of b.
     let outputGradients: UnsafeMutablePointer<Float>
+    let mainBlocks: Int
+    var auxBlock: Int { mainBlocks }
     /// AuxK: the residual e = x - x^ and its reconstruction e^: (B, d) each.
     let residual, auxReconstruction: UnsafeMutablePointer<Float>
     /// The latent ranges of the pool's parts in the weight-gradient pass: (parts + 1).
@@ -61,11 +64,11 @@ final class SparseBuffers {
     private let ints: UnsafeMutableBufferPointer<CInt>
 
     /// `mainPairs`: how many pairs the code's training selection makes at most for `capacity` rows.
-    init(capacity b: Int, inputSize d: Int, codeSize c: Int, k: Int, kAux: Int, mainPairs: Int? = nil) {
-        (self.k, self.kAux, rows) = (k, kAux, b)
+    init(capacity b: Int, inputSize d: Int, codeSize c: Int, k: Int, kAux: Int, mainPairs: Int? = nil, gradientBlocks: Int = 1) {
+        (self.k, self.kAux, rows, mainBlocks) = (k, kAux, b, gradientBlocks)
         let parts = WorkerPool.shared.parts
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
-        floats = .allocate(capacity: b * c + 4 * b * d + parts * (scratch + d))
+        floats = .allocate(capacity: b * c + (gradientBlocks + 3) * b * d + parts * (scratch + d))
         floats.initialize(repeating: 0)
         ints = .allocate(capacity: 2 * (b + 1) + (c + 1) + parts + 1)
         ints.initialize(repeating: 0)
@@ -73,7 +76,7 @@ final class SparseBuffers {
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { f += n }; return f }
         func takeInts(_ n: Int) -> UnsafeMutablePointer<CInt> { defer { i += n }; return i }
         pre = take(b * c)
-        outputGradients = take(2 * b * d)
+        outputGradients = take((gradientBlocks + 1) * b * d)
         (residual, auxReconstruction) = (take(b * d), take(b * d))
         (selectionScratch, bDecPartials) = (take(parts * scratch), take(parts * d))
         (rowOffsets, auxRowOffsets) = (takeInts(b + 1), takeInts(b + 1))
@@ -135,9 +138,7 @@ extension Autoencoder {
         let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
         // The code: the architecture's selection (TopK's per sample, BatchTopK's per batch, ...).
         selection!.select(s, bias: bEnc, rows: b, training: ws.training)
-        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
-            sae_sparse_decode(s.values, s.latents, s.rowOffsets + rows.lowerBound, rows.count, wDec, bDec, d, xHat + rows.lowerBound * d)
-        }
+        selection!.decode(s, rows: b, decoder: wDec, bias: bDec, inputSize: d, into: xHat)
         guard ws.writesDenseCode else { return }
         let code = ws.outputs[0]
         code.update(repeating: 0, count: b * c)
@@ -156,15 +157,16 @@ extension Autoencoder {
             gradient: keepingGradient ? s.outputGradients : nil, scale: scale, linear: true) * Double(scale)
         let aux = dead.map { sparseAuxLoss(ws, s, batch: b, dead: $0) } ?? 0
         // The architecture's own term (JumpReLU's L0 penalty).
-        let penalty = selection!.penalty(s, rows: b, context: selectionContext(ws, batch: b))
+        let penalty = selection!.penalty(s, rows: b, context: selectionContext(ws, batch: b, keepingGradient: keepingGradient))
         return BatchLoss(reconstruction: reconstruction, penalty: penalty, aux: aux)
     }
 
     /// What the code selection's penalty and gradient read.
-    func selectionContext(_ ws: Workspace, batch b: Int) -> SelectionContext {
+    func selectionContext(_ ws: Workspace, batch b: Int, keepingGradient: Bool = true) -> SelectionContext {
         SelectionContext(parameters: UnsafePointer(parameters.baseAddress!), decoderOffset: layers[1].kernelOffset,
-                         inputSize: config.inputSize, tensorsOffset: stateTensors.first?.offset ?? parameterCount,
-                         lossBatch: ws.lossBatch ?? b)
+                         decoderBiasOffset: layers[1].biasOffset, inputSize: config.inputSize,
+                         tensorsOffset: stateTensors.first?.offset ?? parameterCount, lossBatch: ws.lossBatch ?? b,
+                         input: UnsafePointer(ws.input), keepingGradient: keepingGradient)
     }
 
     /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its
@@ -190,7 +192,7 @@ extension Autoencoder {
         }
         let scale = settings.coefficient / Float((ws.lossBatch ?? b) * d)
         return ReconstructionLoss.mse.evaluate(logits: s.auxReconstruction, targets: s.residual, rows: b, cols: d,
-                                               gradient: s.outputGradients + b * d, scale: scale, linear: true) * Double(scale)
+                                               gradient: s.outputGradients + s.auxBlock * b * d, scale: scale, linear: true) * Double(scale)
     }
 
     // MARK: - Backward
@@ -206,7 +208,8 @@ extension Autoencoder {
         // db_dec += column sums of G (the output bias's share)
         Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d)
         var description = sae_pairs(rows: b, d: d, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
-                                    offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients)
+                                    offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients,
+                                    blocks: selection!.latentBlocks, aux_block: s.auxBlock)
         let parts = WorkerPool.shared.parts, bounds = s.partBounds
         balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
         let project: CInt = config.unitNormDecoder ? 1 : 0

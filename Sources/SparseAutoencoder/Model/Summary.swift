@@ -13,8 +13,8 @@ extension AutoencoderConfig {
             else { role = "decoder_\(i - codeLayerIndex - 1)" }
             let activation = i == shapes.count - 1 ? (hasLinearOutput ? "linear" : "sigmoid")
                 : s.activation == .topk ? "topk, k=\(topK ?? s.outputSize)"
-                : i == codeLayerIndex && architecture == .batchtopk ? "batchtopk, k=\(topK ?? s.outputSize)"
-                : i == codeLayerIndex && architecture == .jumprelu ? "jumprelu" : s.activation.rawValue
+                : i == codeLayerIndex && architecture.takesK ? "\(architecture.rawValue), k=\(topK ?? s.outputSize)"
+                : i == codeLayerIndex && architecture.selectsItsCode ? architecture.rawValue : s.activation.rawValue
             rows.append(("\(role) (Dense, \(activation))", "(None, \(s.outputSize))",
                          String(s.inputSize * s.outputSize + s.outputSize)))
         }
@@ -32,7 +32,7 @@ extension AutoencoderConfig {
         }
         let rule = String(repeating: "─", count: widths.reduce(0, +))
         let options = (unitNormDecoder ? ", unit-norm decoder" : "") + (auxK.map { ", AuxK k_aux=\($0.k)" } ?? "")
-        let name = architecture == .batchtopk || architecture == .jumprelu ? "\(architecture.rawValue) SAE\" (input centred by b_dec"
+        let name = architecture.selectsItsCode ? "\(architecture.rawValue) SAE\" (input centred by b_dec"
             : isDictionary ? "dictionary SAE\" (input centred by b_dec" : "autoencoder\" ("
         var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penaltyText), loss: \(loss.rawValue)\(options))", rule,
                    line("Layer (type)", "Output Shape", "Param #"), rule]
@@ -44,6 +44,9 @@ extension AutoencoderConfig {
 
     /// The penalty's description: JumpReLU's L0 penalty, else the activity penalty's.
     private var penaltyText: String {
+        if architecture == .matryoshka, let groups {
+            return "the smaller prefixes' losses (groups \(groups.map(String.init).joined(separator: ", ")))"
+        }
         guard architecture == .jumprelu, let j = jumpReLU else { return penalty.summaryText }
         return "L0" + (j.targetL0.map { " (lambda \(j.coefficient), target \($0)" } ?? " (lambda \(j.coefficient)") + ", bandwidth \(j.bandwidth))"
     }

@@ -88,7 +88,8 @@ final class Workspace {
         centered = dictionary ? take(capacity * d) : nil
         aux = config.auxK == nil || useSparse ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
         sparse = useSparse ? SparseBuffers(capacity: capacity, inputSize: d, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0,
-                                           mainPairs: model.selection!.trainingPairs(rows: capacity)) : nil
+                                           mainPairs: model.selection!.trainingPairs(rows: capacity),
+                                           gradientBlocks: model.selection!.gradientBlocks) : nil
     }
 
     deinit { storage.deallocate() }

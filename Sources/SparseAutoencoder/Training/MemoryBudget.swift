@@ -27,7 +27,7 @@ package enum MemoryBudget {
         let pairs = b &* ((config.topK ?? 0) &+ (config.auxK?.k ?? 0))
         // input, outputs and deltas, the centring, AuxK's or the sparse step's buffers (upper bounds)
         // (pairs: value, latent, sample and grouping order each; BatchTopK: its bucket counts per part)
-        let workspace = b &* (2 &* d &+ 2 &* widths &+ 3 &* c &+ 7 &* d) &+ 4 &* pairs &+ (config.architecture == .batchtopk ? 8 &* 32_768 : 0) &+ (config.auxK != nil ? c &* d : 0)
+        let workspace = b &* (2 &* d &+ 2 &* widths &+ 3 &* c &+ 7 &* d) &+ 4 &* pairs &+ (config.architecture.takesK ? 8 &* 32_768 : 0) &+ (config.auxK != nil ? c &* d : 0)
         return 4 &* workspace
     }
 

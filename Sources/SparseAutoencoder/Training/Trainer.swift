@@ -52,7 +52,7 @@ public final class Trainer {
 
     init(model: Autoencoder, settings: TrainingSettings, sparseStep: Bool, communicator: Communicator = .single) throws {
         try settings.validate()
-        if communicator.isDistributed && [.batchtopk, .jumprelu].contains(model.config.architecture) {
+        if communicator.isDistributed && model.config.architecture.isBatchWide {
             throw SAEError("a \(model.config.architecture.rawValue) SAE's batch-wide terms are not yet shared between MPI ranks: train it in one process (without mpirun)")
         }
         self.model = model

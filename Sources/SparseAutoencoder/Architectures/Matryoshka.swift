@@ -1,0 +1,103 @@
+import CKernels
+
+/// Matryoshka BatchTopK (Bussmann et al. 2025; dictionary_learning's `MatryoshkaBatchTopKSAE`,
+/// SAELens's `matryoshka_batchtopk`): the latents come in nested groups, and every prefix of
+/// groups (the first, the first two, ..., all) must reconstruct x on its own, so the first latents
+/// learn the broad features and later ones refine them. The code is BatchTopK's over all latents
+/// (its threshold at inference, saved and exported the same way).
+///
+/// The objective is the sum of the prefixes' losses: the whole model's reconstruction (what sae
+/// reports as the reconstruction term) plus the smaller prefixes' (the penalty term), each a
+/// mean over B·d as sae's reconstruction is. SAELens sums them so; dictionary_learning averages
+/// them with weights 1/G (its objective is sae's divided by G², and by d: the same minimum).
+/// A latent of group g feels every prefix from g on: its output gradient is
+/// H_g = G_all + sum over g <= i < last of G_i, one (B, d) block per group.
+///
+///     sae train --data-npy acts.npy --architecture matryoshka --k 32 --groups 0.0625,0.125,0.25,0.5625 --code 4096
+final class Matryoshka: CodeSelection {
+    static var tensors: [ArchitectureTensor] { BatchTopK.tensors }
+
+    let batchTopK: BatchTopK
+    /// Each group's end (cumulative sizes): group g is latents ends[g - 1] ..< ends[g].
+    let ends: [CInt]
+    /// Per latent, its block of output gradients: 0 for the last group (dL/dx^ itself), g + 1 for
+    /// group g before it.
+    private let blocks: UnsafeMutablePointer<CInt>
+    /// The prefixes' reconstructions, groups 0 ..< G - 1: (G - 1) blocks of (B, d).
+    private var prefixes: [Float] = []
+    private var prefixRows = 0
+
+    init(k: Int, groupSizes: [Int], codeSize: Int, threshold: UnsafeMutablePointer<Float>) {
+        batchTopK = BatchTopK(k: k, codeSize: codeSize, threshold: threshold)
+        var ends: [CInt] = [], total = 0
+        for size in groupSizes { total += size; ends.append(CInt(total)) }
+        self.ends = ends
+        blocks = .allocate(capacity: codeSize)
+        var g = 0
+        for j in 0..<codeSize {
+            while j >= Int(ends[g]) { g += 1 }
+            blocks[j] = g == ends.count - 1 ? 0 : CInt(g + 1)
+        }
+    }
+
+    deinit { blocks.deallocate() }
+
+    var groups: Int { ends.count }
+    var gradientBlocks: Int { groups }
+    var latentBlocks: UnsafePointer<CInt>? { UnsafePointer(blocks) }
+
+    func trainingPairs(rows: Int) -> Int { batchTopK.trainingPairs(rows: rows) }
+
+    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool) {
+        batchTopK.select(s, bias: bias, rows: b, training: training)
+    }
+
+    func trained(on s: SparseBuffers, rows b: Int, step: Int) { batchTopK.trained(on: s, rows: b, step: step) }
+
+    /// x^ and the smaller prefixes' reconstructions in one pass over each row's pairs (in latent order).
+    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,
+                into out: UnsafeMutablePointer<Float>) {
+        if prefixRows < b || prefixes.isEmpty {
+            prefixes = [Float](repeating: 0, count: max(groups - 1, 1) * s.rows * d)
+            prefixRows = s.rows
+        }
+        prefixes.withUnsafeMutableBufferPointer { p in
+            ends.withUnsafeBufferPointer { e in
+                WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+                    let r0 = rows.lowerBound
+                    sae_sparse_decode_prefixes(s.values, s.latents, s.rowOffsets + r0, rows.count, w, bias, d, e.baseAddress!, groups,
+                                               p.baseAddress! + r0 * d, b * d, out + r0 * d)
+                }
+            }
+        }
+    }
+
+    /// The smaller prefixes' losses; with the gradient, each group's block H_g (block 0, dL/dx^,
+    /// is already there).
+    func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double {
+        let d = context.inputSize, scale = 1 / Float(context.lossBatch * d), n = b * d
+        var total = 0.0
+        prefixes.withUnsafeBufferPointer { p in
+            for g in 0..<(groups - 1) {
+                let gradient = context.keepingGradient ? s.outputGradients + (g + 1) * n : nil
+                total += ReconstructionLoss.mse.evaluate(logits: p.baseAddress! + g * n, targets: context.input, rows: b, cols: d,
+                                                         gradient: gradient, scale: scale, linear: true) * Double(scale)
+            }
+        }
+        guard context.keepingGradient else { return total }
+        // Suffix sums: H_(G-2) = G_all + G_(G-2), ..., H_0 = H_1 + G_0 (block g + 1 holds group g's).
+        for g in stride(from: groups - 2, through: 0, by: -1) {
+            let (mine, next) = (s.outputGradients + (g + 1) * n, s.outputGradients + (g == groups - 2 ? 0 : g + 2) * n)
+            for i in 0..<n { mine[i] += next[i] }
+        }
+        return total
+    }
+
+    /// b_dec is in every prefix: its gradient gains the column sums of the smaller prefixes'
+    /// gradients, H_0 - G_all.
+    func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {
+        guard groups > 1 else { return }
+        let d = context.inputSize, (h0, all) = (s.outputGradients + b * d, s.outputGradients), bDec = g + context.decoderBiasOffset
+        for r in 0..<b { for i in 0..<d { bDec[i] += h0[r * d + i] - all[r * d + i] } }
+    }
+}
