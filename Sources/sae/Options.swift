@@ -10,7 +10,7 @@ extension AutoencoderConfig.Architecture: ExpressibleByArgument {}
 
 /// The model's shape and penalty.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k), batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a threshold), jumprelu (a dictionary with a learned threshold per latent and an L0 penalty: --target-l0) or matryoshka (batchtopk whose nested groups of latents each reconstruct: --groups). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
+    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k), batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a threshold), jumprelu (a dictionary with a learned threshold per latent and an L0 penalty: --target-l0), matryoshka (batchtopk whose nested groups of latents each reconstruct: --groups) or gated (gate and magnitude paths sharing the encoder, an L1 on the gates: --gate-l1). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
     var architecture: AutoencoderConfig.Architecture?
 
     @Option(help: "Sparsity penalty on the code: l1, kl or none. Default: l1 (none for a topk code).")
@@ -55,6 +55,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("l0-coefficient"), parsing: .unconditional, help: ArgumentHelp("JumpReLU: the L0 penalty's weight (default 1 with --target-l0; required without it).", valueName: "lambda"))
     var l0Coefficient: Float?
 
+    @Option(name: .customLong("gate-l1"), parsing: .unconditional, help: ArgumentHelp("Gated: the L1 weight on the open gates (default 0.1, dictionary_learning's).", valueName: "lambda"))
+    var gateL1: Float?
+
     @Option(help: ArgumentHelp("Matryoshka: the nested groups of latents, first to last, comma-separated: sizes adding up to --code (e.g. 256,768,3072) or fractions adding up to 1 (e.g. 0.0625,0.1875,0.75; the last group takes what rounding leaves).", valueName: "sizes"))
     var groups: String?
 
@@ -97,13 +100,14 @@ struct ModelOptions: ParsableArguments {
             guard architecture == .matryoshka else { throw ValidationError("--groups is Matryoshka's (add --architecture matryoshka)") }
             groupSizes = try Self.groupSizes(groups, code: code)
         }
+        if gateL1 != nil && architecture != .gated { throw ValidationError("--gate-l1 is Gated's (add --architecture gated)") }
         let activation = codeActivation
             ?? (architecture.selectsItsCode ? .relu : k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
         let config = AutoencoderConfig(
             architecture: architecture, inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
             codeActivation: activation, topK: k, penalty: penalty, loss: loss ?? (dictionary ? .mse : .bce),
             unitNormDecoder: unitNormDecoder ?? dictionary, auxK: auxK.map { AuxK(k: $0, coefficient: auxKCoefficient) },
-            jumpReLU: jumpReLU, groups: groupSizes)
+            jumpReLU: jumpReLU, groups: groupSizes, gateL1: gateL1)
         try config.validate()
         return config
     }

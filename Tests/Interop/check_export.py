@@ -39,6 +39,11 @@ def load(folder):
         assert cfg["apply_b_dec_to_input"] is True and cfg["normalize_activations"] == "none", cfg
         k = cfg["k"] if cfg["architecture"] == "topk" else None
         threshold = t["threshold"] if cfg["architecture"] == "jumprelu" else None
+        if cfg["architecture"] == "gated":
+            # (x_c W + b_gate > 0) relu(x_c W exp(r_mag) + b_mag): the gate as the "threshold"
+            # (b_gate, r_mag, b_mag), read by encode.
+            threshold = ("gated", t["b_gate"], t["r_mag"], t["b_mag"])
+            t = dict(t, b_enc=np.zeros_like(t["b_gate"]))
         w_enc, b_enc, w_dec, b_dec = t["W_enc"], t["b_enc"], t["W_dec"], t["b_dec"]
         d_in, d_sae = cfg["d_in"], cfg["d_sae"]
     except FileNotFoundError:
@@ -53,6 +58,9 @@ def load(folder):
 
 def encode(x, w_enc, b_enc, b_dec, k, threshold=None):
     pre = (x - b_dec) @ w_enc + b_enc
+    if isinstance(threshold, tuple):
+        _, b_gate, r_mag, b_mag = threshold
+        return np.where(pre + b_gate > 0, np.maximum(pre * np.exp(r_mag) + b_mag, 0), 0)
     if threshold is not None:
         # JumpReLU (SAELens): relu, zeroed where the pre-activation does not exceed the threshold.
         return np.where(pre > threshold, np.maximum(pre, 0), 0)

@@ -57,7 +57,8 @@ final class InteropTests: XCTestCase {
     }
 
     /// JumpReLU, BatchTopK and Matryoshka export as SAELens's jumprelu (the last two with their
-    /// inference threshold for every latent), which numpy's JumpReLU reproduces; sparsify has none.
+    /// inference threshold for every latent), Gated as its gated; numpy reproduces their codes;
+    /// sparsify has none of them.
     func testThresholdArchitecturesExportAsJumpReLU() throws {
         let dir = temporaryDirectory(self)
         try NPY.write(sparseVectors(rows: 1500, seed: 1), rows: 1500, cols: 12, to: dir + "/train.npy")
@@ -65,7 +66,8 @@ final class InteropTests: XCTestCase {
         // BatchTopK sets its threshold from step 1,001: 85 steps an epoch here.
         for (name, options) in [("jumprelu", ["--architecture", "jumprelu", "--target-l0", "4", "--epochs", "3"]),
                                 ("batchtopk", ["--architecture", "batchtopk", "--k", "4", "--auxk", "6", "--epochs", "14"]),
-                                ("matryoshka", ["--architecture", "matryoshka", "--k", "4", "--groups", "12,36", "--epochs", "14"])] {
+                                ("matryoshka", ["--architecture", "matryoshka", "--k", "4", "--groups", "12,36", "--epochs", "14"]),
+                                ("gated", ["--architecture", "gated", "--epochs", "3"])] {
             let run = dir + "/" + name
             let train = try runSAE(["train", "--data-npy", dir + "/train.npy", "--code", "48", "--batch-size", "16", "--out", run] + options)
             XCTAssertEqual(train.status, 0, train.stderr)
@@ -76,11 +78,12 @@ final class InteropTests: XCTestCase {
             let export = try runSAE(["export", run, "--out", run + "/saelens"])
             XCTAssertEqual(export.status, 0, export.stderr)
             let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/saelens/cfg.json"))) as! [String: Any]
-            XCTAssertEqual(cfg["architecture"] as? String, "jumprelu", name)
+            XCTAssertEqual(cfg["architecture"] as? String, name == "gated" ? "gated" : "jumprelu", name)
             let check = try runPython([Self.script, run + "/saelens", dir + "/x.npy", run + "/codes.npy", run + "/recon.npy"])
             XCTAssertEqual(check.status, 0, check.output)
             XCTAssertTrue(check.output.contains("same active latents: True"), check.output)
             assertCommandFails(try runSAE(["export", run, "--format", "sparsify", "--out", run + "/sparsify"]), mentioning: "sparsify SAEs are TopK")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/sparsify"))
         }
     }
 

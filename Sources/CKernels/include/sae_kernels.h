@@ -168,6 +168,33 @@ void sae_jump_threshold_gradient(const int *near_latents, const int *near_sample
                                  const float *w_dec, long d, const float *theta, float inv_bandwidth, float l0_step,
                                  float *g_theta);
 
+// MARK: the Gated SAE (gated.c)
+
+/// Per row of pre (rows, cols), the latents whose gate pre + b_gate is open (> 0). Returns the sum.
+long sae_gated_count(const float *pre, const float *b_gate, long rows, long cols, int *counts);
+
+/// The open latents' pairs, row r's from row_offsets[r], in latent order: value relu(scale pre +
+/// b_mag) (scale = exp(r_mag)), gate pre + b_gate, and pre itself.
+void sae_gated_fill(const float *pre, const float *b_gate, const float *scale, const float *b_mag, long rows, long cols,
+                    long first_row, const int *row_offsets, float *values, float *gates, float *pres, int *latents, int *samples);
+
+/// A Gated step's pairs, grouped by latent as `sae_pairs`; output_gradients dL/dx^ and
+/// aux_gradients dL_aux/dx^_gate are (rows, d); l1_step is the L1's gradient per open gate.
+struct sae_gated_pairs {
+    long rows, d;
+    const float *values, *pres;
+    const int *samples, *offsets, *order;
+    const float *inputs, *output_gradients, *aux_gradients;
+    float l1_step;
+};
+
+/// For latents first..<last: the gradients of W (shared, through both paths), b_gate, r_mag,
+/// b_mag and W_dec (the magnitude's), b_dec's centring share into bdec_partial, and with
+/// project_decoder the decoder rows' projection. scale: exp(r_mag) (latents).
+void sae_gated_weight_gradients(const struct sae_gated_pairs *pairs, long first, long last, const float *w_enc,
+                                const float *w_dec, const float *scale, float *g_enc, float *g_gate, float *g_rmag,
+                                float *g_bmag, float *g_dec, float *bdec_partial, int project_decoder);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,9 +40,29 @@ protocol CodeSelection: AnyObject {
     /// keeps its prefixes' reconstructions.
     func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,
                 into out: UnsafeMutablePointer<Float>)
+    /// The pairs' pass over the weights, when the architecture's latents do not come out of the
+    /// encoder as relu(pre + b_enc) (Gated's two paths): returns false to leave it to the common
+    /// pass (`sae_sparse_weight_gradients`).
+    func weightGradients(_ pass: PairsPass) -> Bool
+}
+
+/// What the pairs' pass over the weights works with: the pairs grouped by latent, the latent
+/// ranges of the pool's parts, and where the weights and their gradients are.
+struct PairsPass {
+    let s: SparseBuffers
+    let rows: Int, inputSize: Int
+    /// Part i's latents are bounds[i] ..< bounds[i + 1].
+    let bounds: UnsafePointer<CInt>
+    /// x - b_dec: (rows, d).
+    let inputs: UnsafePointer<Float>
+    let parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
+    /// W_enc's and b_enc's, W_dec's offsets; the selection's tensors' first.
+    let encoderOffset: Int, encoderBiasOffset: Int, decoderOffset: Int, tensorsOffset: Int
+    let projectDecoder: Bool
 }
 
 extension CodeSelection {
+    func weightGradients(_ pass: PairsPass) -> Bool { false }
     var gradientBlocks: Int { 1 }
     var latentBlocks: UnsafePointer<CInt>? { nil }
 
@@ -94,6 +114,7 @@ enum CodeSelections {
         case .dictionary where config.codeActivation == .topk: return TopK(k: k, codeSize: c)
         case .batchtopk: return BatchTopK(k: k, codeSize: c, threshold: tensors!)
         case .matryoshka: return Matryoshka(k: k, groupSizes: config.groups ?? [c], codeSize: c, threshold: tensors!)
+        case .gated: return Gated(l1: config.gateL1 ?? Gated.defaultL1, codeSize: c, tensors: tensors!)
         case .jumprelu: return JumpReLU(settings: config.jumpReLU ?? JumpReLUSettings(), codeSize: c, thresholds: tensors!)
         default: return nil
         }
@@ -104,6 +125,7 @@ enum CodeSelections {
         switch config.architecture {
         case .batchtopk: BatchTopK.tensors
         case .matryoshka: Matryoshka.tensors
+        case .gated: Gated.tensors(codeSize: config.codeSize)
         case .jumprelu: JumpReLU.tensors(codeSize: config.codeSize)
         default: []
         }
@@ -113,7 +135,7 @@ enum CodeSelections {
 /// What the rest of sae needs to know of an architecture, so that it asks here instead of naming them.
 extension AutoencoderConfig.Architecture {
     /// Chooses its code with a selection of its own (relu'd pre-activations), not a code activation.
-    public var selectsItsCode: Bool { self == .batchtopk || self == .jumprelu || self == .matryoshka }
+    public var selectsItsCode: Bool { self == .batchtopk || self == .jumprelu || self == .matryoshka || self == .gated }
     /// Takes k, the latents a sample keeps (on average over a batch).
     public var takesK: Bool { self == .batchtopk || self == .matryoshka }
     /// Has terms over the whole batch (a batch-wide selection, or JumpReLU's mean L0), which MPI
@@ -122,4 +144,7 @@ extension AutoencoderConfig.Architecture {
     /// Encodes at inference with one threshold for every latent (saved as SAELens saves its
     /// own BatchTopK SAEs: a JumpReLU).
     var hasSharedThreshold: Bool { self == .batchtopk || self == .matryoshka }
+    /// SAELens's name for it, and for its encoder's bias.
+    var saelensArchitecture: String { self == .gated ? "gated" : self == .dictionary ? "standard" : "jumprelu" }
+    var saelensEncoderBias: String { self == .gated ? "b_gate" : "b_enc" }
 }

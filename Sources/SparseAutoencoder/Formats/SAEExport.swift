@@ -12,7 +12,8 @@ import Foundation
 /// and x^ = z W_dec + b_dec, exactly as `Autoencoder.encode` and `reconstruct` do here. A jumprelu
 /// SAE (SAELens only) adds `threshold` (d_sae): z = relu(pre) where pre > threshold; a batchtopk
 /// SAE is saved as SAELens saves its own, as that JumpReLU with its inference threshold for
-/// every latent.
+/// every latent. A gated SAE goes out as SAELens's `gated`: W_enc, b_gate, r_mag, b_mag, W_dec,
+/// b_dec.
 ///
 ///     try SAEExport.write(model, format: .saelens, to: "export/my-sae")
 public enum SAEExport {
@@ -42,29 +43,28 @@ public enum SAEExport {
     public static func write(_ model: Autoencoder, format: Format, to directory: String, source: Source = Source(),
                              force: Bool = false) throws -> [String] {
         let config = model.config
-        // A jumprelu SAE's thresholds; a batchtopk SAE's inference threshold, the same for every
-        // latent (as SAELens saves its own batchtopk SAEs: a JumpReLU for inference).
-        var thresholds: Safetensors.Tensor?
-        if let threshold = model.stateTensors.first(where: { $0.name == "threshold" }) {
-            let values = Array(model.parameters[threshold.offset..<(threshold.offset + threshold.shape.reduce(1, *))])
-            if config.architecture.hasSharedThreshold {
+        // The architecture's own tensors, under the names SAELens gives them (a jumprelu SAE's
+        // thresholds, a gated SAE's r_mag and b_mag); a batchtopk or matryoshka SAE's inference
+        // threshold goes out for every latent (as SAELens saves its own: a JumpReLU for inference).
+        var own: [(name: String, tensor: Safetensors.Tensor)] = []
+        for tensor in model.stateTensors {
+            let values = Array(model.parameters[tensor.offset..<(tensor.offset + tensor.shape.reduce(1, *))])
+            if tensor.name == "threshold" && config.architecture.hasSharedThreshold {
                 guard values[0] >= 0 else {
                     throw SAEError("this \(config.architecture.rawValue) SAE has no inference threshold yet (it is set from training step 1,001 on): train it longer before exporting")
                 }
-                thresholds = Safetensors.Tensor(shape: [config.codeSize], values: [Float](repeating: values[0], count: config.codeSize))
+                own.append((tensor.name, Safetensors.Tensor(shape: [config.codeSize], values: [Float](repeating: values[0], count: config.codeSize))))
             } else {
-                thresholds = Safetensors.Tensor(shape: [config.codeSize], values: values)
+                own.append((tensor.name, Safetensors.Tensor(shape: tensor.shape, values: values)))
             }
         }
         guard config.isDictionary else {
             throw SAEError("only a dictionary SAE can be exported (this run is a \(config.architecture.rawValue) autoencoder with a sigmoid output); "
                 + "train one with --architecture dictionary")
         }
-        guard config.codeActivation == .relu || config.codeActivation == .topk || thresholds != nil else {
+        guard config.codeActivation == .relu || config.codeActivation == .topk else {
             throw SAEError("SAELens and sparsify SAEs have relu or topk latents; this run's are \(config.codeActivation.rawValue)")
         }
-        try UserOutput.makeDirectory(directory)
-        if FileManager.default.fileExists(atPath: directory + "/" + DirectoryLock.configFile) { try DirectoryLock(directory: directory).lock() }
         let (d, c) = (config.inputSize, config.codeSize)
         let tensors = Dictionary(uniqueKeysWithValues: model.namedTensors)
         let wEnc = tensors["layers.0.kernel"]!, bEnc = tensors["layers.0.bias"]!
@@ -76,9 +76,10 @@ public enum SAEExport {
         switch format {
         case .saelens:
             weightsFile = "sae_weights.safetensors"
-            weights = [("W_enc", wEnc), ("b_enc", bEnc), ("W_dec", wDec), ("b_dec", bDec)] + (thresholds.map { [("threshold", $0)] } ?? [])
+            let architecture = config.architecture
+            weights = [("W_enc", wEnc), (architecture.saelensEncoderBias, bEnc), ("W_dec", wDec), ("b_dec", bDec)] + own
             var fields: [String: Any] = [
-                "architecture": thresholds != nil ? "jumprelu" : k == nil ? "standard" : "topk", "d_in": d, "d_sae": c, "dtype": "float32", "device": "cpu",
+                "architecture": k != nil ? "topk" : architecture.saelensArchitecture, "d_in": d, "d_sae": c, "dtype": "float32", "device": "cpu",
                 "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
                 "activation_fn_str": k == nil ? "relu" : "topk", "activation_fn_kwargs": k.map { ["k": $0] } ?? [:],
                 "model_name": source.modelName, "hook_name": source.hookName,
@@ -88,7 +89,8 @@ public enum SAEExport {
             cfg = fields
         case .sparsify:
             guard let k else {
-                throw SAEError("sparsify SAEs are TopK; this run's latents are \(thresholds != nil ? "chosen by thresholds" : "relu") (export it as saelens)")
+                let kind = config.architecture.selectsItsCode ? "a \(config.architecture.rawValue) SAE's" : "relu"
+                throw SAEError("sparsify SAEs are TopK; this run's latents are \(kind) (export it as saelens)")
             }
             weightsFile = "sae.safetensors"
             // encoder.weight is torch.nn.Linear's (out, in): W_enc transposed.
@@ -100,6 +102,9 @@ public enum SAEExport {
                    "normalize_decoder": config.unitNormDecoder, "multi_topk": false, "skip_connection": false]
         }
         let json = try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
+        // Only now, with everything refusable refused, is the directory made.
+        try UserOutput.makeDirectory(directory)
+        if FileManager.default.fileExists(atPath: directory + "/" + DirectoryLock.configFile) { try DirectoryLock(directory: directory).lock() }
         try UserOutput.write([(weightsFile, Data(Safetensors.encode(weights, metadata: ["format": "pt"]))),
                               ("cfg.json", json + Data("\n".utf8))], into: directory, force: force)
         return [directory + "/" + weightsFile, directory + "/cfg.json"]

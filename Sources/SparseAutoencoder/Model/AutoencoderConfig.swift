@@ -15,7 +15,8 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     /// `jumprelu` is a dictionary with a learned threshold per latent (`Architectures/JumpReLU.swift`),
     /// `matryoshka` a batchtopk dictionary whose nested groups of latents each reconstruct
     /// (`Architectures/Matryoshka.swift`).
-    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk, jumprelu, matryoshka }
+    /// `gated` a dictionary whose gate and magnitude share the encoder (`Architectures/Gated.swift`).
+    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk, jumprelu, matryoshka, gated }
 
     public var architecture: Architecture
     public var inputSize: Int
@@ -35,11 +36,13 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var jumpReLU: JumpReLUSettings?
     /// A matryoshka dictionary's nested groups: their sizes, first to last, summing to codeSize.
     public var groups: [Int]?
+    /// A gated dictionary's L1 weight on its gates (nil: `Gated.defaultL1`).
+    public var gateL1: Float?
 
     public init(architecture: Architecture = .mirrored, inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
                 codeActivation: Activation = .relu, topK: Int? = nil, penalty: ActivityPenalty = .none,
                 loss: ReconstructionLoss = .bce, unitNormDecoder: Bool = false, auxK: AuxK? = nil,
-                jumpReLU: JumpReLUSettings? = nil, groups: [Int]? = nil) {
+                jumpReLU: JumpReLUSettings? = nil, groups: [Int]? = nil, gateL1: Float? = nil) {
         self.architecture = architecture
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
@@ -52,6 +55,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         self.auxK = auxK
         self.jumpReLU = jumpReLU
         self.groups = groups
+        self.gateL1 = gateL1
     }
 
     /// A single-layer dictionary SAE: relu (or topk when `topK` is given) latents, MSE loss,
@@ -117,6 +121,15 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
             }
         } else if groups != nil {
             throw SAEError.badSetting("--groups", "only a matryoshka SAE has groups (use --architecture matryoshka)")
+        }
+        if architecture == .gated {
+            guard topK == nil else { throw SAEError.badSetting("--k", "a gated SAE has no k: its gates choose (use --gate-l1)") }
+            guard codeActivation == .relu, penalty == .none else {
+                throw SAEError.badSetting("--penalty", "a gated SAE takes its L1 on the gates (--gate-l1), not --penalty or --code-activation")
+            }
+            if let l1 = gateL1, !(l1 >= 0 && l1.isFinite) { throw SAEError.badSetting("--gate-l1", "must be >= 0, got \(l1)") }
+        } else if gateL1 != nil {
+            throw SAEError.badSetting("--gate-l1", "only a gated SAE has gates (use --architecture gated)")
         }
         if architecture.takesK {
             let name = architecture.rawValue
@@ -185,7 +198,7 @@ extension AutoencoderConfig {
     private enum CodingKeys: String, CodingKey {
         case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK
         // "jumprelu" in config.json (snake case would split it: jump_re_lu).
-        case jumpReLU = "jumprelu", groups
+        case jumpReLU = "jumprelu", groups, gateL1
     }
 
     /// Configs written before `architecture`, `unitNormDecoder` and `auxK` existed are mirrored
@@ -203,6 +216,7 @@ extension AutoencoderConfig {
                   unitNormDecoder: try c.decodeIfPresent(Bool.self, forKey: .unitNormDecoder) ?? false,
                   auxK: try c.decodeIfPresent(AuxK.self, forKey: .auxK),
                   jumpReLU: try c.decodeIfPresent(JumpReLUSettings.self, forKey: .jumpReLU),
-                  groups: try c.decodeIfPresent([Int].self, forKey: .groups))
+                  groups: try c.decodeIfPresent([Int].self, forKey: .groups),
+                  gateL1: try c.decodeIfPresent(Float.self, forKey: .gateL1))
     }
 }

@@ -213,7 +213,11 @@ extension Autoencoder {
         let parts = WorkerPool.shared.parts, bounds = s.partBounds
         balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
         let project: CInt = config.unitNormDecoder ? 1 : 0
-        withUnsafePointer(to: &description) { pairsPointer in
+        let pass = PairsPass(s: s, rows: b, inputSize: d, bounds: bounds, inputs: ws.centered!, parameters: p, gradients: g,
+                             encoderOffset: encoder.kernelOffset, encoderBiasOffset: encoder.biasOffset,
+                             decoderOffset: decoder.kernelOffset, tensorsOffset: stateTensors.first?.offset ?? parameterCount,
+                             projectDecoder: config.unitNormDecoder)
+        if !selection!.weightGradients(pass) { withUnsafePointer(to: &description) { pairsPointer in
             WorkerPool.shared.run { part in
                 let partial = s.bDecPartials + part * d
                 partial.update(repeating: 0, count: d)
@@ -221,7 +225,7 @@ extension Autoencoder {
                                             g + encoder.kernelOffset, g + encoder.biasOffset, g + decoder.kernelOffset,
                                             partial, project)
             }
-        }
+        } }
         // db_dec += the centring's share, part by part in a fixed order.
         let bDec = g + decoder.biasOffset
         for part in 0..<parts {

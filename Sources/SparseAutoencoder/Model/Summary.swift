@@ -47,6 +47,7 @@ extension AutoencoderConfig {
         if architecture == .matryoshka, let groups {
             return "the smaller prefixes' losses (groups \(groups.map(String.init).joined(separator: ", ")))"
         }
+        if architecture == .gated { return "L1 of the gates (lambda \(gateL1 ?? Gated.defaultL1)) + the gates' reconstruction" }
         guard architecture == .jumprelu, let j = jumpReLU else { return penalty.summaryText }
         return "L0" + (j.targetL0.map { " (lambda \(j.coefficient), target \($0)" } ?? " (lambda \(j.coefficient)") + ", bandwidth \(j.bandwidth))"
     }

@@ -1,0 +1,124 @@
+import CKernels
+import Foundation
+
+/// The Gated SAE (Rajamanoharan et al. 2024; dictionary_learning's `GatedAutoEncoder`, SAELens's
+/// `gated`): one encoder W serves a gate, which decides whether a latent is active, and a
+/// magnitude, which decides how much. With pre = (x - b_dec) W^T:
+///
+///     π_gate = pre + b_gate                  open where > 0 (no gradient through the step)
+///     z      = relu(exp(r_mag) pre + b_mag)  where the gate is open, else 0
+///     x^     = z W_dec + b_dec
+///
+/// The L1 of relu(π_gate) (λ, `--gate-l1`) makes gates close, and an auxiliary reconstruction from
+/// the gates alone, x^_gate = relu(π_gate) W_dec + b_dec with W_dec and b_dec held fixed, gives
+/// the gate its reason to open; the magnitude gets the reconstruction's gradient. The L1 needs
+/// no decoder norms here: the decoder rows stay at unit length. All three terms are means over
+/// B·d as sae's reconstruction is (the peers': a sum over d, a mean over B: sae's objective is
+/// theirs divided by d, with the same λ).
+///
+///     sae train --data-npy acts.npy --architecture gated --gate-l1 0.1 --code 4096 --adam-beta1 0
+final class Gated: CodeSelection {
+    /// dictionary_learning's `l1_penalty`.
+    static let defaultL1: Float = 0.1
+    static func tensors(codeSize c: Int) -> [ArchitectureTensor] {
+        [ArchitectureTensor(name: "r_mag", shape: [c], trainable: true, initial: 0),
+         ArchitectureTensor(name: "b_mag", shape: [c], trainable: true, initial: 0)]
+    }
+
+    let l1: Float, codeSize: Int
+    /// r_mag then b_mag (c each), in the model's parameters.
+    let rMag: UnsafeMutablePointer<Float>
+    var bMag: UnsafeMutablePointer<Float> { rMag + codeSize }
+    /// exp(r_mag), for the step.
+    private var scale: [Float]
+    /// Per pair: the open gate's value and the pre-activation.
+    private var gates: [Float] = [], pres: [Float] = []
+    /// x^_gate and dL_aux/dx^_gate: (B, d) each.
+    private var gateReconstruction: [Float] = [], auxGradients: [Float] = []
+    private var l1Step: Float = 0
+
+    init(l1: Float, codeSize: Int, tensors: UnsafeMutablePointer<Float>) {
+        (self.l1, self.codeSize, rMag) = (l1, codeSize, tensors)
+        scale = [Float](repeating: 1, count: codeSize)
+    }
+
+    func trainingPairs(rows: Int) -> Int { rows * min(codeSize, 64) }
+
+    func select(_ s: SparseBuffers, bias bGate: UnsafePointer<Float>, rows b: Int, training: Bool) {
+        let c = codeSize
+        for j in 0..<c { scale[j] = Foundation.exp(rMag[j]) }
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+            _ = sae_gated_count(s.pre + rows.lowerBound * c, bGate, rows.count, c, s.rowOffsets + 1 + rows.lowerBound)
+        }
+        s.rowOffsets[0] = 0
+        for r in 0..<b { s.rowOffsets[r + 1] += s.rowOffsets[r] }
+        let total = Int(s.rowOffsets[b])
+        s.reservePairs(total)
+        (s.mainPairs, s.auxPairs) = (total, 0)
+        if gates.count < s.pairCapacity { (gates, pres) = ([Float](repeating: 0, count: s.pairCapacity), [Float](repeating: 0, count: s.pairCapacity)) }
+        let bMag = UnsafePointer(self.bMag)
+        scale.withUnsafeBufferPointer { sc in
+            gates.withUnsafeMutableBufferPointer { gt in
+                pres.withUnsafeMutableBufferPointer { pr in
+                    WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+                        sae_gated_fill(s.pre + rows.lowerBound * c, bGate, sc.baseAddress!, bMag, rows.count, c, rows.lowerBound,
+                                       s.rowOffsets + rows.lowerBound, s.values, gt.baseAddress!, pr.baseAddress!, s.latents, s.samples)
+                    }
+                }
+            }
+        }
+    }
+
+    /// λ times the mean L1 of the open gates, plus the gates' own reconstruction's error (its
+    /// gradient kept for the pairs' pass).
+    func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double {
+        let d = context.inputSize, n = b * d, scale = 1 / Float(context.lossBatch * d)
+        if gateReconstruction.count < n { (gateReconstruction, auxGradients) = ([Float](repeating: 0, count: n), [Float](repeating: 0, count: n)) }
+        var l1Sum: Float = 0
+        for q in 0..<s.mainPairs { l1Sum += gates[q] }
+        l1Step = l1 * scale
+        let wDec = context.parameters + context.decoderOffset, bDec = context.parameters + context.decoderBiasOffset
+        let aux = gates.withUnsafeBufferPointer { gt in
+            gateReconstruction.withUnsafeMutableBufferPointer { out in
+                auxGradients.withUnsafeMutableBufferPointer { grad -> Double in
+                    WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+                        sae_sparse_decode(gt.baseAddress!, s.latents, s.rowOffsets + rows.lowerBound, rows.count, wDec, bDec, d,
+                                          out.baseAddress! + rows.lowerBound * d)
+                    }
+                    return ReconstructionLoss.mse.evaluate(logits: out.baseAddress!, targets: context.input, rows: b, cols: d,
+                                                           gradient: context.keepingGradient ? grad.baseAddress! : nil, scale: scale,
+                                                           linear: true) * Double(scale)
+                }
+            }
+        }
+        return Double(l1 * l1Sum * scale) + aux
+    }
+
+    /// Both paths through the shared encoder, the gate's and the magnitude's tensors, and the
+    /// decoder's gradient from the magnitude alone (`sae_gated_weight_gradients`).
+    func weightGradients(_ pass: PairsPass) -> Bool {
+        let (s, c, d) = (pass.s, codeSize, pass.inputSize)
+        pres.withUnsafeBufferPointer { pr in
+            auxGradients.withUnsafeBufferPointer { aux in
+                scale.withUnsafeBufferPointer { sc in
+                    var description = sae_gated_pairs(rows: pass.rows, d: d, values: s.values, pres: pr.baseAddress!, samples: s.samples,
+                                                      offsets: s.offsets, order: s.order, inputs: pass.inputs,
+                                                      output_gradients: s.outputGradients, aux_gradients: aux.baseAddress!, l1_step: l1Step)
+                    withUnsafePointer(to: &description) { pairs in
+                        let g = pass.gradients
+                        WorkerPool.shared.run { part in
+                            let partial = s.bDecPartials + part * d
+                            partial.update(repeating: 0, count: d)
+                            sae_gated_weight_gradients(pairs, Int(pass.bounds[part]), Int(pass.bounds[part + 1]),
+                                                       pass.parameters + pass.encoderOffset, pass.parameters + pass.decoderOffset,
+                                                       sc.baseAddress!, g + pass.encoderOffset, g + pass.encoderBiasOffset,
+                                                       g + pass.tensorsOffset, g + pass.tensorsOffset + c, g + pass.decoderOffset,
+                                                       partial, pass.projectDecoder ? 1 : 0)
+                        }
+                    }
+                }
+            }
+        }
+        return true
+    }
+}
