@@ -57,8 +57,8 @@ final class InteropTests: XCTestCase {
     }
 
     /// JumpReLU, BatchTopK and Matryoshka export as SAELens's jumprelu (the last two with their
-    /// inference threshold for every latent), Gated as its gated; numpy reproduces their codes;
-    /// sparsify has none of them.
+    /// inference threshold for every latent), Gated as its gated, an L1 dictionary as its standard;
+    /// numpy reproduces their codes; sparsify has none of them.
     func testThresholdArchitecturesExportAsJumpReLU() throws {
         let dir = temporaryDirectory(self)
         try NPY.write(sparseVectors(rows: 1500, seed: 1), rows: 1500, cols: 12, to: dir + "/train.npy")
@@ -67,7 +67,8 @@ final class InteropTests: XCTestCase {
         for (name, options) in [("jumprelu", ["--architecture", "jumprelu", "--target-l0", "4", "--epochs", "3"]),
                                 ("batchtopk", ["--architecture", "batchtopk", "--k", "4", "--auxk", "6", "--epochs", "14"]),
                                 ("matryoshka", ["--architecture", "matryoshka", "--k", "4", "--groups", "12,36", "--epochs", "14"]),
-                                ("gated", ["--architecture", "gated", "--epochs", "3"])] {
+                                ("gated", ["--architecture", "gated", "--epochs", "3"]),
+                                ("standard", ["--penalty", "l1", "--l1", "1e-3", "--epochs", "2"])] {
             let run = dir + "/" + name
             let train = try runSAE(["train", "--data-npy", dir + "/train.npy", "--code", "48", "--batch-size", "16", "--out", run] + options)
             XCTAssertEqual(train.status, 0, train.stderr)
@@ -78,11 +79,12 @@ final class InteropTests: XCTestCase {
             let export = try runSAE(["export", run, "--out", run + "/saelens"])
             XCTAssertEqual(export.status, 0, export.stderr)
             let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/saelens/cfg.json"))) as! [String: Any]
-            XCTAssertEqual(cfg["architecture"] as? String, name == "gated" ? "gated" : "jumprelu", name)
+            XCTAssertEqual(cfg["architecture"] as? String, ["gated": "gated", "standard": "standard"][name] ?? "jumprelu", name)
             let check = try runPython([Self.script, run + "/saelens", dir + "/x.npy", run + "/codes.npy", run + "/recon.npy"])
             XCTAssertEqual(check.status, 0, check.output)
             XCTAssertTrue(check.output.contains("same active latents: True"), check.output)
             assertCommandFails(try runSAE(["export", run, "--format", "sparsify", "--out", run + "/sparsify"]), mentioning: "sparsify SAEs are TopK")
+            // (The standard SAE: relu latents, SAELens's "standard".)
             XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/sparsify"))
         }
     }

@@ -10,8 +10,11 @@ import CKernels
 /// (`threshold`, shape [1]; -1 until set); before it is set, inference selects as training does.
 ///
 ///     sae train --data-npy acts.npy --architecture batchtopk --k 32 --auxk 256 --code 4096
-final class BatchTopK: CodeSelection {
+final class BatchTopK: SparseArchitecture {
+    static let architecture = AutoencoderConfig.Architecture.batchtopk
+    static let traits = ArchitectureTraits(takesK: true, isBatchWide: true, hasSharedThreshold: true)
     static let tensors = [ArchitectureTensor(name: "threshold", shape: [1], trainable: false, initial: -1)]
+    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] { tensors }
     /// dictionary_learning's defaults.
     static let thresholdStartStep = 1_000, thresholdBeta: Float = 0.999
 
@@ -31,6 +34,10 @@ final class BatchTopK: CodeSelection {
         let parts = WorkerPool.shared.parts
         histograms = [UInt32](repeating: 0, count: parts * Self.buckets)
         partCounts = [Int](repeating: 0, count: parts + 1)
+    }
+
+    convenience init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) {
+        self.init(k: config.topK ?? config.codeSize, codeSize: config.codeSize, threshold: tensors!)
     }
 
     func trainingPairs(rows: Int) -> Int { rows * k }

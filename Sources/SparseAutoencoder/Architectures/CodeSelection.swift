@@ -3,16 +3,16 @@ import CKernels
 /// How a dictionary SAE's sparse step chooses its code from the encoder's pre-activations, and
 /// what else that choice adds to the step: the part of an architecture that differs between TopK,
 /// BatchTopK, JumpReLU and the ones to come. Each is one file in this folder and one line in
-/// `CodeSelections.make`.
+/// `Architectures.all`.
 ///
 /// The sparse step (`SparseTopK.swift`) computes pre = (x - b_dec) W_enc^T, asks the selection for
 /// the batch's pairs (value, latent, sample; row r's at `rowOffsets[r] ..< rowOffsets[r + 1]`, in
 /// any number), then decodes, scores and back-propagates through them alone. A pair's value is
 /// relu(pre + b_enc) and its gradient reaches pre wherever the value is positive. A selection may
-/// keep tensors of its own in the model (`CodeSelections.tensors`: BatchTopK's threshold, learned
+/// keep tensors of its own in the model (`SparseArchitecture.tensors`: BatchTopK's threshold, learned
 /// or not), add a penalty to the loss and the gradient of its own tensors.
 ///
-///     let selection = CodeSelections.make(for: config, tensors: pointer)
+///     let selection = Architectures.make(for: config, tensors: pointer)
 ///     selection.select(s, bias: bEnc, rows: b, training: true)      // s.mainPairs pairs
 ///     selection.trained(on: s, rows: b, step: adam.step)            // after the forward pass
 ///     let penalty = selection.penalty(s, rows: b, context: ws)      // in the loss
@@ -105,46 +105,70 @@ struct ArchitectureTensor {
     let initial: Float
 }
 
-/// The registry: which selection a config asks for, and the tensors it keeps.
-enum CodeSelections {
-    /// `tensors`: the first of the selection's tensors in the model's parameters.
-    static func make(for config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) -> CodeSelection? {
-        let (c, k) = (config.codeSize, config.topK ?? config.codeSize)
-        switch config.architecture {
-        case .dictionary where config.codeActivation == .topk: return TopK(k: k, codeSize: c)
-        case .batchtopk: return BatchTopK(k: k, codeSize: c, threshold: tensors!)
-        case .matryoshka: return Matryoshka(k: k, groupSizes: config.groups ?? [c], codeSize: c, threshold: tensors!)
-        case .gated: return Gated(l1: config.gateL1 ?? Gated.defaultL1, codeSize: c, tensors: tensors!)
-        case .jumprelu: return JumpReLU(settings: config.jumpReLU ?? JumpReLUSettings(), codeSize: c, thresholds: tensors!)
-        default: return nil
-        }
+/// An architecture of the sparse step, described by its own file: which config it serves, its
+/// tensors, how it is built over them, and what the rest of sae needs to know of it.
+protocol SparseArchitecture: CodeSelection {
+    /// The `--architecture` it answers to.
+    static var architecture: AutoencoderConfig.Architecture { get }
+    static var traits: ArchitectureTraits { get }
+    /// Its tensors besides the layers' kernels and biases, in order.
+    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor]
+    /// Built over the model's parameters; `tensors`: where its own start.
+    init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?)
+}
+
+extension SparseArchitecture {
+    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] { [] }
+}
+
+/// What the rest of sae asks of an architecture instead of naming it.
+struct ArchitectureTraits {
+    /// Takes k, the latents a sample keeps (on average over a batch).
+    var takesK = false
+    /// Has terms over the whole batch (a batch-wide selection, or JumpReLU's mean L0), which MPI
+    /// ranks do not yet share.
+    var isBatchWide = false
+    /// Encodes at inference with one threshold for every latent (saved as SAELens saves its own
+    /// BatchTopK SAEs: a JumpReLU).
+    var hasSharedThreshold = false
+    /// SAELens's name for it, and for its encoder's bias.
+    var saelensArchitecture = "jumprelu"
+    var saelensEncoderBias = "b_enc"
+}
+
+/// The registry: one line per architecture.
+enum Architectures {
+    static let all: [any SparseArchitecture.Type] = [TopK.self, BatchTopK.self, JumpReLU.self, Matryoshka.self, Gated.self]
+
+    /// The architecture a config asks for (a dictionary with a topk code is TopK), nil for the
+    /// dense path (the tutorial's models, relu dictionaries).
+    static func type(for config: AutoencoderConfig) -> (any SparseArchitecture.Type)? {
+        if config.architecture == .dictionary { return config.codeActivation == .topk ? TopK.self : nil }
+        return all.first { $0.architecture == config.architecture }
     }
 
-    /// The selection's tensors, in order, after the layers'.
+    static func make(for config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) -> CodeSelection? {
+        type(for: config).map { $0.init(config: config, tensors: tensors) }
+    }
+
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {
-        switch config.architecture {
-        case .batchtopk: BatchTopK.tensors
-        case .matryoshka: Matryoshka.tensors
-        case .gated: Gated.tensors(codeSize: config.codeSize)
-        case .jumprelu: JumpReLU.tensors(codeSize: config.codeSize)
-        default: []
-        }
+        type(for: config)?.tensors(for: config) ?? []
     }
 }
 
-/// What the rest of sae needs to know of an architecture, so that it asks here instead of naming them.
 extension AutoencoderConfig.Architecture {
     /// Chooses its code with a selection of its own (relu'd pre-activations), not a code activation.
-    public var selectsItsCode: Bool { self == .batchtopk || self == .jumprelu || self == .matryoshka || self == .gated }
-    /// Takes k, the latents a sample keeps (on average over a batch).
-    public var takesK: Bool { self == .batchtopk || self == .matryoshka }
-    /// Has terms over the whole batch (a batch-wide selection, or JumpReLU's mean L0), which MPI
-    /// ranks do not yet share.
-    public var isBatchWide: Bool { self == .batchtopk || self == .jumprelu || self == .matryoshka }
-    /// Encodes at inference with one threshold for every latent (saved as SAELens saves its
-    /// own BatchTopK SAEs: a JumpReLU).
-    var hasSharedThreshold: Bool { self == .batchtopk || self == .matryoshka }
-    /// SAELens's name for it, and for its encoder's bias.
-    var saelensArchitecture: String { self == .gated ? "gated" : self == .dictionary ? "standard" : "jumprelu" }
-    var saelensEncoderBias: String { self == .gated ? "b_gate" : "b_enc" }
+    public var selectsItsCode: Bool { self != .mirrored && self != .dictionary }
+    /// (A dictionary's are the standard SAE's; with a topk code it is TopK, which the export names.)
+    var traits: ArchitectureTraits {
+        guard selectsItsCode, let type = Architectures.all.first(where: { $0.architecture == self }) else {
+            return ArchitectureTraits(saelensArchitecture: "standard")
+        }
+        return type.traits
+    }
+    public var takesK: Bool { traits.takesK }
+    public var isBatchWide: Bool { traits.isBatchWide }
+    var hasSharedThreshold: Bool { traits.hasSharedThreshold }
+    var saelensArchitecture: String { traits.saelensArchitecture }
+    var saelensEncoderBias: String { traits.saelensEncoderBias }
 }

@@ -17,12 +17,14 @@ import Foundation
 /// theirs divided by d, with the same λ).
 ///
 ///     sae train --data-npy acts.npy --architecture gated --gate-l1 0.1 --code 4096 --adam-beta1 0
-final class Gated: CodeSelection {
+final class Gated: SparseArchitecture {
+    static let architecture = AutoencoderConfig.Architecture.gated
+    static let traits = ArchitectureTraits(saelensArchitecture: "gated", saelensEncoderBias: "b_gate")
     /// dictionary_learning's `l1_penalty`.
     static let defaultL1: Float = 0.1
-    static func tensors(codeSize c: Int) -> [ArchitectureTensor] {
-        [ArchitectureTensor(name: "r_mag", shape: [c], trainable: true, initial: 0),
-         ArchitectureTensor(name: "b_mag", shape: [c], trainable: true, initial: 0)]
+    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {
+        [ArchitectureTensor(name: "r_mag", shape: [config.codeSize], trainable: true, initial: 0),
+         ArchitectureTensor(name: "b_mag", shape: [config.codeSize], trainable: true, initial: 0)]
     }
 
     let l1: Float, codeSize: Int
@@ -40,6 +42,10 @@ final class Gated: CodeSelection {
     init(l1: Float, codeSize: Int, tensors: UnsafeMutablePointer<Float>) {
         (self.l1, self.codeSize, rMag) = (l1, codeSize, tensors)
         scale = [Float](repeating: 1, count: codeSize)
+    }
+
+    convenience init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) {
+        self.init(l1: config.gateL1 ?? Gated.defaultL1, codeSize: config.codeSize, tensors: tensors!)
     }
 
     func trainingPairs(rows: Int) -> Int { rows * min(codeSize, 64) }

@@ -41,9 +41,11 @@ public struct JumpReLUSettings: Codable, Equatable, Sendable {
 /// #719): that is the method's, and `sae sweep --target-l0` is the way to a chosen L0.
 ///
 ///     sae train --data-npy acts.npy --architecture jumprelu --target-l0 32 --code 4096
-final class JumpReLU: CodeSelection {
-    static func tensors(codeSize c: Int) -> [ArchitectureTensor] {
-        [ArchitectureTensor(name: "threshold", shape: [c], trainable: true, initial: 0.001)]
+final class JumpReLU: SparseArchitecture {
+    static let architecture = AutoencoderConfig.Architecture.jumprelu
+    static let traits = ArchitectureTraits(isBatchWide: true)
+    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {
+        [ArchitectureTensor(name: "threshold", shape: [config.codeSize], trainable: true, initial: 0.001)]
     }
 
     let settings: JumpReLUSettings
@@ -57,6 +59,10 @@ final class JumpReLU: CodeSelection {
 
     init(settings: JumpReLUSettings, codeSize: Int, thresholds: UnsafeMutablePointer<Float>) {
         (self.settings, self.codeSize, self.thresholds) = (settings, codeSize, thresholds)
+    }
+
+    convenience init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) {
+        self.init(settings: config.jumpReLU ?? JumpReLUSettings(), codeSize: config.codeSize, thresholds: tensors!)
     }
 
     func trainingPairs(rows: Int) -> Int { rows * min(codeSize, 64) }

@@ -14,8 +14,10 @@ import CKernels
 /// H_g = G_all + sum over g <= i < last of G_i, one (B, d) block per group.
 ///
 ///     sae train --data-npy acts.npy --architecture matryoshka --k 32 --groups 0.0625,0.125,0.25,0.5625 --code 4096
-final class Matryoshka: CodeSelection {
-    static var tensors: [ArchitectureTensor] { BatchTopK.tensors }
+final class Matryoshka: SparseArchitecture {
+    static let architecture = AutoencoderConfig.Architecture.matryoshka
+    static let traits = BatchTopK.traits
+    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] { BatchTopK.tensors }
 
     let batchTopK: BatchTopK
     /// Each group's end (cumulative sizes): group g is latents ends[g - 1] ..< ends[g].
@@ -38,6 +40,10 @@ final class Matryoshka: CodeSelection {
             while j >= Int(ends[g]) { g += 1 }
             blocks[j] = g == ends.count - 1 ? 0 : CInt(g + 1)
         }
+    }
+
+    convenience init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) {
+        self.init(k: config.topK ?? config.codeSize, groupSizes: config.groups ?? [config.codeSize], codeSize: config.codeSize, threshold: tensors!)
     }
 
     deinit { blocks.deallocate() }

@@ -2,10 +2,18 @@ import CKernels
 
 /// TopK (Gao et al. 2024; sparsify's): each sample keeps its k largest relu(pre + b_enc), in
 /// training and at inference alike; ties keep the earliest latents.
-final class TopK: CodeSelection {
+final class TopK: SparseArchitecture {
+    /// A dictionary with `--code-activation topk` (what --k gives a dictionary).
+    static let architecture = AutoencoderConfig.Architecture.dictionary
+    static let traits = ArchitectureTraits(saelensArchitecture: "topk")
+
     let k: Int, codeSize: Int
 
     init(k: Int, codeSize: Int) { (self.k, self.codeSize) = (k, codeSize) }
+
+    convenience init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) {
+        self.init(k: config.topK ?? config.codeSize, codeSize: config.codeSize)
+    }
 
     func trainingPairs(rows: Int) -> Int { rows * k }
 

@@ -64,7 +64,7 @@ public final class Autoencoder {
         // The code selection's state (BatchTopK's threshold) after the layers: saved and restored
         // with them; its gradient is always zero, so Adam leaves it as the selection sets it.
         var state: [(name: String, shape: [Int], offset: Int)] = []
-        let tensors = CodeSelections.tensors(for: config)
+        let tensors = Architectures.tensors(for: config)
         for tensor in tensors {
             state.append((tensor.name, tensor.shape, offset))
             offset += tensor.shape.reduce(1, *)
@@ -78,7 +78,7 @@ public final class Autoencoder {
         }
         parameters = p
         dictionary = DictionaryBehaviour(config: config, layers: layers, parameters: p.baseAddress!)
-        selection = CodeSelections.make(for: config, tensors: state.first.map { p.baseAddress! + $0.offset })
+        selection = Architectures.make(for: config, tensors: state.first.map { p.baseAddress! + $0.offset })
     }
 
     deinit { parameters.deallocate() }

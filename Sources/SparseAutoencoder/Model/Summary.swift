@@ -20,7 +20,7 @@ extension AutoencoderConfig {
         }
         let trainable = shapes.reduce(0) { $0 + $1.inputSize * $1.outputSize + $1.outputSize }
         // The code selection's state (BatchTopK's threshold) is kept with the weights, not trained.
-        let tensors = CodeSelections.tensors(for: self)
+        let tensors = Architectures.tensors(for: self)
         let learned = tensors.filter(\.trainable).reduce(0) { $0 + $1.shape.reduce(1, *) }
         let state = tensors.filter { !$0.trainable }.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let total = trainable + learned + state
