@@ -1,8 +1,9 @@
 // Selections that keep a number of latents per batch, not per sample (BatchTopK), and the
 // threshold selection BatchTopK (and JumpReLU) encode with at inference. The value of a latent is
-// relu(pre + bias). Positive floats order as their bit patterns do, so the batch's largest values
-// are found by counting them in 32,768 buckets of their top 16 bits (one pass, split over rows),
-// then choosing among the values of the one bucket where the count crosses the target.
+// relu(pre + bias). Positive floats order as their bit patterns do, so the batch's k-th largest
+// value is found by counting the values in 32,768 buckets of their top 16 bits, then those of the
+// one bucket where the count crosses k in 65,536 buckets of their low 16 bits: two passes, split
+// over rows (and over MPI ranks: the counts are summed), whose result is the value's exact bits.
 #include "dispatch.h"
 #include <string.h>
 
@@ -23,45 +24,48 @@ SAE_KERNEL(void, sae_batch_histogram, (const float *restrict pre, const float *r
     }
 }
 
-long sae_batch_bucket_values(const float *restrict pre, const float *restrict bias, long rows, long cols, unsigned bucket,
-                             long first_row, float *restrict values, long *restrict positions) {
-    long n = 0;
+SAE_KERNEL(void, sae_batch_histogram_low, (const float *restrict pre, const float *restrict bias, long rows, long cols, unsigned bucket, unsigned *restrict histogram),
+           (pre, bias, rows, cols, bucket, histogram)) {
     for (long r = 0; r < rows; r++) {
         const float *restrict row = pre + r * cols;
         for (long j = 0; j < cols; j++) {
             float v = row[j] + bias[j];
-            if (v > 0.0f && key_of(v) == bucket) { values[n] = v; positions[n] = (first_row + r) * cols + j; n++; }
+            unsigned bits;
+            memcpy(&bits, &v, 4);
+            if (v > 0.0f && bits >> 16 == bucket) histogram[bits & 0xFFFF]++;
         }
     }
-    return n;
 }
 
-SAE_KERNEL(long, sae_batch_count, (const float *restrict pre, const float *restrict bias, long rows, long cols, float threshold, long ties, const long *restrict tie_positions, long first_row, int *restrict counts),
-           (pre, bias, rows, cols, threshold, ties, tie_positions, first_row, counts)) {
-    long total = 0, t = 0;
+SAE_KERNEL(long, sae_batch_count, (const float *restrict pre, const float *restrict bias, long rows, long cols, float threshold, long ties, int *restrict counts),
+           (pre, bias, rows, cols, threshold, ties, counts)) {
+    long total = 0;
     for (long r = 0; r < rows; r++) {
         const float *restrict row = pre + r * cols;
-        int n = 0;
-        for (long j = 0; j < cols; j++) n += row[j] + bias[j] > threshold;
-        // The ties at the threshold that were chosen, in position order.
-        long end = (first_row + r + 1) * cols;
-        while (t < ties && tie_positions[t] < end) { n++; t++; }
-        counts[r] = n;
-        total += n;
+        int n = 0, equal = 0;
+        for (long j = 0; j < cols; j++) {
+            float v = row[j] + bias[j];
+            n += v > threshold;
+            equal += v == threshold;
+        }
+        // The values at the threshold that are kept: the first `ties`, in row order.
+        long taken = equal < ties ? equal : ties;
+        ties -= taken;
+        counts[r] = n + (int)taken;
+        total += counts[r];
     }
     return total;
 }
 
-SAE_KERNEL(void, sae_batch_fill, (const float *restrict pre, const float *restrict bias, long rows, long cols, float threshold, long ties, const long *restrict tie_positions, long first_row, const int *restrict row_offsets, float *restrict values, int *restrict latents, int *restrict samples),
-           (pre, bias, rows, cols, threshold, ties, tie_positions, first_row, row_offsets, values, latents, samples)) {
-    long t = 0;
+SAE_KERNEL(void, sae_batch_fill, (const float *restrict pre, const float *restrict bias, long rows, long cols, float threshold, long ties, long first_row, const int *restrict row_offsets, float *restrict values, int *restrict latents, int *restrict samples),
+           (pre, bias, rows, cols, threshold, ties, first_row, row_offsets, values, latents, samples)) {
     for (long r = 0; r < rows; r++) {
         const float *restrict row = pre + r * cols;
         long q = row_offsets[r];
         for (long j = 0; j < cols; j++) {
             float v = row[j] + bias[j];
             int chosen = v > threshold;
-            if (!chosen && t < ties && tie_positions[t] == (first_row + r) * cols + j) { chosen = 1; t++; }
+            if (!chosen && v == threshold && ties > 0) { chosen = 1; ties--; }
             if (chosen) { values[q] = v; latents[q] = (int)j; samples[q] = (int)(first_row + r); q++; }
         }
     }
@@ -113,4 +117,23 @@ SAE_KERNEL(void, sae_jump_threshold_gradient, (const int *restrict near_latents,
         // z = v H(v - theta): dz/dtheta = -(theta / eps) K; the L0's step H: d/dtheta = -(1 / eps) K.
         g_theta[j] += -theta[j] * inv_bandwidth * dz + l0_step;
     }
+}
+
+void sae_histogram_totals(const unsigned *restrict histograms, long parts, long buckets, double *restrict totals) {
+    for (long j = 0; j < buckets; j++) totals[j] = 0.0;
+    for (long p = 0; p < parts; p++) {
+        const unsigned *restrict h = histograms + p * buckets;
+        for (long j = 0; j < buckets; j++) totals[j] += (double)h[j];
+    }
+}
+
+long sae_histogram_crossing(const double *restrict totals, long buckets, long keep, long *restrict above) {
+    long count = 0;
+    for (long j = buckets - 1; j >= 0; j--) {
+        long here = (long)totals[j];
+        if (count + here >= keep) { *above = count; return j; }
+        count += here;
+    }
+    *above = count;
+    return -1;
 }

@@ -27,7 +27,7 @@ final class BatchTopKTests: XCTestCase {
             let s = ws.sparse!
             let bias = randomFloats(c, seed: 9, in: -0.5...0.5).map { ($0 * 4).rounded() / 4 }
             let pre = fillPre(s, rows: rows, cols: c, seed: UInt64(rows))
-            bias.withUnsafeBufferPointer { m.selection!.select(s, bias: $0.baseAddress!, rows: rows, training: true) }
+            bias.withUnsafeBufferPointer { m.selection!.select(s, bias: $0.baseAddress!, rows: rows, training: true, ranks: nil) }
             // The reference: every positive value by (value descending, position ascending).
             let values = (0..<(rows * c)).map { pre[$0] + bias[$0 % c] }
             let expected = values.indices.filter { values[$0] > 0 }
@@ -52,7 +52,7 @@ final class BatchTopKTests: XCTestCase {
         let pre = fillPre(s, rows: rows, cols: c, seed: 4)
         let bias = [Float](repeating: 0, count: c)
         (m.selection as! BatchTopK).threshold.pointee = 0.25
-        bias.withUnsafeBufferPointer { m.selection!.select(s, bias: $0.baseAddress!, rows: rows, training: false) }
+        bias.withUnsafeBufferPointer { m.selection!.select(s, bias: $0.baseAddress!, rows: rows, training: false, ranks: nil) }
         // More than k·B here: the pair arrays grow for inference.
         XCTAssertEqual(s.mainPairs, pre.filter { $0 > 0.25 }.count)
         XCTAssertGreaterThan(s.mainPairs, 3 * rows)
@@ -66,15 +66,15 @@ final class BatchTopKTests: XCTestCase {
         let s = ws.sparse!, selection = m.selection as! BatchTopK
         _ = fillPre(s, rows: rows, cols: m.config.codeSize, seed: 5)
         let bias = [Float](repeating: 0, count: m.config.codeSize)
-        bias.withUnsafeBufferPointer { selection.select(s, bias: $0.baseAddress!, rows: rows, training: true) }
+        bias.withUnsafeBufferPointer { selection.select(s, bias: $0.baseAddress!, rows: rows, training: true, ranks: nil) }
         let smallest = (0..<s.mainPairs).map { s.values[$0] }.min()!
         XCTAssertEqual(selection.threshold.pointee, -1)
-        selection.trained(on: s, rows: rows, step: 1_000)
+        selection.trained(on: s, rows: rows, step: 1_000, ranks: nil)
         XCTAssertEqual(selection.threshold.pointee, -1)
-        selection.trained(on: s, rows: rows, step: 1_001)
+        selection.trained(on: s, rows: rows, step: 1_001, ranks: nil)
         XCTAssertEqual(selection.threshold.pointee, smallest)
         selection.threshold.pointee = 1
-        selection.trained(on: s, rows: rows, step: 1_002)
+        selection.trained(on: s, rows: rows, step: 1_002, ranks: nil)
         XCTAssertEqual(selection.threshold.pointee, 0.999 + 0.001 * smallest, accuracy: 1e-6)
     }
 

@@ -180,7 +180,16 @@ final class MPITests: XCTestCase {
         // Batches of 2 over 3 ranks: one rank always has no rows (and still takes part).
         let tiny = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--k", "4", "--auxk", "8", "--dead-after", "10",
                     "--batch-size", "2", "--train-limit", "41", "--epochs", "2"]
-        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("l1", l1, [2]), ("kl", kl, [3]), ("tiny", tiny, [3])] {
+        // The batch-wide architectures: BatchTopK's selection over every rank's rows (3 ranks, one
+        // without rows in the last batch: 300 = 100 / 100 / 100, then 160 = 54 / 53 / 53 ... and
+        // batches of 2), JumpReLU's L0 over the whole batch, Matryoshka's prefixes.
+        let vectorsRun = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--batch-size", "300", "--epochs", "1"]
+        let batchTopK = vectorsRun + ["--architecture", "batchtopk", "--k", "4", "--auxk", "8", "--dead-after", "200"]
+        let jumpReLU = vectorsRun + ["--architecture", "jumprelu", "--target-l0", "4", "--bandwidth", "0.05"]
+        let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--architecture", "matryoshka", "--k", "4",
+                          "--groups", "8,24", "--batch-size", "2", "--train-limit", "41", "--epochs", "1"]
+        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("l1", l1, [2]), ("kl", kl, [3]), ("tiny", tiny, [3]),
+                                         ("batchtopk", batchTopK, [3]), ("jumprelu", jumpReLU, [2]), ("matryoshka", matryoshka, [3])] {
             let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
             XCTAssertEqual(single.status, 0, single.stderr)
             for n in ranks {

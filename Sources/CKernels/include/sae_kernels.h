@@ -133,21 +133,24 @@ void sae_normalize_rows(float *w, long rows, long d);
 /// (32,768 buckets) += 1 at v's bucket. Positive floats order as their buckets do.
 void sae_batch_histogram(const float *pre, const float *bias, long rows, long cols, unsigned *histogram);
 
-/// The positive values in `bucket`, in row-major order, with their positions ((first_row + r) *
-/// cols + j) in the whole batch; returns how many.
-long sae_batch_bucket_values(const float *pre, const float *bias, long rows, long cols, unsigned bucket, long first_row,
-                             float *values, long *positions);
+/// totals[j] = the sum over `parts` histograms (parts, buckets) of bucket j.
+void sae_histogram_totals(const unsigned *histograms, long parts, long buckets, double *totals);
 
-/// Per row, how many latents a threshold selection keeps: values above `threshold`, plus the
-/// chosen ties, the `ties` positions (ascending, whole-batch numbering) in `tie_positions`
-/// that fall in these rows (first_row is the first row's number). Returns the sum. counts: (rows)
-long sae_batch_count(const float *pre, const float *bias, long rows, long cols, float threshold, long ties,
-                     const long *tie_positions, long first_row, int *counts);
+/// The bucket where the count from the top reaches `keep`, with the count above it in *above;
+/// -1 (and the whole count) if it never does.
+long sae_histogram_crossing(const double *totals, long buckets, long keep, long *above);
+
+/// Counts the positive values of (rows, cols) whose top 16 bits are `bucket` by their low 16 bits:
+/// histogram (65,536 buckets) += 1.
+void sae_batch_histogram_low(const float *pre, const float *bias, long rows, long cols, unsigned bucket, unsigned *histogram);
+
+/// Per row, how many latents a threshold selection keeps: values above `threshold`, then values
+/// equal to it while `ties` last (in row order). Returns the sum. counts: (rows)
+long sae_batch_count(const float *pre, const float *bias, long rows, long cols, float threshold, long ties, int *counts);
 
 /// Writes the pairs `sae_batch_count` counted, row r's from row_offsets[r], in latent order.
-void sae_batch_fill(const float *pre, const float *bias, long rows, long cols, float threshold, long ties,
-                    const long *tie_positions, long first_row, const int *row_offsets, float *values, int *latents,
-                    int *samples);
+void sae_batch_fill(const float *pre, const float *bias, long rows, long cols, float threshold, long ties, long first_row,
+                    const int *row_offsets, float *values, int *latents, int *samples);
 
 /// JumpReLU's selection, per row of v = pre + bias (rows, cols) and per-latent thresholds theta:
 /// active[r] counts the latents with v > theta and v > 0 (their value is kept), near[r] those with

@@ -21,19 +21,20 @@ final class BatchTopK: SparseArchitecture {
     let k: Int, codeSize: Int
     /// θ, in the model's parameters (so that it is saved, loaded and checkpointed with them).
     let threshold: UnsafeMutablePointer<Float>
-    /// Per pool part: its counts in 32,768 buckets of the values' top 16 bits; then their sums.
-    private var histograms: [UInt32]
-    /// The values of the bucket where the count crosses k·B, with their positions, per part.
-    private var bucketValues: [Float] = [], bucketPositions: [Int] = [], scratch: [Float] = []
-    private var tiePositions: [Int] = []
-    private var partCounts: [Int]
-    private static let buckets = 1 << 15
+    /// Per pool part: its counts of the values by their top 16 bits, then (in the bucket where the
+    /// count crosses k·B) by their low 16 bits; and their sums over the parts (and ranks).
+    private var high: [UInt32], low: [UInt32], totals: [Double]
+    /// Per pool part: how many of the values equal to the cut it keeps.
+    private var tieQuota: [Int]
+    private static let highBuckets = 1 << 15, lowBuckets = 1 << 16
 
     init(k: Int, codeSize: Int, threshold: UnsafeMutablePointer<Float>) {
         (self.k, self.codeSize, self.threshold) = (k, codeSize, threshold)
         let parts = WorkerPool.shared.parts
-        histograms = [UInt32](repeating: 0, count: parts * Self.buckets)
-        partCounts = [Int](repeating: 0, count: parts + 1)
+        high = [UInt32](repeating: 0, count: parts * Self.highBuckets)
+        low = [UInt32](repeating: 0, count: parts * Self.lowBuckets)
+        totals = [Double](repeating: 0, count: Self.lowBuckets)
+        tieQuota = [Int](repeating: 0, count: parts)
     }
 
     convenience init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) {
@@ -42,20 +43,26 @@ final class BatchTopK: SparseArchitecture {
 
     func trainingPairs(rows: Int) -> Int { rows * k }
 
-    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool) {
+    /// Training (and inference before θ is set): the batch's k·B largest values, over every rank's
+    /// rows under MPI (`ranks`). Inference: the values above θ.
+    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
         if training || threshold.pointee < 0 {
-            let (cut, ties) = batchThreshold(s, bias: bias, rows: b, keep: min(k * b, b * codeSize))
-            emit(s, bias: bias, rows: b, threshold: cut, ties: ties)
+            var batch = Double(b)
+            ranks?.sum(&batch, 1)
+            let keep = min(k * Int(batch), Int(batch) * codeSize)
+            let cut = batchCut(s, bias: bias, rows: b, keep: keep, ranks: ranks)
+            emit(s, bias: bias, rows: b, threshold: cut, quota: true)
         } else {
-            emit(s, bias: bias, rows: b, threshold: threshold.pointee, ties: 0)
+            emit(s, bias: bias, rows: b, threshold: threshold.pointee, quota: false)
         }
     }
 
-    /// After a training step: θ follows the smallest value the batch kept (the pairs' minimum).
-    func trained(on s: SparseBuffers, rows b: Int, step: Int) {
-        guard step > Self.thresholdStartStep, s.mainPairs > 0 else { return }
+    /// After a training step: θ follows the smallest value the batch kept (over every rank's).
+    func trained(on s: SparseBuffers, rows b: Int, step: Int, ranks: RankCollectives?) {
+        guard step > Self.thresholdStartStep else { return }
         var smallest = Float.infinity
         for q in 0..<s.mainPairs where s.values[q] > 0 { smallest = min(smallest, s.values[q]) }
+        if let ranks { smallest = ranks.minimum(smallest) }
         if smallest == .infinity { smallest = 0 }
         let t = threshold.pointee
         threshold.pointee = t < 0 ? smallest : Self.thresholdBeta * t + (1 - Self.thresholdBeta) * smallest
@@ -63,118 +70,79 @@ final class BatchTopK: SparseArchitecture {
 
     // MARK: - The batch's k·B-th largest value
 
-    /// The value v* such that the `keep` largest positive values are those above v* and the first
-    /// `ties` values equal to v* (their positions left in `tiePositions`). With fewer positive
-    /// values than `keep`, all of them: (0, 0).
-    private func batchThreshold(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, keep: Int) -> (Float, Int) {
-        let c = codeSize, n = Self.buckets, parts = WorkerPool.shared.parts
-        // Count the positive values by bucket, part by part (a part the split leaves idle counts none).
-        histograms.withUnsafeMutableBufferPointer { h in
-            let base = h.baseAddress!
-            base.update(repeating: 0, count: parts * n)
-            WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
-                sae_batch_histogram(s.pre + rows.lowerBound * c, bias, rows.count, c, base + part * n)
-            }
-        }
-        // The bucket where the count from the top reaches `keep`.
-        var above = 0, bucket = -1
-        histograms.withUnsafeBufferPointer { h in
-            var j = n - 1
-            while j >= 0 {
-                var count = 0
-                for part in 0..<parts { count += Int(h[part * n + j]) }
-                if above + count >= keep { bucket = j; break }
-                above += count
-                j -= 1
-            }
-        }
-        guard bucket >= 0 else { return (0, 0) }
-        // Its values, in batch order (each part's rows after the previous part's, as the same split
-        // hands out the same rows), then the (keep - above)-th largest of them.
-        var total = 0
+    /// The cut v* such that the `keep` largest positive values are those above v* and the first
+    /// values equal to v* (in row order, ranks in order): leaves each part's share of those in
+    /// `tieQuota`. With fewer positive values than `keep`, all of them: 0, no ties.
+    private func batchCut(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, keep: Int, ranks: RankCollectives?) -> Float {
+        let c = codeSize, parts = WorkerPool.shared.parts, (nh, nl) = (Self.highBuckets, Self.lowBuckets)
+        for part in 0..<parts { tieQuota[part] = 0 }
+        // The top 16 bits: the bucket where the count from the top reaches `keep`.
+        count(&high, buckets: nh, rows: b) { part, r0, n, out in sae_batch_histogram(s.pre + r0 * c, bias, n, c, out) }
+        let (bucket, aboveHigh) = crossing(high, buckets: nh, keep: keep, ranks: ranks)
+        guard bucket >= 0 else { return 0 }
+        // Its low 16 bits: the value itself.
+        count(&low, buckets: nl, rows: b) { part, r0, n, out in sae_batch_histogram_low(s.pre + r0 * c, bias, n, c, UInt32(bucket), out) }
+        let (lowBits, aboveLow) = crossing(low, buckets: nl, keep: keep - aboveHigh, ranks: ranks)
+        let cut = Float(bitPattern: UInt32(bucket) << 16 | UInt32(lowBits))
+        // The ties kept: the first (keep - above) values equal to the cut, part by part, after
+        // those of the ranks before this one.
+        var ties = Double(keep - aboveHigh - aboveLow)
+        var mine = 0.0
+        for part in 0..<parts { mine += Double(low[part * nl + lowBits]) }
+        if let ranks { ties = max(0, ties - ranks.sumBefore(mine)) }
         for part in 0..<parts {
-            partCounts[part] = total
-            total += Int(histograms[part * n + bucket])
+            let here = Double(low[part * nl + lowBits]), taken = min(here, ties)
+            tieQuota[part] = Int(taken)
+            ties -= taken
         }
-        partCounts[parts] = total
-        if bucketValues.count < total {
-            bucketValues = [Float](repeating: 0, count: total)
-            bucketPositions = [Int](repeating: 0, count: total)
-            scratch = [Float](repeating: 0, count: total)
-        }
-        bucketValues.withUnsafeMutableBufferPointer { values in
-            bucketPositions.withUnsafeMutableBufferPointer { positions in
-                partCounts.withUnsafeBufferPointer { starts in
-                    WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
-                        _ = sae_batch_bucket_values(s.pre + rows.lowerBound * c, bias, rows.count, c, UInt32(bucket), rows.lowerBound,
-                                                    values.baseAddress! + starts[part], positions.baseAddress! + starts[part])
-                    }
-                }
-            }
-        }
-        let need = keep - above
-        for i in 0..<total { scratch[i] = bucketValues[i] }
-        let cut = scratch.withUnsafeMutableBufferPointer { kthLargest($0.baseAddress!, count: total, rank: need) }
-        var strictlyAbove = 0
-        for i in 0..<total where bucketValues[i] > cut { strictlyAbove += 1 }
-        tiePositions.removeAll(keepingCapacity: true)
-        for i in 0..<total where bucketValues[i] == cut && tiePositions.count < need - strictlyAbove {
-            tiePositions.append(bucketPositions[i])
-        }
-        return (cut, tiePositions.count)
+        return cut
     }
 
-    /// The `rank`-th largest (1-based) of `count` values, reordering them (quickselect).
-    private func kthLargest(_ v: UnsafeMutablePointer<Float>, count: Int, rank: Int) -> Float {
-        var (lo, hi) = (0, count - 1)
-        let target = rank - 1
-        while lo < hi {
-            let pivot = v[(lo + hi) / 2]
-            var (i, j) = (lo, hi)
-            while i <= j {
-                while v[i] > pivot { i += 1 }
-                while v[j] < pivot { j -= 1 }
-                if i <= j { (v[i], v[j]) = (v[j], v[i]); i += 1; j -= 1 }
+    /// Each part's counts into its slice of `histogram` (zeroed first: a part the split leaves
+    /// idle counts none).
+    private func count(_ histogram: inout [UInt32], buckets: Int, rows b: Int,
+                       _ body: (Int, Int, Int, UnsafeMutablePointer<UInt32>) -> Void) {
+        histogram.withUnsafeMutableBufferPointer { h in
+            let base = h.baseAddress!
+            base.update(repeating: 0, count: h.count)
+            WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
+                body(part, rows.lowerBound, rows.count, base + part * buckets)
             }
-            if target <= j { hi = j } else if target >= i { lo = i } else { break }
         }
-        return v[target]
+    }
+
+    /// The bucket where the count from the top (summed over the parts and ranks) reaches `keep`,
+    /// and the count above it; (-1, all) if it never does.
+    private func crossing(_ histogram: [UInt32], buckets n: Int, keep: Int, ranks: RankCollectives?) -> (Int, Int) {
+        totals.withUnsafeMutableBufferPointer { t in
+            sae_histogram_totals(histogram, WorkerPool.shared.parts, n, t.baseAddress!)
+            ranks?.sum(t.baseAddress!, n)
+            var above = 0
+            let bucket = sae_histogram_crossing(t.baseAddress!, n, keep, &above)
+            return (bucket, above)
+        }
     }
 
     // MARK: - Pairs
 
-    /// The pairs of every value above `threshold` and the `ties` chosen ties, row by row: counted,
-    /// laid out, then written (growing the pair arrays if an inference threshold keeps more).
-    private func emit(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, threshold: Float, ties: Int) {
+    /// The pairs of every value above `threshold` and, with `quota`, the ties each part keeps:
+    /// counted row by row, laid out, then written (growing the pair arrays if an inference
+    /// threshold keeps more than training's k·B).
+    private func emit(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, threshold: Float, quota: Bool) {
         let c = codeSize
         let counts = s.rowOffsets + 1   // row r's count lands in rowOffsets[r + 1], then the prefix sum
-        tiePositions.withUnsafeBufferPointer { tp in
-            WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
-                let (first, n) = Self.ties(tp, count: ties, from: rows.lowerBound * c, to: rows.upperBound * c)
-                _ = sae_batch_count(s.pre + rows.lowerBound * c, bias, rows.count, c, threshold, n, tp.baseAddress.map { $0 + first },
-                                    rows.lowerBound, counts + rows.lowerBound)
-            }
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
+            _ = sae_batch_count(s.pre + rows.lowerBound * c, bias, rows.count, c, threshold, quota ? tieQuota[part] : 0,
+                                counts + rows.lowerBound)
         }
         s.rowOffsets[0] = 0
         for r in 0..<b { s.rowOffsets[r + 1] += s.rowOffsets[r] }
         let total = Int(s.rowOffsets[b])
         s.reservePairs(total)
         (s.mainPairs, s.auxPairs) = (total, 0)
-        tiePositions.withUnsafeBufferPointer { tp in
-            WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
-                let (first, n) = Self.ties(tp, count: ties, from: rows.lowerBound * c, to: rows.upperBound * c)
-                sae_batch_fill(s.pre + rows.lowerBound * c, bias, rows.count, c, threshold, n, tp.baseAddress.map { $0 + first },
-                               rows.lowerBound, s.rowOffsets + rows.lowerBound, s.values, s.latents, s.samples)
-            }
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
+            sae_batch_fill(s.pre + rows.lowerBound * c, bias, rows.count, c, threshold, quota ? tieQuota[part] : 0, rows.lowerBound,
+                           s.rowOffsets + rows.lowerBound, s.values, s.latents, s.samples)
         }
-    }
-
-    /// The chosen ties whose positions fall in lo..<hi: (first index, count).
-    private static func ties(_ tp: UnsafeBufferPointer<Int>, count: Int, from lo: Int, to hi: Int) -> (Int, Int) {
-        var first = 0
-        while first < count && tp[first] < lo { first += 1 }
-        var last = first
-        while last < count && tp[last] < hi { last += 1 }
-        return (first, last - first)
     }
 }

@@ -23,10 +23,12 @@ protocol CodeSelection: AnyObject {
     func trainingPairs(rows: Int) -> Int
     /// The pairs of rows 0..<b of `s.pre` (+ `bias`), into `s` (values, latents, samples, rowOffsets
     /// and mainPairs): for a training step, or for inference (encode, validation, analysis).
-    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool)
+    /// Under MPI, a training step's batch-wide selection completes its counts over the ranks
+    /// (`ranks`; nil in one process and at inference).
+    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?)
     /// After training step `step`'s selection (0-based), with its pairs still in `s`: running
     /// statistics (BatchTopK's threshold).
-    func trained(on s: SparseBuffers, rows b: Int, step: Int)
+    func trained(on s: SparseBuffers, rows b: Int, step: Int, ranks: RankCollectives?)
     /// The selection's own term of the objective (JumpReLU's L0 penalty), for the last selection.
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double
     /// After the weight gradients (`s.outputGradients` holds dL/dx^): adds the gradient of the
@@ -73,7 +75,7 @@ extension CodeSelection {
         }
     }
 
-    func trained(on s: SparseBuffers, rows b: Int, step: Int) {}
+    func trained(on s: SparseBuffers, rows b: Int, step: Int, ranks: RankCollectives?) {}
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double { 0 }
     func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {}
 }
@@ -92,6 +94,22 @@ struct SelectionContext {
     let input: UnsafePointer<Float>
     /// Whether the loss keeps its gradient for backward (a training step) or only its value.
     let keepingGradient: Bool
+    /// A training step's sums over the MPI ranks (nil in one process, and at inference).
+    let ranks: RankCollectives?
+    /// Whether this process adds the batch-wide terms to its loss (one rank does under MPI).
+    let countsBatchTerms: Bool
+}
+
+/// The collectives a batch-wide architecture needs during a data-parallel training step: every
+/// rank calls them in the same order (a rank without rows too). A failure is kept for the
+/// trainer (`Workspace.collectiveFailure`), and the call returns its input.
+struct RankCollectives {
+    /// In place: the sum over the ranks.
+    let sum: (UnsafeMutablePointer<Double>, Int) -> Void
+    /// The sum of `value` over the ranks before this one.
+    let sumBefore: (Double) -> Double
+    /// The smallest `value` over the ranks.
+    let minimum: (Float) -> Float
 }
 
 /// A tensor an architecture keeps in the model besides its layers' kernels and biases: saved with
@@ -125,8 +143,8 @@ extension SparseArchitecture {
 struct ArchitectureTraits {
     /// Takes k, the latents a sample keeps (on average over a batch).
     var takesK = false
-    /// Has terms over the whole batch (a batch-wide selection, or JumpReLU's mean L0), which MPI
-    /// ranks do not yet share.
+    /// Has terms over the whole batch (a batch-wide selection, or JumpReLU's mean L0): under MPI
+    /// every rank takes part in them at every step, rows or not.
     var isBatchWide = false
     /// Encodes at inference with one threshold for every latent (saved as SAELens saves its own
     /// BatchTopK SAEs: a JumpReLU).

@@ -50,7 +50,7 @@ final class Gated: SparseArchitecture {
 
     func trainingPairs(rows: Int) -> Int { rows * min(codeSize, 64) }
 
-    func select(_ s: SparseBuffers, bias bGate: UnsafePointer<Float>, rows b: Int, training: Bool) {
+    func select(_ s: SparseBuffers, bias bGate: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
         let c = codeSize
         for j in 0..<c { scale[j] = Foundation.exp(rMag[j]) }
         WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in

@@ -67,7 +67,7 @@ final class JumpReLU: SparseArchitecture {
 
     func trainingPairs(rows: Int) -> Int { rows * min(codeSize, 64) }
 
-    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool) {
+    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
         let c = codeSize, half = settings.bandwidth / 2, theta = UnsafePointer(thresholds)
         if nearOffsets.count < b + 1 { nearOffsets = [CInt](repeating: 0, count: b + 1) }
         // Count per row (active into rowOffsets[r + 1], window into nearOffsets[r + 1]), lay out, fill.
@@ -108,7 +108,10 @@ final class JumpReLU: SparseArchitecture {
     /// per window entry for `addGradients`.
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double {
         let (batch, d) = (Float(context.lossBatch), Float(context.inputSize))
-        let l0 = Float(s.mainPairs) / batch, lambda = settings.coefficient
+        // Under MPI, the L0 of the whole batch: every rank's active latents (a count, exact in Double).
+        var active = Double(s.mainPairs)
+        context.ranks?.sum(&active, 1)
+        let l0 = Float(active) / batch, lambda = settings.coefficient
         let (value, slope): (Float, Float)
         if let target = settings.targetL0 {
             (value, slope) = (lambda * (l0 / target - 1) * (l0 / target - 1), 2 * lambda * (l0 / target - 1) / target)
@@ -117,7 +120,7 @@ final class JumpReLU: SparseArchitecture {
         }
         // dL0/dθ_j = (1 / B) sum over the window of -(1 / ε).
         l0Step = -slope / d / (settings.bandwidth * batch)
-        return Double(value / d)
+        return context.countsBatchTerms ? Double(value / d) : 0
     }
 
     func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {

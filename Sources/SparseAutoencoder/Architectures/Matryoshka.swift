@@ -54,11 +54,13 @@ final class Matryoshka: SparseArchitecture {
 
     func trainingPairs(rows: Int) -> Int { batchTopK.trainingPairs(rows: rows) }
 
-    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool) {
-        batchTopK.select(s, bias: bias, rows: b, training: training)
+    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
+        batchTopK.select(s, bias: bias, rows: b, training: training, ranks: ranks)
     }
 
-    func trained(on s: SparseBuffers, rows b: Int, step: Int) { batchTopK.trained(on: s, rows: b, step: step) }
+    func trained(on s: SparseBuffers, rows b: Int, step: Int, ranks: RankCollectives?) {
+        batchTopK.trained(on: s, rows: b, step: step, ranks: ranks)
+    }
 
     /// x^ and the smaller prefixes' reconstructions in one pass over each row's pairs (in latent order).
     func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,

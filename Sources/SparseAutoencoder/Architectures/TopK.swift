@@ -17,7 +17,7 @@ final class TopK: SparseArchitecture {
 
     func trainingPairs(rows: Int) -> Int { rows * k }
 
-    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool) {
+    func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
         let (c, k) = (codeSize, self.k), scratch = SparseBuffers.selectionScratchSize(codeSize: c)
         sae_uniform_rows(b, k, 0, s.rowOffsets, s.samples)
         (s.mainPairs, s.auxPairs) = (b * k, 0)

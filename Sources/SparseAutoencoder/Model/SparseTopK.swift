@@ -133,11 +133,12 @@ extension Autoencoder {
         let (encoder, decoder) = (layers[0], layers[1])
         dictionary!.center(ws.input, into: ws.centered!, rows: b)
         // pre: (B, c) = xc (B, d) x W_enc^T (d, c)
-        BLAS.gemm(false, true, m: b, n: c, k: d, a: ws.centered!, lda: d, b: p + encoder.kernelOffset, ldb: d, c: s.pre, ldc: c)
+        // (A rank without rows in a batch-wide architecture's step still takes part in its selection.)
+        if b > 0 { BLAS.gemm(false, true, m: b, n: c, k: d, a: ws.centered!, lda: d, b: p + encoder.kernelOffset, ldb: d, c: s.pre, ldc: c) }
         let bEnc = UnsafePointer(p + encoder.biasOffset), wDec = UnsafePointer(p + decoder.kernelOffset)
         let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
         // The code: the architecture's selection (TopK's per sample, BatchTopK's per batch, ...).
-        selection!.select(s, bias: bEnc, rows: b, training: ws.training)
+        selection!.select(s, bias: bEnc, rows: b, training: ws.training, ranks: ws.training ? ws.collectives : nil)
         selection!.decode(s, rows: b, decoder: wDec, bias: bDec, inputSize: d, into: xHat)
         guard ws.writesDenseCode else { return }
         let code = ws.outputs[0]
@@ -166,7 +167,8 @@ extension Autoencoder {
         SelectionContext(parameters: UnsafePointer(parameters.baseAddress!), decoderOffset: layers[1].kernelOffset,
                          decoderBiasOffset: layers[1].biasOffset, inputSize: config.inputSize,
                          tensorsOffset: stateTensors.first?.offset ?? parameterCount, lossBatch: ws.lossBatch ?? b,
-                         input: UnsafePointer(ws.input), keepingGradient: keepingGradient)
+                         input: UnsafePointer(ws.input), keepingGradient: keepingGradient,
+                         ranks: ws.training ? ws.collectives : nil, countsBatchTerms: ws.countsBatchTerms || !ws.training)
     }
 
     /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its
@@ -206,7 +208,7 @@ extension Autoencoder {
         let wDec = p + decoder.kernelOffset, pairs = s.mainPairs + s.auxPairs
         sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
         // db_dec += column sums of G (the output bias's share)
-        Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d)
+        if b > 0 { Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d) }
         var description = sae_pairs(rows: b, d: d, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
                                     offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients,
                                     blocks: selection!.latentBlocks, aux_block: s.auxBlock)

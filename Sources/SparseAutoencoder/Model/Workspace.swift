@@ -34,6 +34,8 @@ final class Workspace {
     /// Whether the batch is a training step's (the trainer sets it around one): a code selection
     /// may choose differently in training than at inference (BatchTopK).
     var training = false
+    /// A training step's sums over the MPI ranks for batch-wide architectures (nil: one process).
+    var collectives: RankCollectives?
     var collectiveFailure: Error?
     private let storage: UnsafeMutableBufferPointer<Float>
 

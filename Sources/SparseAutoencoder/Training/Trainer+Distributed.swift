@@ -20,6 +20,19 @@ extension Trainer {
     /// Wires a new workspace's penalty sums to the other ranks.
     func prepareForRanks(_ ws: Workspace) {
         ws.countsBatchTerms = communicator.isRoot
+        let failed = { [unowned ws] (error: Error) in if ws.collectiveFailure == nil { ws.collectiveFailure = error } }
+        ws.collectives = RankCollectives(
+            sum: { [communicator] buffer, count in
+                do { try communicator.allReduce(buffer, count: count) } catch { failed(error) }
+            },
+            sumBefore: { [communicator] value in
+                do { return try communicator.gather([value]).prefix(communicator.rank).reduce(0) { $0 + $1[0] } } catch { failed(error); return 0 }
+            },
+            minimum: { [communicator] value in
+                var v = value
+                do { try communicator.allReduce(&v, count: 1, .min) } catch { failed(error) }
+                return v
+            })
         ws.sumAcrossRanks = { [communicator, unowned ws] buffer, count in
             do {
                 try communicator.allReduce(buffer, count: count)
@@ -43,7 +56,7 @@ extension Trainer {
     func lossAndBackwardOverRanks(_ ws: Workspace, rows b: Int, batch total: Int, timer: PhaseTimer?) throws -> Autoencoder.BatchLoss {
         ws.lossBatch = total
         defer { ws.lossBatch = nil }
-        if b > 0 {
+        if b > 0 || model.config.architecture.isBatchWide {
             let loss = lossAndBackward(ws, rows: b, timer: timer)
             if let failure = ws.collectiveFailure { throw failure }
             return loss
@@ -72,11 +85,14 @@ extension Trainer {
     }
 
     /// The validation loss, each rank evaluating a contiguous share: whole batches of the batch
-    /// size for the KL penalty (its value depends on the batch), else an equal share of the rows.
+    /// size where the loss of a sample depends on its batch (the KL penalty's means, a batch-wide
+    /// selection or penalty), else an equal share of the rows.
     func validationLossOverRanks(_ data: Dataset) throws -> Double {
         let n = data.count, batch = settings.batchSize
         let rows: Range<Int>, size: Int
-        if case .kl = model.config.penalty {
+        let perBatch: Bool
+        if case .kl = model.config.penalty { perBatch = true } else { perBatch = model.config.architecture.isBatchWide }
+        if perBatch {
             let mine = communicator.slice(of: (n + batch - 1) / batch)
             (rows, size) = (min(mine.lowerBound * batch, n)..<min(mine.upperBound * batch, n), batch)
         } else {

@@ -52,9 +52,6 @@ public final class Trainer {
 
     init(model: Autoencoder, settings: TrainingSettings, sparseStep: Bool, communicator: Communicator = .single) throws {
         try settings.validate()
-        if communicator.isDistributed && model.config.architecture.isBatchWide {
-            throw SAEError("a \(model.config.architecture.rawValue) SAE's batch-wide terms are not yet shared between MPI ranks: train it in one process (without mpirun)")
-        }
         self.model = model
         self.settings = settings
         self.sparseStep = sparseStep
@@ -187,9 +184,12 @@ public final class Trainer {
         timer?.mark(.data)
         ws.training = true
         defer { ws.training = false }
-        if b > 0 {
+        // Under MPI, a batch-wide architecture's selection is collective: a rank without rows in
+        // this batch (a short last batch over many ranks) takes part too.
+        let batchWide = communicator.isDistributed && model.config.architecture.isBatchWide
+        if b > 0 || batchWide {
             model.forward(ws, batch: b)
-            if let s = ws.sparse { model.selection?.trained(on: s, rows: b, step: optimizer.step) }
+            if let s = ws.sparse { model.selection?.trained(on: s, rows: b, step: optimizer.step, ranks: ws.collectives) }
         }
         if communicator.isDistributed {
             try recordFiringOverRanks(ws, rows: b, offset: offset, batch: total)
