@@ -63,14 +63,16 @@ final class InteropTests: XCTestCase {
         let dir = temporaryDirectory(self)
         try NPY.write(sparseVectors(rows: 1500, seed: 1), rows: 1500, cols: 12, to: dir + "/train.npy")
         try NPY.write(sparseVectors(rows: 200, seed: 2), rows: 200, cols: 12, to: dir + "/x.npy")
-        // BatchTopK sets its threshold from step 1,001: 85 steps an epoch here.
+        // BatchTopK sets its threshold from step 1,001 (0-based): batches of 4 give 338 steps an
+        // epoch here, 1,014 in 3.
         for (name, options) in [("jumprelu", ["--architecture", "jumprelu", "--target-l0", "4", "--epochs", "3"]),
-                                ("batchtopk", ["--architecture", "batchtopk", "--k", "4", "--auxk", "6", "--epochs", "14"]),
-                                ("matryoshka", ["--architecture", "matryoshka", "--k", "4", "--groups", "12,36", "--epochs", "14"]),
+                                ("batchtopk", ["--architecture", "batchtopk", "--k", "4", "--auxk", "6", "--epochs", "3", "--batch-size", "4"]),
+                                ("matryoshka", ["--architecture", "matryoshka", "--k", "4", "--groups", "12,36", "--epochs", "3", "--batch-size", "4"]),
                                 ("gated", ["--architecture", "gated", "--epochs", "3"]),
                                 ("standard", ["--penalty", "l1", "--l1", "1e-3", "--epochs", "2"])] {
             let run = dir + "/" + name
-            let train = try runSAE(["train", "--data-npy", dir + "/train.npy", "--code", "48", "--batch-size", "16", "--out", run] + options)
+            let train = try runSAE(["train", "--data-npy", dir + "/train.npy", "--code", "48", "--out", run]
+                                   + (options.contains("--batch-size") ? options : options + ["--batch-size", "16"]))
             XCTAssertEqual(train.status, 0, train.stderr)
             let encode = try runSAE(["encode", run, "--npy", dir + "/x.npy", "--out", run + "/codes.npy"])
             XCTAssertEqual(encode.status, 0, encode.stderr)
