@@ -17,14 +17,21 @@ struct SweepCommand: ParsableCommand {
               sae sweep --penalty l1 --l1 1e-6,1e-5,1e-4,1e-3 --out runs/sweep-l1
               sae sweep --penalty kl --rho 0.01,0.05 --beta 1,3 --out runs/sweep-kl
               sae sweep --penalty none --k 8,16,32 --out runs/sweep-topk
+            On your vectors (--data-npy), a sweep compares dictionary SAE architectures: each of \
+            --architecture at each --k (TopK, BatchTopK, Matryoshka's k; JumpReLU's target L0) or \
+            --l1 (Gated's gates, the standard L1 SAE), on the same vectors, FVU against L0:
+              sae sweep --data-npy acts.npy --val-npy val.npy --code 4096 --architecture topk,batchtopk,jumprelu,gated \
+                --k 16,32,64 --l1 0.03,0.1,0.3 --out runs/architectures
             """)
 
     @Option(help: "l1, kl, or none (with --k: TopK settings only).") var penalty: PenaltyKind = .l1
-    @Option(name: .customLong("l1"), help: ArgumentHelp("L1 strengths, comma-separated.", valueName: "list")) var lambdas = "1e-6,1e-5,1e-4,1e-3"
+    @Option(name: .customLong("l1"), help: ArgumentHelp("L1 strengths, comma-separated (default 1e-6,1e-5,1e-4,1e-3; with --data-npy: Gated's and the standard SAE's, default 0.03,0.1,0.3).", valueName: "list")) var lambdas: String?
     @Option(help: ArgumentHelp("KL targets, comma-separated.", valueName: "list")) var rho = "0.05"
     @Option(help: ArgumentHelp("KL weights, comma-separated.", valueName: "list")) var beta = "3"
     @Option(help: ArgumentHelp("Code sizes, comma-separated.", valueName: "list")) var code = "64"
-    @Option(help: ArgumentHelp("TopK settings: units kept per sample, comma-separated (a topk code, no penalty).", valueName: "list")) var k: String?
+    @Option(help: ArgumentHelp("TopK settings: units kept per sample, comma-separated (a topk code, no penalty); with --data-npy, each k-taking architecture's k and JumpReLU's target L0.", valueName: "list")) var k: String?
+    @Option(help: ArgumentHelp("With --data-npy: the architectures to compare, comma-separated: \(Sweep.sweptArchitectures.joined(separator: ", ")).", valueName: "list")) var architecture: String?
+    @Option(help: ArgumentHelp("With --data-npy: Matryoshka's group fractions.", valueName: "list")) var groups = "0.0625,0.1875,0.75"
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @Option(help: ArgumentHelp("Directory for the runs and the sweep report.", valueName: "dir")) var out = "runs/sweep"
@@ -38,15 +45,16 @@ struct SweepCommand: ParsableCommand {
         }
         let codes: [Int] = try list(code, "--code")
         let ks: [Int] = try k.map { try list($0, "--k") } ?? []
+        if !dataOptions.dataNpy.isEmpty { return try sweepArchitectures(ks: ks, codes: codes, l1s: try list(lambdas ?? "0.03,0.1,0.3", "--l1")) }
+        if architecture != nil { throw ValidationError("--architecture compares dictionary SAEs on your vectors: give --data-npy") }
         let settings: [Sweep.Setting]
         switch penalty {
         case .kl: settings = Sweep.grid(rhos: try list(rho, "--rho"), betas: try list(beta, "--beta"), ks: ks, codeSizes: codes)
-        case .l1: settings = Sweep.grid(lambdas: try list(lambdas, "--l1"), ks: ks, codeSizes: codes)
+        case .l1: settings = Sweep.grid(lambdas: try list(lambdas ?? "1e-6,1e-5,1e-4,1e-3", "--l1"), ks: ks, codeSizes: codes)
         case .none: settings = Sweep.grid(ks: ks, codeSizes: codes)
         }
         // Check every setting before training any.
         let configs = try Sweep.configs(settings, training: try training.settings(), trainLimit: dataOptions.trainLimit)
-        guard dataOptions.dataNpy.isEmpty else { throw ValidationError("sweeps run the tutorial's models on Fashion-MNIST; --data-npy is for `sae train`") }
         let data = try dataOptions.load()
         print("Linear probe on raw pixels (the baseline)...")
         let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)
@@ -64,10 +72,47 @@ struct SweepCommand: ParsableCommand {
                 }
             }
         }
+        try report(sweep)
+        print(String(format: "Linear probe on raw pixels: %.1f%%", pixels * 100))
+    }
+
+    /// An architecture sweep on the user's vectors: one dictionary SAE per architecture and setting.
+    private func sweepArchitectures(ks: [Int], codes: [Int], l1s: [Float]) throws {
+        guard codes.count == 1, let codeSize = codes.first else { throw ValidationError("an architecture sweep takes one --code") }
+        let names = (architecture ?? "topk,batchtopk,jumprelu").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !ks.isEmpty || names.allSatisfy({ $0 == "gated" || $0 == "standard" }) else {
+            throw ValidationError("give the k's (and JumpReLU's target L0s) to sweep: --k 16,32,64")
+        }
+        let fractions = try groups.split(separator: ",").map { part -> Double in
+            guard let f = Double(part.trimmingCharacters(in: .whitespaces)), f > 0, f <= 1 else { throw ValidationError("--groups takes fractions adding up to 1, got '\(groups)'") }
+            return f
+        }
+        guard abs(fractions.reduce(0, +) - 1) < 1e-6 else { throw ValidationError("--groups takes fractions adding up to 1, got '\(groups)'") }
+        let settings = try Sweep.dictionaryGrid(architectures: names, ks: ks, l1s: l1s, groups: fractions, codeSize: codeSize)
+        let data = try dataOptions.load()
+        let configs = try Sweep.configs(settings, training: try training.settings(for: .dictionary), data: try dataOptions.settings(),
+                                        inputSize: data.train.featureCount)
+        let printer = RunPrinter()
+        let sweep = try reportingInterruption {
+            try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: nil, out: out, shouldStop: stopRequested) { event in
+                switch event {
+                case .setting(let index, let count, let name): print("\n[\(index)/\(count)] \(name)")
+                case .trainsBeside(let stored, let differences, let fresh):
+                    print("\(stored.path) was trained with other settings (\(differences.joined(separator: ", "))); this one goes to \(fresh.path)")
+                case .skipped: print("already finished with these settings; skipped")
+                case .resuming(let run): print("Resuming \(run.path) from its checkpoint")
+                case .run(.resuming): printer.start()
+                case .run(let event): printer.handle(event)
+                }
+            }
+        }
+        try report(sweep)
+    }
+
+    private func report(_ sweep: Sweep) throws {
         try sweep.write(to: out)
         print("\n" + sweep.table)
         if let pick = sweep.recommendation() { print("\nRecommended: " + pick.reason) }
-        print(String(format: "Linear probe on raw pixels: %.1f%%", pixels * 100))
         print("Wrote \(out)/sweep.html, sweep.md, pareto_l0.svg, pareto_mean_activation.svg")
     }
 }

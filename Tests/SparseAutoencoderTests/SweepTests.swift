@@ -142,4 +142,42 @@ final class SweepTests: XCTestCase {
         }
         XCTAssertEqual(directories.sorted(), ["l1_0.001", "none", "none-2"])
     }
+
+    /// On vectors, a sweep compares the dictionary architectures: one run per architecture and
+    /// setting, FVU against L0 in the table and the chart, each run trained as `sae train` would.
+    func testArchitectureSweepOnVectors() throws {
+        let dir = temporaryDirectory(self)
+        var rng = SeededGenerator(seed: 3)
+        let directions = randomFloats(30 * 10, seed: 4)
+        func vectors(_ rows: Int) -> [Float] {
+            var x = [Float](repeating: 0, count: rows * 10)
+            for r in 0..<rows {
+                for _ in 0..<3 {
+                    let a = Int(rng.next() % 30), s = rng.nextUnitFloat()
+                    for j in 0..<10 { x[r * 10 + j] += s * directions[a * 10 + j] }
+                }
+            }
+            return x
+        }
+        try NPY.write(vectors(256), rows: 256, cols: 10, to: dir + "/train.npy")
+        try NPY.write(vectors(64), rows: 64, cols: 10, to: dir + "/val.npy")
+        let names = ["topk", "batchtopk", "matryoshka", "jumprelu", "gated", "standard"]
+        let r = try runSAE(["sweep", "--data-npy", dir + "/train.npy", "--val-npy", dir + "/val.npy", "--code", "32",
+                            "--architecture", names.joined(separator: ","), "--k", "3", "--l1", "0.1", "--groups", "0.25,0.75",
+                            "--epochs", "1", "--batch-size", "64", "--out", dir + "/sweep"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let table = try String(contentsOfFile: dir + "/sweep/sweep.md", encoding: .utf8)
+        for name in ["topk_k3", "batchtopk_k3", "matryoshka_k3", "jumprelu_l03", "gated_l10.1", "standard_l10.1"] {
+            XCTAssertTrue(table.contains(name), "\(name) missing from\n\(table)")
+            let config = try RunDirectory(path: dir + "/sweep/" + name).loadConfig()
+            XCTAssertEqual(config.data.dataset, .npy, name)
+        }
+        XCTAssertEqual(try RunDirectory(path: dir + "/sweep/matryoshka_k3").loadConfig().model.groups, [8, 24])
+        XCTAssertEqual(try RunDirectory(path: dir + "/sweep/jumprelu_l03").loadConfig().model.jumpReLU?.targetL0, 3)
+        let chart = try String(contentsOfFile: dir + "/sweep/pareto_l0.svg", encoding: .utf8)
+        XCTAssertTrue(chart.contains("FVU") && chart.contains("latents per validation vector"), chart)
+        assertCommandFails(try runSAE(["sweep", "--data-npy", dir + "/train.npy", "--architecture", "sparse", "--k", "3", "--out", dir + "/bad"]),
+                           mentioning: "an architecture sweep takes")
+        assertCommandFails(try runSAE(["sweep", "--architecture", "topk", "--out", dir + "/bad"]), mentioning: "give --data-npy")
+    }
 }

@@ -17,6 +17,45 @@ package struct Sweep {
         package var codeSize: Int
         /// A topk code keeping this many units (no penalty), or nil for the penalty's usual code.
         package var topK: Int? = nil
+        /// A dictionary SAE's architecture and its setting (nil: the tutorial's model).
+        package var dictionary: DictionarySetting? = nil
+    }
+
+    /// One dictionary SAE of an architecture sweep: which architecture, and the one number swept.
+    package struct DictionarySetting: Equatable, Sendable {
+        package var architecture: AutoencoderConfig.Architecture
+        /// k (TopK, BatchTopK, Matryoshka), the target L0 (JumpReLU), λ (the gates' L1, an L1 dictionary's).
+        package var value: Double
+        package var groups: [Double]?
+    }
+
+    /// The architectures an architecture sweep knows, by the names `sae sweep --architecture` takes.
+    package static let sweptArchitectures = ["topk", "batchtopk", "matryoshka", "jumprelu", "gated", "standard"]
+
+    /// Every architecture (by `sweptArchitectures` name) at every value of its setting: `ks` for
+    /// TopK, BatchTopK and Matryoshka (`groups`: fractions) and as JumpReLU's target L0, `l1s` for
+    /// Gated's gates and the standard (L1) SAE; one code size.
+    package static func dictionaryGrid(architectures: [String], ks: [Int], l1s: [Float], groups: [Double], codeSize: Int) throws -> [Setting] {
+        try architectures.flatMap { name -> [Setting] in
+            let (architecture, values): (AutoencoderConfig.Architecture, [Double])
+            switch name {
+            case "topk": (architecture, values) = (.dictionary, ks.map(Double.init))
+            case "batchtopk": (architecture, values) = (.batchtopk, ks.map(Double.init))
+            case "matryoshka": (architecture, values) = (.matryoshka, ks.map(Double.init))
+            case "jumprelu": (architecture, values) = (.jumprelu, ks.map(Double.init))
+            case "gated": (architecture, values) = (.gated, l1s.map(Double.init))
+            case "standard": (architecture, values) = (.dictionary, l1s.map(Double.init))
+            default: throw SAEError.badSetting("--architecture", "an architecture sweep takes \(sweptArchitectures.joined(separator: ", ")), got '\(name)'")
+            }
+            let what = ["topk": "k", "batchtopk": "k", "matryoshka": "k", "jumprelu": "l0", "gated": "l1", "standard": "l1"][name]!
+            return values.map { v in
+                let shown = what == "l1" ? "\(Float(v))" : "\(Int(v))"
+                var setting = Setting(name: "\(name)_\(what)\(shown)", penalty: name == "standard" ? .l1(lambda: Float(v)) : .none, codeSize: codeSize,
+                                      topK: name == "topk" ? Int(v) : nil)
+                setting.dictionary = DictionarySetting(architecture: architecture, value: v, groups: name == "matryoshka" ? groups : nil)
+                return setting
+            }
+        }
     }
 
     /// Every combination: L1 strengths, (rho, beta) pairs and TopK k's, times code sizes; plus a
@@ -52,16 +91,23 @@ package struct Sweep {
     /// penalty is there to compare with, not to pick): on their L0 front, the sparsest run whose
     /// test BCE is within `tolerance` (relative) of the best sparse run's.
     package func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
-        let candidates = runs.indices.filter { runs[$0].config.model.penalty != .none || runs[$0].config.model.codeActivation == .topk }
+        let candidates = runs.indices.filter {
+            let model = runs[$0].config.model
+            return model.penalty != .none || model.codeActivation == .topk || model.architecture.selectsItsCode
+        }
         guard !candidates.isEmpty else { return nil }
         let points = candidates.map { (x: runs[$0].metrics.codes.l0, y: runs[$0].metrics.reconstructionError) }
         let best = points.map(\.y).min()!
         let front = Self.paretoFront(points)
         guard let local = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
         let pick = candidates[local]
-        var reason = String(format: "%@ is the sparsest setting (%.1f active units per image, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of the best sparse run's (%.4f): sparser settings cost more reconstruction than that.",
-                            runs[pick].name, points[local].x, runs[pick].metrics.codes.meanActivation, errorName, points[local].y, tolerance * 100, best)
-        if let baseline = runs.first(where: { $0.config.model.penalty == .none && $0.config.model.codeActivation != .topk }) {
+        let unit = runs[pick].config.model.isDictionary ? "latents per vector" : "units per image"
+        var reason = String(format: "%@ is the sparsest setting (%.1f active %@, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of the best sparse run's (%.4f): sparser settings cost more reconstruction than that.",
+                            runs[pick].name, points[local].x, unit, runs[pick].metrics.codes.meanActivation, errorName, points[local].y, tolerance * 100, best)
+        if let baseline = runs.first(where: {
+            let model = $0.config.model
+            return model.penalty == .none && model.codeActivation != .topk && !model.architecture.selectsItsCode
+        }) {
             reason += String(format: " Against no penalty (%.1f active units, test %@ %.4f) it costs %+.1f%% %@.",
                              baseline.metrics.codes.l0, errorName, baseline.metrics.reconstructionError, 100 * (points[local].y / baseline.metrics.reconstructionError - 1), errorName)
         }
@@ -78,19 +124,39 @@ package struct Sweep {
         let xPad = max((xs.max()! - xs.min()!) * 0.1, 1e-3), yPad = max((ys.max()! - ys.min()!) * 0.15, 1e-4)
         var chart = SVGChart(title: title, x: .init(label: label, range: (xs.min()! - xPad)...(xs.max()! + xPad)),
                              y: .init(label: "test \(errorName) (lower is better)", range: (ys.min()! - yPad)...(ys.max()! + yPad)))
+        let families = runs.map { Self.family($0.config.model) }
+        if Set(families).count > 1 {
+            // An architecture sweep: one line per architecture through its settings, as SAE papers
+            // compare them.
+            var seen: [String] = []
+            for family in families where !seen.contains(family) { seen.append(family) }
+            for (series, family) in seen.enumerated() {
+                let mine = runs.indices.filter { families[$0] == family }.sorted { xs[$0] < xs[$1] }
+                chart.line(mine.map { xs[$0] }, mine.map { ys[$0] }, series: series, label: family, markers: true)
+            }
+            return chart.svg
+        }
         let front = Self.paretoFront(points)
         chart.line(front.map { xs[$0] }, front.map { ys[$0] }, series: 1, label: "Pareto front", dashed: true)
         chart.points(xs, ys, labels: runs.map(\.name), series: 0)
         return chart.svg
     }
 
+    /// The architecture a run belongs to, as an architecture sweep names it.
+    static func family(_ model: AutoencoderConfig) -> String {
+        guard model.isDictionary else { return "autoencoder" }
+        if model.architecture == .dictionary { return model.codeActivation == .topk ? "topk" : "standard" }
+        return model.architecture.rawValue
+    }
+
     /// The table: one row per run.
     package var table: String {
         let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.codes.l0, y: $0.metrics.reconstructionError) }))
-        let header = ["setting", "test BCE", "test MSE", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
+        let header = ["setting", "test BCE", "test MSE", "test FVU", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
         let rows = runs.enumerated().map { i, run -> [String] in
             let m = run.metrics
-            return [run.name, m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse), String(format: "%.2f", m.codes.l0),
+            return [run.name, m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse),
+                    m.testFvu.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.2f", m.codes.l0),
                     String(format: "%.4g", m.codes.meanActivation), String(format: "%.3f", m.codes.hoyerSparsity), "\(m.deadUnits)",
                     m.probeAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-", front.contains(i) ? "yes" : ""]
         }
@@ -105,7 +171,9 @@ package struct Sweep {
     package func write(to directory: String) throws -> [String] {
         try UserOutput.makeDirectory(directory)
         let charts = [
-            ("pareto_l0.svg", paretoChart(sparsity: \.codes.l0, label: "L0: active units per test image (fewer = sparser)", title: "Reconstruction against sparsity (L0)")),
+            ("pareto_l0.svg", paretoChart(sparsity: \.codes.l0, label: runs.first?.config.model.isDictionary == true
+                                            ? "L0: active latents per validation vector (fewer = sparser)" : "L0: active units per test image (fewer = sparser)",
+                                          title: "Reconstruction against sparsity (L0)")),
             ("pareto_mean_activation.svg", paretoChart(sparsity: \.codes.meanActivation, label: "mean code activation", title: "Reconstruction against mean activation")),
         ]
         for (file, svg) in charts { try AtomicFile.write(svg, to: directory + "/" + file) }

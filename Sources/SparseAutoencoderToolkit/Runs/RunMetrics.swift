@@ -50,8 +50,9 @@ package struct RunMetrics: Codable, Equatable, Sendable {
     }
 
     /// The reconstruction error sweeps and fronts rank by: BCE where it is defined, else MSE.
-    package var reconstructionError: Double { testBce ?? testMse }
-    package var reconstructionErrorName: String { testBce == nil ? "MSE" : "BCE" }
+    /// The tutorial's BCE, or a dictionary's FVU (the field's measure; MSE where it is undefined).
+    package var reconstructionError: Double { testBce ?? testFvu ?? testMse }
+    package var reconstructionErrorName: String { testBce != nil ? "BCE" : testFvu != nil ? "FVU" : "MSE" }
 
     // MARK: Codable, flat (see above)
 

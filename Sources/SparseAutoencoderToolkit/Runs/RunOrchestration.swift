@@ -106,12 +106,39 @@ extension Sweep {
     /// The run config of each setting: the tutorial's model with the setting's penalty, code size
     /// and TopK, checked (all before any is trained), Fashion-MNIST data.
     package static func configs(_ settings: [Setting], training: TrainingSettings, trainLimit: Int?) throws -> [RunConfig] {
+        try configs(settings, training: training, data: DataSettings(trainLimit: trainLimit), inputSize: 784)
+    }
+
+    /// The same for any data: a dictionary setting gets a dictionary SAE of `inputSize` (unit-norm
+    /// decoder, AuxK at half the input size where the architecture takes it, as `sae train`
+    /// would default them).
+    package static func configs(_ settings: [Setting], training: TrainingSettings, data: DataSettings, inputSize: Int) throws -> [RunConfig] {
         try settings.map { setting -> RunConfig in
+            if let dictionary = setting.dictionary {
+                var model = AutoencoderConfig.dictionary(inputSize: inputSize, codeSize: setting.codeSize, penalty: setting.penalty)
+                model.architecture = dictionary.architecture
+                let k = Int(dictionary.value)
+                switch dictionary.architecture {
+                case .dictionary where setting.topK != nil: (model.codeActivation, model.topK) = (.topk, k)
+                case .batchtopk, .matryoshka: model.topK = k
+                case .jumprelu: model.jumpReLU = JumpReLUSettings(targetL0: Float(dictionary.value))
+                case .gated: model.gateL1 = Float(dictionary.value)
+                default: break
+                }
+                if model.architecture.takesK || model.codeActivation == .topk { model.auxK = AuxK(k: min(max(1, inputSize / 2), setting.codeSize)) }
+                if let fractions = dictionary.groups {
+                    var sizes = fractions.dropLast().map { Int($0 * Double(setting.codeSize)) }
+                    sizes.append(setting.codeSize - sizes.reduce(0, +))
+                    model.groups = sizes
+                }
+                try model.validate()
+                return RunConfig(model: model, training: training, data: data)
+            }
             var model = AutoencoderConfig.tutorial(setting.penalty)
             model.codeSize = setting.codeSize
             if let k = setting.topK { (model.codeActivation, model.topK) = (.topk, k) }
             try model.validate()
-            return RunConfig(model: model, training: training, data: DataSettings(trainLimit: trainLimit))
+            return RunConfig(model: model, training: training, data: data)
         }
     }
 
@@ -120,7 +147,7 @@ extension Sweep {
     /// (finished: skipped; unfinished with a checkpoint: resumed) only if it was asked for with
     /// these very settings; otherwise the setting trains afresh beside it (`out/<setting>-2`, ...).
     /// The sweep's report is not written (`write(to:)`).
-    package static func run(_ settings: [Setting], configs: [RunConfig], data: RunData, pixelAccuracy pixels: Double, out: String,
+    package static func run(_ settings: [Setting], configs: [RunConfig], data: RunData, pixelAccuracy pixels: Double?, out: String,
                            shouldStop: @escaping () -> Bool = { false }, events: (Event) -> Void = { _ in }) throws -> Sweep {
         var analyses: [RunAnalysis] = []
         for (i, (setting, config)) in zip(settings, configs).enumerated() {
@@ -144,7 +171,7 @@ extension Sweep {
             } else {
                 try Run.train(config, data: data, out: run.path, force: true, shouldStop: shouldStop, events: { events(.run($0)) })
             }
-            let analysis = try RunAnalysis(run: run, test: data.test, name: (run.path as NSString).lastPathComponent, probe: (data.train, pixels))
+            let analysis = try RunAnalysis(run: run, test: data.test, name: (run.path as NSString).lastPathComponent, probe: pixels.map { (data.train, $0) })
             try analysis.write()
             analyses.append(analysis)
         }
