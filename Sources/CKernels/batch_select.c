@@ -5,6 +5,7 @@
 // one bucket where the count crosses k in 65,536 buckets of their low 16 bits: two passes, split
 // over rows (and over MPI ranks: the counts are summed), whose result is the value's exact bits.
 #include "dispatch.h"
+#include "dot.h"
 #include <string.h>
 
 static inline __attribute__((always_inline)) unsigned key_of(float v) {
@@ -107,13 +108,7 @@ SAE_KERNEL(void, sae_jump_threshold_gradient, (const int *restrict near_latents,
     for (long p = 0; p < n; p++) {
         long j = near_latents[p];
         const float *restrict go = output_gradients + (long)near_samples[p] * d, *restrict w = w_dec + j * d;
-        float lanes[16] = {0};
-        long i = 0;
-        for (; i + 16 <= d; i += 16)
-            for (int l = 0; l < 16; l++) lanes[l] += go[i + l] * w[i + l];
-        float dz = 0.0f;
-        for (; i < d; i++) dz += go[i] * w[i];
-        for (int l = 0; l < 16; l++) dz += lanes[l];
+        float dz = dot(go, w, d);
         // z = v H(v - theta): dz/dtheta = -(theta / eps) K; the L0's step H: d/dtheta = -(1 / eps) K.
         g_theta[j] += -theta[j] * inv_bandwidth * dz + l0_step;
     }

@@ -3,6 +3,7 @@
 // value is the magnitude relu(exp(r_mag) pre + b_mag). See Architectures/Gated.swift for the
 // losses; these kernels are its selection and its pairs' gradient pass.
 #include "dispatch.h"
+#include "dot.h"
 #include <math.h>
 
 SAE_KERNEL(long, sae_gated_count, (const float *restrict pre, const float *restrict b_gate, long rows, long cols, int *restrict counts),
@@ -37,17 +38,6 @@ SAE_KERNEL(void, sae_gated_fill, (const float *restrict pre, const float *restri
     }
 }
 
-// sum_i a[i] b[i] in 16 lanes, added in a fixed order.
-static inline __attribute__((always_inline)) float dot16(const float *restrict a, const float *restrict b, long n) {
-    float lanes[16] = {0};
-    long i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) lanes[l] += a[i + l] * b[i + l];
-    float s = 0.0f;
-    for (; i < n; i++) s += a[i] * b[i];
-    for (int l = 0; l < 16; l++) s += lanes[l];
-    return s;
-}
 
 SAE_KERNEL(void, sae_gated_weight_gradients, (const struct sae_gated_pairs *restrict s, long first, long last, const float *restrict w_enc, const float *restrict w_dec, const float *restrict scale, float *restrict g_enc, float *restrict g_gate, float *restrict g_rmag, float *restrict g_bmag, float *restrict g_dec, float *restrict bdec_partial, int project_decoder),
            (s, first, last, w_enc, w_dec, scale, g_enc, g_gate, g_rmag, g_bmag, g_dec, bdec_partial, project_decoder)) {
@@ -62,13 +52,13 @@ SAE_KERNEL(void, sae_gated_weight_gradients, (const struct sae_gated_pairs *rest
             long p = s->order[q], sample = s->samples[p];
             const float *restrict x = s->inputs + sample * d;
             // The gate: the L1's step and the auxiliary reconstruction's dL_aux/d(gate) (W_dec held fixed).
-            float d_gate = s->l1_step + dot16(s->aux_gradients + sample * d, wd, d);
+            float d_gate = s->l1_step + dot(s->aux_gradients + sample * d, wd, d);
             float d_enc = d_gate;
             float v = s->values[p];
             if (v > 0.0f) {
                 // The magnitude: dL/dz = G . W_dec[j]; z = exp(r) pre + b_mag.
                 const float *restrict go = s->output_gradients + sample * d;
-                float dz = dot16(go, wd, d);
+                float dz = dot(go, wd, d);
                 for (long i = 0; i < d; i++) gd[i] += v * go[i];
                 mag_sum += dz;
                 rmag_sum += dz * s->pres[p];
@@ -85,7 +75,7 @@ SAE_KERNEL(void, sae_gated_weight_gradients, (const struct sae_gated_pairs *rest
         const float *restrict we = w_enc + j * d;
         if (enc_sum != 0.0f) for (long i = 0; i < d; i++) bdec_partial[i] -= enc_sum * we[i];
         if (project_decoder) {
-            float along = dot16(gd, wd, d);
+            float along = dot(gd, wd, d);
             for (long i = 0; i < d; i++) gd[i] -= along * wd[i];
         }
     }

@@ -3,6 +3,7 @@
 // gradients) touches only those. A latent activation is a "pair" (sample, latent, value);
 // AuxK adds pairs of its own. See Model/SparseTopK.swift for the maths and the shapes.
 #include "dispatch.h"
+#include "dot.h"
 #include <string.h>
 
 #define LANES 16
@@ -113,17 +114,6 @@ void sae_uniform_rows(long rows, long k, int first_pair, int *row_offsets, int *
         for (long t = 0; t < k; t++) samples[r * k + t] = (int)r;
 }
 
-// sum_j a[j] b[j] in LANES float lanes, added in a fixed order.
-static inline __attribute__((always_inline)) float dot(const float *restrict a, const float *restrict b, long n) {
-    float lanes[LANES] = {0};
-    long j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int l = 0; l < LANES; l++) lanes[l] += a[j + l] * b[j + l];
-    float s = 0.0f;
-    for (; j < n; j++) s += a[j] * b[j];
-    for (int l = 0; l < LANES; l++) s += lanes[l];
-    return s;
-}
 
 
 void sae_group_by_latent(const int *restrict latents, long n, long c, int *restrict offsets, int *restrict order) {

@@ -58,19 +58,9 @@ struct SweepCommand: ParsableCommand {
         let data = try dataOptions.load()
         print("Linear probe on raw pixels (the baseline)...")
         let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)
-        let printer = RunPrinter()
         let sweep = try reportingInterruption {
-            try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: pixels, out: out, shouldStop: stopRequested) { event in
-                switch event {
-                case .setting(let index, let count, let name): print("\n[\(index)/\(count)] \(name)")
-                case .trainsBeside(let stored, let differences, let fresh):
-                    print("\(stored.path) was trained with other settings (\(differences.joined(separator: ", "))); this one goes to \(fresh.path)")
-                case .skipped: print("already finished with these settings; skipped")
-                case .resuming(let run): print("Resuming \(run.path) from its checkpoint")
-                case .run(.resuming): printer.start()
-                case .run(let event): printer.handle(event)
-                }
-            }
+            try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: pixels, out: out, shouldStop: stopRequested,
+                          events: Self.printing(RunPrinter()))
         }
         try report(sweep)
         print(String(format: "Linear probe on raw pixels: %.1f%%", pixels * 100))
@@ -92,21 +82,26 @@ struct SweepCommand: ParsableCommand {
         let data = try dataOptions.load()
         let configs = try Sweep.configs(settings, training: try training.settings(for: .dictionary), data: try dataOptions.settings(),
                                         inputSize: data.train.featureCount)
-        let printer = RunPrinter()
         let sweep = try reportingInterruption {
-            try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: nil, out: out, shouldStop: stopRequested) { event in
-                switch event {
-                case .setting(let index, let count, let name): print("\n[\(index)/\(count)] \(name)")
-                case .trainsBeside(let stored, let differences, let fresh):
-                    print("\(stored.path) was trained with other settings (\(differences.joined(separator: ", "))); this one goes to \(fresh.path)")
-                case .skipped: print("already finished with these settings; skipped")
-                case .resuming(let run): print("Resuming \(run.path) from its checkpoint")
-                case .run(.resuming): printer.start()
-                case .run(let event): printer.handle(event)
-                }
-            }
+            try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: nil, out: out, shouldStop: stopRequested,
+                          events: Self.printing(RunPrinter()))
         }
         try report(sweep)
+    }
+
+    /// What a sweep says as it goes: each setting, what it does with a stored run, and its training.
+    private static func printing(_ printer: RunPrinter) -> (Sweep.Event) -> Void {
+        { event in
+            switch event {
+            case .setting(let index, let count, let name): print("\n[\(index)/\(count)] \(name)")
+            case .trainsBeside(let stored, let differences, let fresh):
+                print("\(stored.path) was trained with other settings (\(differences.joined(separator: ", "))); this one goes to \(fresh.path)")
+            case .skipped: print("already finished with these settings; skipped")
+            case .resuming(let run): print("Resuming \(run.path) from its checkpoint")
+            case .run(.resuming): printer.start()
+            case .run(let event): printer.handle(event)
+            }
+        }
     }
 
     private func report(_ sweep: Sweep) throws {

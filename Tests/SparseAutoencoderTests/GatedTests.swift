@@ -18,21 +18,9 @@ final class GatedTests: XCTestCase {
         return m
     }
 
-    /// pre = (x - b_dec) W^T: (B, c), in Double.
-    private func pre(_ m: Autoencoder, _ x: [Float], batch: Int) -> [Double] {
-        let p = m.parameterValues, (enc, dec) = (m.layers[0], m.layers[1])
-        var v = [Double](repeating: 0, count: batch * c)
-        for r in 0..<batch {
-            for j in 0..<c {
-                for i in 0..<d { v[r * c + j] += Double(x[r * d + i] - p[dec.biasOffset + i]) * Double(p[enc.kernelOffset + j * d + i]) }
-            }
-        }
-        return v
-    }
-
     func testTheCodeIsTheOpenGatesMagnitudes() throws {
         let m = try model(), batch = 8, x = randomFloats(batch * d, seed: 2)
-        let codes = m.encode(x), v = pre(m, x, batch: batch), p = m.parameterValues
+        let codes = m.encode(x), v = m.densePreActivations(x, batch: batch, bias: false), p = m.parameterValues
         let (bGate, tensors) = (m.layers[0].biasOffset, m.stateTensors[0].offset)
         var open = 0
         for r in 0..<batch {
@@ -80,7 +68,7 @@ final class GatedTests: XCTestCase {
     /// differences opens or closes a gate (where the code jumps, which the gradient leaves out).
     func testGradientsMatchFiniteDifferences() throws {
         let m = try model(), batch = 5, x = randomFloats(batch * d, seed: 9)
-        let v = pre(m, x, batch: batch)
+        let v = m.densePreActivations(x, batch: batch, bias: false)
         var p = m.parameterValues
         for j in 0..<c {
             let sorted = (0..<batch).map { v[$0 * c + j] }.sorted()

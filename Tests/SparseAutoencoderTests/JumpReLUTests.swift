@@ -18,24 +18,10 @@ final class JumpReLUTests: XCTestCase {
         return m
     }
 
-    /// v = (x - b_dec) W_enc^T + b_enc for every sample and latent, in Double: (B, c).
-    private func preActivations(_ m: Autoencoder, _ x: [Float], batch: Int) -> [Double] {
-        let p = m.parameterValues, (enc, dec) = (m.layers[0], m.layers[1])
-        var v = [Double](repeating: 0, count: batch * c)
-        for r in 0..<batch {
-            for j in 0..<c {
-                var s = Double(p[enc.biasOffset + j])
-                for i in 0..<d { s += Double(x[r * d + i] - p[dec.biasOffset + i]) * Double(p[enc.kernelOffset + j * d + i]) }
-                v[r * c + j] = s
-            }
-        }
-        return v
-    }
-
     func testTheCodeKeepsWhatClearsEachThreshold() throws {
         let m = try model(), batch = 9, x = randomFloats(batch * d, seed: 3)
         let codes = m.encode(x)
-        let v = preActivations(m, x, batch: batch), theta = (m.selection as! JumpReLU).thresholds
+        let v = m.densePreActivations(x, batch: batch), theta = (m.selection as! JumpReLU).thresholds
         for r in 0..<batch {
             for j in 0..<c {
                 let expected = v[r * c + j] > Double(theta[j]) && v[r * c + j] > 0 ? v[r * c + j] : 0
@@ -50,7 +36,7 @@ final class JumpReLUTests: XCTestCase {
     func testWeightGradientsMatchFiniteDifferences() throws {
         for targetL0 in [Float(3), nil] {
             let m = try model(targetL0: targetL0), batch = 5, x = randomFloats(batch * d, seed: 11)
-            let v = preActivations(m, x, batch: batch), thresholds = (m.selection as! JumpReLU).thresholds
+            let v = m.densePreActivations(x, batch: batch), thresholds = (m.selection as! JumpReLU).thresholds
             for j in 0..<c {
                 let sorted = ((0..<batch).map { v[$0 * c + j] } + [0]).sorted()
                 let (gap, at) = zip(sorted, sorted.dropFirst()).map { ($1 - $0, ($1 + $0) / 2) }.max { $0.0 < $1.0 }!
@@ -84,7 +70,7 @@ final class JumpReLUTests: XCTestCase {
             let loss = m.lossAndGradient(ws, batch: batch, into: &g)
             // The reference, densely.
             let p = m.parameterValues, dec = m.layers[1], theta = m.stateTensors[0].offset
-            let v = preActivations(m, x, batch: batch), settings = m.config.jumpReLU!
+            let v = m.densePreActivations(x, batch: batch), settings = m.config.jumpReLU!
             let eps = Double(settings.bandwidth), lambda = Double(settings.coefficient)
             var active = 0
             var xHat = [Double](repeating: 0, count: batch * d)

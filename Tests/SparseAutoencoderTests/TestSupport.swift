@@ -160,6 +160,21 @@ extension Autoencoder {
         return g
     }
 
+    /// A dictionary's pre-activations (x - b_dec) W_enc^T (+ b_enc with `bias`) for every sample
+    /// and latent, in Double, the simple way: (batch, codeSize).
+    func densePreActivations(_ x: [Float], batch: Int, bias: Bool = true) -> [Double] {
+        let p = parameterValues, (enc, dec) = (layers[0], layers[1]), (d, c) = (config.inputSize, config.codeSize)
+        var v = [Double](repeating: 0, count: batch * c)
+        for r in 0..<batch {
+            for j in 0..<c {
+                var s = bias ? Double(p[enc.biasOffset + j]) : 0
+                for i in 0..<d { s += Double(x[r * d + i] - p[dec.biasOffset + i]) * Double(p[enc.kernelOffset + j * d + i]) }
+                v[r * c + j] = s
+            }
+        }
+        return v
+    }
+
     /// Sets b_dec to the mean sample of `data`, as the trainer does before a dictionary's first step.
     func startDecoderBiasAtMean(of data: Dataset) {
         dictionary!.startDecoderBias(sums: DictionaryBehaviour.featureSums(of: data, rows: 0..<data.count), count: data.count)
