@@ -1,7 +1,7 @@
 // The sparse half of a TopK dictionary SAE's step: after the encoder's dense product, every
 // sample has k active latents, and everything else (decoding, the code gradient, the weight
 // gradients) touches only those. A latent activation is a "pair" (sample, latent, value);
-// AuxK adds pairs of its own. See Model/SparseTopK.swift for the maths and the shapes.
+// AuxK adds pairs of its own. See Model/SparseStep.swift for the maths and the shapes.
 #include "dispatch.h"
 #include "dot.h"
 #include <string.h>

@@ -12,7 +12,7 @@ final class GatedTests: XCTestCase {
         let m = try Autoencoder(config: config, seed: 5)
         // r_mag and b_mag away from their zero start, so that the magnitude differs from the gate.
         var p = m.parameterValues
-        let tensors = m.stateTensors[0].offset
+        let tensors = m.architectureTensors[0].offset
         for j in 0..<(2 * c) { p[tensors + j] = (Float(j % 7) - 3) * 0.1 }
         m.parameterValues = p
         return m
@@ -21,7 +21,7 @@ final class GatedTests: XCTestCase {
     func testTheCodeIsTheOpenGatesMagnitudes() throws {
         let m = try model(), batch = 8, x = randomFloats(batch * d, seed: 2)
         let codes = m.encode(x), v = m.densePreActivations(x, batch: batch, bias: false), p = m.parameterValues
-        let (bGate, tensors) = (m.layers[0].biasOffset, m.stateTensors[0].offset)
+        let (bGate, tensors) = (m.layers[0].biasOffset, m.architectureTensors[0].offset)
         var open = 0
         for r in 0..<batch {
             for j in 0..<c {
@@ -38,7 +38,7 @@ final class GatedTests: XCTestCase {
     /// The objective at parameters q, densely, in Double: the reconstruction, the gates' L1 and the
     /// gates' reconstruction, whose decoder and b_dec are held at `fixed` (the stop-gradient).
     private func objective(_ m: Autoencoder, _ q: [Float], fixed: [Float], _ x: [Float], batch: Int) -> Double {
-        let (enc, dec, t) = (m.layers[0], m.layers[1], m.stateTensors[0].offset)
+        let (enc, dec, t) = (m.layers[0], m.layers[1], m.architectureTensors[0].offset)
         let lambda = Double(m.config.gateL1!), n = Double(batch * d)
         var total = 0.0
         for r in 0..<batch {

@@ -49,7 +49,7 @@ final class JumpReLUTests: XCTestCase {
             _ = m.objective(at: p, ws, x, batch: batch)
             var g = [Float](repeating: 0, count: m.parameterCount)
             _ = m.lossAndGradient(ws, batch: batch, into: &g)
-            let weights = 0..<m.stateTensors[0].offset
+            let weights = 0..<m.architectureTensors[0].offset
             assertGradientMatches(Array(g[weights]), at: Array(p[weights]), h: 1e-3, tolerance: 5e-3) { q in
                 m.objective(at: q + p[weights.upperBound...], ws, x, batch: batch)
             }
@@ -69,7 +69,7 @@ final class JumpReLUTests: XCTestCase {
             var g = [Float](repeating: 0, count: m.parameterCount)
             let loss = m.lossAndGradient(ws, batch: batch, into: &g)
             // The reference, densely.
-            let p = m.parameterValues, dec = m.layers[1], theta = m.stateTensors[0].offset
+            let p = m.parameterValues, dec = m.layers[1], theta = m.architectureTensors[0].offset
             let v = m.densePreActivations(x, batch: batch), settings = m.config.jumpReLU!
             let eps = Double(settings.bandwidth), lambda = Double(settings.coefficient)
             var active = 0
@@ -114,7 +114,7 @@ final class JumpReLUTests: XCTestCase {
                                                          settings: TrainingSettings(epochs: 3, batchSize: 32, seed: 5),
                                                          stopAfter: 10, at: .interrupted(epoch: 2, step: 2), in: dir)
         // The thresholds learned (they start at 0.001 everywhere).
-        let theta = trainer.model.stateTensors[0].offset
+        let theta = trainer.model.architectureTensors[0].offset
         XCTAssertTrue((0..<24).contains { trainer.model.parameterValues[theta + $0] != 0.001 })
     }
 

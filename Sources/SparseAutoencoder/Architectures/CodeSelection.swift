@@ -5,7 +5,7 @@ import CKernels
 /// BatchTopK, JumpReLU and the ones to come. Each is one file in this folder and one line in
 /// `Architectures.all`.
 ///
-/// The sparse step (`SparseTopK.swift`) computes pre = (x - b_dec) W_enc^T, asks the selection for
+/// The sparse step (`SparseStep.swift`) computes pre = (x - b_dec) W_enc^T, asks the selection for
 /// the batch's pairs (value, latent, sample; row r's at `rowOffsets[r] ..< rowOffsets[r + 1]`, in
 /// any number), then decodes, scores and back-propagates through them alone. A pair's value is
 /// relu(pre + b_enc) and its gradient reaches pre wherever the value is positive. A selection may

@@ -47,7 +47,7 @@ public enum SAEExport {
         // thresholds, a gated SAE's r_mag and b_mag); a batchtopk or matryoshka SAE's inference
         // threshold goes out for every latent (as SAELens saves its own: a JumpReLU for inference).
         var own: [(name: String, tensor: Safetensors.Tensor)] = []
-        for tensor in model.stateTensors {
+        for tensor in model.architectureTensors {
             let values = Array(model.parameters[tensor.offset..<(tensor.offset + tensor.shape.reduce(1, *))])
             if tensor.name == "threshold" && config.architecture.hasSharedThreshold {
                 guard values[0] >= 0 else {

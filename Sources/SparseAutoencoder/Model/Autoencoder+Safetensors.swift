@@ -8,7 +8,7 @@ extension Autoencoder {
             ("layers.\(i).kernel", Safetensors.Tensor(shape: [layer.inputSize, layer.outputSize], values: kernelValues(layer))),
             ("layers.\(i).bias", Safetensors.Tensor(shape: [layer.outputSize],
                 values: Array(parameters[layer.biasOffset..<(layer.biasOffset + layer.outputSize)]))),
-        ] } + stateTensors.map { t in
+        ] } + architectureTensors.map { t in
             (t.name, Safetensors.Tensor(shape: t.shape, values: Array(parameters[t.offset..<(t.offset + t.shape.reduce(1, *))])))
         }
     }
@@ -29,7 +29,7 @@ extension Autoencoder {
                 }
                 : Safetensors.Source(name: "layers.\(i).kernel", shape: shape, values: p + layer.kernelOffset)
             return [kernel, Safetensors.Source(name: "layers.\(i).bias", shape: [layer.outputSize], values: p + layer.biasOffset)]
-        } + stateTensors.map { Safetensors.Source(name: $0.name, shape: $0.shape, values: p + $0.offset) }
+        } + architectureTensors.map { Safetensors.Source(name: $0.name, shape: $0.shape, values: p + $0.offset) }
     }
 
     /// Writes the weights atomically to a safetensors file.
@@ -58,7 +58,7 @@ extension Autoencoder {
                 throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(tensor.shape) but config.json needs \(template.shape)")
             }
             let p = parameters.baseAddress!
-            if let state = stateTensors.first(where: { $0.name == name }) {
+            if let state = architectureTensors.first(where: { $0.name == name }) {
                 let count = state.shape.reduce(1, *)
                 try tensor.read(0..<count, into: p + state.offset)
                 if let bad = (0..<count).first(where: { !p[state.offset + $0].isFinite }) {

@@ -8,7 +8,7 @@
 ///
 /// A dictionary's centring, AuxK and unit-norm decoder happen at fixed points of these passes
 /// (`DictionaryBehaviour`); a TopK dictionary's workspace runs the sparse step instead
-/// (`SparseTopK.swift`), which computes the same numbers at the cost of its sparsity.
+/// (`SparseStep.swift`), which computes the same numbers at the cost of its sparsity.
 extension Autoencoder {
     /// One batch's loss terms. The objective (what training reports) is reconstruction + penalty;
     /// AuxK's loss only steers the gradient.

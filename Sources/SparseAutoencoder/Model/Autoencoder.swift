@@ -24,7 +24,7 @@ public final class Autoencoder {
     /// How a dictionary's sparse step chooses its code (`Architectures/`); nil on the dense path.
     let selection: CodeSelection?
     /// Tensors of the selection's state, after the layers in `parameters`: (name in files, shape, offset).
-    let stateTensors: [(name: String, shape: [Int], offset: Int)]
+    let architectureTensors: [(name: String, shape: [Int], offset: Int)]
 
     /// A new model with glorot-uniform kernels, U(-a, a), a = sqrt(6 / (in + out)), and zero biases.
     /// A dictionary SAE draws its decoder so and starts with the encoder as its transpose (each
@@ -69,7 +69,7 @@ public final class Autoencoder {
             state.append((tensor.name, tensor.shape, offset))
             offset += tensor.shape.reduce(1, *)
         }
-        stateTensors = state
+        architectureTensors = state
         parameterCount = offset
         let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: offset)
         p.initialize(repeating: 0)

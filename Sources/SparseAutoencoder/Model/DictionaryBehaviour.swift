@@ -9,7 +9,7 @@ import CKernels
 /// The model calls it at fixed points of its step: `forward` centres; `loss` adds AuxK's value
 /// (`auxLoss`); `backward` adds AuxK's and the centring's gradients and projects the decoder's;
 /// `update` renormalises; the trainer starts b_dec at the mean sample. A TopK dictionary's sparse
-/// step (`SparseTopK.swift`) does the same inside its own passes. A model without any of these has
+/// step (`SparseStep.swift`) does the same inside its own passes. A model without any of these has
 /// `dictionary == nil`. Shapes: x (B, d), code z (B, c), W_enc (c, d) stored latent by latent,
 /// W_dec (c, d).
 struct DictionaryBehaviour {

@@ -1,10 +1,12 @@
 import CKernels
 
-/// A TopK dictionary's step at the cost of its sparsity.
+/// A dictionary SAE's step at the cost of its sparsity: the step every architecture of
+/// `Architectures/` shares (TopK's is written out below; the others choose their pairs otherwise,
+/// see `CodeSelection`).
 ///
-/// Only the encoder's forward product has to be dense: it feeds the TopK selection. After it,
-/// each sample has k active latents, and the rest of the step works on those (sample, latent,
-/// value) "pairs" alone, as sparsify does on the GPU:
+/// Only the encoder's forward product has to be dense: it feeds the selection. After it, each
+/// sample has its active latents (TopK: k), and the rest of the step works on those (sample,
+/// latent, value) "pairs" alone, as sparsify does on the GPU:
 ///
 ///     xc   = x - b_dec                                    (B, d)      dense
 ///     pre  = xc W_enc^T                                   (B, c)      the one dense product
@@ -25,8 +27,8 @@ import CKernels
 /// sum runs in pair order, so the bits do not depend on the thread count (only the b_dec
 /// partial sums, added in part order, do).
 ///
-/// Both weight matrices are stored latent by latent, (c, d). The dense path (`forward` and
-/// `loss` without `ws.sparse`) computes the same numbers; tests compare the two.
+/// Both weight matrices are stored latent by latent, (c, d). For TopK the dense path (`forward`
+/// and `loss` without `ws.sparse`) computes the same numbers; tests compare the two.
 final class SparseBuffers {
     let k: Int
     /// AuxK's k (0 without AuxK).
@@ -166,7 +168,7 @@ extension Autoencoder {
     func selectionContext(_ ws: Workspace, batch b: Int, keepingGradient: Bool = true) -> SelectionContext {
         SelectionContext(parameters: UnsafePointer(parameters.baseAddress!), decoderOffset: layers[1].kernelOffset,
                          decoderBiasOffset: layers[1].biasOffset, inputSize: config.inputSize,
-                         tensorsOffset: stateTensors.first?.offset ?? parameterCount, lossBatch: ws.lossBatch ?? b,
+                         tensorsOffset: architectureTensors.first?.offset ?? parameterCount, lossBatch: ws.lossBatch ?? b,
                          input: UnsafePointer(ws.input), keepingGradient: keepingGradient,
                          ranks: ws.training ? ws.collectives : nil, countsBatchTerms: ws.countsBatchTerms || !ws.training)
     }
@@ -217,7 +219,7 @@ extension Autoencoder {
         let project: CInt = config.unitNormDecoder ? 1 : 0
         let pass = PairsPass(s: s, rows: b, inputSize: d, bounds: bounds, inputs: ws.centered!, parameters: p, gradients: g,
                              encoderOffset: encoder.kernelOffset, encoderBiasOffset: encoder.biasOffset,
-                             decoderOffset: decoder.kernelOffset, tensorsOffset: stateTensors.first?.offset ?? parameterCount,
+                             decoderOffset: decoder.kernelOffset, tensorsOffset: architectureTensors.first?.offset ?? parameterCount,
                              projectDecoder: config.unitNormDecoder)
         if !selection!.weightGradients(pass) { withUnsafePointer(to: &description) { pairsPointer in
             WorkerPool.shared.run { part in
