@@ -88,7 +88,7 @@ let sae = try Autoencoder(config: config, seed: 1)
 let fitted = try sae.fit(fitSet, validation: heldOut, settings: TrainingSettings(epochs: epochs))
 let codes = sae.encode(heldOut)                                  // (heldOut.count, codeSize), row-major
 let active = Double(codes.filter { $0 > 0 }.count) / Double(heldOut.count)
-print("dictionary loss by epoch:", fitted.map(\.loss), "held-out fvu:", sae.evaluate(heldOut).fvu, "active latents per vector:", active)
+print("dictionary loss by epoch:", fitted.map(\.loss), "held-out fvu:", sae.evaluate(heldOut).fvu ?? .nan, "active latents per vector:", active)
 let files = try SAEExport.write(sae, format: .saelens, to: exportDirectory)   // cfg.json + sae_weights.safetensors
 print("exported for SAELens:", files.joined(separator: " "))
 // article: end

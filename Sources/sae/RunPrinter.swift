@@ -34,7 +34,7 @@ final class RunPrinter {
         case .progress(let event):
             progress.handle(event)
         case .finished(let directory, let metrics):
-            print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(String(format: "%.4f", metrics.testFvu ?? .nan)), "
+            print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(metrics.testFvu.map { String(format: "%.4f", $0) } ?? "undefined (the vectors do not vary)"), "
                   + "mean code activation \(String(format: "%.4g", metrics.codes.meanActivation)), "
                   + "\(metrics.deadUnits) dead units")
         }

@@ -162,7 +162,7 @@ final class DictionaryTests: XCTestCase {
             XCTAssertNil(evaluation.bce)
             XCTAssertLessThan(history.last!.loss, history.first!.loss)
             dead.append(history.last!.deadLatents!)
-            fvu.append(evaluation.fvu)
+            fvu.append(evaluation.fvu ?? .nan)
         }
         XCTAssertGreaterThanOrEqual(dead[0], c / 4, "without AuxK the handicapped latents stay dead: \(dead)")
         XCTAssertLessThan(dead[1], dead[0] / 2, "dead latents without / with AuxK: \(dead)")
@@ -177,7 +177,7 @@ final class DictionaryTests: XCTestCase {
         var p = model.parameterValues
         for j in 0..<3 { p[model.layers[0].biasOffset + j] = -100 }
         model.parameterValues = p
-        XCTAssertEqual(model.evaluate(data).fvu, 1, accuracy: 1e-5)
+        XCTAssertEqual(model.evaluate(data).fvu ?? .nan, 1, accuracy: 1e-5)
     }
 
     func testConfigRefusesWhatADictionaryCannotBe() {

@@ -8,8 +8,9 @@ public struct Evaluation: Sendable {
     public var bce: Double?
     public var mse: Double
     /// Fraction of variance unexplained: sum |x - x^|^2 / sum |x - mean x|^2 (0 = perfect,
-    /// 1 = no better than predicting the mean sample).
-    public var fvu: Double
+    /// 1 = no better than predicting the mean sample); nil where it is undefined: data that do
+    /// not vary (one sample, or identical ones).
+    public var fvu: Double?
     /// Mean of every code value.
     public var meanActivation: Double
     /// Mean code value of each unit: (codeSize).
@@ -103,7 +104,7 @@ extension Autoencoder {
         let perElement = { (sums: [Double]) in zip(sums, classCounts).map { $1 == 0 ? 0 : $0 / (Double($1) * Double(d)) } }
         return Evaluation(
             loss: loss / n, bce: linear ? nil : bce / (n * Double(d)), mse: mse / (n * Double(d)),
-            fvu: variance > 0 ? mse / variance : 0,
+            fvu: variance > 0 ? mse / variance : nil,
             meanActivation: unitMeans.reduce(0, +) / Double(c), unitMeans: unitMeans,
             deadUnits: unitMeans.filter { $0 < Evaluation.deadThreshold }.count,
             codes: [], bceByClass: linear ? [] : perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)

@@ -58,9 +58,11 @@ package enum FaultInjection {
         let environment = ProcessInfo.processInfo.environment
         guard let spec = environment["SAE_FAULT"] else { return nil }
         if let rank = environment["SAE_FAULT_RANK"].flatMap({ Int($0) }), rank != MPIEnvironment.rank(environment) ?? 0 { return nil }
+        // A spec that is not NAME@N[:interrupt] (empty, ":", "x@") plans no fault.
         let parts = spec.split(separator: ":")
-        let target = parts[0].split(separator: "@")
-        guard target.count == 2, let n = Int(target[1]) else { return nil }
+        guard let first = parts.first else { return nil }
+        let target = first.split(separator: "@")
+        guard target.count == 2, let n = Int(target[1]), n > 0 else { return nil }
         return (String(target[0]), n, parts.count > 1 && parts[1] == "interrupt" ? SIGINT : SIGKILL)
     }()
 

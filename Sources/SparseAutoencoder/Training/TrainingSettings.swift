@@ -22,9 +22,16 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         self.ranks = ranks
     }
 
+    /// 16,777,216 samples: far above any batch an SAE is trained with.
+    public static let maximumBatchSize = 1 << 24
+
     public func validate() throws {
         guard epochs > 0 else { throw SAEError.badSetting("--epochs", "must be > 0, got \(epochs)") }
         guard batchSize > 0 else { throw SAEError.badSetting("--batch-size", "must be > 0, got \(batchSize)") }
+        // Bounded so that every count and size derived from it (steps, buffers, byte counts) fits.
+        guard batchSize <= Self.maximumBatchSize else {
+            throw SAEError.badSetting("--batch-size", "at most \(Self.maximumBatchSize), got \(batchSize)")
+        }
         guard epochs <= 1_000_000 else { throw SAEError.badSetting("--epochs", "at most 1000000, got \(epochs)") }
         let o = optimizer
         guard o.beta1 >= 0, o.beta1 < 1, o.beta2 >= 0, o.beta2 < 1, o.epsilon > 0, o.epsilon.isFinite else {
@@ -33,7 +40,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let n = deadAfter, n <= 0 { throw SAEError.badSetting("--dead-after", "must be > 0 samples, got \(n)") }
         if let n = ranks, n < 2 { throw SAEError.badSetting("ranks", "must be at least 2 (absent for one process), got \(n)") }
         let lr = optimizer.learningRate
-        guard lr > 0, lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be > 0, got \(lr)") }
+        guard lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be a number > 0 that a 32-bit float holds (at most 3.4e38), got one out of range") }
+        guard lr > 0 else { throw SAEError.badSetting("--learning-rate", "must be > 0, got \(lr)") }
     }
 }
 

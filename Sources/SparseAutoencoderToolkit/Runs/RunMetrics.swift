@@ -11,8 +11,10 @@ package struct RunMetrics: Codable, Equatable, Sendable {
     /// Absent for a dictionary SAE's linear outputs.
     package var testBce: Double?
     package var testMse: Double
-    /// Fraction of variance unexplained on the test set (see `Evaluation.fvu`).
+    /// Fraction of variance unexplained on the test set (see `Evaluation.fvu`); nil in older runs,
+    /// and where it is undefined (then `testFvuUndefined` says why and metrics.json has null).
     package var testFvu: Double?
+    package var testFvuUndefined: String?
     /// Units whose mean test activation is below 1e-3.
     package var deadUnits: Int
     package var epochs: Int
@@ -39,6 +41,7 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         testBce = test.bce
         testMse = test.mse
         testFvu = test.fvu
+        if test.fvu == nil { testFvuUndefined = "undefined: the test vectors do not vary (one vector, or identical ones), so no variance is left to explain" }
         deadUnits = test.deadUnits
         epochs = history.count
         trainSeconds = history.reduce(0) { $0 + $1.seconds }
@@ -57,23 +60,26 @@ package struct RunMetrics: Codable, Equatable, Sendable {
     // MARK: Codable, flat (see above)
 
     private enum CodingKeys: String, CodingKey {
-        case finalLoss, finalValLoss, testBce, testMse, testFvu, deadUnits, epochs, trainSeconds, secondsPerEpoch,
+        case finalLoss, finalValLoss, testBce, testMse, testFvu, testFvuUndefined, deadUnits, epochs, trainSeconds, secondsPerEpoch,
              testBceByClass, testMseByClass, probeAccuracy, pixelProbeAccuracy, trainingDeadLatents
     }
 
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        finalLoss = try c.decode(Double.self, forKey: .finalLoss)
+        // A number sae could not write (non-finite: a diverged or damaged run) is null: read as NaN.
+        func number(_ key: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: key) ?? .nan }
+        finalLoss = try number(.finalLoss)
         finalValLoss = try c.decodeIfPresent(Double.self, forKey: .finalValLoss)
         testBce = try c.decodeIfPresent(Double.self, forKey: .testBce)
-        testMse = try c.decode(Double.self, forKey: .testMse)
+        testMse = try number(.testMse)
         testFvu = try c.decodeIfPresent(Double.self, forKey: .testFvu)
+        testFvuUndefined = try c.decodeIfPresent(String.self, forKey: .testFvuUndefined)
         deadUnits = try c.decode(Int.self, forKey: .deadUnits)
         epochs = try c.decode(Int.self, forKey: .epochs)
-        trainSeconds = try c.decode(Double.self, forKey: .trainSeconds)
-        secondsPerEpoch = try c.decode(Double.self, forKey: .secondsPerEpoch)
-        testBceByClass = try c.decode([Double].self, forKey: .testBceByClass)
-        testMseByClass = try c.decode([Double].self, forKey: .testMseByClass)
+        trainSeconds = try number(.trainSeconds)
+        secondsPerEpoch = try number(.secondsPerEpoch)
+        testBceByClass = try c.decode([Double?].self, forKey: .testBceByClass).map { $0 ?? .nan }
+        testMseByClass = try c.decode([Double?].self, forKey: .testMseByClass).map { $0 ?? .nan }
         probeAccuracy = try c.decodeIfPresent(Double.self, forKey: .probeAccuracy)
         pixelProbeAccuracy = try c.decodeIfPresent(Double.self, forKey: .pixelProbeAccuracy)
         trainingDeadLatents = try c.decodeIfPresent(Int.self, forKey: .trainingDeadLatents)
@@ -86,7 +92,12 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         try c.encodeIfPresent(finalValLoss, forKey: .finalValLoss)
         try c.encodeIfPresent(testBce, forKey: .testBce)
         try c.encode(testMse, forKey: .testMse)
-        try c.encodeIfPresent(testFvu, forKey: .testFvu)
+        if let testFvuUndefined {
+            try c.encodeNil(forKey: .testFvu)
+            try c.encode(testFvuUndefined, forKey: .testFvuUndefined)
+        } else {
+            try c.encodeIfPresent(testFvu, forKey: .testFvu)
+        }
         try c.encode(deadUnits, forKey: .deadUnits)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(trainSeconds, forKey: .trainSeconds)
