@@ -99,4 +99,24 @@ final class NPYTests: XCTestCase {
         writer.start()
         XCTAssertEqual(try NPY.read(path: dir + "/pipe"), NPY.Matrix(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6]))
     }
+
+    /// A FIFO that nothing writes to is refused, not waited on forever: as training data, as a
+    /// shard of a directory, as validation data and as encode's input.
+    func testAFIFOWithoutAWriterIsRefusedThroughEveryDoor() throws {
+        let dir = temporaryDirectory(self), wait = ["SAE_FIFO_WAIT": "0.2"]
+        XCTAssertEqual(mkfifo(dir + "/fifo.npy", 0o600), 0)
+        try FileManager.default.createDirectory(atPath: dir + "/shards", withIntermediateDirectories: true)
+        try NPY.write(randomFloats(40 * 4, seed: 1), rows: 40, cols: 4, to: dir + "/shards/a.npy")
+        XCTAssertEqual(mkfifo(dir + "/shards/b.npy", 0o600), 0)
+        try NPY.write(randomFloats(40 * 4, seed: 2), rows: 40, cols: 4, to: dir + "/x.npy")
+        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/fifo.npy", "--code", "8", "--out", dir + "/r1"], environment: wait), mentioning: "is a FIFO")
+        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/shards", "--val-npy", dir + "/x.npy", "--code", "8", "--out", dir + "/r2"], environment: wait),
+                           mentioning: "b.npy: is a FIFO")
+        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/x.npy", "--val-npy", dir + "/fifo.npy", "--code", "8", "--out", dir + "/r3"], environment: wait),
+                           mentioning: "is a FIFO")
+        let run = try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "8", "--epochs", "1", "--out", dir + "/run"], environment: wait)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        assertCommandFails(try runSAE(["encode", dir + "/run", "--npy", dir + "/fifo.npy", "--out", dir + "/codes.npy"], environment: wait), mentioning: "is a FIFO")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/codes.npy"))
+    }
 }

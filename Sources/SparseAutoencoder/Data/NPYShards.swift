@@ -48,8 +48,15 @@ final class NPYShards: @unchecked Sendable {
         var rows = 0, width = 0
         do {
             for path in files {
-                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                // Without waiting for a FIFO's writer (shards are read at offsets: regular files only).
+                let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
                 guard fd >= 0 else { throw SAEError.badFile(path, "cannot be read (\(String(cString: strerror(errno))))") }
+                var info = stat()
+                guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                    close(fd)
+                    let what = info.st_mode & S_IFMT == S_IFIFO ? "a FIFO" : info.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file"
+                    throw SAEError.badFile(path, "is \(what): shards that are streamed must be regular .npy files")
+                }
                 let header: NPY.Header
                 do {
                     header = try Self.header(of: fd, path: path)
