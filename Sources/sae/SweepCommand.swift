@@ -18,14 +18,15 @@ struct SweepCommand: ParsableCommand {
               sae sweep --penalty kl --rho 0.01,0.05 --beta 1,3 --out runs/sweep-kl
               sae sweep --penalty none --k 8,16,32 --out runs/sweep-topk
             On your vectors (--data-npy), a sweep compares dictionary SAE architectures: each of \
-            --architecture at each --k (TopK, BatchTopK, Matryoshka's k; JumpReLU's target L0) or \
-            --l1 (Gated's gates, the standard L1 SAE), on the same vectors, FVU against L0:
+            --architecture at each --k (TopK, BatchTopK, Matryoshka's k; JumpReLU's target L0), \
+            --gate-l1 (Gated) or --l1 (the standard L1 SAE), on the same vectors, FVU against L0:
               sae sweep --data-npy acts.npy --val-npy val.npy --code 4096 --architecture topk,batchtopk,jumprelu,gated \
-                --k 16,32,64 --l1 0.03,0.1,0.3 --out runs/architectures
+                --k 16,32,64 --gate-l1 0.3,1,3 --out runs/architectures
             """)
 
     @Option(help: "l1, kl, or none (with --k: TopK settings only).") var penalty: PenaltyKind = .l1
-    @Option(name: .customLong("l1"), help: ArgumentHelp("L1 strengths, comma-separated (default 1e-6,1e-5,1e-4,1e-3; with --data-npy: Gated's and the standard SAE's, default 0.03,0.1,0.3).", valueName: "list")) var lambdas: String?
+    @Option(name: .customLong("l1"), help: ArgumentHelp("L1 strengths, comma-separated (default 1e-6,1e-5,1e-4,1e-3; with --data-npy: the standard SAE's, default 1e-4,1e-3,1e-2).", valueName: "list")) var lambdas: String?
+    @Option(name: .customLong("gate-l1"), help: ArgumentHelp("With --data-npy: Gated's L1 on its gates, comma-separated.", valueName: "list")) var gateL1 = "0.3,1,3"
     @Option(help: ArgumentHelp("KL targets, comma-separated.", valueName: "list")) var rho = "0.05"
     @Option(help: ArgumentHelp("KL weights, comma-separated.", valueName: "list")) var beta = "3"
     @Option(help: ArgumentHelp("Code sizes, comma-separated.", valueName: "list")) var code = "64"
@@ -45,7 +46,9 @@ struct SweepCommand: ParsableCommand {
         }
         let codes: [Int] = try list(code, "--code")
         let ks: [Int] = try k.map { try list($0, "--k") } ?? []
-        if !dataOptions.dataNpy.isEmpty { return try sweepArchitectures(ks: ks, codes: codes, l1s: try list(lambdas ?? "0.03,0.1,0.3", "--l1")) }
+        if !dataOptions.dataNpy.isEmpty {
+            return try sweepArchitectures(ks: ks, codes: codes, l1s: try list(lambdas ?? "1e-4,1e-3,1e-2", "--l1"), gateL1s: try list(gateL1, "--gate-l1"))
+        }
         if architecture != nil { throw ValidationError("--architecture compares dictionary SAEs on your vectors: give --data-npy") }
         let settings: [Sweep.Setting]
         switch penalty {
@@ -67,7 +70,7 @@ struct SweepCommand: ParsableCommand {
     }
 
     /// An architecture sweep on the user's vectors: one dictionary SAE per architecture and setting.
-    private func sweepArchitectures(ks: [Int], codes: [Int], l1s: [Float]) throws {
+    private func sweepArchitectures(ks: [Int], codes: [Int], l1s: [Float], gateL1s: [Float]) throws {
         guard codes.count == 1, let codeSize = codes.first else { throw ValidationError("an architecture sweep takes one --code") }
         let names = (architecture ?? "topk,batchtopk,jumprelu").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard !ks.isEmpty || names.allSatisfy({ $0 == "gated" || $0 == "standard" }) else {
@@ -78,7 +81,8 @@ struct SweepCommand: ParsableCommand {
             return f
         }
         guard abs(fractions.reduce(0, +) - 1) < 1e-6 else { throw ValidationError("--groups takes fractions adding up to 1, got '\(groups)'") }
-        let settings = try Sweep.dictionaryGrid(architectures: names, ks: ks, l1s: l1s, groups: fractions, codeSize: codeSize)
+        let settings = try Sweep.dictionaryGrid(architectures: names, ks: ks, l1s: l1s, gateL1s: gateL1s, groups: fractions,
+                                                    codeSize: codeSize)
         let data = try dataOptions.load()
         let configs = try Sweep.configs(settings, training: try training.settings(for: .dictionary), data: try dataOptions.settings(),
                                         inputSize: data.train.featureCount)

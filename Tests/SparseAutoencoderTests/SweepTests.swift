@@ -163,11 +163,11 @@ final class SweepTests: XCTestCase {
         try NPY.write(vectors(64), rows: 64, cols: 10, to: dir + "/val.npy")
         let names = ["topk", "batchtopk", "matryoshka", "jumprelu", "gated", "standard"]
         let r = try runSAE(["sweep", "--data-npy", dir + "/train.npy", "--val-npy", dir + "/val.npy", "--code", "32",
-                            "--architecture", names.joined(separator: ","), "--k", "3", "--l1", "0.1", "--groups", "0.25,0.75",
+                            "--architecture", names.joined(separator: ","), "--k", "3", "--l1", "0.1", "--gate-l1", "0.2", "--groups", "0.25,0.75",
                             "--epochs", "1", "--batch-size", "64", "--out", dir + "/sweep"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let table = try String(contentsOfFile: dir + "/sweep/sweep.md", encoding: .utf8)
-        for name in ["topk_k3", "batchtopk_k3", "matryoshka_k3", "jumprelu_l03", "gated_l10.1", "standard_l10.1"] {
+        for name in ["topk_k3", "batchtopk_k3", "matryoshka_k3", "jumprelu_l03", "gated_l10.2", "standard_l10.1"] {
             XCTAssertTrue(table.contains(name), "\(name) missing from\n\(table)")
             let config = try RunDirectory(path: dir + "/sweep/" + name).loadConfig()
             XCTAssertEqual(config.data.dataset, .npy, name)

@@ -33,9 +33,11 @@ package struct Sweep {
     package static let sweptArchitectures = ["topk", "batchtopk", "matryoshka", "jumprelu", "gated", "standard"]
 
     /// Every architecture (by `sweptArchitectures` name) at every value of its setting: `ks` for
-    /// TopK, BatchTopK and Matryoshka (`groups`: fractions) and as JumpReLU's target L0, `l1s` for
-    /// Gated's gates and the standard (L1) SAE; one code size.
-    package static func dictionaryGrid(architectures: [String], ks: [Int], l1s: [Float], groups: [Double], codeSize: Int) throws -> [Setting] {
+    /// TopK, BatchTopK and Matryoshka (`groups`: fractions) and as JumpReLU's target L0, `gateL1s`
+    /// for Gated's gates, `l1s` for the standard (L1) SAE (whose λ weighs the code's L1 per sample,
+    /// as the tutorial's does: not divided by d as Gated's is); one code size.
+    package static func dictionaryGrid(architectures: [String], ks: [Int], l1s: [Float], gateL1s: [Float], groups: [Double],
+                                       codeSize: Int) throws -> [Setting] {
         try architectures.flatMap { name -> [Setting] in
             let (architecture, values): (AutoencoderConfig.Architecture, [Double])
             switch name {
@@ -43,7 +45,7 @@ package struct Sweep {
             case "batchtopk": (architecture, values) = (.batchtopk, ks.map(Double.init))
             case "matryoshka": (architecture, values) = (.matryoshka, ks.map(Double.init))
             case "jumprelu": (architecture, values) = (.jumprelu, ks.map(Double.init))
-            case "gated": (architecture, values) = (.gated, l1s.map(Double.init))
+            case "gated": (architecture, values) = (.gated, gateL1s.map(Double.init))
             case "standard": (architecture, values) = (.dictionary, l1s.map(Double.init))
             default: throw SAEError.badSetting("--architecture", "an architecture sweep takes \(sweptArchitectures.joined(separator: ", ")), got '\(name)'")
             }
