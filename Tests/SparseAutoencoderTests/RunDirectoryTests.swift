@@ -113,4 +113,23 @@ final class RunDirectoryTests: XCTestCase {
             XCTAssertEqual("\(error)", "\(run.statusPath): unknown state \"paused\" (this sae knows training, interrupted, diverged, finished)")
         }
     }
+
+    /// --force checks every file it would delete before deleting any: a run whose status.json is
+    /// a symlink keeps all its files (they were deleted, then the symlink refused).
+    func testForceRefusesBeforeItDeletesAnything() throws {
+        let dir = temporaryDirectory(self)
+        try NPY.write(randomFloats(64 * 4, seed: 1), rows: 64, cols: 4, to: dir + "/x.npy")
+        let run = dir + "/run"
+        let train = try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "8", "--epochs", "1", "--out", run])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let mine = dir + "/mine.json"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: mine))
+        try FileManager.default.removeItem(atPath: run + "/status.json")
+        try FileManager.default.createSymbolicLink(atPath: run + "/status.json", withDestinationPath: mine)
+        let before = try FileManager.default.contentsOfDirectory(atPath: run).sorted()
+        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "8", "--epochs", "1", "--force", "--out", run]),
+                           mentioning: "nothing was deleted")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run).sorted(), before)
+        XCTAssertEqual(try String(contentsOfFile: mine, encoding: .utf8), "{}")
+    }
 }

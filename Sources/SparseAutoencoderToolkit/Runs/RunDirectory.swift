@@ -74,15 +74,22 @@ package struct RunDirectory: Sendable {
     }
 
     /// Deletes what sae wrote here (its files, its figures, temporary files of killed writes),
-    /// nothing else.
+    /// nothing else. Every file is checked before the first is deleted: one that is not a
+    /// regular file (a symlink, a directory) refuses the whole deletion, with nothing gone.
     func removeOwnFiles() throws {
         let fm = FileManager.default
-        removeStaleTemporaryFiles()
+        var present: [String] = []
         for name in RunDirectory.ownFiles where name != RunDirectory.lockName {
             let file = path + "/" + name
             var info = stat()
             guard lstat(file, &info) == 0 else { continue }
-            guard info.st_mode & S_IFMT == S_IFREG else { throw SAEError("\(file) is not a regular file; refusing to delete it") }
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw SAEError("\(file) is not a regular file; refusing to replace the run (nothing was deleted)")
+            }
+            present.append(file)
+        }
+        removeStaleTemporaryFiles()
+        for file in present {
             do { try fm.removeItem(atPath: file) } catch { throw SAEError("cannot delete \(file): \(FileSystemError.describe(error))") }
         }
         let figures = path + "/figures"
