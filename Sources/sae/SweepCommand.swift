@@ -36,6 +36,7 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @Option(help: ArgumentHelp("Directory for the runs and the sweep report.", valueName: "dir")) var out = "runs/sweep"
+    @Flag(help: "Replace files of the report's names (sweep.md, sweep.html, pareto_*.svg) that a sweep did not write.") var force = false
 
     func run() throws {
         func list<T: LosslessStringConvertible>(_ text: String, _ name: String) throws -> [T] {
@@ -56,8 +57,9 @@ struct SweepCommand: ParsableCommand {
         case .l1: settings = Sweep.grid(lambdas: try list(lambdas ?? "1e-6,1e-5,1e-4,1e-3", "--l1"), ks: ks, codeSizes: codes)
         case .none: settings = Sweep.grid(ks: ks, codeSizes: codes)
         }
-        // Check every setting before training any.
+        // Check every setting, and the directory, before training any.
         let configs = try Sweep.configs(settings, training: try training.settings(), trainLimit: dataOptions.trainLimit)
+        try Sweep.prepare(out, force: force)
         let data = try dataOptions.load()
         print("Linear probe on raw pixels (the baseline)...")
         let pixels = try LinearProbe.pixelAccuracy(train: data.train, test: data.test)
@@ -86,6 +88,7 @@ struct SweepCommand: ParsableCommand {
         let data = try dataOptions.load()
         let configs = try Sweep.configs(settings, training: try training.settings(for: .dictionary), data: try dataOptions.settings(),
                                         inputSize: data.train.featureCount)
+        try Sweep.prepare(out, force: force)
         let sweep = try reportingInterruption {
             try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: nil, out: out, shouldStop: stopRequested,
                           events: Self.printing(RunPrinter()))

@@ -179,5 +179,18 @@ final class SweepTests: XCTestCase {
         assertCommandFails(try runSAE(["sweep", "--data-npy", dir + "/train.npy", "--architecture", "sparse", "--k", "3", "--out", dir + "/bad"]),
                            mentioning: "an architecture sweep takes")
         assertCommandFails(try runSAE(["sweep", "--architecture", "topk", "--out", dir + "/bad"]), mentioning: "give --data-npy")
+        // A user's own files of the report's names are refused before anything trains, unless
+        // --force; the sweep's own report is replaced on a rerun.
+        let mine = dir + "/mine"
+        try FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: true)
+        try Data("my notes\n".utf8).write(to: URL(fileURLWithPath: mine + "/sweep.md"))
+        let arguments = ["sweep", "--data-npy", dir + "/train.npy", "--val-npy", dir + "/val.npy", "--code", "32", "--architecture", "topk",
+                         "--k", "3", "--epochs", "1", "--batch-size", "64", "--out", mine]
+        assertCommandFails(try runSAE(arguments), mentioning: "sweep.md exists and was not written by a sweep")
+        XCTAssertEqual(try String(contentsOfFile: mine + "/sweep.md", encoding: .utf8), "my notes\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: mine + "/topk_k3"))
+        XCTAssertEqual(try runSAE(arguments + ["--force"]).status, 0)
+        XCTAssertTrue(try String(contentsOfFile: mine + "/sweep.md", encoding: .utf8).contains("topk_k3"))
+        XCTAssertEqual(try runSAE(arguments).status, 0, "a rerun replaces the sweep's own report")
     }
 }

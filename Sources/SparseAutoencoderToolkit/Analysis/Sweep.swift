@@ -168,10 +168,31 @@ package struct Sweep {
         }.joined(separator: "\n")
     }
 
-    /// Writes pareto_l0.svg, pareto_mean_activation.svg, sweep.md and sweep.html into `directory`.
+    /// The report's files, and the marker that says a sweep wrote them (so a rerun may replace them).
+    package static let reportFiles = ["pareto_l0.svg", "pareto_mean_activation.svg", "sweep.md", "sweep.html"]
+    package static let marker = ".sae-sweep"
+
+    /// Before a sweep trains anything: refuses a directory holding files of the report's names
+    /// that no sweep wrote (a user's own), unless `force`; then makes the directory and locks it
+    /// for the sweep (one sweep per directory at a time).
+    package static func prepare(_ directory: String, force: Bool) throws {
+        let fm = FileManager.default
+        if !force && !fm.fileExists(atPath: directory + "/" + marker) {
+            if let theirs = reportFiles.first(where: { fm.fileExists(atPath: directory + "/" + $0) }) {
+                throw SAEError("\(directory)/\(theirs) exists and was not written by a sweep; pass --force to replace it, or choose another --out")
+            }
+        }
+        try UserOutput.makeDirectory(directory)
+        try DirectoryLock(directory: directory).lock()
+    }
+
+    /// Writes pareto_l0.svg, pareto_mean_activation.svg, sweep.md and sweep.html into `directory`
+    /// (after `prepare`), and the marker.
     @discardableResult
     package func write(to directory: String) throws -> [String] {
         try UserOutput.makeDirectory(directory)
+        try DirectoryLock(directory: directory).lock()
+        try AtomicFile.write("written by sae sweep: \(Self.reportFiles.joined(separator: ", "))\n", to: directory + "/" + Self.marker)
         let charts = [
             ("pareto_l0.svg", paretoChart(sparsity: \.codes.l0, label: runs.first?.config.model.isDictionary == true
                                             ? "L0: active latents per validation vector (fewer = sparser)" : "L0: active units per test image (fewer = sparser)",
