@@ -227,7 +227,12 @@ package enum FileSystemError {
         case NSFileWriteOutOfSpaceError: return "no space left on the device"
         case NSFileWriteFileExistsError: return "a file of that name is in the way"
         case NSFileWriteVolumeReadOnlyError: return "the file system is read-only"
-        default: return "the file system refused (error \(ns.code))"
+        case NSFileWriteInvalidFileNameError, NSFileReadInvalidFileNameError: return "the name is not a valid file name (too long, or not allowed here)"
+        case NSFileWriteUnknownError: return "the write failed (a full or read-only device, or one that takes no files)"
+        case NSFileReadUnknownError: return "the read failed"
+        case NSFileReadCorruptFileError: return "the file's contents could not be read"
+        case NSFileReadTooLargeError: return "the file is too large to read"
+        default: return "the file system refused (\(ns.localizedDescription))"
         }
     }
 }
