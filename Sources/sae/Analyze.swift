@@ -53,6 +53,10 @@ struct Analyze: ParsableCommand {
     @OptionGroup var options: AnalysisOptions
 
     func run() throws {
+        // Analyze writes into the run: it holds the run's lock from its first read to its last
+        // write, so no training replaces the run (and no other analyze writes) in between.
+        let run = RunDirectory(path: runDirectory)
+        if FileManager.default.fileExists(atPath: run.configPath) { try run.lock() }
         let analysis = try options.analyses([runDirectory])[0]
         let files = try analysis.write()
         print(MetricsTable.describe(analysis.metrics))

@@ -132,4 +132,19 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run).sorted(), before)
         XCTAssertEqual(try String(contentsOfFile: mine, encoding: .utf8), "{}")
     }
+
+    /// analyze writes into a run, so it takes the run's lock before it reads: while another
+    /// process holds it, analyze is refused and the run's metrics are left as they are.
+    func testAnalyzeTakesTheRunsLockBeforeItReads() throws {
+        let dir = temporaryDirectory(self)
+        try NPY.write(randomFloats(64 * 4, seed: 3), rows: 64, cols: 4, to: dir + "/x.npy")
+        let run = dir + "/run"
+        XCTAssertEqual(try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "8", "--epochs", "1", "--out", run]).status, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: run + "/metrics.json"))
+        try DirectoryLock(directory: run).lock()   // this test process is the other holder
+        // With its data gone, an analyze that read first would fail on the data, not on the lock.
+        try FileManager.default.removeItem(atPath: dir + "/x.npy")
+        assertCommandFails(try runSAE(["analyze", run]), mentioning: "is in use by another sae process")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/metrics.json")), before)
+    }
 }
