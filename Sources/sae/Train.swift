@@ -46,6 +46,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the interrupted run in this directory, with the settings in its config.json.", valueName: "dir"))
     var resume: String?
 
+    @Flag(help: "With --resume: continue although the training .npy files differ from those the checkpoint was trained on (by default refused, naming the file: the run would no longer be the uninterrupted one).")
+    var acceptChangedData = false
+
     /// Options that --resume takes from config.json instead.
     static let settingFlags = ["--architecture", "--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
                                "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
@@ -66,7 +69,7 @@ struct Train: ParsableCommand {
         }
         try reportingInterruption {
             if let resume {
-                try Run.resume(RunDirectory(path: resume), loadData: { try $0.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }) },
+                try Run.resume(RunDirectory(path: resume), acceptingChangedData: acceptChangedData, loadData: { try $0.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }) },
                                shouldStop: stopRequested, events: RunPrinter().handle)
                 return
             }

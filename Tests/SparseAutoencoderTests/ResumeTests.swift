@@ -214,4 +214,40 @@ final class ResumeTests: XCTestCase {
     private func assertThrows<T>(_ body: @autoclosure () throws -> T, _ text: String, line: UInt = #line) {
         XCTAssertThrowsError(try body(), line: line) { XCTAssertTrue("\($0)".contains(text), "\($0) should mention \(text)", line: line) }
     }
+
+    /// A resume continues the run it was: training files added, removed or changed since the
+    /// checkpoint, or settings edited in config.json, are refused naming what differs (the
+    /// data, unless --accept-changed-data); put back as they were, the run resumes.
+    func testAResumeOnChangedDataOrSettingsIsRefused() throws {
+        let dir = temporaryDirectory(self), shards = dir + "/shards", run = dir + "/run"
+        try FileManager.default.createDirectory(atPath: shards, withIntermediateDirectories: true)
+        for i in 0..<2 { try NPY.write(randomFloats(96 * 6, seed: UInt64(10 + i)), rows: 96, cols: 6, to: shards + "/s\(i).npy") }
+        try NPY.write(randomFloats(40 * 6, seed: 20), rows: 40, cols: 6, to: dir + "/val.npy")
+        let interrupted = try runSAE(["train", "--data-npy", shards, "--val-npy", dir + "/val.npy", "--code", "12", "--k", "2", "--epochs", "2",
+                                      "--batch-size", "32", "--out", run], environment: ["SAE_FAULT": "step@3:interrupt"])
+        XCTAssertEqual(interrupted.status, 130, interrupted.stderr)
+        // A shard added.
+        try FileManager.default.copyItem(atPath: shards + "/s0.npy", toPath: shards + "/s2.npy")
+        assertCommandFails(try runSAE(["train", "--resume", run]), mentioning: "s2.npy was added")
+        try FileManager.default.removeItem(atPath: shards + "/s2.npy")
+        // A shard rewritten with other values (same size).
+        let original = try Data(contentsOf: URL(fileURLWithPath: shards + "/s1.npy"))
+        try NPY.write(randomFloats(96 * 6, seed: 99), rows: 96, cols: 6, to: shards + "/s1.npy")
+        assertCommandFails(try runSAE(["train", "--resume", run]), mentioning: "s1.npy has changed")
+        try original.write(to: URL(fileURLWithPath: shards + "/s1.npy"))
+        // A setting edited in config.json.
+        let configPath = run + "/config.json", config = try String(contentsOfFile: configPath, encoding: .utf8)
+        try config.replacingOccurrences(of: "\"batch_size\" : 32", with: "\"batch_size\" : 48").write(toFile: configPath, atomically: true, encoding: .utf8)
+        assertCommandFails(try runSAE(["train", "--resume", run]), mentioning: "batch size 32 -> 48")
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        // As they were: the run resumes; and changed data are taken when the user says so.
+        let resumed = try runSAE(["train", "--resume", run])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let again = try runSAE(["train", "--data-npy", shards, "--val-npy", dir + "/val.npy", "--code", "12", "--k", "2", "--epochs", "2",
+                                "--batch-size", "32", "--out", dir + "/run2"], environment: ["SAE_FAULT": "step@3:interrupt"])
+        XCTAssertEqual(again.status, 130, again.stderr)
+        try FileManager.default.copyItem(atPath: shards + "/s0.npy", toPath: shards + "/s2.npy")
+        let accepted = try runSAE(["train", "--resume", dir + "/run2", "--accept-changed-data"])
+        XCTAssertEqual(accepted.status, 0, accepted.stderr)
+    }
 }

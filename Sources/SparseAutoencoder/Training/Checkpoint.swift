@@ -18,6 +18,11 @@ struct TrainerState: Codable, Equatable {
     var adamStep: Int
     /// Per code unit, samples since it last fired (for dead-latent counts).
     var samplesSinceFired: [Int]?
+    /// The training data's files and their fingerprints when the checkpoint was written
+    /// (`Trainer.dataFingerprint`), and the settings trained with: a resume on other data or
+    /// other settings would not continue the same run.
+    var dataFiles: [String: String]?
+    var settings: TrainingSettings?
 }
 
 extension Trainer {
@@ -29,7 +34,8 @@ extension Trainer {
         if FaultInjection.fires("checkpoint-write") { throw SAEError.badFile(path, "write failed (SAE_FAULT=checkpoint-write)") }
         let state = TrainerState(history: history, stepInEpoch: stepInEpoch, epochLossSum: epochLossSum,
                                  epochSeconds: epochSeconds, rng: rng.state.map { String($0, radix: 16) },
-                                 adamStep: optimizer.step, samplesSinceFired: deadLatents.samplesSinceFired)
+                                 adamStep: optimizer.step, samplesSinceFired: deadLatents.samplesSinceFired,
+                                 dataFiles: dataFingerprint, settings: settings)
         // Streamed from the weights and moments themselves: writing a checkpoint copies nothing.
         let count = model.parameterCount, moments = UnsafePointer(optimizer.moments.baseAddress!)
         let tensors = model.tensorSources + [Safetensors.Source(name: "optimizer.m", shape: [count], values: moments),
@@ -37,6 +43,23 @@ extension Trainer {
         let metadata = ["format": "sae-checkpoint",
                         "trainer_state": String(decoding: try JSONFile.encode(state), as: UTF8.self)]
         try Safetensors.write(tensors, metadata: metadata, to: path, beforeRename: { FaultInjection.reach("checkpoint-rename") })
+    }
+
+    /// Refuses a checkpoint written with other training settings (but for more epochs: a run may
+    /// be extended) or on other data, naming what differs, unless `acceptsChangedData`.
+    private func checkSameRun(_ state: TrainerState) throws {
+        if var stored = state.settings {
+            stored.epochs = settings.epochs
+            if stored != settings {
+                throw SAEError("the checkpoint was trained with other settings than config.json now gives (\(TrainingSettings.differences(stored, settings).joined(separator: ", "))): "
+                    + "a resume continues the run it was; restore config.json, or start a new run")
+            }
+        }
+        guard !acceptsChangedData, let stored = state.dataFiles, let current = dataFingerprint, stored != current else { return }
+        let changed = Set(stored.keys).union(current.keys).sorted().first { stored[$0] != current[$0] }!
+        let how = stored[changed] == nil ? "was added" : current[changed] == nil ? "is gone" : "has changed"
+        throw SAEError("the training data changed since the checkpoint: \(changed) \(how); resume on the same data, "
+            + "or pass --accept-changed-data to continue on these (the run will no longer be the one an uninterrupted run gives)")
     }
 
     /// Restores weights, Adam and progress from a checkpoint of a trainer with the same config.
@@ -60,6 +83,7 @@ extension Trainer {
                   state.history.map(\.epoch) == (0..<state.history.count).map({ $0 + 1 }) else {
                 throw SAEError.badFile(path, "the training progress in the checkpoint is inconsistent with config.json")
             }
+            try checkSameRun(state)
             if let since = state.samplesSinceFired, since.count != model.config.codeSize || since.contains(where: { $0 < 0 }) {
                 throw SAEError.badFile(path, "the dead-latent counters in the checkpoint do not fit the model's \(model.config.codeSize) latents")
             }

@@ -34,6 +34,11 @@ public final class Trainer {
     public let communicator: Communicator
     /// Seconds in the gradients' all-reduce during the current epoch.
     var allReduceSeconds = 0.0
+    /// The training data's files and fingerprints (`DataFingerprint`), kept in checkpoints so that
+    /// a resume on other data is refused; nil: not checked.
+    package var dataFingerprint: [String: String]?
+    /// Resume on data that differ from the checkpoint's (the user said so).
+    package var acceptsChangedData = false
 
     /// Why `fit` stopped before the last epoch.
     public enum Stop: Error, Equatable {

@@ -22,6 +22,17 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         self.ranks = ranks
     }
 
+    /// What differs between two settings, as "batch size 256 -> 512".
+    static func differences(_ a: TrainingSettings, _ b: TrainingSettings) -> [String] {
+        var out: [String] = []
+        if a.batchSize != b.batchSize { out.append("batch size \(a.batchSize) -> \(b.batchSize)") }
+        if a.seed != b.seed { out.append("seed \(a.seed) -> \(b.seed)") }
+        if a.optimizer != b.optimizer { out.append("Adam \(a.optimizer) -> \(b.optimizer)") }
+        if a.deadAfter != b.deadAfter { out.append("dead after \(a.deadAfter.map(String.init) ?? "one epoch") -> \(b.deadAfter.map(String.init) ?? "one epoch")") }
+        if a.ranks != b.ranks { out.append("ranks \(a.ranks ?? 1) -> \(b.ranks ?? 1)") }
+        return out.isEmpty ? ["epochs"] : out
+    }
+
     /// 16,777,216 samples: far above any batch an SAE is trained with.
     public static let maximumBatchSize = 1 << 24
 

@@ -47,12 +47,15 @@ package enum Run {
     /// Continues the unfinished run in `directory` with the settings of its config.json (see
     /// `resumableConfig`); `loadData` loads the data that config names.
     @discardableResult
-    package static func resume(_ directory: RunDirectory, communicator comm: Communicator = .single, loadData: (RunConfig) throws -> RunData,
+    /// `acceptingChangedData`: continue although the training files differ from the checkpoint's.
+    package static func resume(_ directory: RunDirectory, communicator comm: Communicator = .single, acceptingChangedData: Bool = false,
+                              loadData: (RunConfig) throws -> RunData,
                               shouldStop: @escaping () -> Bool = { false }, events: (RunEvent) -> Void = { _ in }) throws -> RunMetrics? {
         let config = try comm.agree { try resumableConfig(directory) }
         let data = try loadData(config)
         events(.resuming(directory, config))
-        return try train(config, data: data, directory: directory, resume: true, comm, shouldStop: shouldStop, events: events)
+        return try train(config, data: data, directory: directory, resume: true, acceptingChangedData: acceptingChangedData, comm,
+                         shouldStop: shouldStop, events: events)
     }
 
     /// The config of the run in `directory`, if it can be resumed: a finished run has nothing to
@@ -78,9 +81,10 @@ package enum Run {
 
     /// Trains (or continues) the run in `directory` and reports the end.
     @discardableResult
-    static func train(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool, _ comm: Communicator,
-                      shouldStop: @escaping () -> Bool, events: (RunEvent) -> Void) throws -> RunMetrics? {
-        let metrics = try TrainingRun.train(config, train: data.train, test: data.test, into: directory, resume: resume, communicator: comm,
+    static func train(_ config: RunConfig, data: RunData, directory: RunDirectory, resume: Bool, acceptingChangedData: Bool = false,
+                      _ comm: Communicator, shouldStop: @escaping () -> Bool, events: (RunEvent) -> Void) throws -> RunMetrics? {
+        let metrics = try TrainingRun.train(config, train: data.train, test: data.test, into: directory, resume: resume,
+                                            acceptingChangedData: acceptingChangedData, communicator: comm,
                                             shouldStop: shouldStop, progress: { events(.progress($0)) })
         if let metrics { events(.finished(directory, metrics)) }
         return metrics

@@ -26,7 +26,7 @@ package enum TrainingRun {
     /// (the other ranks return nil then). `config.training.ranks` must be the number of ranks.
     /// Errors every rank meets alike are thrown as `DistributedStop`.
     package static func train(_ config: RunConfig, train: Dataset, test: Dataset, into directory: RunDirectory,
-                             resume: Bool = false, communicator comm: Communicator = .single,
+                             resume: Bool = false, acceptingChangedData: Bool = false, communicator comm: Communicator = .single,
                              shouldStop: @escaping () -> Bool = { false },
                              progress: (TrainingEvent) -> Void = { _ in }) throws -> RunMetrics? {
         let writes = comm.isRoot, ranks = config.training.ranks ?? 1
@@ -42,7 +42,11 @@ package enum TrainingRun {
         let (model, trainer) = try comm.agree { () -> (Autoencoder, Trainer) in
             if writes { try directory.lock() }
             let model = resume ? try Autoencoder(config: config.model) : try Autoencoder(config: config.model, seed: config.training.seed)
-            return (model, try Trainer(model: model, settings: config.training, communicator: comm))
+            let trainer = try Trainer(model: model, settings: config.training, communicator: comm)
+            // The training files' fingerprints go into every checkpoint; a resume compares them.
+            if config.data.dataset == .npy { trainer.dataFingerprint = try DataFingerprint.files(config.data.trainPaths) }
+            trainer.acceptsChangedData = acceptingChangedData
+            return (model, trainer)
         }
         try comm.agree {
             if resume {
