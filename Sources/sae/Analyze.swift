@@ -55,9 +55,17 @@ struct Analyze: ParsableCommand {
     func run() throws {
         // Analyze writes into the run: it holds the run's lock from its first read to its last
         // write, so no training replaces the run (and no other analyze writes) in between.
-        let run = RunDirectory(path: runDirectory)
+        let run = RunDirectory(path: runDirectory), lockFile = run.path + "/" + DirectoryLock.fileName
+        let hadLockFile = FileManager.default.fileExists(atPath: lockFile)
         if FileManager.default.fileExists(atPath: run.configPath) { try run.lock() }
-        let analysis = try options.analyses([runDirectory])[0]
+        let analysis: RunAnalysis
+        do {
+            analysis = try options.analyses([runDirectory])[0]
+        } catch {
+            // A refused analysis leaves the directory as it was (a run made by hand has no lock file).
+            if !hadLockFile { try? FileManager.default.removeItem(atPath: lockFile) }
+            throw error
+        }
         let files = try analysis.write()
         print(MetricsTable.describe(analysis.metrics))
         if analysis.test.isLabelled {
