@@ -146,6 +146,25 @@ expect "a truncated shard is named" fail "shards/b.npy" "^$" -- "$SAE" train --d
 mkdir -p mixed && cp v.npy mixed/a.npy && python3 -c "import numpy as np; np.save('mixed/b.npy', np.load('v.npy').astype(np.float64))"
 expect "shards of two dtypes are refused, naming the odd one" fail "mixed/b.npy" "^$" -- "$SAE" train --data-npy mixed --val-npy val.npy --code 16 --k 2 --out mx
 
+# 14. The second round's classes (issue 21).
+expect "a batch size that would overflow is refused, not a trap" fail "at most 16777216" "^$" -- \
+  "$SAE" train "${T[@]}" --batch-size 9223372036854775807 --out big
+expect "an empty SAE_FAULT plans nothing" ok "" "^$" -- env SAE_FAULT= "$SAE" summary --code 8
+expect "SAE_FAULT=: plans nothing" ok "" "^$" -- env SAE_FAULT=: "$SAE" summary --code 8
+mkfifo fifo.npy
+expect "a FIFO nothing writes to is refused, not waited on" fail "is a FIFO" "^$" -- env SAE_FIFO_WAIT=0.2 "$SAE" train --data-npy fifo.npy --code 8 --out ff
+mkdir -p fshards && cp v.npy fshards/a.npy && mkfifo fshards/b.npy
+expect "a FIFO among the shards is refused" fail "fshards/b.npy: is a FIFO" "^$" -- "$SAE" train --data-npy fshards --val-npy val.npy --code 8 --out ffs
+expect "a FIFO as encode's input is refused" fail "is a FIFO" "^$" -- env SAE_FIFO_WAIT=0.2 "$SAE" encode run --npy fifo.npy --out ff.npy
+"$SAE" train "${T[@]}" --epochs 1 --out linked > /dev/null 2>&1 && rm linked/status.json && ln -s ../notes.txt linked/status.json
+expect "--force on a run holding a symlink deletes nothing" fail "nothing was deleted" "linked/\.sae-lock$" -- "$SAE" train "${T[@]}" --epochs 1 --force --out linked
+mkdir -p mysweep && echo "my notes" > mysweep/sweep.md
+expect "a sweep does not replace a user's sweep.md" fail "was not written by a sweep" "^$" -- \
+  "$SAE" sweep --data-npy v.npy --val-npy val.npy --architecture topk --k 2 --code 16 --epochs 1 --out mysweep
+python3 -c "import numpy as np; np.save('same.npy', np.ones((5, 8), np.float32))"
+expect "validation vectors that do not vary: the FVU is undefined, not 0" ok "" "^\./flat/" -- \
+  bash -c "'$SAE' train --data-npy v.npy --val-npy same.npy --code 16 --k 2 --epochs 1 --out flat > /dev/null && grep -q '\"test_fvu\" : null' flat/metrics.json && '$SAE' metrics flat > /dev/null"
+
 if [ "$QUICK" != "--quick" ]; then
   # 12. Labels above 9 (needs Fashion-MNIST: Debian's dataset-fashion-mnist).
   F=/usr/share/datasets/fashion-mnist
