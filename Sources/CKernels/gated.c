@@ -41,16 +41,16 @@ SAE_KERNEL(void, sae_gated_fill, (const float *restrict pre, const float *restri
 
 SAE_KERNEL(void, sae_gated_weight_gradients, (const struct sae_gated_pairs *restrict s, long first, long last, const float *restrict w_enc, const float *restrict w_dec, const float *restrict scale, float *restrict g_enc, float *restrict g_gate, float *restrict g_rmag, float *restrict g_bmag, float *restrict g_dec, float *restrict bdec_partial, int project_decoder),
            (s, first, last, w_enc, w_dec, scale, g_enc, g_gate, g_rmag, g_bmag, g_dec, bdec_partial, project_decoder)) {
-    long d = s->d;
+    long d = s->d, d_in = s->d_in;
     for (long j = first; j < last; j++) {
         int begin = s->offsets[j], end = s->offsets[j + 1];
         if (begin == end) continue;
-        float *restrict ge = g_enc + j * d, *restrict gd = g_dec + j * d;
+        float *restrict ge = g_enc + j * d_in, *restrict gd = g_dec + j * d;
         const float *restrict wd = w_dec + j * d;
         float gate_sum = 0.0f, mag_sum = 0.0f, rmag_sum = 0.0f, enc_sum = 0.0f;
         for (int q = begin; q < end; q++) {
             long p = s->order[q], sample = s->samples[p];
-            const float *restrict x = s->inputs + sample * d;
+            const float *restrict x = s->inputs + sample * d_in;
             // The gate: the L1's step and the auxiliary reconstruction's dL_aux/d(gate) (W_dec held fixed).
             float d_gate = s->l1_step + dot(s->aux_gradients + sample * d, wd, d);
             float d_enc = d_gate;
@@ -64,7 +64,7 @@ SAE_KERNEL(void, sae_gated_weight_gradients, (const struct sae_gated_pairs *rest
                 rmag_sum += dz * s->pres[p];
                 d_enc += scale[j] * dz;
             }
-            for (long i = 0; i < d; i++) ge[i] += d_enc * x[i];
+            for (long i = 0; i < d_in; i++) ge[i] += d_enc * x[i];
             gate_sum += d_gate;
             enc_sum += d_enc;
         }
@@ -72,8 +72,8 @@ SAE_KERNEL(void, sae_gated_weight_gradients, (const struct sae_gated_pairs *rest
         g_bmag[j] += mag_sum;
         g_rmag[j] += scale[j] * rmag_sum;
         // The centring: d(b_dec) -= (sum of the encoder's pre-activation gradients) W[j].
-        const float *restrict we = w_enc + j * d;
-        if (enc_sum != 0.0f) for (long i = 0; i < d; i++) bdec_partial[i] -= enc_sum * we[i];
+        const float *restrict we = w_enc + j * d_in;
+        if (bdec_partial && enc_sum != 0.0f) for (long i = 0; i < d; i++) bdec_partial[i] -= enc_sum * we[i];
         if (project_decoder) {
             float along = dot(gd, wd, d);
             for (long i = 0; i < d; i++) gd[i] -= along * wd[i];

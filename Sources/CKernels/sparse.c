@@ -129,11 +129,11 @@ void sae_group_by_latent(const int *restrict latents, long n, long c, int *restr
 
 SAE_KERNEL(void, sae_sparse_weight_gradients, (const struct sae_pairs *restrict s, long first, long last, const float *restrict w_enc, const float *restrict w_dec, float *restrict g_enc, float *restrict g_benc, float *restrict g_dec, float *restrict bdec_partial, int project_decoder),
            (s, first, last, w_enc, w_dec, g_enc, g_benc, g_dec, bdec_partial, project_decoder)) {
-    long d = s->d;
+    long d = s->d, d_in = s->d_in;
     for (long j = first; j < last; j++) {
         int begin = s->offsets[j], end = s->offsets[j + 1];
         if (begin == end) continue;
-        float *restrict ge = g_enc + j * d, *restrict gd = g_dec + j * d;
+        float *restrict ge = g_enc + j * d_in, *restrict gd = g_dec + j * d;
         const float *restrict wd = w_dec + j * d;
         float code_sum = 0.0f;
         for (int q = begin; q < end; q++) {
@@ -144,17 +144,17 @@ SAE_KERNEL(void, sae_sparse_weight_gradients, (const struct sae_pairs *restrict 
             long sample = s->samples[p];
             long block = p < s->main_pairs ? (s->blocks ? s->blocks[j] : 0) : s->aux_block;
             long out_row = block * s->rows + sample;
-            const float *restrict x = s->inputs + sample * d, *restrict go = s->output_gradients + out_row * d;
+            const float *restrict x = s->inputs + sample * d_in, *restrict go = s->output_gradients + out_row * d;
             // The code gradient dz = G . W_dec[j], while W_dec[j] and G's row are in cache.
             float dv = dot(go, wd, d);
             for (long i = 0; i < d; i++) gd[i] += v * go[i];
-            for (long i = 0; i < d; i++) ge[i] += dv * x[i];
+            for (long i = 0; i < d_in; i++) ge[i] += dv * x[i];
             code_sum += dv;
         }
         g_benc[j] += code_sum;
         // The centring: d(b_dec) -= (sum of the latent's code gradients) W_enc[j].
-        const float *restrict we = w_enc + j * d;
-        if (code_sum != 0.0f) for (long i = 0; i < d; i++) bdec_partial[i] -= code_sum * we[i];
+        const float *restrict we = w_enc + j * d_in;
+        if (bdec_partial && code_sum != 0.0f) for (long i = 0; i < d; i++) bdec_partial[i] -= code_sum * we[i];
         // Unit-norm decoder rows: remove the gradient's component along the row (this step is
         // the row's only gradient, so it can be done here, once per active row).
         if (project_decoder) {

@@ -27,7 +27,7 @@ struct Bench: ParsableCommand {
         guard epochs > 0 else { throw ValidationError("--epochs must be > 0") }
         let data = try dataOptions.load()
         let train = dataOptions.trainLimit.map { data.train.prefix($0) } ?? data.train
-        let config = try model.config(inputSize: train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture)
+        let config = try model.config(inputSize: train.featureCount, outputSize: train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture)
         let report = try Benchmark.run(config, train: train, test: data.test, epochs: epochs,
                                        settings: TrainingSettings(batchSize: batchSize, optimizer: AdamSettings(
                                            learningRate: learningRate, epsilon: AdamSettings.defaultEpsilon(for: config.architecture))))

@@ -68,7 +68,9 @@ struct ModelOptions: ParsableArguments {
         penalty ?? (architecture?.selectsItsCode == true || codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1)
     }
 
-    func config(inputSize: Int = 784, defaultArchitecture: AutoencoderConfig.Architecture = .mirrored) throws -> AutoencoderConfig {
+    /// The model these options describe, for inputs of `inputSize` features (and, for a
+    /// transcoder, targets of `outputSize`).
+    func config(inputSize: Int = 784, outputSize: Int? = nil, defaultArchitecture: AutoencoderConfig.Architecture = .mirrored) throws -> AutoencoderConfig {
         let penalty: ActivityPenalty
         switch penaltyKind {
         case .none: penalty = .none
@@ -107,7 +109,7 @@ struct ModelOptions: ParsableArguments {
             architecture: architecture, inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
             codeActivation: activation, topK: k, penalty: penalty, loss: loss ?? (dictionary ? .mse : .bce),
             unitNormDecoder: unitNormDecoder ?? dictionary, auxK: auxK.map { AuxK(k: $0, coefficient: auxKCoefficient) },
-            jumpReLU: jumpReLU, groups: groupSizes, gateL1: gateL1)
+            jumpReLU: jumpReLU, groups: groupSizes, gateL1: gateL1, outputSize: outputSize)
         try config.validate()
         return config
     }
@@ -193,6 +195,15 @@ struct DataOptions: ParsableArguments {
             + "random 10% of its rows, held out, which is refused for streamed training data: give --val-npy then.", valueName: "path"))
     var valNpy: [String] = []
 
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Train a transcoder: encode each --data-npy row and decode to this row instead of reconstructing it (e.g. an MLP's "
+            + "input and its output). A file, a directory or several files, as --data-npy, with one row per training row in the "
+            + "same order; any width. FVU is then against these targets. With --val-npy, give --val-target-npy too.", valueName: "path"))
+    var targetNpy: [String] = []
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("A transcoder's validation targets: one row per --val-npy row.", valueName: "path"))
+    var valTargetNpy: [String] = []
+
     @Option(parsing: .unconditional, help: ArgumentHelp("Train on the first N training samples only (quick runs).", valueName: "N"))
     var trainLimit: Int?
 
@@ -200,9 +211,19 @@ struct DataOptions: ParsableArguments {
     func settings() throws -> DataSettings {
         if let n = trainLimit, n <= 0 { throw ValidationError("--train-limit must be > 0, got \(n)") }
         if !valNpy.isEmpty && dataNpy.isEmpty { throw ValidationError("--val-npy needs --data-npy (the training vectors)") }
+        if !targetNpy.isEmpty && dataNpy.isEmpty { throw ValidationError("--target-npy needs --data-npy (the vectors a transcoder reads)") }
+        if !valTargetNpy.isEmpty && (targetNpy.isEmpty || valNpy.isEmpty) {
+            throw ValidationError("--val-target-npy needs --target-npy and --val-npy (the validation rows it is the targets of)")
+        }
+        if !targetNpy.isEmpty && !valNpy.isEmpty && valTargetNpy.isEmpty {
+            throw ValidationError("a transcoder's --val-npy needs its targets: give --val-target-npy (or drop --val-npy to hold out 10% of the rows with their targets)")
+        }
         guard !dataNpy.isEmpty else { return DataSettings(trainLimit: trainLimit) }
         if data != nil { throw ValidationError("give either --data (Fashion-MNIST) or --data-npy (vectors), not both") }
-        return .npy(train: dataNpy.map(Self.absolute), validation: valNpy.map(Self.absolute), trainLimit: trainLimit)
+        var settings = DataSettings.npy(train: dataNpy.map(Self.absolute), validation: valNpy.map(Self.absolute), trainLimit: trainLimit)
+        if !targetNpy.isEmpty { settings.targetFiles = targetNpy.map(Self.absolute) }
+        if !valTargetNpy.isEmpty { settings.validationTargetFiles = valTargetNpy.map(Self.absolute) }
+        return settings
     }
 
     func load() throws -> RunData {

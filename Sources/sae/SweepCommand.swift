@@ -87,7 +87,7 @@ struct SweepCommand: ParsableCommand {
                                                     codeSize: codeSize)
         let data = try dataOptions.load()
         let configs = try Sweep.configs(settings, training: try training.settings(for: .dictionary), data: try dataOptions.settings(),
-                                        inputSize: data.train.featureCount)
+                                        inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount)
         try Sweep.prepare(out, force: force)
         let sweep = try reportingInterruption {
             try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: nil, out: out, shouldStop: stopRequested,

@@ -52,7 +52,9 @@ struct Train: ParsableCommand {
     /// Options that --resume takes from config.json instead.
     static let settingFlags = ["--architecture", "--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
                                "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
-                               "--epochs", "--batch-size", "--learning-rate", "--adam-epsilon", "--seed", "--train-limit", "--data-npy", "--val-npy", "--out", "--force"]
+                               "--target-l0", "--l0-coefficient", "--bandwidth", "--groups", "--gate-l1",
+                               "--epochs", "--batch-size", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
+                               "--data-npy", "--val-npy", "--target-npy", "--val-target-npy", "--out", "--force"]
 
     func validate() throws {
         if resume != nil, let clash = CommandLine.arguments.first(where: { arg in Self.settingFlags.contains { arg == $0 || arg.hasPrefix($0 + "=") } }) {
@@ -78,7 +80,7 @@ struct Train: ParsableCommand {
             let architecture = try model.config(defaultArchitecture: dataOptions.defaultArchitecture).architecture
             let training = try self.training.settings(for: architecture)
             let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
-            let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
+            let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
                                    training: training, data: dataSettings)
             try Run.train(config, data: data, out: out ?? "runs/\(model.penaltyKind.rawValue)", force: force,
                           shouldStop: stopRequested, events: RunPrinter(summary: summary).handle)

@@ -61,7 +61,7 @@ extension Train {
         }
         let data = try loadOnRanks(comm) { try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }
         var config = try comm.agree {
-            RunConfig(model: try model.config(inputSize: data.train.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
+            RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
                       training: training, data: dataSettings)
         }
         config.data.directory = data.directory

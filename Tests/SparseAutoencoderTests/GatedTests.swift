@@ -6,9 +6,9 @@ import XCTest
 final class GatedTests: XCTestCase {
     private let (d, c) = (6, 16)
 
-    private func model() throws -> Autoencoder {
+    private func model(outputSize: Int? = nil) throws -> Autoencoder {
         var config = AutoencoderConfig.dictionary(inputSize: d, codeSize: c, unitNormDecoder: false)
-        (config.architecture, config.gateL1) = (.gated, 0.3)
+        (config.architecture, config.gateL1, config.outputSize) = (.gated, 0.3, outputSize)
         let m = try Autoencoder(config: config, seed: 5)
         // r_mag and b_mag away from their zero start, so that the magnitude differs from the gate.
         var p = m.parameterValues
@@ -36,27 +36,29 @@ final class GatedTests: XCTestCase {
     }
 
     /// The objective at parameters q, densely, in Double: the reconstruction, the gates' L1 and the
-    /// gates' reconstruction, whose decoder and b_dec are held at `fixed` (the stop-gradient).
-    private func objective(_ m: Autoencoder, _ q: [Float], fixed: [Float], _ x: [Float], batch: Int) -> Double {
+    /// gates' reconstruction, whose decoder and b_dec are held at `fixed` (the stop-gradient). A
+    /// transcoder's (`y` its targets, of `out` features) reads x uncentred and predicts y.
+    private func objective(_ m: Autoencoder, _ q: [Float], fixed: [Float], _ x: [Float], batch: Int, y: [Float]? = nil) -> Double {
         let (enc, dec, t) = (m.layers[0], m.layers[1], m.architectureTensors[0].offset)
-        let lambda = Double(m.config.gateL1!), n = Double(batch * d)
+        let out = m.config.targetSize, target = y ?? x, centring: Float = m.config.isCentred ? 1 : 0
+        let lambda = Double(m.config.gateL1!), n = Double(batch * out)
         var total = 0.0
         for r in 0..<batch {
-            var xHat = (0..<d).map { Double(q[dec.biasOffset + $0]) }, xGate = (0..<d).map { Double(fixed[dec.biasOffset + $0]) }
+            var xHat = (0..<out).map { Double(q[dec.biasOffset + $0]) }, xGate = (0..<out).map { Double(fixed[dec.biasOffset + $0]) }
             for j in 0..<c {
                 var pre = 0.0
-                for i in 0..<d { pre += Double(x[r * d + i] - q[dec.biasOffset + i]) * Double(q[enc.kernelOffset + j * d + i]) }
+                for i in 0..<d { pre += Double(x[r * d + i] - centring * q[dec.biasOffset + i]) * Double(q[enc.kernelOffset + j * d + i]) }
                 let gate = pre + Double(q[enc.biasOffset + j])
                 guard gate > 0 else { continue }
                 let z = max(exp(Double(q[t + j])) * pre + Double(q[t + c + j]), 0)
                 total += lambda * gate / n
-                for i in 0..<d {
-                    xHat[i] += z * Double(q[dec.kernelOffset + j * d + i])
-                    xGate[i] += gate * Double(fixed[dec.kernelOffset + j * d + i])
+                for i in 0..<out {
+                    xHat[i] += z * Double(q[dec.kernelOffset + j * out + i])
+                    xGate[i] += gate * Double(fixed[dec.kernelOffset + j * out + i])
                 }
             }
-            for i in 0..<d {
-                total += pow(xHat[i] - Double(x[r * d + i]), 2) / n + pow(xGate[i] - Double(x[r * d + i]), 2) / n
+            for i in 0..<out {
+                total += pow(xHat[i] - Double(target[r * out + i]), 2) / n + pow(xGate[i] - Double(target[r * out + i]), 2) / n
             }
         }
         return total
@@ -66,8 +68,16 @@ final class GatedTests: XCTestCase {
     /// central differences of the objective with its stop-gradient. Each b_gate puts its gate's
     /// opening in the widest gap between its latent's values in the batch, so that no step of the
     /// differences opens or closes a gate (where the code jumps, which the gradient leaves out).
+    /// Also as a transcoder (6 features to 4).
     func testGradientsMatchFiniteDifferences() throws {
-        let m = try model(), batch = 5, x = randomFloats(batch * d, seed: 9)
+        for outputSize in [nil, 4] {
+            try assertGradientsMatchFiniteDifferences(outputSize: outputSize)
+        }
+    }
+
+    private func assertGradientsMatchFiniteDifferences(outputSize: Int?) throws {
+        let m = try model(outputSize: outputSize), batch = 5, x = randomFloats(batch * d, seed: 9)
+        let y = outputSize.map { randomFloats(batch * $0, seed: 10) }
         let v = m.densePreActivations(x, batch: batch, bias: false)
         var p = m.parameterValues
         for j in 0..<c {
@@ -79,10 +89,10 @@ final class GatedTests: XCTestCase {
         m.parameterValues = p
         let ws = Workspace(model: m, capacity: batch)
         ws.training = true
-        XCTAssertEqual(m.objective(at: p, ws, x, batch: batch), objective(m, p, fixed: p, x, batch: batch), accuracy: 1e-5)
+        XCTAssertEqual(m.objective(at: p, ws, x, batch: batch, targets: y), objective(m, p, fixed: p, x, batch: batch, y: y), accuracy: 1e-5)
         var g = [Float](repeating: 0, count: m.parameterCount)
         _ = m.lossAndGradient(ws, batch: batch, into: &g)
-        assertGradientMatches(g, at: p, h: 1e-3, tolerance: 5e-3) { objective(m, $0, fixed: p, x, batch: batch) }
+        assertGradientMatches(g, at: p, h: 1e-3, tolerance: 5e-3) { objective(m, $0, fixed: p, x, batch: batch, y: y) }
     }
 
     func testTensorsAreSavedAndTrainingResumesExactly() throws {

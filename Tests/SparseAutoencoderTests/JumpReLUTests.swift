@@ -7,9 +7,9 @@ import XCTest
 final class JumpReLUTests: XCTestCase {
     private let (d, c) = (6, 20)
 
-    private func model(targetL0: Float? = 3, coefficient: Float = 0.7, bandwidth: Float = 0.05) throws -> Autoencoder {
+    private func model(targetL0: Float? = 3, coefficient: Float = 0.7, bandwidth: Float = 0.05, outputSize: Int? = nil) throws -> Autoencoder {
         var config = AutoencoderConfig.dictionary(inputSize: d, codeSize: c, unitNormDecoder: false)
-        config.architecture = .jumprelu
+        (config.architecture, config.outputSize) = (.jumprelu, outputSize)
         config.jumpReLU = JumpReLUSettings(bandwidth: bandwidth, coefficient: coefficient, targetL0: targetL0)
         let m = try Autoencoder(config: config, seed: 7)
         // Thresholds of various sizes, so that some values sit in each one's window.
@@ -32,10 +32,12 @@ final class JumpReLUTests: XCTestCase {
 
     /// Every weight and bias against central finite differences. Each threshold sits in the middle
     /// of the widest gap between its latent's values in the batch, so that no step of the
-    /// differences moves a value across it (where z jumps and the L0 steps).
+    /// differences moves a value across it (where z jumps and the L0 steps). Also as a transcoder
+    /// (x of 6 features to y of 9, its encoder reading x uncentred).
     func testWeightGradientsMatchFiniteDifferences() throws {
-        for targetL0 in [Float(3), nil] {
-            let m = try model(targetL0: targetL0), batch = 5, x = randomFloats(batch * d, seed: 11)
+        for (targetL0, outputSize) in [(Float(3), nil), (nil, nil), (Float(3), 9)] {
+            let m = try model(targetL0: targetL0, outputSize: outputSize), batch = 5, x = randomFloats(batch * d, seed: 11)
+            let y = outputSize.map { randomFloats(batch * $0, seed: 12) }
             let v = m.densePreActivations(x, batch: batch), thresholds = (m.selection as! JumpReLU).thresholds
             for j in 0..<c {
                 let sorted = ((0..<batch).map { v[$0 * c + j] } + [0]).sorted()
@@ -46,12 +48,12 @@ final class JumpReLUTests: XCTestCase {
             let ws = Workspace(model: m, capacity: batch)
             ws.training = true
             let p = m.parameterValues
-            _ = m.objective(at: p, ws, x, batch: batch)
+            _ = m.objective(at: p, ws, x, batch: batch, targets: y)
             var g = [Float](repeating: 0, count: m.parameterCount)
             _ = m.lossAndGradient(ws, batch: batch, into: &g)
             let weights = 0..<m.architectureTensors[0].offset
             assertGradientMatches(Array(g[weights]), at: Array(p[weights]), h: 1e-3, tolerance: 5e-3) { q in
-                m.objective(at: q + p[weights.upperBound...], ws, x, batch: batch)
+                m.objective(at: q + p[weights.upperBound...], ws, x, batch: batch, targets: y)
             }
             m.parameterValues = p
         }

@@ -137,10 +137,12 @@ extension Autoencoder {
         return loss
     }
 
-    /// The batch `x`'s loss at parameters `q`: forward and loss, nothing kept (finite differences).
-    func objective(at q: [Float], _ ws: Workspace, _ x: [Float], batch: Int) -> Double {
+    /// The batch `x`'s loss at parameters `q` (a transcoder's against `targets`): forward and
+    /// loss, nothing kept (finite differences).
+    func objective(at q: [Float], _ ws: Workspace, _ x: [Float], batch: Int, targets: [Float]? = nil) -> Double {
         parameterValues = q
         ws.input.update(from: x, count: x.count)
+        if let targets { ws.target.update(from: targets, count: targets.count) }
         forward(ws, batch: batch)
         return loss(ws, batch: batch).objective
     }
@@ -149,26 +151,28 @@ extension Autoencoder {
     /// parameters against central finite differences over every parameter; returns it. Small
     /// steps: larger ones cross relu kinks and feel the curvature (2-9% error at h = 1e-2).
     @discardableResult
-    func assertBackwardMatchesFiniteDifferences(_ ws: Workspace, _ x: [Float], batch: Int,
+    func assertBackwardMatchesFiniteDifferences(_ ws: Workspace, _ x: [Float], batch: Int, targets: [Float]? = nil,
                                                 file: StaticString = #filePath, line: UInt = #line) -> [Float] {
         let p = parameterValues
-        _ = objective(at: p, ws, x, batch: batch)
+        _ = objective(at: p, ws, x, batch: batch, targets: targets)
         var g = [Float](repeating: 0, count: parameterCount)
         _ = lossAndGradient(ws, batch: batch, into: &g)
-        assertGradientMatches(g, at: p, h: 2e-3, tolerance: 5e-3, { objective(at: $0, ws, x, batch: batch) }, file: file, line: line)
+        assertGradientMatches(g, at: p, h: 2e-3, tolerance: 5e-3, { objective(at: $0, ws, x, batch: batch, targets: targets) },
+                              file: file, line: line)
         parameterValues = p
         return g
     }
 
-    /// A dictionary's pre-activations (x - b_dec) W_enc^T (+ b_enc with `bias`) for every sample
-    /// and latent, in Double, the simple way: (batch, codeSize).
+    /// A dictionary's pre-activations (x - b_dec) W_enc^T (a transcoder's x W_enc^T; + b_enc with
+    /// `bias`) for every sample and latent, in Double, the simple way: (batch, codeSize).
     func densePreActivations(_ x: [Float], batch: Int, bias: Bool = true) -> [Double] {
         let p = parameterValues, (enc, dec) = (layers[0], layers[1]), (d, c) = (config.inputSize, config.codeSize)
+        let centring: Float = config.isCentred ? 1 : 0
         var v = [Double](repeating: 0, count: batch * c)
         for r in 0..<batch {
             for j in 0..<c {
                 var s = bias ? Double(p[enc.biasOffset + j]) : 0
-                for i in 0..<d { s += Double(x[r * d + i] - p[dec.biasOffset + i]) * Double(p[enc.kernelOffset + j * d + i]) }
+                for i in 0..<d { s += Double(x[r * d + i] - centring * p[dec.biasOffset + i]) * Double(p[enc.kernelOffset + j * d + i]) }
                 v[r * c + j] = s
             }
         }

@@ -102,19 +102,20 @@ void sae_group_by_latent(const int *latents, long n, long c, int *offsets, int *
 /// AuxK's pairs (p >= main_pairs). A block is (rows, d): dL/dx^, AuxK's dL_aux/de^, or (Matryoshka)
 /// the gradient that reaches one group's latents through every prefix they are part of.
 struct sae_pairs {
-    long rows, d, main_pairs;
+    long rows, d, d_in, main_pairs;  // d: the output's width (W_dec's rows); d_in: the input's (W_enc's)
     const float *values;
     const int *samples;
     const int *offsets, *order;
-    const float *inputs;             // (rows, d): x - b_dec
+    const float *inputs;             // (rows, d_in): x - b_dec (a transcoder's: x)
     const float *output_gradients;   // (blocks, rows, d)
     const int *blocks;               // (latents), or NULL
     long aux_block;
 };
 
-/// For latents first..<last (all stored (latents, d)), over latent j's pairs with a value v > 0
+/// For latents first..<last (W_enc and g_enc stored (latents, d_in), W_dec and g_dec (latents, d)), over latent j's pairs with a value v > 0
 /// (relu's mask), the code gradient dv = output gradient . w_dec[j], then: g_dec[j] += v * output
-/// gradient; g_enc[j] += dv * input; g_benc[j] += sum dv; bdec_partial -= (sum dv) w_enc[j]; and
+/// gradient; g_enc[j] += dv * input; g_benc[j] += sum dv; bdec_partial -= (sum dv) w_enc[j] (the
+/// centring's share; skipped when bdec_partial is NULL: a transcoder's encoder reads x); and
 /// with project_decoder, g_dec[j] -= (g_dec[j] . w_dec[j]) w_dec[j]. Each latent's sums run in
 /// pair order, so the result does not depend on how latents are split over threads.
 void sae_sparse_weight_gradients(const struct sae_pairs *pairs, long first, long last, const float *w_enc,
@@ -184,7 +185,7 @@ void sae_gated_fill(const float *pre, const float *b_gate, const float *scale, c
 /// A Gated step's pairs, grouped by latent as `sae_pairs`; output_gradients dL/dx^ and
 /// aux_gradients dL_aux/dx^_gate are (rows, d); l1_step is the L1's gradient per open gate.
 struct sae_gated_pairs {
-    long rows, d;
+    long rows, d, d_in;
     const float *values, *pres;
     const int *samples, *offsets, *order;
     const float *inputs, *output_gradients, *aux_gradients;
@@ -192,7 +193,7 @@ struct sae_gated_pairs {
 };
 
 /// For latents first..<last: the gradients of W (shared, through both paths), b_gate, r_mag,
-/// b_mag and W_dec (the magnitude's), b_dec's centring share into bdec_partial, and with
+/// b_mag and W_dec (the magnitude's), b_dec's centring share into bdec_partial (NULL: none), and with
 /// project_decoder the decoder rows' projection. scale: exp(r_mag) (latents).
 void sae_gated_weight_gradients(const struct sae_gated_pairs *pairs, long first, long last, const float *w_enc,
                                 const float *w_dec, const float *scale, float *g_enc, float *g_gate, float *g_rmag,

@@ -40,7 +40,7 @@ protocol CodeSelection: AnyObject {
     var latentBlocks: UnsafePointer<CInt>? { get }
     /// x^ = b_dec + the pairs' decoder rows, rows 0..<b into `out` (B, d); a Matryoshka SAE also
     /// keeps its prefixes' reconstructions.
-    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,
+    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputSize d: Int,
                 into out: UnsafeMutablePointer<Float>)
     /// The pairs' pass over the weights, when the architecture's latents do not come out of the
     /// encoder as relu(pre + b_enc) (Gated's two paths): returns false to leave it to the common
@@ -52,15 +52,28 @@ protocol CodeSelection: AnyObject {
 /// ranges of the pool's parts, and where the weights and their gradients are.
 struct PairsPass {
     let s: SparseBuffers
-    let rows: Int, inputSize: Int
+    /// The output's width d (W_dec's rows) and the input's d_in (W_enc's; equal but for a transcoder).
+    let rows: Int, outputSize: Int, inputSize: Int
     /// Part i's latents are bounds[i] ..< bounds[i + 1].
     let bounds: UnsafePointer<CInt>
-    /// x - b_dec: (rows, d).
+    /// What the encoder read: x - b_dec, or a transcoder's x: (rows, d_in).
     let inputs: UnsafePointer<Float>
+    /// Per pool part, b_dec's share through the centring: (parts, d); nil for a transcoder (none).
+    let bDecPartials: UnsafeMutablePointer<Float>?
     let parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
     /// W_enc's and b_enc's, W_dec's offsets; the selection's tensors' first.
     let encoderOffset: Int, encoderBiasOffset: Int, decoderOffset: Int, tensorsOffset: Int
     let projectDecoder: Bool
+}
+
+extension PairsPass {
+    /// Part `part`'s b_dec partial sum, zeroed for the pass (nil without centring).
+    func bDecPartial(_ part: Int) -> UnsafeMutablePointer<Float>? {
+        guard let partials = bDecPartials else { return nil }
+        let partial = partials + part * outputSize
+        partial.update(repeating: 0, count: outputSize)
+        return partial
+    }
 }
 
 extension CodeSelection {
@@ -68,7 +81,7 @@ extension CodeSelection {
     var gradientBlocks: Int { 1 }
     var latentBlocks: UnsafePointer<CInt>? { nil }
 
-    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,
+    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputSize d: Int,
                 into out: UnsafeMutablePointer<Float>) {
         WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
             sae_sparse_decode(s.values, s.latents, s.rowOffsets + rows.lowerBound, rows.count, w, bias, d, out + rows.lowerBound * d)
@@ -85,13 +98,13 @@ struct SelectionContext {
     /// The parameters and gradients' layout: where W_dec (c, d) and b_dec (d) are, and the
     /// selection's tensors.
     let parameters: UnsafePointer<Float>
-    let decoderOffset: Int, decoderBiasOffset: Int, inputSize: Int
+    let decoderOffset: Int, decoderBiasOffset: Int, outputSize: Int
     /// Where the selection's tensors start, in the parameters and in the gradients.
     let tensorsOffset: Int
     /// The batch the loss is a mean over (this rank's rows are part of it under MPI).
     let lossBatch: Int
-    /// The batch (B, d): what x^ reconstructs.
-    let input: UnsafePointer<Float>
+    /// What x^ should be (B, d): the batch itself, or a transcoder's targets.
+    let target: UnsafePointer<Float>
     /// Whether the loss keeps its gradient for backward (a training step) or only its value.
     let keepingGradient: Bool
     /// A training step's sums over the MPI ranks (nil in one process, and at inference).

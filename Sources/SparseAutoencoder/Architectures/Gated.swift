@@ -78,7 +78,7 @@ final class Gated: SparseArchitecture {
     /// λ times the mean L1 of the open gates, plus the gates' own reconstruction's error (its
     /// gradient kept for the pairs' pass).
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double {
-        let d = context.inputSize, n = b * d, scale = 1 / Float(context.lossBatch * d)
+        let d = context.outputSize, n = b * d, scale = 1 / Float(context.lossBatch * d)
         if gateReconstruction.count < n { (gateReconstruction, auxGradients) = ([Float](repeating: 0, count: n), [Float](repeating: 0, count: n)) }
         var l1Sum: Float = 0
         for q in 0..<s.mainPairs { l1Sum += gates[q] }
@@ -91,7 +91,7 @@ final class Gated: SparseArchitecture {
                         sae_sparse_decode(gt.baseAddress!, s.latents, s.rowOffsets + rows.lowerBound, rows.count, wDec, bDec, d,
                                           out.baseAddress! + rows.lowerBound * d)
                     }
-                    return ReconstructionLoss.mse.evaluate(logits: out.baseAddress!, targets: context.input, rows: b, cols: d,
+                    return ReconstructionLoss.mse.evaluate(logits: out.baseAddress!, targets: context.target, rows: b, cols: d,
                                                            gradient: context.keepingGradient ? grad.baseAddress! : nil, scale: scale,
                                                            linear: true) * Double(scale)
                 }
@@ -103,23 +103,21 @@ final class Gated: SparseArchitecture {
     /// Both paths through the shared encoder, the gate's and the magnitude's tensors, and the
     /// decoder's gradient from the magnitude alone (`sae_gated_weight_gradients`).
     func weightGradients(_ pass: PairsPass) -> Bool {
-        let (s, c, d) = (pass.s, codeSize, pass.inputSize)
+        let (s, c, d) = (pass.s, codeSize, pass.outputSize)
         pres.withUnsafeBufferPointer { pr in
             auxGradients.withUnsafeBufferPointer { aux in
                 scale.withUnsafeBufferPointer { sc in
-                    var description = sae_gated_pairs(rows: pass.rows, d: d, values: s.values, pres: pr.baseAddress!, samples: s.samples,
+                    var description = sae_gated_pairs(rows: pass.rows, d: d, d_in: pass.inputSize, values: s.values, pres: pr.baseAddress!, samples: s.samples,
                                                       offsets: s.offsets, order: s.order, inputs: pass.inputs,
                                                       output_gradients: s.outputGradients, aux_gradients: aux.baseAddress!, l1_step: l1Step)
                     withUnsafePointer(to: &description) { pairs in
                         let g = pass.gradients
                         WorkerPool.shared.run { part in
-                            let partial = s.bDecPartials + part * d
-                            partial.update(repeating: 0, count: d)
                             sae_gated_weight_gradients(pairs, Int(pass.bounds[part]), Int(pass.bounds[part + 1]),
                                                        pass.parameters + pass.encoderOffset, pass.parameters + pass.decoderOffset,
                                                        sc.baseAddress!, g + pass.encoderOffset, g + pass.encoderBiasOffset,
                                                        g + pass.tensorsOffset, g + pass.tensorsOffset + c, g + pass.decoderOffset,
-                                                       partial, pass.projectDecoder ? 1 : 0)
+                                                       pass.bDecPartial(part), pass.projectDecoder ? 1 : 0)
                         }
                     }
                 }

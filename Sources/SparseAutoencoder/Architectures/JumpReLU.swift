@@ -107,7 +107,7 @@ final class JumpReLU: SparseArchitecture {
     /// The L0 penalty of the last selection, divided by d (see above); leaves its gradient's share
     /// per window entry for `addGradients`.
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double {
-        let (batch, d) = (Float(context.lossBatch), Float(context.inputSize))
+        let (batch, d) = (Float(context.lossBatch), Float(context.outputSize))
         // Under MPI, the L0 of the whole batch: every rank's active latents (a count, exact in Double).
         var active = Double(s.mainPairs)
         context.ranks?.sum(&active, 1)
@@ -127,7 +127,7 @@ final class JumpReLU: SparseArchitecture {
         nearLatents.withUnsafeBufferPointer { nl in
             nearSamples.withUnsafeBufferPointer { ns in
                 sae_jump_threshold_gradient(nl.baseAddress, ns.baseAddress, nearCount, s.outputGradients,
-                                            context.parameters + context.decoderOffset, context.inputSize, thresholds,
+                                            context.parameters + context.decoderOffset, context.outputSize, thresholds,
                                             1 / settings.bandwidth, l0Step, g + context.tensorsOffset)
             }
         }

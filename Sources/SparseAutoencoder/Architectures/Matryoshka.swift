@@ -63,7 +63,7 @@ final class Matryoshka: SparseArchitecture {
     }
 
     /// x^ and the smaller prefixes' reconstructions in one pass over each row's pairs (in latent order).
-    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputSize d: Int,
+    func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputSize d: Int,
                 into out: UnsafeMutablePointer<Float>) {
         if prefixRows < b || prefixes.isEmpty {
             prefixes = [Float](repeating: 0, count: max(groups - 1, 1) * s.rows * d)
@@ -83,12 +83,12 @@ final class Matryoshka: SparseArchitecture {
     /// The smaller prefixes' losses; with the gradient, each group's block H_g (block 0, dL/dx^,
     /// is already there).
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double {
-        let d = context.inputSize, scale = 1 / Float(context.lossBatch * d), n = b * d
+        let d = context.outputSize, scale = 1 / Float(context.lossBatch * d), n = b * d
         var total = 0.0
         prefixes.withUnsafeBufferPointer { p in
             for g in 0..<(groups - 1) {
                 let gradient = context.keepingGradient ? s.outputGradients + (g + 1) * n : nil
-                total += ReconstructionLoss.mse.evaluate(logits: p.baseAddress! + g * n, targets: context.input, rows: b, cols: d,
+                total += ReconstructionLoss.mse.evaluate(logits: p.baseAddress! + g * n, targets: context.target, rows: b, cols: d,
                                                          gradient: gradient, scale: scale, linear: true) * Double(scale)
             }
         }
@@ -105,7 +105,7 @@ final class Matryoshka: SparseArchitecture {
     /// gradients, H_0 - G_all.
     func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {
         guard groups > 1 else { return }
-        let d = context.inputSize, (h0, all) = (s.outputGradients + b * d, s.outputGradients), bDec = g + context.decoderBiasOffset
+        let d = context.outputSize, (h0, all) = (s.outputGradients + b * d, s.outputGradients), bDec = g + context.decoderBiasOffset
         for r in 0..<b { for i in 0..<d { bDec[i] += h0[r * d + i] - all[r * d + i] } }
     }
 }

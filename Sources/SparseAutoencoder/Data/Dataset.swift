@@ -26,6 +26,14 @@ public struct Dataset: Sendable {
     let storage: Storage
     /// One label per sample (0..<256), or empty for unlabelled data.
     public let labels: [UInt8]
+    /// A transcoder's targets: row i is what sample i's output should be (`pairing(targets:)`);
+    /// nil for an autoencoder's data, whose samples are their own targets.
+    public var targets: Dataset? { targetBox?.value }
+    private var targetBox: Box?
+    private final class Box: Sendable {
+        let value: Dataset
+        init(_ value: Dataset) { self.value = value }
+    }
 
     public var featureCount: Int { height * width }
     public var isLabelled: Bool { !labels.isEmpty }
@@ -40,10 +48,13 @@ public struct Dataset: Sendable {
     /// (`NPYLoading.streamedForRanks`), which keep the order a single process gives them.
     package var usesComputedShuffle: Bool { isStreamed && !keepsInMemoryOrder }
     private var keepsInMemoryOrder = false
-    /// For streamed data: the first read that failed or row that held NaN or infinity (reading
-    /// happens inside training steps, which cannot throw). Nil for data in memory, which are
-    /// checked as they are loaded.
-    package var readFailure: SAEError? { if case .shards(let s) = storage { s.failure } else { nil } }
+    /// For streamed data (or targets): the first read that failed or row that held NaN or infinity
+    /// (reading happens inside training steps, which cannot throw). Nil for data in memory, which
+    /// are checked as they are loaded.
+    package var readFailure: SAEError? {
+        if case .shards(let s) = storage, let failure = s.failure { return failure }
+        return targets?.readFailure
+    }
 
     /// Pairs an image file with its label file, checking that they agree.
     package init(images: IDXArray, labels: IDXArray, imagesName: String, labelsName: String) throws {
@@ -145,6 +156,21 @@ public struct Dataset: Sendable {
         self.labels = labels
     }
 
+    /// These samples with `targets` as what a transcoder should output for them: row for row, so
+    /// every subset, prefix, split and batch of the result keeps them paired.
+    public func pairing(targets: Dataset) throws -> Dataset {
+        guard targets.count == count else {
+            throw SAEError("the targets hold \(targets.count) rows but the inputs hold \(count): a transcoder needs one target row per input row")
+        }
+        guard targets.targets == nil else { throw SAEError("targets cannot have targets of their own") }
+        var paired = self
+        paired.targetBox = Box(targets)
+        return paired
+    }
+
+    /// The width of what the model should output for each sample: the targets' or the samples'.
+    public var targetFeatureCount: Int { targets?.featureCount ?? featureCount }
+
     /// The samples at `indices`, in that order (in memory, also for streamed data).
     public func subset(_ indices: [Int]) -> Dataset {
         let d = featureCount
@@ -158,8 +184,10 @@ public struct Dataset: Sendable {
             values.withUnsafeMutableBufferPointer { out in indices.withUnsafeBufferPointer { s.read($0, into: out.baseAddress!) } }
             storage = .floats(values)
         }
-        return Dataset(count: indices.count, height: height, width: width, storage: storage,
-                       labels: isLabelled ? indices.map { labels[$0] } : [])
+        var result = Dataset(count: indices.count, height: height, width: width, storage: storage,
+                             labels: isLabelled ? indices.map { labels[$0] } : [])
+        result.targetBox = targets.map { Box($0.subset(indices)) }
+        return result
     }
 
     /// The first `n` samples (all of them if `n >= count`): one contiguous copy, or for streamed
@@ -174,6 +202,7 @@ public struct Dataset: Sendable {
         }
         var prefix = Dataset(count: n, height: height, width: width, storage: storage, labels: isLabelled ? Array(labels[0..<n]) : [])
         prefix.keepsInMemoryOrder = keepsInMemoryOrder
+        prefix.targetBox = targets.map { Box($0.prefix(n)) }
         return prefix
     }
 

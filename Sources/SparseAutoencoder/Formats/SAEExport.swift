@@ -15,6 +15,12 @@ import Foundation
 /// every latent. A gated SAE goes out as SAELens's `gated`: W_enc, b_gate, r_mag, b_mag, W_dec,
 /// b_dec.
 ///
+/// A transcoder (encodes x, decodes to y) goes out as SAELens's `transcoder` (relu) or
+/// `jumprelu_transcoder` (jumprelu, and batchtopk/matryoshka with their shared threshold):
+/// W_dec (d_sae, d_out), b_dec (d_out), `apply_b_dec_to_input` false; a TopK transcoder whose
+/// output has the input's width as sparsify's (`transcode`: true). SAELens has neither TopK nor
+/// gated transcoders, and sparsify's decode to the input's width: those are refused.
+///
 ///     try SAEExport.write(model, format: .saelens, to: "export/my-sae")
 public enum SAEExport {
     public enum Format: String, CaseIterable, Sendable {
@@ -65,7 +71,7 @@ public enum SAEExport {
         guard config.codeActivation == .relu || config.codeActivation == .topk else {
             throw SAEError("SAELens and sparsify SAEs have relu or topk latents; this run's are \(config.codeActivation.rawValue)")
         }
-        let (d, c) = (config.inputSize, config.codeSize)
+        let (d, c, dOut) = (config.inputSize, config.codeSize, config.targetSize)
         let tensors = Dictionary(uniqueKeysWithValues: model.namedTensors)
         let wEnc = tensors["layers.0.kernel"]!, bEnc = tensors["layers.0.bias"]!
         let wDec = tensors["layers.1.kernel"]!, bDec = tensors["layers.1.bias"]!
@@ -77,20 +83,32 @@ public enum SAEExport {
         case .saelens:
             weightsFile = "sae_weights.safetensors"
             let architecture = config.architecture
+            var name = k != nil ? "topk" : architecture.saelensArchitecture
+            if config.isTranscoder {
+                guard let transcoder = ["standard": "transcoder", "jumprelu": "jumprelu_transcoder"][name] else {
+                    let other = k != nil && dOut == d ? " (export it as sparsify, which has TopK transcoders)" : ""
+                    throw SAEError("SAELens has relu and jumprelu transcoders but no \(k != nil ? "topk" : architecture.rawValue) transcoder\(other)")
+                }
+                name = transcoder
+            }
             weights = [("W_enc", wEnc), (architecture.saelensEncoderBias, bEnc), ("W_dec", wDec), ("b_dec", bDec)] + own
             var fields: [String: Any] = [
-                "architecture": k != nil ? "topk" : architecture.saelensArchitecture, "d_in": d, "d_sae": c, "dtype": "float32", "device": "cpu",
-                "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
+                "architecture": name, "d_in": d, "d_sae": c, "dtype": "float32", "device": "cpu",
+                "apply_b_dec_to_input": !config.isTranscoder, "normalize_activations": "none", "reshape_activations": "none",
                 "activation_fn_str": k == nil ? "relu" : "topk", "activation_fn_kwargs": k.map { ["k": $0] } ?? [:],
                 "model_name": source.modelName, "hook_name": source.hookName,
                 "metadata": ["model_name": source.modelName, "hook_name": source.hookName],
             ]
             if let k { fields["k"] = k }
+            if config.isTranscoder { fields["d_out"] = dOut }
             cfg = fields
         case .sparsify:
             guard let k else {
                 let kind = config.architecture.selectsItsCode ? "a \(config.architecture.rawValue) SAE's" : "relu"
                 throw SAEError("sparsify SAEs are TopK; this run's latents are \(kind) (export it as saelens)")
+            }
+            guard dOut == d else {
+                throw SAEError("sparsify's transcoders decode to their input's width (\(d)), but this one predicts \(dOut) features: no format here loads it")
             }
             weightsFile = "sae.safetensors"
             // encoder.weight is torch.nn.Linear's (out, in): W_enc transposed.
@@ -99,7 +117,8 @@ public enum SAEExport {
             weights = [("encoder.weight", Safetensors.Tensor(shape: [c, d], values: transposed)), ("encoder.bias", bEnc),
                        ("W_dec", wDec), ("b_dec", bDec)]
             cfg = ["d_in": d, "num_latents": c, "expansion_factor": max(1, c / d), "k": k,
-                   "normalize_decoder": config.unitNormDecoder, "multi_topk": false, "skip_connection": false]
+                   "normalize_decoder": config.unitNormDecoder, "multi_topk": false, "skip_connection": false,
+                   "transcode": config.isTranscoder]
         }
         let json = try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted, .sortedKeys])
         // Only now, with everything refusable refused, is the directory made.

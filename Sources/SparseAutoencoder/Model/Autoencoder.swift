@@ -40,7 +40,7 @@ public final class Autoencoder {
                 parameters[layer.kernelOffset + i] = (2 * rng.nextUnitFloat() - 1) * a
             }
         }
-        dictionary?.initialize()
+        dictionary?.initialize(rng: &rng)
     }
 
     /// A model with all parameters zero (weights are then loaded or set).
@@ -124,8 +124,8 @@ public final class Autoencoder {
     /// Codes of every image in `images`: (images.count, codeSize).
     public func encode(_ images: Dataset) -> [Float] { collect(images, through: codeLayerIndex) }
 
-    /// Reconstructions (sigmoid outputs in (0, 1), or a dictionary's linear outputs) of `rows`
-    /// inputs: (rows, inputSize).
+    /// Reconstructions (sigmoid outputs in (0, 1), or a dictionary's linear outputs; a
+    /// transcoder's predictions) of `rows` inputs: (rows, targetSize).
     public func reconstruct(_ x: [Float]) -> [Float] {
         precondition(x.count % config.inputSize == 0, "input is not a whole number of rows of \(config.inputSize)")
         var outputs = x.withUnsafeBufferPointer { run($0.baseAddress!, rows: x.count / config.inputSize, through: layers.count - 1) }
@@ -148,7 +148,7 @@ public final class Autoencoder {
         for start in stride(from: 0, to: data.count, by: ws.capacity) {
             let b = min(ws.capacity, data.count - start)
             for i in 0..<b { indices[i] = start + i }
-            indices.withUnsafeBufferPointer { data.gather(UnsafeBufferPointer(rebasing: $0[0..<b]), into: ws.input) }
+            indices.withUnsafeBufferPointer { ws.load(data, rows: UnsafeBufferPointer(rebasing: $0[0..<b])) }
             forward(ws, batch: b, through: last)
             let out = ws.outputs[last]
             if sigmoid { for i in 0..<(b * width) { out[i] = Activation.sigmoid(out[i]) } }
@@ -164,7 +164,7 @@ public final class Autoencoder {
         return result
     }
 
-    /// Reconstructions from codes: (rows, codeSize) -> (rows, inputSize), through the decoder alone.
+    /// Reconstructions from codes: (rows, codeSize) -> (rows, targetSize), through the decoder alone.
     public func decode(_ codes: [Float]) -> [Float] {
         let c = config.codeSize
         precondition(codes.count % c == 0, "codes are not a whole number of rows of \(c)")

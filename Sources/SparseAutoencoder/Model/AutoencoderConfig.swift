@@ -38,11 +38,14 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var groups: [Int]?
     /// A gated dictionary's L1 weight on its gates (nil: `Gated.defaultL1`).
     public var gateL1: Float?
+    /// A transcoder's output width: it encodes x and decodes to another vector y of this many
+    /// features (trained on pairs, `Dataset.pairing(targets:)`); nil: an autoencoder (y = x).
+    public var outputSize: Int?
 
     public init(architecture: Architecture = .mirrored, inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
                 codeActivation: Activation = .relu, topK: Int? = nil, penalty: ActivityPenalty = .none,
                 loss: ReconstructionLoss = .bce, unitNormDecoder: Bool = false, auxK: AuxK? = nil,
-                jumpReLU: JumpReLUSettings? = nil, groups: [Int]? = nil, gateL1: Float? = nil) {
+                jumpReLU: JumpReLUSettings? = nil, groups: [Int]? = nil, gateL1: Float? = nil, outputSize: Int? = nil) {
         self.architecture = architecture
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
@@ -56,6 +59,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         self.jumpReLU = jumpReLU
         self.groups = groups
         self.gateL1 = gateL1
+        self.outputSize = outputSize
     }
 
     /// A single-layer dictionary SAE: relu (or topk when `topK` is given) latents, MSE loss,
@@ -74,6 +78,16 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     /// A single-layer SAE with a linear output (every architecture but the tutorial's mirrored one).
     public var isDictionary: Bool { architecture != .mirrored }
 
+    /// Whether the model predicts other vectors than its inputs (`outputSize`).
+    public var isTranscoder: Bool { outputSize != nil }
+
+    /// The width of the output: the input's, or a transcoder's `outputSize`.
+    public var targetSize: Int { outputSize ?? inputSize }
+
+    /// Whether the encoder reads x - b_dec: a dictionary SAE's does; a transcoder's b_dec lives in
+    /// the output's space, so its encoder reads x as it is (as SAELens's and sparsify's).
+    public var isCentred: Bool { isDictionary && !isTranscoder }
+
     /// The tutorial's model for a penalty: relu code for L1 and none, sigmoid code for KL.
     public static func tutorial(_ penalty: ActivityPenalty) -> AutoencoderConfig {
         AutoencoderConfig(codeActivation: defaultCodeActivation(for: penalty), penalty: penalty)
@@ -87,7 +101,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     /// (input size, output size, activation) of each layer in order; the last one is the
     /// sigmoid output, stored as logits (see `ReconstructionLoss`).
     public var layerShapes: [(inputSize: Int, outputSize: Int, activation: Activation)] {
-        let sizes = [inputSize] + hiddenSizes + [codeSize] + hiddenSizes.reversed() + [inputSize]
+        let sizes = [inputSize] + hiddenSizes + [codeSize] + hiddenSizes.reversed() + [targetSize]
         let activations = hiddenSizes.map { _ in Activation.relu } + [codeActivation]
             + hiddenSizes.map { _ in Activation.relu } + [.linear]
         return (0..<activations.count).map { (sizes[$0], sizes[$0 + 1], activations[$0]) }
@@ -103,6 +117,12 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         guard inputSize > 0 else { throw SAEError.badSetting("input size", "must be > 0, got \(inputSize)") }
         guard codeSize > 0 else { throw SAEError.badSetting("--code", "must be > 0, got \(codeSize)") }
+        if let outputSize {
+            guard outputSize > 0 else { throw SAEError.badSetting("output size", "must be > 0, got \(outputSize)") }
+            guard isDictionary else {
+                throw SAEError.badSetting("--target-npy", "a transcoder is a dictionary SAE (one layer each way): use --architecture dictionary or another dictionary architecture, not mirrored")
+            }
+        }
         for h in hiddenSizes where h <= 0 {
             throw SAEError.badSetting("--hidden", "layer sizes must be > 0, got \(h)")
         }
@@ -147,7 +167,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         }
         guard hiddenSizes.count <= 16 else { throw SAEError.badSetting("--hidden", "at most 16 hidden layers, got \(hiddenSizes.count)") }
         // Count parameters without overflowing, whatever the sizes.
-        let sizes = [inputSize] + hiddenSizes + [codeSize]
+        let sizes = [max(inputSize, targetSize)] + hiddenSizes + [codeSize]
         var total = 0
         for (a, b) in zip(sizes, sizes.dropFirst()) {
             let (weights, o1) = a.multipliedReportingOverflow(by: b)
@@ -198,7 +218,7 @@ extension AutoencoderConfig {
     private enum CodingKeys: String, CodingKey {
         case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK
         // "jumprelu" in config.json (snake case would split it: jump_re_lu).
-        case jumpReLU = "jumprelu", groups, gateL1
+        case jumpReLU = "jumprelu", groups, gateL1, outputSize
     }
 
     /// Configs written before `architecture`, `unitNormDecoder` and `auxK` existed are mirrored
@@ -217,6 +237,7 @@ extension AutoencoderConfig {
                   auxK: try c.decodeIfPresent(AuxK.self, forKey: .auxK),
                   jumpReLU: try c.decodeIfPresent(JumpReLUSettings.self, forKey: .jumpReLU),
                   groups: try c.decodeIfPresent([Int].self, forKey: .groups),
-                  gateL1: try c.decodeIfPresent(Float.self, forKey: .gateL1))
+                  gateL1: try c.decodeIfPresent(Float.self, forKey: .gateL1),
+                  outputSize: try c.decodeIfPresent(Int.self, forKey: .outputSize))
     }
 }

@@ -28,11 +28,11 @@ extension Autoencoder {
     /// KL's per-unit terms in `ws.scratch`, and AuxK's dL_aux/de^. AuxK runs when `dead` is given
     /// and some latent in it is dead.
     func denseLoss(_ ws: Workspace, batch: Int, dead: DeadLatents?, keepingGradient: Bool) -> BatchLoss {
-        let d = config.inputSize, last = layers.count - 1, code = codeLayerIndex
-        // x^ against x: mean over B x D. h: (B, c)
+        let d = config.targetSize, last = layers.count - 1, code = codeLayerIndex
+        // x^ against x (a transcoder's y^ against y): mean over B x D. h: (B, c)
         let scale = 1 / Float((ws.lossBatch ?? batch) * d)
         let reconstruction = config.loss.evaluate(
-            logits: ws.outputs[last], targets: ws.input, rows: batch, cols: d,
+            logits: ws.outputs[last], targets: ws.target, rows: batch, cols: d,
             gradient: keepingGradient ? ws.deltas[last] : nil, scale: scale, linear: config.hasLinearOutput) * Double(scale)
         let penalty = config.penalty.value(code: ws.outputs[code], rows: batch, cols: config.codeSize, scratch: ws.scratch,
                                            batch: ws.lossBatch, sumAcrossRanks: ws.sumAcrossRanks,

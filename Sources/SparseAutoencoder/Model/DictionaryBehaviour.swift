@@ -16,7 +16,8 @@ struct DictionaryBehaviour {
     /// The encoder (x -> code) and the layer after the code, whose kernel rows are the latents'
     /// directions: W_dec (c, out).
     let encoder: Dense, decoder: Dense
-    /// b_dec, the output layer's bias, is subtracted from the input (dictionary architecture).
+    /// b_dec, the output layer's bias, is subtracted from the input (a dictionary SAE; not a
+    /// transcoder, whose b_dec lives in the output's space).
     let centring: Bool
     let auxK: AuxK?
     let unitNormDecoder: Bool
@@ -25,8 +26,8 @@ struct DictionaryBehaviour {
     private let outputBias: Int
 
     init?(config: AutoencoderConfig, layers: [Dense], parameters: UnsafeMutablePointer<Float>) {
-        let centring = config.isDictionary
-        guard centring || config.auxK != nil || config.unitNormDecoder else { return nil }
+        let centring = config.isCentred
+        guard config.isDictionary || config.auxK != nil || config.unitNormDecoder else { return nil }
         (encoder, decoder) = (layers[config.codeLayerIndex], layers[config.codeLayerIndex + 1])
         (self.centring, auxK, unitNormDecoder) = (centring, config.auxK, config.unitNormDecoder)
         self.parameters = parameters
@@ -35,29 +36,39 @@ struct DictionaryBehaviour {
 
     var inputSize: Int { encoder.inputSize }
     var codeSize: Int { encoder.outputSize }
+    /// The output's width: the input's, or a transcoder's targets'.
+    var outputSize: Int { decoder.outputSize }
 
     // MARK: - Initialisation
 
     /// A new model's start: unit decoder rows, then the encoder as the decoder's transpose scaled
     /// by 1/sqrt(3) (W_enc[j] = W_dec[j] / sqrt(3), both stored latent by latent), as Gao et al. do.
+    /// A transcoder's encoder reads another space than its decoder writes: it is drawn on its own,
+    /// U(-1/sqrt(d_in), 1/sqrt(d_in)) (PyTorch's Linear, sparsify's transcoder encoder).
     ///
     /// Why 1/sqrt(3): it is the row norm of PyTorch's default Linear init, U(-1/sqrt(d), 1/sqrt(d)),
     /// with which sparsify starts its encoder (its decoder is that, normalised). The plain
     /// transpose makes the first codes too large: on the benchmark's vectors (bench/make_vectors.py,
     /// d 512, 4,096 latents, k 32, 2 epochs) val FVU 0.675 against 0.661 with 1/sqrt(3)
     /// (sparsify: 0.660); at d 768, 16,384 latents, k 64: 0.570 (sparsify: 0.572).
-    func initialize() {
+    func initialize(rng: inout SeededGenerator) {
         if unitNormDecoder { normalizeDecoder() }
-        guard centring else { return }
-        precondition(encoder.unitMajor)
+        // Only a dictionary's encoder (stored latent by latent) starts from its decoder.
+        guard encoder.unitMajor else { return }
+        if !centring {
+            let a = 1 / Float(inputSize).squareRoot()
+            for i in 0..<(inputSize * codeSize) { parameters[encoder.kernelOffset + i] = (2 * rng.nextUnitFloat() - 1) * a }
+            return
+        }
         let scale = 1 / Float(3).squareRoot()
         for i in 0..<(encoder.inputSize * encoder.outputSize) {
             parameters[encoder.kernelOffset + i] = parameters[decoder.kernelOffset + i] * scale
         }
     }
 
-    /// Sets b_dec to the mean training sample (`sums` of each feature over `count` samples), so that
-    /// the encoder starts on centred data and the untrained model already reconstructs the mean.
+    /// Sets b_dec to the mean training sample (a transcoder's: the mean target; `sums` of each
+    /// feature over `count` samples), so that the encoder starts on centred data and the untrained
+    /// model already reconstructs the mean.
     func startDecoderBias(sums: [Double], count: Int) {
         for j in sums.indices { parameters[outputBias + j] = Float(sums[j] / Double(count)) }
     }
@@ -108,7 +119,7 @@ struct DictionaryBehaviour {
                  dead: DeadLatents) -> Double {
         aux.deadCount = 0
         guard let settings = auxK, dead.count > 0 else { return 0 }
-        let (d, c, n) = (inputSize, codeSize, dead.count)
+        let (d, c, n) = (outputSize, codeSize, dead.count)
         for t in 0..<n { aux.deadIndices[t] = Int(dead.indices[t]) }
         aux.deadCount = n
         let wDec = parameters + decoder.kernelOffset
@@ -116,7 +127,7 @@ struct DictionaryBehaviour {
         sae_topk_among(aux.preCode, dead.mask, aux.code, batch, c, settings.k)
         for t in 0..<n { (aux.decoderRows + t * d).update(from: wDec + aux.deadIndices[t] * d, count: d) }
         // e = x - x^: (B, d)
-        for i in 0..<(batch * d) { aux.residual[i] = ws.input[i] - output[i] }
+        for i in 0..<(batch * d) { aux.residual[i] = ws.target[i] - output[i] }
         // e^ = z_aux W_n: (B, d)
         BLAS.gemm(false, false, m: batch, n: d, k: n, a: aux.code, lda: n, b: aux.decoderRows, ldb: d, c: aux.reconstruction, ldc: d)
         // d(e^) = scale * 2 (e^ - e)
@@ -128,7 +139,7 @@ struct DictionaryBehaviour {
     /// After `auxLoss`: d(z_aux) = d(e^) W_n^T masked to the latents used (left in
     /// `aux.codeDelta` for the code layer), and dW_n = z_aux^T d(e^) added to the dead rows of g.
     func auxBackward(_ aux: Workspace.AuxBuffers, batch: Int, gradients g: UnsafeMutablePointer<Float>) {
-        let (d, n) = (inputSize, aux.deadCount)
+        let (d, n) = (outputSize, aux.deadCount)
         guard n > 0 else { return }
         // d(z_aux): (B, n), through relu and the selection.
         BLAS.gemm(false, true, m: batch, n: n, k: d, a: aux.reconstructionDelta, lda: d, b: aux.decoderRows, ldb: d, c: aux.codeDelta, ldc: n)

@@ -66,7 +66,8 @@ final class SparseBuffers {
     private let ints: UnsafeMutableBufferPointer<CInt>
 
     /// `mainPairs`: how many pairs the code's training selection makes at most for `capacity` rows.
-    init(capacity b: Int, inputSize d: Int, codeSize c: Int, k: Int, kAux: Int, mainPairs: Int? = nil, gradientBlocks: Int = 1) {
+    /// `outputSize` (d below): the output's width, which the gradients and residuals have.
+    init(capacity b: Int, outputSize d: Int, codeSize c: Int, k: Int, kAux: Int, mainPairs: Int? = nil, gradientBlocks: Int = 1) {
         (self.k, self.kAux, rows, mainBlocks) = (k, kAux, b, gradientBlocks)
         let parts = WorkerPool.shared.parts
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
@@ -127,21 +128,22 @@ extension Autoencoder {
 
     // MARK: - Forward
 
-    /// xc = x - b_dec; pre = xc W_enc^T; the TopK pairs; x^ into outputs[1]; and, if the workspace
-    /// asks for it, the dense code into outputs[0].
+    /// xc = x - b_dec (a transcoder's encoder reads x itself); pre = xc W_enc^T; the TopK pairs; x^
+    /// (or a transcoder's y^) into outputs[1]; and, if the workspace asks for it, the dense code
+    /// into outputs[0].
     func sparseForward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int) {
-        let (d, c) = (config.inputSize, config.codeSize)
+        let (d, dIn, c) = (config.targetSize, config.inputSize, config.codeSize)
         let p = parameters.baseAddress!
         let (encoder, decoder) = (layers[0], layers[1])
-        dictionary!.center(ws.input, into: ws.centered!, rows: b)
-        // pre: (B, c) = xc (B, d) x W_enc^T (d, c)
+        if let centered = ws.centered { dictionary!.center(ws.input, into: centered, rows: b) }
+        // pre: (B, c) = xc (B, d_in) x W_enc^T (d_in, c)
         // (A rank without rows in a batch-wide architecture's step still takes part in its selection.)
-        if b > 0 { BLAS.gemm(false, true, m: b, n: c, k: d, a: ws.centered!, lda: d, b: p + encoder.kernelOffset, ldb: d, c: s.pre, ldc: c) }
+        if b > 0 { BLAS.gemm(false, true, m: b, n: c, k: dIn, a: ws.layerInput(0), lda: dIn, b: p + encoder.kernelOffset, ldb: dIn, c: s.pre, ldc: c) }
         let bEnc = UnsafePointer(p + encoder.biasOffset), wDec = UnsafePointer(p + decoder.kernelOffset)
         let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
         // The code: the architecture's selection (TopK's per sample, BatchTopK's per batch, ...).
         selection!.select(s, bias: bEnc, rows: b, training: ws.training, ranks: ws.training ? ws.collectives : nil)
-        selection!.decode(s, rows: b, decoder: wDec, bias: bDec, inputSize: d, into: xHat)
+        selection!.decode(s, rows: b, decoder: wDec, bias: bDec, outputSize: d, into: xHat)
         guard ws.writesDenseCode else { return }
         let code = ws.outputs[0]
         code.update(repeating: 0, count: b * c)
@@ -153,10 +155,10 @@ extension Autoencoder {
     /// After `sparseForward`: the batch's MSE, with dL/dx^ kept for `sparseBackward` when asked,
     /// and AuxK's loss (its pairs and dL_aux/de^ kept) when `dead` has dead latents.
     func sparseLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, dead: DeadLatents?, keepingGradient: Bool) -> BatchLoss {
-        let d = config.inputSize
+        let d = config.targetSize
         let scale = 1 / Float((ws.lossBatch ?? b) * d)
         let reconstruction = ReconstructionLoss.mse.evaluate(
-            logits: ws.outputs[1], targets: ws.input, rows: b, cols: d,
+            logits: ws.outputs[1], targets: ws.target, rows: b, cols: d,
             gradient: keepingGradient ? s.outputGradients : nil, scale: scale, linear: true) * Double(scale)
         let aux = dead.map { sparseAuxLoss(ws, s, batch: b, dead: $0) } ?? 0
         // The architecture's own term (JumpReLU's L0 penalty).
@@ -167,9 +169,9 @@ extension Autoencoder {
     /// What the code selection's penalty and gradient read.
     func selectionContext(_ ws: Workspace, batch b: Int, keepingGradient: Bool = true) -> SelectionContext {
         SelectionContext(parameters: UnsafePointer(parameters.baseAddress!), decoderOffset: layers[1].kernelOffset,
-                         decoderBiasOffset: layers[1].biasOffset, inputSize: config.inputSize,
+                         decoderBiasOffset: layers[1].biasOffset, outputSize: config.targetSize,
                          tensorsOffset: architectureTensors.first?.offset ?? parameterCount, lossBatch: ws.lossBatch ?? b,
-                         input: UnsafePointer(ws.input), keepingGradient: keepingGradient,
+                         target: UnsafePointer(ws.target), keepingGradient: keepingGradient,
                          ranks: ws.training ? ws.collectives : nil, countsBatchTerms: ws.countsBatchTerms || !ws.training)
     }
 
@@ -178,7 +180,7 @@ extension Autoencoder {
     private func sparseAuxLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, dead: DeadLatents) -> Double {
         s.auxPairs = 0
         guard let settings = config.auxK, dead.count > 0 else { return 0 }
-        let (d, c, n) = (config.inputSize, config.codeSize, dead.count)
+        let (d, c, n) = (config.targetSize, config.codeSize, dead.count)
         let keep = min(settings.k, n), mainPairs = s.mainPairs
         s.auxPairs = b * keep
         sae_uniform_rows(b, keep, CInt(mainPairs), s.auxRowOffsets, s.samples + mainPairs)
@@ -191,7 +193,7 @@ extension Autoencoder {
             sae_topk_select_among(s.pre + r0 * c, bEnc, rows.count, c, dead.indices, n, keep, values + r0 * keep, latents + r0 * keep,
                                   s.selectionScratch + part * scratch)
             // e = x - x^; e^ = z_aux W_dec (no bias)
-            for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.input[i] - output[i] }
+            for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.target[i] - output[i] }
             sae_sparse_decode(s.values, s.latents, s.auxRowOffsets + r0, rows.count, wDec, nil, d, s.auxReconstruction + r0 * d)
         }
         let scale = settings.coefficient / Float((ws.lossBatch ?? b) * d)
@@ -204,35 +206,36 @@ extension Autoencoder {
     /// After `sparseLoss(keepingGradient: true)`: adds every parameter's gradient, given the output
     /// gradients (and AuxK's pairs, if any); a unit-norm decoder's comes out projected.
     func sparseBackward(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, gradients g: UnsafeMutablePointer<Float>) {
-        let (d, c) = (config.inputSize, config.codeSize)
+        let (d, dIn, c) = (config.targetSize, config.inputSize, config.codeSize)
         let p = UnsafePointer(parameters.baseAddress!)
         let (encoder, decoder) = (layers[0], layers[1])
         let wDec = p + decoder.kernelOffset, pairs = s.mainPairs + s.auxPairs
+        // What the encoder read (x - b_dec, or a transcoder's x), and whether b_dec has a share through it.
+        let inputs = ws.layerInput(0), centring = ws.centered != nil
         sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
         // db_dec += column sums of G (the output bias's share)
         if b > 0 { Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d) }
-        var description = sae_pairs(rows: b, d: d, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
-                                    offsets: s.offsets, order: s.order, inputs: ws.centered!, output_gradients: s.outputGradients,
+        var description = sae_pairs(rows: b, d: d, d_in: dIn, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
+                                    offsets: s.offsets, order: s.order, inputs: inputs, output_gradients: s.outputGradients,
                                     blocks: selection!.latentBlocks, aux_block: s.auxBlock)
         let parts = WorkerPool.shared.parts, bounds = s.partBounds
         balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
         let project: CInt = config.unitNormDecoder ? 1 : 0
-        let pass = PairsPass(s: s, rows: b, inputSize: d, bounds: bounds, inputs: ws.centered!, parameters: p, gradients: g,
+        let pass = PairsPass(s: s, rows: b, outputSize: d, inputSize: dIn, bounds: bounds, inputs: inputs,
+                             bDecPartials: centring ? s.bDecPartials : nil, parameters: p, gradients: g,
                              encoderOffset: encoder.kernelOffset, encoderBiasOffset: encoder.biasOffset,
                              decoderOffset: decoder.kernelOffset, tensorsOffset: architectureTensors.first?.offset ?? parameterCount,
                              projectDecoder: config.unitNormDecoder)
         if !selection!.weightGradients(pass) { withUnsafePointer(to: &description) { pairsPointer in
             WorkerPool.shared.run { part in
-                let partial = s.bDecPartials + part * d
-                partial.update(repeating: 0, count: d)
                 sae_sparse_weight_gradients(pairsPointer, Int(bounds[part]), Int(bounds[part + 1]), p + encoder.kernelOffset, wDec,
                                             g + encoder.kernelOffset, g + encoder.biasOffset, g + decoder.kernelOffset,
-                                            partial, project)
+                                            pass.bDecPartial(part), project)
             }
         } }
         // db_dec += the centring's share, part by part in a fixed order.
         let bDec = g + decoder.biasOffset
-        for part in 0..<parts {
+        for part in 0..<parts where centring {
             let partial = s.bDecPartials + part * d
             for i in 0..<d { bDec[i] += partial[i] }
         }

@@ -2,17 +2,20 @@
 /// allocates nothing.
 ///
 /// For layer l with output width n_l and a batch of at most `capacity` rows:
-/// - input: (B, inputSize), the batch itself (and the reconstruction target);
+/// - input: (B, inputSize), the batch itself;
+/// - target: (B, outputSize), what the output should be: the input itself for an autoencoder, a
+///   buffer of its own for a transcoder;
 /// - outputs[l]: (B, n_l), the layer's activations (the last layer's are logits);
 /// - deltas[l]: (B, n_l), the loss gradient with respect to outputs[l]: `loss` leaves the last
 ///   layer's, `backward` fills the others from it;
 /// - scratch: (codeSize), per-unit terms: KL's gradient terms from `loss` to `backward`, then the
 ///   centring gradient's column sums.
-/// A dictionary SAE also has `centered` = x - b_dec, (B, inputSize). The dense path keeps AuxK's
+/// A dictionary SAE (not a transcoder) also has `centered` = x - b_dec, (B, inputSize). The dense path keeps AuxK's
 /// buffers in `aux`; a TopK dictionary's sparse step keeps its own in `sparse` (and no `deltas`).
 final class Workspace {
     let capacity: Int
     let input: UnsafeMutablePointer<Float>
+    let target: UnsafeMutablePointer<Float>
     let outputs: [UnsafeMutablePointer<Float>]
     let deltas: [UnsafeMutablePointer<Float>]
     let scratch: UnsafeMutablePointer<Float>
@@ -67,15 +70,15 @@ final class Workspace {
         self.capacity = capacity
         let config = model.config
         let widths = model.layers.map(\.outputSize)
-        let (d, c) = (config.inputSize, config.codeSize)
-        let dictionary = config.isDictionary
+        let (d, c, out) = (config.inputSize, config.codeSize, config.targetSize)
+        let centring = config.isCentred
         let useSparse = sparseStep && model.supportsSparseStep
         let writesDenseCode = denseCode || !useSparse, code = model.codeLayerIndex
         self.writesDenseCode = writesDenseCode
         let outputWidths = widths.indices.map { $0 == code && !writesDenseCode ? 0 : widths[$0] }
         let total = capacity * (d + outputWidths.reduce(0, +) + (useSparse ? 0 : widths.reduce(0, +))) + c
-            + (dictionary ? capacity * d : 0)
-            + (config.auxK != nil && !useSparse ? AuxBuffers.floats(capacity: capacity, inputSize: d, codeSize: c) : 0)
+            + (centring ? capacity * d : 0) + (config.isTranscoder ? capacity * out : 0)
+            + (config.auxK != nil && !useSparse ? AuxBuffers.floats(capacity: capacity, inputSize: out, codeSize: c) : 0)
         storage = .allocate(capacity: total)
         storage.initialize(repeating: 0)
         var next = storage.baseAddress!
@@ -84,17 +87,26 @@ final class Workspace {
             return next
         }
         input = take(capacity * d)
+        target = config.isTranscoder ? take(capacity * out) : input
         outputs = outputWidths.map { take(capacity * $0) }
         deltas = useSparse ? [] : widths.map { take(capacity * $0) }
         scratch = take(c)
-        centered = dictionary ? take(capacity * d) : nil
-        aux = config.auxK == nil || useSparse ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: d, codeSize: c)
-        sparse = useSparse ? SparseBuffers(capacity: capacity, inputSize: d, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0,
+        centered = centring ? take(capacity * d) : nil
+        aux = config.auxK == nil || useSparse ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: out, codeSize: c)
+        sparse = useSparse ? SparseBuffers(capacity: capacity, outputSize: out, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0,
                                            mainPairs: model.selection!.trainingPairs(rows: capacity),
                                            gradientBlocks: model.selection!.gradientBlocks) : nil
     }
 
     deinit { storage.deallocate() }
+
+    /// Gathers `data`'s samples at `rows` into `input` (and, for a transcoder, their targets into
+    /// `target`).
+    @inline(__always)
+    func load(_ data: Dataset, rows: UnsafeBufferPointer<Int>) {
+        data.gather(rows, into: input)
+        if let targets = data.targets { targets.gather(rows, into: target) }
+    }
 
     /// The input of layer l: the (centred) batch for the first layer, else the previous layer's output.
     @inline(__always)

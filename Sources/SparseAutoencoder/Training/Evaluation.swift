@@ -4,10 +4,11 @@ public struct Evaluation: Sendable {
     /// per-batch values (penalty per batch, as Keras's `val_loss`).
     public var loss: Double
     /// Binary cross-entropy (nil for a dictionary's linear outputs, where it is not defined) and
-    /// squared error of the reconstructions, per element.
+    /// squared error of the reconstructions (a transcoder's: of its predictions), per element.
     public var bce: Double?
     public var mse: Double
-    /// Fraction of variance unexplained: sum |x - x^|^2 / sum |x - mean x|^2 (0 = perfect,
+    /// Fraction of variance unexplained: sum |x - x^|^2 / sum |x - mean x|^2 (a transcoder's: of its
+    /// targets y, sum |y - y^|^2 / sum |y - mean y|^2; 0 = perfect,
     /// 1 = no better than predicting the mean sample); nil where it is undefined: data that do
     /// not vary (one sample, or identical ones).
     public var fvu: Double?
@@ -70,7 +71,7 @@ extension Autoencoder {
     /// The same without keeping the codes (`codes` is empty): each batch's (rows, codeSize) codes
     /// go to `codeBatches`, in order, so memory stays one batch whatever the size of `data`.
     package func evaluate(_ data: Dataset, batchSize: Int, codeBatches: (UnsafePointer<Float>, Int) -> Void) -> Evaluation {
-        let d = config.inputSize, c = config.codeSize, last = layers.count - 1, linear = config.hasLinearOutput
+        let d = config.targetSize, c = config.codeSize, last = layers.count - 1, linear = config.hasLinearOutput
         let classes = data.isLabelled ? Int(data.labels.max() ?? 0) + 1 : 0
         var loss = 0.0, bce = 0.0, mse = 0.0
         var bceByClass = [Double](repeating: 0, count: classes), mseByClass = bceByClass
@@ -82,7 +83,7 @@ extension Autoencoder {
         forEachBatch(of: data, batchSize: batchSize) { ws, b in
             loss += self.loss(ws, batch: b).objective * Double(b)
             for r in 0..<b {
-                let z = ws.outputs[last] + r * d, x = ws.input + r * d
+                let z = ws.outputs[last] + r * d, x = ws.target + r * d
                 let rowBce = linear ? 0 : ReconstructionLoss.bce.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil)
                 let rowMse = ReconstructionLoss.mse.evaluate(logits: z, targets: x, rows: 1, cols: d, gradient: nil, linear: linear)
                 (bce, mse) = (bce + rowBce, mse + rowMse)
@@ -123,7 +124,7 @@ extension Autoencoder {
         while start < rows.upperBound {
             let b = min(ws.capacity, rows.upperBound - start)
             for i in 0..<b { indices[i] = start + i }
-            indices.withUnsafeBufferPointer { data.gather(UnsafeBufferPointer(rebasing: $0[0..<b]), into: ws.input) }
+            indices.withUnsafeBufferPointer { ws.load(data, rows: UnsafeBufferPointer(rebasing: $0[0..<b])) }
             forward(ws, batch: b)
             body(ws, b)
             start += b

@@ -22,7 +22,8 @@ package enum MemoryBudget {
     private static func workspaceBytes(_ config: AutoencoderConfig, batchSize b: Int) -> Int {
         guard b > 0 else { return 0 }
         let shapes = config.layerShapes
-        let (d, c) = (config.inputSize, config.codeSize)
+        // (d: the wider of the input and the output, for a transcoder's targets as well)
+        let (d, c) = (max(config.inputSize, config.targetSize) &* (config.isTranscoder ? 2 : 1), config.codeSize)
         let widths = shapes.reduce(0) { $0 &+ $1.outputSize }
         let pairs = b &* ((config.topK ?? 0) &+ (config.auxK?.k ?? 0))
         // input, outputs and deltas, the centring, AuxK's or the sparse step's buffers (upper bounds)

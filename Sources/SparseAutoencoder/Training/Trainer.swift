@@ -100,10 +100,11 @@ public final class Trainer {
         let steps = (train.count + batch - 1) / batch
         guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
         deadLatents.deadAfter = settings.deadAfter ?? train.count
-        // A dictionary starts b_dec at the mean training sample, before its first step.
-        if let dictionary = model.dictionary, dictionary.centring, history.isEmpty && stepInEpoch == 0 {
+        // A dictionary starts b_dec at the mean training sample (a transcoder's at the mean target),
+        // before its first step.
+        if let dictionary = model.dictionary, model.config.isDictionary, history.isEmpty && stepInEpoch == 0 {
             let mine = comm.isDistributed ? comm.slice(of: train.count) : 0..<train.count
-            var sums = DictionaryBehaviour.featureSums(of: train, rows: mine)
+            var sums = DictionaryBehaviour.featureSums(of: train.targets ?? train, rows: mine)
             if comm.isDistributed { try comm.allReduce(&sums) }
             dictionary.startDecoderBias(sums: sums, count: train.count)
         }
@@ -185,7 +186,7 @@ public final class Trainer {
                    timer: PhaseTimer? = nil) throws -> Double {
         let ws = workspace!, b = rows.count, total = batch ?? b
         timer?.start()
-        if b > 0 { data.gather(rows, into: ws.input) }
+        if b > 0 { ws.load(data, rows: rows) }
         timer?.mark(.data)
         ws.training = true
         defer { ws.training = false }
@@ -228,6 +229,14 @@ public final class Trainer {
                 + "but the model expects \(model.config.inputSize)")
         }
         guard data.count > 0 else { throw SAEError("the \(role) is empty") }
+        let config = model.config
+        if config.isTranscoder, let targets = data.targets, targets.featureCount != config.targetSize {
+            throw SAEError("the \(role)'s targets have \(targets.featureCount) features per row but the transcoder predicts \(config.targetSize)")
+        }
+        if config.isTranscoder != (data.targets != nil) {
+            throw SAEError(config.isTranscoder ? "the \(role) has no targets, but the model is a transcoder: give its target vectors (--target-npy)"
+                                               : "the \(role) has targets, but the model is an autoencoder (not a transcoder)")
+        }
     }
 
     private func seconds(_ d: Duration) -> Double {

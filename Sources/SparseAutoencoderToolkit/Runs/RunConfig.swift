@@ -53,6 +53,7 @@ extension RunConfig {
             if config.data.validationFile != nil && config.data.validationFiles != nil {
                 throw SAEError.badSetting("validation_files", "give validation_file or validation_files, not both")
             }
+            try config.data.checkTargets(transcoder: config.model.isTranscoder)
         } catch let e as SAEError {
             throw SAEError.badFile(name, e.message)
         }
@@ -108,6 +109,11 @@ package struct DataSettings: Codable, Hashable, Sendable {
     /// Several .npy files, in order (absolute paths), when more than one was given.
     package var trainFiles: [String]?
     package var validationFiles: [String]?
+    /// A transcoder's targets (absolute paths, as the inputs': one file, a directory or several
+    /// files): row i is what training row i should decode to; and the validation rows' targets
+    /// (nil when the validation rows are held out of the training data, targets with them).
+    package var targetFiles: [String]?
+    package var validationTargetFiles: [String]?
 
     /// The training data's paths: `trainFiles`, or `trainFile` alone.
     package var trainPaths: [String] { trainFiles ?? trainFile.map { [$0] } ?? [] }
@@ -121,6 +127,23 @@ package struct DataSettings: Codable, Hashable, Sendable {
         self.trainLimit = trainLimit
         self.trainFile = trainFile
         self.validationFile = validationFile
+    }
+
+    /// Refuses targets that do not fit the rest: targets for other data than .npy vectors, for a
+    /// model that is not a transcoder (or none for one), validation targets without validation
+    /// files or the reverse.
+    package func checkTargets(transcoder: Bool) throws {
+        guard let targets = targetFiles else {
+            if transcoder { throw SAEError.badSetting("target_files", "a transcoder's run needs its target files") }
+            if validationTargetFiles != nil { throw SAEError.badSetting("validation_target_files", "validation targets need training targets (target_files)") }
+            return
+        }
+        guard dataset == .npy, !targets.isEmpty else { throw SAEError.badSetting("target_files", "targets need .npy training vectors") }
+        guard transcoder else { throw SAEError.badSetting("target_files", "the model is not a transcoder (it has no output_size)") }
+        if (validationPaths == nil) != (validationTargetFiles == nil) {
+            throw SAEError.badSetting("validation_target_files", validationPaths == nil
+                ? "validation targets need validation files (validation_file)" : "a transcoder's validation files need their targets")
+        }
     }
 
     /// Vectors from .npy files.

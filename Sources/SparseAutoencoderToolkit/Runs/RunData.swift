@@ -43,8 +43,8 @@ extension DataSettings {
         let trainPaths = self.trainPaths
         guard !trainPaths.isEmpty else { throw SAEError("the run's data settings name no training .npy file") }
         let loading: Dataset.NPYLoading = forRanks ? .streamedForRanks : .automatic
-        let train = try Dataset(npy: trainPaths, loading: loading)
         let trainName = Self.describe(trainPaths)
+        let train = try Self.paired(Dataset(npy: trainPaths, loading: loading), named: trainName, targets: targetFiles, loading: loading)
         guard let validationPaths else {
             if forRanks {
                 throw SAEError("training over MPI ranks needs a validation set: give --val-npy (holding 10% of \(trainName) out would "
@@ -52,7 +52,7 @@ extension DataSettings {
             }
             // Holding rows out copies them (and keeps every held-out code in the final
             // evaluation): not for data too large for memory.
-            guard !train.isStreamed else {
+            guard !train.isStreamed && train.targets?.isStreamed != true else {
                 throw SAEError("\(trainName) is streamed from disk (a directory, several files, or a file over "
                     + "\(Dataset.streamingThreshold >> 20) MiB): give a validation set with --val-npy (10% held out would be copied into memory)")
             }
@@ -60,11 +60,27 @@ extension DataSettings {
             let (kept, heldOut) = train.split(holdingOut: RunData.heldOutFraction, seed: RunData.heldOutSeed)
             return RunData(train: kept, test: heldOut)
         }
-        let test = try Dataset(npy: validationPaths, loading: loading)
+        let validationName = Self.describe(validationPaths)
+        let test = try Self.paired(Dataset(npy: validationPaths, loading: loading), named: validationName,
+                                   targets: validationTargetFiles, loading: loading)
         guard test.featureCount == train.featureCount else {
-            throw SAEError.badFile(Self.describe(validationPaths), "has \(test.featureCount) features per row but \(trainName) has \(train.featureCount)")
+            throw SAEError.badFile(validationName, "has \(test.featureCount) features per row but \(trainName) has \(train.featureCount)")
+        }
+        if let targets = test.targets, targets.featureCount != train.targetFeatureCount, let paths = validationTargetFiles {
+            throw SAEError.badFile(Self.describe(paths), "has \(targets.featureCount) features per row but the training targets have \(train.targetFeatureCount)")
         }
         return RunData(train: train, test: test)
+    }
+
+    /// `inputs` paired with the vectors in `targets` (a transcoder's), refused unless they have as
+    /// many rows; `inputs` alone when there are no targets.
+    private static func paired(_ inputs: Dataset, named name: String, targets paths: [String]?, loading: Dataset.NPYLoading) throws -> Dataset {
+        guard let paths else { return inputs }
+        let targets = try Dataset(npy: paths, loading: loading)
+        guard targets.count == inputs.count else {
+            throw SAEError.badFile(describe(paths), "holds \(targets.count) target rows but \(name) holds \(inputs.count) input rows: a transcoder needs one target per input, in the same order")
+        }
+        return try inputs.pairing(targets: targets)
     }
 
     /// Paths for messages: one path, or the first and how many more.
@@ -75,6 +91,7 @@ extension DataSettings {
     /// One line saying what the data are, for progress messages.
     package var summaryText: String {
         guard dataset == .npy, !trainPaths.isEmpty else { return "Fashion-MNIST" }
-        return Self.describe(trainPaths) + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
+        let targets = targetFiles.map { " -> targets \(Self.describe($0))" } ?? ""
+        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
     }
 }

@@ -115,12 +115,13 @@ extension Sweep {
 
     /// The same for any data: a dictionary setting gets a dictionary SAE of `inputSize` (unit-norm
     /// decoder, AuxK at half the input size where the architecture takes it, as `sae train`
-    /// would default them).
-    package static func configs(_ settings: [Setting], training: TrainingSettings, data: DataSettings, inputSize: Int) throws -> [RunConfig] {
+    /// would default them); with `outputSize`, a transcoder's.
+    package static func configs(_ settings: [Setting], training: TrainingSettings, data: DataSettings, inputSize: Int,
+                                outputSize: Int? = nil) throws -> [RunConfig] {
         try settings.map { setting -> RunConfig in
             if let dictionary = setting.dictionary {
                 var model = AutoencoderConfig.dictionary(inputSize: inputSize, codeSize: setting.codeSize, penalty: setting.penalty)
-                model.architecture = dictionary.architecture
+                (model.architecture, model.outputSize) = (dictionary.architecture, outputSize)
                 let k = Int(dictionary.value)
                 switch dictionary.architecture {
                 case .dictionary where setting.topK != nil: (model.codeActivation, model.topK) = (.topk, k)
