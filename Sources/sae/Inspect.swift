@@ -92,7 +92,7 @@ struct Encode: ParsableCommand {
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a run's reconstructions of the test (or training) set as a float32 .npy file (N, input size).",
+        abstract: "Write a run's reconstructions (a transcoder's predictions) of the test (or training) set as a float32 .npy file (N, output size).",
         discussion: "Example: sae reconstruct runs/l1 --out recon.npy   # values in (0, 1) for the tutorial's sigmoid output")
 
     @OptionGroup var options: ExportOptions

@@ -22,14 +22,13 @@ final class RunPrinter {
         switch event {
         case .training(let directory, let config, let data):
             if summary { print(config.model.summary) }
-            let model = config.model, name = model.architecture.rawValue
-            let what = model.architecture.takesK ? "a \(name) SAE (\(model.codeSize) latents, k \(model.topK ?? 0))"
-                : model.architecture.selectsItsCode ? "a \(name) SAE (\(model.codeSize) latents)" : config.model.isDictionary ? "a dictionary SAE (\(config.model.codeSize) latents)" : config.model.penalty.summaryText
-            print("Training \(what) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of \(config.data.summaryText) "
-                  + "(validating on \(data.test.count)) into \(directory.path)" + suffix)
+            let heldOut = config.data.dataset == .npy && config.data.validationPaths == nil
+            let validating = heldOut ? "validating on \(data.test.count) held-out rows" : "validating on \(data.test.count)"
+            print("Training \(config.model.kindText) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of "
+                  + "\(config.data.summaryText(mentioningHeldOut: false)) (\(validating)) into \(directory.path)" + suffix)
             start()
         case .resuming(let directory, let config):
-            print("Resuming \(directory.path) (\(config.model.penalty.summaryText), \(config.training.epochs) epochs)" + suffix)
+            print("Resuming \(directory.path) (\(config.model.kindText), \(config.training.epochs) epochs)" + suffix)
             start()
         case .progress(let event):
             progress.handle(event)

@@ -25,6 +25,10 @@ struct Train: ParsableCommand {
             need a --val-npy validation set:
               sae train --data-npy shards/ --val-npy val.npy --code 4096 --k 32 --auxk 256 --out runs/big
 
+            A transcoder encodes each row of --data-npy and predicts its row of --target-npy \
+            (another vector, e.g. an MLP's output for its input), with any architecture:
+              sae train --data-npy mlp_in.npy --target-npy mlp_out.npy --code 4096 --k 32 --out runs/tc
+
             A checkpoint is saved after every epoch. Ctrl-C stops at the next step and saves where \
             it got to; `sae train --resume DIR` continues an interrupted or killed run from its \
             last checkpoint and ends with exactly the weights an uninterrupted run would have.

@@ -30,34 +30,39 @@ def read_safetensors(path):
 
 
 def load(folder):
-    """(W_enc (d_in, d_sae), b_enc, W_dec (d_sae, d_in), b_dec, k or None, threshold or None) from
-    either layout."""
+    """(W_enc (d_in, d_sae), b_enc, W_dec (d_sae, d_out), b_dec (d_out), k or None, threshold or None,
+    centred) from either layout. An SAE's encoder reads x - b_dec (d_out = d_in); a transcoder's
+    reads x itself (SAELens: apply_b_dec_to_input false, architecture *transcoder; sparsify:
+    transcode true)."""
     with open(f"{folder}/cfg.json") as f:
         cfg = json.load(f)
     try:
         t = read_safetensors(f"{folder}/sae_weights.safetensors")
-        assert cfg["apply_b_dec_to_input"] is True and cfg["normalize_activations"] == "none", cfg
-        k = cfg["k"] if cfg["architecture"] == "topk" else None
-        threshold = t["threshold"] if cfg["architecture"] == "jumprelu" else None
+        architecture = cfg["architecture"]
+        centred = not architecture.endswith("transcoder")
+        assert cfg["apply_b_dec_to_input"] is centred and cfg["normalize_activations"] == "none", cfg
+        k = cfg["k"] if architecture == "topk" else None
+        threshold = t["threshold"] if architecture in ("jumprelu", "jumprelu_transcoder") else None
         if cfg["architecture"] == "gated":
             # (x_c W + b_gate > 0) relu(x_c W exp(r_mag) + b_mag): the gate as the "threshold"
             # (b_gate, r_mag, b_mag), read by encode.
             threshold = ("gated", t["b_gate"], t["r_mag"], t["b_mag"])
             t = dict(t, b_enc=np.zeros_like(t["b_gate"]))
         w_enc, b_enc, w_dec, b_dec = t["W_enc"], t["b_enc"], t["W_dec"], t["b_dec"]
-        d_in, d_sae = cfg["d_in"], cfg["d_sae"]
+        d_in, d_sae, d_out = cfg["d_in"], cfg["d_sae"], cfg.get("d_out", cfg["d_in"])
+        assert centred or "d_out" in cfg, "a SAELens transcoder needs d_out (its default is 768)"
     except FileNotFoundError:
         t = read_safetensors(f"{folder}/sae.safetensors")
-        k, threshold = cfg["k"], None
+        k, threshold, centred = cfg["k"], None, not cfg.get("transcode", False)
         w_enc, b_enc, w_dec, b_dec = t["encoder.weight"].T, t["encoder.bias"], t["W_dec"], t["b_dec"]
-        d_in, d_sae = cfg["d_in"], cfg["num_latents"]
-    assert w_enc.shape == (d_in, d_sae) and w_dec.shape == (d_sae, d_in), (w_enc.shape, w_dec.shape)
-    assert b_enc.shape == (d_sae,) and b_dec.shape == (d_in,), (b_enc.shape, b_dec.shape)
-    return w_enc, b_enc, w_dec, b_dec, k, threshold
+        d_in, d_sae, d_out = cfg["d_in"], cfg["num_latents"], cfg["d_in"]
+    assert w_enc.shape == (d_in, d_sae) and w_dec.shape == (d_sae, d_out), (w_enc.shape, w_dec.shape)
+    assert b_enc.shape == (d_sae,) and b_dec.shape == (d_out,), (b_enc.shape, b_dec.shape)
+    return w_enc, b_enc, w_dec, b_dec, k, threshold, centred
 
 
-def encode(x, w_enc, b_enc, b_dec, k, threshold=None):
-    pre = (x - b_dec) @ w_enc + b_enc
+def encode(x, w_enc, b_enc, b_dec, k, threshold=None, centred=True):
+    pre = (x - b_dec if centred else x) @ w_enc + b_enc
     if isinstance(threshold, tuple):
         _, b_gate, r_mag, b_mag = threshold
         return np.where(pre + b_gate > 0, np.maximum(pre * np.exp(r_mag) + b_mag, 0), 0)
@@ -75,15 +80,15 @@ def encode(x, w_enc, b_enc, b_dec, k, threshold=None):
 
 def main():
     folder, x_path, codes_path, recon_path = sys.argv[1:5]
-    w_enc, b_enc, w_dec, b_dec, k, threshold = load(folder)
+    w_enc, b_enc, w_dec, b_dec, k, threshold, centred = load(folder)
     x = np.load(x_path).astype(np.float64)
-    z = encode(x, w_enc.astype(np.float64), b_enc, b_dec, k, threshold)
+    z = encode(x, w_enc.astype(np.float64), b_enc, b_dec, k, threshold, centred)
     ours = np.load(codes_path)
     recon = z @ w_dec + b_dec
     code_error = np.abs(z - ours).max() / max(np.abs(ours).max(), 1e-12)
     recon_error = np.abs(recon - np.load(recon_path)).max() / max(np.abs(recon).max(), 1e-12)
     same_support = np.array_equal(z > 0, ours > 0)
-    print(f"{folder}: k={k}, relative code error {code_error:.2e}, reconstruction error {recon_error:.2e}, "
+    print(f"{folder}: k={k}, {'' if centred else 'transcoder, '}relative code error {code_error:.2e}, reconstruction error {recon_error:.2e}, "
           f"same active latents: {same_support}")
     if not (same_support and code_error < 1e-4 and recon_error < 1e-4):
         sys.exit("the export does not reproduce sae's encodings")

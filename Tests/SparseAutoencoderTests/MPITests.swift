@@ -168,7 +168,8 @@ final class MPITests: XCTestCase {
     /// TopK + AuxK on streamed shards with 2 and 3 ranks (two epochs; batch 256: the last batch
     /// of 160 splits 80/80 and 54/53/53), an L1 dictionary with 2 ranks, the tutorial's KL model
     /// on real Fashion-MNIST images (the fashion-mini fixture: batches of 128 and 72, split
-    /// 43/43/42 and 24/24/24) with 3 ranks, and batches smaller than the ranks, each against one process.
+    /// 43/43/42 and 24/24/24) with 3 ranks, batches smaller than the ranks, the batch-wide
+    /// architectures and a TopK transcoder, each against one process.
     func testRanksTrainTheSingleProcessModel() throws {
         let root = temporaryDirectory(self)
         let (shards, validation) = try vectors()
@@ -188,8 +189,12 @@ final class MPITests: XCTestCase {
         let jumpReLU = vectorsRun + ["--architecture", "jumprelu", "--target-l0", "4", "--bandwidth", "0.05"]
         let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--architecture", "matryoshka", "--k", "4",
                           "--groups", "8,24", "--batch-size", "2", "--train-limit", "41", "--epochs", "1"]
+        // A transcoder: the 24-wide shards to 16-wide targets (other vectors, as many rows), streamed too.
+        let targets = try vectors(width: 16)
+        let transcoder = vectorsRun + ["--target-npy", targets.shards, "--val-target-npy", targets.validation, "--k", "4", "--auxk", "8"]
         for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("l1", l1, [2]), ("kl", kl, [3]), ("tiny", tiny, [3]),
-                                         ("batchtopk", batchTopK, [3]), ("jumprelu", jumpReLU, [2]), ("matryoshka", matryoshka, [3])] {
+                                         ("batchtopk", batchTopK, [3]), ("jumprelu", jumpReLU, [2]), ("matryoshka", matryoshka, [3]),
+                                         ("transcoder", transcoder, [3])] {
             let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
             XCTAssertEqual(single.status, 0, single.stderr)
             for n in ranks {

@@ -179,4 +179,100 @@ final class TranscoderTests: XCTestCase {
                                                stopAfter: 12, at: .interrupted(epoch: 2, step: 1), in: temporaryDirectory(self))
         }
     }
+
+    // MARK: - Through the tool
+
+    /// (rows, 12) inputs, and targets of `width` features: a fixed sparse code of each input
+    /// through other directions, plus an offset.
+    private func pairs(rows: Int, width: Int, seed: UInt64) -> (x: [Float], y: [Float]) {
+        let x = randomFloats(rows * 12, seed: seed)
+        let read = randomFloats(30 * 12, seed: 90), write = randomFloats(30 * width, seed: 91)
+        var y = [Float](repeating: 0.25, count: rows * width)
+        for r in 0..<rows {
+            for j in 0..<30 {
+                var pre: Float = 0
+                for i in 0..<12 { pre += x[r * 12 + i] * read[j * 12 + i] }
+                if pre > 1 { for i in 0..<width { y[r * width + i] += (pre - 1) * write[j * width + i] } }
+            }
+        }
+        return (x, y)
+    }
+
+    /// `sae train --target-npy` (held-out and given validation targets), an interrupted run
+    /// resumed to the uninterrupted weights, analyze, encode/reconstruct at the target width, and
+    /// exports that numpy reproduces (SAELens's transcoder and jumprelu_transcoder, sparsify's
+    /// transcode), with the formats' refusals; and the options' errors, nothing written.
+    func testTheToolTrainsResumesAnalysesAndExportsTranscoders() throws {
+        let dir = temporaryDirectory(self)
+        for (name, rows, width, seed) in [("train", 1500, 9, UInt64(1)), ("val", 200, 9, 2), ("square", 1500, 12, 1)] {
+            let (x, y) = pairs(rows: rows, width: width, seed: seed)
+            try NPY.write(x, rows: rows, cols: 12, to: dir + "/\(name)-x.npy")
+            try NPY.write(y, rows: rows, cols: width, to: dir + "/\(name)-y.npy")
+        }
+        let data = ["--data-npy", dir + "/train-x.npy", "--target-npy", dir + "/train-y.npy", "--code", "48", "--batch-size", "32"]
+        let validation = ["--val-npy", dir + "/val-x.npy", "--val-target-npy", dir + "/val-y.npy"]
+        // Held-out validation rows keep their targets; the run records both files.
+        let held = try runSAE(["train"] + data + ["--k", "4", "--epochs", "2", "--out", dir + "/held"])
+        XCTAssertEqual(held.status, 0, held.stderr)
+        XCTAssertTrue(held.stdout.contains("validating on 150"), held.stdout)
+        let heldConfig = try RunDirectory(path: dir + "/held").loadConfig()
+        XCTAssertEqual(heldConfig.model.outputSize, 9)
+        XCTAssertEqual(heldConfig.data.targetFiles, [dir + "/train-y.npy"])
+        XCTAssertLessThan(try RunDirectory(path: dir + "/held").loadMetrics().testFvu!, 0.9)
+
+        // Interrupted at step 3 and resumed: the uninterrupted run's weights.
+        let options = data + validation + ["--architecture", "jumprelu", "--target-l0", "4", "--epochs", "3"]
+        XCTAssertEqual(try runSAE(["train"] + options + ["--out", dir + "/jumprelu"]).status, 0)
+        let stopped = try runSAE(["train"] + options + ["--out", dir + "/stopped"], environment: ["SAE_FAULT": "step@3:interrupt"])
+        XCTAssertNotEqual(stopped.status, 0)
+        let resumed = try runSAE(["train", "--resume", dir + "/stopped"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/stopped/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/jumprelu/model.safetensors")))
+        let analyze = try runSAE(["analyze", dir + "/jumprelu"])
+        XCTAssertEqual(analyze.status, 0, analyze.stderr)
+
+        // Exports numpy reproduces: codes from x, predictions of y's width.
+        let relu = try runSAE(["train"] + data + validation + ["--penalty", "l1", "--l1", "1e-3", "--epochs", "2", "--out", dir + "/relu"])
+        XCTAssertEqual(relu.status, 0, relu.stderr)
+        let square = try runSAE(["train", "--data-npy", dir + "/square-x.npy", "--target-npy", dir + "/square-y.npy", "--code", "48",
+                                 "--k", "4", "--epochs", "2", "--out", dir + "/topk"])
+        XCTAssertEqual(square.status, 0, square.stderr)
+        for (run, format, architecture) in [("relu", "saelens", "transcoder"), ("jumprelu", "saelens", "jumprelu_transcoder"), ("topk", "sparsify", nil)] {
+            let path = dir + "/" + run
+            for (what, file) in [("encode", "codes"), ("reconstruct", "recon")] {
+                let r = try runSAE([what, path, "--npy", dir + "/val-x.npy", "--out", path + "/\(file).npy"])
+                XCTAssertEqual(r.status, 0, r.stderr)
+            }
+            XCTAssertEqual(try NPY.read(path: path + "/recon.npy").cols, run == "topk" ? 12 : 9)
+            let export = try runSAE(["export", path, "--format", format, "--out", path + "/export"])
+            XCTAssertEqual(export.status, 0, export.stderr)
+            let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + "/export/cfg.json"))) as! [String: Any]
+            if let architecture {
+                XCTAssertEqual(cfg["architecture"] as? String, architecture)
+                XCTAssertEqual(cfg["d_out"] as? Int, 9)
+                XCTAssertEqual(cfg["apply_b_dec_to_input"] as? Bool, false)
+            } else {
+                XCTAssertEqual(cfg["transcode"] as? Bool, true)
+            }
+            let check = try runPython([InteropTests.script, path + "/export", dir + "/val-x.npy", path + "/codes.npy", path + "/recon.npy"])
+            XCTAssertEqual(check.status, 0, check.output)
+            XCTAssertTrue(check.output.contains("transcoder, relative code error"), check.output)
+        }
+        assertCommandFails(try runSAE(["export", dir + "/topk", "--format", "saelens", "--out", dir + "/no"]), mentioning: "no topk transcoder (export it as sparsify")
+        assertCommandFails(try runSAE(["export", dir + "/held", "--format", "sparsify", "--out", dir + "/no"]), mentioning: "predicts 9 features")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/no"))
+
+        // The options' errors: one line each, nothing written.
+        try NPY.write([Float](repeating: 1, count: 10 * 9), rows: 10, cols: 9, to: dir + "/short.npy")
+        let out = ["--out", dir + "/bad"]
+        assertCommandFails(try runSAE(["train", "--target-npy", dir + "/train-y.npy"] + out), mentioning: "--target-npy needs --data-npy")
+        assertCommandFails(try runSAE(["train"] + data + ["--val-npy", dir + "/val-x.npy"] + out), mentioning: "give --val-target-npy")
+        assertCommandFails(try runSAE(["train"] + data.prefix(2) + ["--target-npy", dir + "/short.npy"] + out), mentioning: "holds 10 target rows but")
+        assertCommandFails(try runSAE(["train"] + data + ["--architecture", "mirrored"] + out), mentioning: "a transcoder is a dictionary SAE")
+        assertCommandFails(try runSAE(["train"] + data + validation.prefix(2) + ["--val-target-npy", dir + "/short.npy"] + out), mentioning: "holds 10 target rows")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+        // --resume takes the targets from config.json.
+        assertCommandFails(try runSAE(["train", "--resume", dir + "/held", "--target-npy", dir + "/val-y.npy"]), mentioning: "drop --target-npy")
+    }
 }

@@ -32,14 +32,30 @@ extension AutoencoderConfig {
         }
         let rule = String(repeating: "─", count: widths.reduce(0, +))
         let options = (unitNormDecoder ? ", unit-norm decoder" : "") + (auxK.map { ", AuxK k_aux=\($0.k)" } ?? "")
-        let name = architecture.selectsItsCode ? "\(architecture.rawValue) SAE\" (input centred by b_dec"
-            : isDictionary ? "dictionary SAE\" (input centred by b_dec" : "autoencoder\" ("
+        let centring = isTranscoder ? "input read as it is, output \(targetSize) features" : "input centred by b_dec"
+        let name = architecture.selectsItsCode ? "\(architecture.rawValue) \(isTranscoder ? "transcoder" : "SAE")\" (\(centring)"
+            : isDictionary ? "dictionary \(isTranscoder ? "transcoder" : "SAE")\" (\(centring)" : "autoencoder\" ("
         var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penaltyText), loss: \(loss.rawValue)\(options))", rule,
                    line("Layer (type)", "Output Shape", "Param #"), rule]
         out += rows.map { line($0.0, $0.1, $0.2) }
         out += [rule, " Total params: \(total) (\(Self.formatBytes(total * 4)))",
                 " Trainable params: \(trainable + learned)", " Non-trainable params: \(state)"]
         return out.joined(separator: "\n")
+    }
+
+    /// What the model is, for banners: "a topk SAE (4096 latents, k 32, auxk 256)", "a jumprelu
+    /// transcoder (512 -> 768 features, 4096 latents, L0 ...)", or for the tutorial's models their
+    /// penalty ("l1 (lambda 1e-05)").
+    public var kindText: String {
+        guard isDictionary else { return penalty.summaryText }
+        let name = architecture != .dictionary ? architecture.rawValue : codeActivation == .topk ? "topk" : "standard"
+        var details = isTranscoder ? ["\(inputSize) -> \(targetSize) features"] : []
+        details.append("\(codeSize) latents")
+        if let k = topK { details.append("k \(k)") }
+        if let auxK { details.append("auxk \(auxK.k)") }
+        if let groups { details.append("groups \(groups.map(String.init).joined(separator: ","))") }
+        if architecture == .jumprelu || architecture == .gated || penalty != .none { details.append(penaltyText) }
+        return "a \(name) \(isTranscoder ? "transcoder" : "SAE") (\(details.joined(separator: ", ")))"
     }
 
     /// The penalty's description: JumpReLU's L0 penalty, else the activity penalty's.

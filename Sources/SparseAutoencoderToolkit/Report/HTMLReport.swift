@@ -49,7 +49,7 @@ package enum HTMLReport {
         let m = run.config.model, t = run.config.training
         let rows: [(String, String)] = [
             ("run directory", run.directory.path),
-            ("layers", ([m.inputSize] + m.hiddenSizes + [m.codeSize] + m.hiddenSizes.reversed() + [m.inputSize]).map(String.init).joined(separator: " → ")),
+            ("layers", ([m.inputSize] + m.hiddenSizes + [m.codeSize] + m.hiddenSizes.reversed() + [m.targetSize]).map(String.init).joined(separator: " → ")),
             ("code activation", m.codeActivation.rawValue),
             ("sparsity penalty", m.penalty.summaryText),
             ("reconstruction loss", m.loss.rawValue),

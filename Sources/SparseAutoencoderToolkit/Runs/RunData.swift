@@ -89,9 +89,12 @@ extension DataSettings {
     }
 
     /// One line saying what the data are, for progress messages.
-    package var summaryText: String {
+    package var summaryText: String { summaryText(mentioningHeldOut: true) }
+
+    /// The same, leaving out that 10% are held out (for a line that says so itself).
+    package func summaryText(mentioningHeldOut: Bool) -> String {
         guard dataset == .npy, !trainPaths.isEmpty else { return "Fashion-MNIST" }
         let targets = targetFiles.map { " -> targets \(Self.describe($0))" } ?? ""
-        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
+        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? (mentioningHeldOut ? " (10% held out for validation)" : ""))
     }
 }

@@ -44,7 +44,11 @@ package enum TrainingRun {
             let model = resume ? try Autoencoder(config: config.model) : try Autoencoder(config: config.model, seed: config.training.seed)
             let trainer = try Trainer(model: model, settings: config.training, communicator: comm)
             // The training files' fingerprints go into every checkpoint; a resume compares them.
-            if config.data.dataset == .npy { trainer.dataFingerprint = try DataFingerprint.files(config.data.trainPaths + (config.data.targetFiles ?? [])) }
+            if config.data.dataset == .npy {
+                // The inputs' files, and a transcoder's targets' (each list as training reads it).
+                trainer.dataFingerprint = try DataFingerprint.files(config.data.trainPaths)
+                    .merging(try config.data.targetFiles.map(DataFingerprint.files) ?? [:]) { a, _ in a }
+            }
             trainer.acceptsChangedData = acceptingChangedData
             return (model, trainer)
         }
