@@ -1,6 +1,6 @@
-"""dictionary_learning's BatchTopK, JumpReLU and TopK trainers on .npy vectors, driven step by step.
+"""dictionary_learning's BatchTopK, JumpReLU, TopK, Matryoshka and Gated trainers on .npy vectors, driven step by step.
 
-    python bench/dictionary_learning_reference.py --arch batchtopk|jumprelu|topk --train TRAIN.npy \
+    python bench/dictionary_learning_reference.py --arch batchtopk|jumprelu|topk|matryoshka|gated --train TRAIN.npy \
         --val VAL.npy [--latents 4096] [--k 32] [--target-l0 32] [--batch-size 1024] [--lr 4e-4] \
         [--epochs 2] [--threads 2] [--threshold-start-step S] [--json out.json]
 
@@ -11,6 +11,9 @@ trainer's own `update(step, x)` on batches of the .npy vectors (torch tensors, C
   --arch batchtopk  BatchTopKTrainer / BatchTopKSAE (trainers/batch_top_k.py)
   --arch jumprelu   JumpReluTrainer / JumpReluAutoEncoder (trainers/jumprelu.py, dictionary.py)
   --arch topk       TopKTrainer / AutoEncoderTopK (trainers/top_k.py)
+  --arch matryoshka MatryoshkaBatchTopKTrainer / MatryoshkaBatchTopKSAE (trainers/matryoshka_batch_top_k.py),
+                    --group-fractions (its group_weights default: 1/G each)
+  --arch gated      GatedSAETrainer / GatedAutoEncoder (trainers/gdm.py), --l1-penalty, sparsity_warmup_steps=None
 Constructor settings: lr as given (all three), warmup_steps=0 and decay_start=None (a constant lr, as
 sae trains), JumpReLU's sparsity_warmup_steps=None (the full penalty from step 0); layer=0 and
 lm_name="none" are the dummies the constructors require; device "cpu"; seed --seed (torch.manual_seed
@@ -81,6 +84,15 @@ def build_trainer(args, d, steps, n):
         from dictionary_learning.trainers.jumprelu import JumpReluTrainer
         trainer = JumpReluTrainer(**common, sparsity_warmup_steps=None, target_l0=float(args.target_l0 or args.k),
                                   bandwidth=args.bandwidth, sparsity_penalty=args.l0_coefficient)
+    elif args.arch == "gated":
+        from dictionary_learning.trainers.gdm import GatedSAETrainer
+        trainer = GatedSAETrainer(**common, l1_penalty=args.l1_penalty, sparsity_warmup_steps=None)
+    elif args.arch == "matryoshka":
+        from dictionary_learning.trainers.matryoshka_batch_top_k import MatryoshkaBatchTopKTrainer
+        start = args.threshold_start_step if args.threshold_start_step is not None else 1000
+        fractions = [float(f) for f in args.group_fractions.split(",")]
+        trainer = MatryoshkaBatchTopKTrainer(**common, k=args.k, auxk_alpha=args.auxk_alpha, threshold_start_step=start,
+                                             group_fractions=fractions)
     elif args.arch == "batchtopk":
         from dictionary_learning.trainers.batch_top_k import BatchTopKTrainer
         start = args.threshold_start_step if args.threshold_start_step is not None else 1000
@@ -90,7 +102,7 @@ def build_trainer(args, d, steps, n):
         start = args.threshold_start_step if args.threshold_start_step is not None else 1000
         trainer = TopKTrainer(**common, k=args.k, auxk_alpha=args.auxk_alpha, threshold_start_step=start)
     trainer.dead_feature_threshold = n  # sae's --dead-after default (the package's: 10M tokens)
-    if args.k_aux and args.arch != "jumprelu":
+    if args.k_aux and args.arch not in ("jumprelu", "gated"):
         trainer.top_k_aux = args.k_aux
     return trainer
 
@@ -107,18 +119,20 @@ def validate(ae, arch, x_val, bs, val_var):
             sse += float((x - x_hat).double().pow(2).sum())
             active += int((f != 0).sum())
             fired |= (f != 0).any(0)
-            if arch == "batchtopk":
+            if arch in ("batchtopk", "matryoshka"):
                 f = ae.encode(x, use_threshold=False)
                 sse_batch += float((x - ae.decode(f)).double().pow(2).sum())
                 active_batch += int((f != 0).sum())
     n = len(x_val)
-    extra = {"val_fvu_batch_topk": sse_batch / val_var, "l0_batch_topk": active_batch / n} if arch == "batchtopk" else {}
+    extra = {"val_fvu_batch_topk": sse_batch / val_var, "l0_batch_topk": active_batch / n} if arch in ("batchtopk", "matryoshka") else {}
     return sse / val_var, active / n, int(fired.sum()), extra
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", choices=["batchtopk", "jumprelu", "topk"], required=True)
+    p.add_argument("--arch", choices=["batchtopk", "jumprelu", "topk", "matryoshka", "gated"], required=True)
+    p.add_argument("--group-fractions", default="0.0625,0.1875,0.75", help="Matryoshka's groups")
+    p.add_argument("--l1-penalty", type=float, default=0.1, help="Gated's l1_penalty (its default 0.1)")
     p.add_argument("--train", required=True, help=".npy file (N, d)")
     p.add_argument("--val", required=True, help=".npy file (N, d)")
     p.add_argument("--latents", type=int, default=4096)
@@ -165,7 +179,8 @@ def main():
         order = torch.randperm(n, generator=gen)
         loss_sum = 0.0
         for i in range(0, n, bs):
-            loss_sum += trainer.update(step, x_train[order[i:i + bs]]) * min(bs, n - i)
+            loss = trainer.update(step, x_train[order[i:i + bs]])  # (GatedSAETrainer's returns None)
+            loss_sum += (loss or 0.0) * min(bs, n - i)
             step += 1
         epoch_seconds.append(time.perf_counter() - start)
         losses.append(loss_sum / n)
@@ -175,7 +190,8 @@ def main():
         val_fvu.append(fvu)
         l0s.append(l0)
         extras.append(extra)
-        dead_counts.append(int((trainer.num_tokens_since_fired >= n).sum()))
+        since = getattr(trainer, "num_tokens_since_fired", None)  # (GatedSAETrainer keeps none)
+        dead_counts.append(None if since is None else int((since >= n).sum()))
         more = "".join(f", {k} {v:.4f}" for k, v in extra.items())
         print(f"epoch {epoch + 1}/{args.epochs}: {epoch_seconds[-1]:.2f} s ({n / epoch_seconds[-1]:.0f} vectors/s), "
               f"loss {losses[-1]:.4f}, val FVU {fvu:.4f}, L0 {l0:.1f} ({val_seconds[-1]:.2f} s){more}, "

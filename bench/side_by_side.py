@@ -320,7 +320,9 @@ def dictionary(args, python, workdir, summary):
 
 # ---------------------------------------------------------------- architectures part
 
-ARCHS = ["batchtopk", "jumprelu", "topk"]
+ARCHS = ["batchtopk", "jumprelu", "topk", "matryoshka", "gated"]
+MATRYOSHKA_GROUPS = "0.0625,0.1875,0.75"  # fractions of the latents, first to last
+GATED_L1 = 0.1  # dictionary_learning's default l1_penalty (sae's --gate-l1 means the same, see the reference's notes)
 PEER_THREADS = 2  # torch threads for dictionary_learning, and SAE_THREADS for sae: the machine's 2 cores
 
 
@@ -342,6 +344,11 @@ def run_architecture(impl, arch, python, shape, train, val, args, workdir, tag):
                "--adam-beta2", "0.999", "--adam-epsilon", "1e-8", "--out", base, "--force"]
         if arch == "jumprelu":  # the peer's Adam: betas (0, 0.999)
             cmd += ["--architecture", "jumprelu", "--target-l0", str(cfg["k"]), "--adam-beta1", "0"]
+        elif arch == "gated":  # the peer's Adam: betas (0, 0.999)
+            cmd += ["--architecture", "gated", "--gate-l1", repr(GATED_L1), "--adam-beta1", "0"]
+        elif arch == "matryoshka":
+            cmd += ["--architecture", "matryoshka", "--k", str(cfg["k"]), "--groups", MATRYOSHKA_GROUPS,
+                    "--auxk", str(k_aux), "--auxk-coefficient", repr(AUXK_ALPHA), "--adam-beta1", "0.9"]
         else:
             cmd += ["--architecture", "batchtopk" if arch == "batchtopk" else "dictionary", "--k", str(cfg["k"]),
                     "--auxk", str(k_aux), "--auxk-coefficient", repr(AUXK_ALPHA), "--adam-beta1", "0.9"]
@@ -357,7 +364,8 @@ def run_architecture(impl, arch, python, shape, train, val, args, workdir, tag):
            "--val", val, "--latents", str(cfg["latents"]), "--k", str(cfg["k"]), "--k-aux", str(k_aux),
            "--auxk-alpha", repr(AUXK_ALPHA), "--batch-size", str(DICT_BATCH), "--lr", repr(cfg["lr"]),
            "--epochs", str(args.dict_epochs), "--threads", str(PEER_THREADS),
-           "--threshold-start-step", str(peer_threshold_start(steps)), "--json", base + ".json"]
+           "--threshold-start-step", str(peer_threshold_start(steps)), "--json", base + ".json",
+           "--group-fractions", MATRYOSHKA_GROUPS, "--l1-penalty", repr(GATED_L1)]
     code, _, rss = run_measured(cmd, log)
     if code != 0:
         return failed(f"dictionary_learning {arch} {name}", log)

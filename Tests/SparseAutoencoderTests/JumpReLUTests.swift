@@ -59,6 +59,42 @@ final class JumpReLUTests: XCTestCase {
         }
     }
 
+    /// A code too dense for pairs goes through sgemm (`DenseCodePass.swift`): the same
+    /// reconstruction, loss and every gradient as the pairs' route, with a unit-norm decoder (its
+    /// projection) and as a transcoder (no centring, another width).
+    func testTheDenseRouteEqualsThePairsRoute() throws {
+        for outputSize in [nil, 9] {
+            var config = AutoencoderConfig.dictionary(inputSize: d, codeSize: c, unitNormDecoder: outputSize == nil)
+            (config.architecture, config.outputSize) = (.jumprelu, outputSize)
+            config.jumpReLU = JumpReLUSettings(bandwidth: 0.05, coefficient: 0.7, targetL0: 3)
+            let m = try Autoencoder(config: config, seed: 7), batch = 9, out = config.targetSize
+            let thresholds = (m.selection as! JumpReLU).thresholds
+            for j in 0..<c { thresholds[j] = Float(j % 5) * 0.08 }
+            let x = randomFloats(batch * d, seed: 3), y = randomFloats(batch * out, seed: 4)
+            func step(fraction: Double) -> (output: [Float], loss: Double, gradients: [Float], dense: Bool) {
+                let ws = Workspace(model: m, capacity: batch)
+                ws.training = true
+                ws.sparse!.denseFraction = fraction
+                ws.input.update(from: x, count: x.count)
+                if outputSize != nil { ws.target.update(from: y, count: y.count) }
+                m.forward(ws, batch: batch)
+                var g = [Float](repeating: 0, count: m.parameterCount)
+                let loss = m.lossAndGradient(ws, batch: batch, into: &g)
+                return (Array(UnsafeBufferPointer(start: ws.outputs[1], count: batch * out)), loss.objective, g, ws.sparse!.densePass)
+            }
+            let (pairs, dense) = (step(fraction: 2), step(fraction: 0))
+            XCTAssertFalse(pairs.dense)
+            XCTAssertTrue(dense.dense)
+            XCTAssertEqual(dense.loss, pairs.loss, accuracy: 1e-6 * abs(pairs.loss))
+            for (a, b) in zip(dense.output, pairs.output) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+            let scale = pairs.gradients.reduce(0) { max($0, abs($1)) }
+            XCTAssertGreaterThan(scale, 0)
+            for (i, (a, b)) in zip(dense.gradients, pairs.gradients).enumerated() {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "parameter \(i)")
+            }
+        }
+    }
+
     /// The thresholds' gradient is the paper's straight-through one: over the window |v - θ_j| < ε/2,
     /// -(θ_j / ε) dL/dz plus the penalty's slope times -(1 / ε) / B.
     func testThresholdGradientIsTheStraightThroughEstimator() throws {

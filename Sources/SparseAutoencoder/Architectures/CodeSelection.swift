@@ -46,6 +46,9 @@ protocol CodeSelection: AnyObject {
     /// encoder as relu(pre + b_enc) (Gated's two paths): returns false to leave it to the common
     /// pass (`sae_sparse_weight_gradients`).
     func weightGradients(_ pass: PairsPass) -> Bool
+    /// Whether the code can be dense enough for the step's dense route (`DenseCodePass.swift`):
+    /// a selection without a fixed k whose latents go through the common pairs' pass.
+    var mayBeDense: Bool { get }
 }
 
 /// What the pairs' pass over the weights works with: the pairs grouped by latent, the latent
@@ -78,6 +81,7 @@ extension PairsPass {
 
 extension CodeSelection {
     func weightGradients(_ pass: PairsPass) -> Bool { false }
+    var mayBeDense: Bool { false }
     var gradientBlocks: Int { 1 }
     var latentBlocks: UnsafePointer<CInt>? { nil }
 

@@ -66,6 +66,8 @@ final class JumpReLU: SparseArchitecture {
     }
 
     func trainingPairs(rows: Int) -> Int { rows * min(codeSize, 64) }
+    /// Its thresholds start at 0.001: a fifth of the latents or more fire in the first steps.
+    var mayBeDense: Bool { true }
 
     func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
         let c = codeSize, half = settings.bandwidth / 2, theta = UnsafePointer(thresholds)

@@ -62,16 +62,25 @@ final class SparseBuffers {
     /// Per pool part: the selections' scratch and b_dec's partial gradient (d).
     let selectionScratch, bDecPartials: UnsafeMutablePointer<Float>
     static func selectionScratchSize(codeSize c: Int) -> Int { 3 * c + c / 16 }
+    /// The dense route's code Z (B, c) and its gradient's sums (c) (nil: the pairs' route only),
+    /// and whether the current step takes it (`DenseCodePass.swift`).
+    let denseCode: UnsafeMutablePointer<Float>?
+    let denseSums: UnsafeMutablePointer<Float>
+    var densePass = false
+    /// The share of (sample, latent) entries active above which a step takes the dense route.
+    var denseFraction = SparseBuffers.defaultDenseFraction
     private let floats: UnsafeMutableBufferPointer<Float>
     private let ints: UnsafeMutableBufferPointer<CInt>
 
     /// `mainPairs`: how many pairs the code's training selection makes at most for `capacity` rows.
     /// `outputSize` (d below): the output's width, which the gradients and residuals have.
-    init(capacity b: Int, outputSize d: Int, codeSize c: Int, k: Int, kAux: Int, mainPairs: Int? = nil, gradientBlocks: Int = 1) {
+    /// `denseCodes`: keep a dense copy of the code for the dense route (`DenseCodePass.swift`).
+    init(capacity b: Int, outputSize d: Int, codeSize c: Int, k: Int, kAux: Int, mainPairs: Int? = nil, gradientBlocks: Int = 1,
+         denseCodes: Bool = false) {
         (self.k, self.kAux, rows, mainBlocks) = (k, kAux, b, gradientBlocks)
         let parts = WorkerPool.shared.parts
         let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
-        floats = .allocate(capacity: b * c + (gradientBlocks + 3) * b * d + parts * (scratch + d))
+        floats = .allocate(capacity: b * c + (gradientBlocks + 3) * b * d + parts * (scratch + d) + (denseCodes ? b * c + c : 0))
         floats.initialize(repeating: 0)
         ints = .allocate(capacity: 2 * (b + 1) + (c + 1) + parts + 1)
         ints.initialize(repeating: 0)
@@ -82,6 +91,7 @@ final class SparseBuffers {
         outputGradients = take((gradientBlocks + 1) * b * d)
         (residual, auxReconstruction) = (take(b * d), take(b * d))
         (selectionScratch, bDecPartials) = (take(parts * scratch), take(parts * d))
+        (denseCode, denseSums) = denseCodes ? (take(b * c), take(c)) : (nil, f)
         (rowOffsets, auxRowOffsets) = (takeInts(b + 1), takeInts(b + 1))
         offsets = takeInts(c + 1)
         partBounds = takeInts(parts + 1)
@@ -143,7 +153,11 @@ extension Autoencoder {
         let bDec = UnsafePointer(p + decoder.biasOffset), xHat = ws.outputs[1]
         // The code: the architecture's selection (TopK's per sample, BatchTopK's per batch, ...).
         selection!.select(s, bias: bEnc, rows: b, training: ws.training, ranks: ws.training ? ws.collectives : nil)
-        selection!.decode(s, rows: b, decoder: wDec, bias: bDec, outputSize: d, into: xHat)
+        if s.prepareDenseCode(rows: b, codeSize: c) {
+            denseCodeDecode(s, rows: b, into: xHat)
+        } else {
+            selection!.decode(s, rows: b, decoder: wDec, bias: bDec, outputSize: d, into: xHat)
+        }
         guard ws.writesDenseCode else { return }
         let code = ws.outputs[0]
         code.update(repeating: 0, count: b * c)
@@ -212,9 +226,18 @@ extension Autoencoder {
         let wDec = p + decoder.kernelOffset, pairs = s.mainPairs + s.auxPairs
         // What the encoder read (x - b_dec, or a transcoder's x), and whether b_dec has a share through it.
         let inputs = ws.layerInput(0), centring = ws.centered != nil
-        sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
         // db_dec += column sums of G (the output bias's share)
         if b > 0 { Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d) }
+        defer {
+            // The architecture's own tensors (JumpReLU's thresholds).
+            selection!.addGradients(s, rows: b, context: selectionContext(ws, batch: b), gradients: g)
+        }
+        // A code too dense for pairs: through sgemm (DenseCodePass.swift).
+        if s.densePass && s.auxPairs == 0 {
+            denseCodeBackward(s, rows: b, inputs: inputs, centring: centring, gradients: g)
+            return
+        }
+        sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
         var description = sae_pairs(rows: b, d: d, d_in: dIn, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
                                     offsets: s.offsets, order: s.order, inputs: inputs, output_gradients: s.outputGradients,
                                     blocks: selection!.latentBlocks, aux_block: s.auxBlock)
@@ -239,8 +262,6 @@ extension Autoencoder {
             let partial = s.bDecPartials + part * d
             for i in 0..<d { bDec[i] += partial[i] }
         }
-        // The architecture's own tensors (JumpReLU's thresholds).
-        selection!.addGradients(s, rows: b, context: selectionContext(ws, batch: b), gradients: g)
     }
 
     /// Splits 0..<latents into `parts` ranges holding about equal numbers of pairs: bounds

@@ -95,7 +95,8 @@ final class Workspace {
         aux = config.auxK == nil || useSparse ? nil : AuxBuffers(take: take, capacity: capacity, inputSize: out, codeSize: c)
         sparse = useSparse ? SparseBuffers(capacity: capacity, outputSize: out, codeSize: c, k: config.topK ?? c, kAux: config.auxK?.k ?? 0,
                                            mainPairs: model.selection!.trainingPairs(rows: capacity),
-                                           gradientBlocks: model.selection!.gradientBlocks) : nil
+                                           gradientBlocks: model.selection!.gradientBlocks,
+                                           denseCodes: model.selection!.mayBeDense) : nil
     }
 
     deinit { storage.deallocate() }
