@@ -80,3 +80,20 @@ SAE_KERNEL(void, sae_gated_weight_gradients, (const struct sae_gated_pairs *rest
         }
     }
 }
+
+SAE_KERNEL(void, sae_gated_dense_terms, (long first_pair, long last_pair, const int *restrict samples, const int *restrict latents, const float *restrict values, const float *restrict pres, const float *restrict scale, const float *restrict dz, const float *restrict da, float l1_step, long cols, float *restrict d_enc, float *restrict gate_sum, float *restrict mag_sum, float *restrict rmag_sum),
+           (first_pair, last_pair, samples, latents, values, pres, scale, dz, da, l1_step, cols, d_enc, gate_sum, mag_sum, rmag_sum)) {
+    for (long p = first_pair; p < last_pair; p++) {
+        long j = latents[p], at = (long)samples[p] * cols + j;
+        // As sae_gated_weight_gradients, with dL/dz and dL_aux/d(gate) from the dense products.
+        float d_gate = l1_step + da[at], enc = d_gate;
+        if (values[p] > 0.0f) {
+            float g = dz[at];
+            mag_sum[j] += g;
+            rmag_sum[j] += g * pres[p];
+            enc += scale[j] * g;
+        }
+        d_enc[at] = enc;
+        gate_sum[j] += d_gate;
+    }
+}

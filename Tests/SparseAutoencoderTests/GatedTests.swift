@@ -95,6 +95,42 @@ final class GatedTests: XCTestCase {
         assertGradientMatches(g, at: p, h: 1e-3, tolerance: 5e-3) { objective(m, $0, fixed: p, x, batch: batch, y: y) }
     }
 
+    /// Gates open on more than 1/8 of the entries take the dense route (`DenseCodePass.swift`):
+    /// the same outputs, loss and every gradient as the pairs' route, with a unit-norm decoder
+    /// and as a transcoder.
+    func testTheDenseRouteEqualsThePairsRoute() throws {
+        for (outputSize, unitNorm) in [(nil, true), (4, false)] as [(Int?, Bool)] {
+            var config = AutoencoderConfig.dictionary(inputSize: d, codeSize: c, unitNormDecoder: unitNorm)
+            (config.architecture, config.gateL1, config.outputSize) = (.gated, 0.3, outputSize)
+            let m = try Autoencoder(config: config, seed: 5), batch = 8, out = config.targetSize
+            var p = m.parameterValues
+            for j in 0..<(2 * c) { p[m.architectureTensors[0].offset + j] = (Float(j % 7) - 3) * 0.1 }
+            m.parameterValues = p
+            let x = randomFloats(batch * d, seed: 2), y = randomFloats(batch * out, seed: 3)
+            func step(fraction: Double) -> (output: [Float], loss: Double, gradients: [Float], dense: Bool) {
+                let ws = Workspace(model: m, capacity: batch)
+                ws.training = true
+                ws.sparse!.denseFraction = fraction
+                ws.input.update(from: x, count: x.count)
+                if outputSize != nil { ws.target.update(from: y, count: y.count) }
+                m.forward(ws, batch: batch)
+                var g = [Float](repeating: 0, count: m.parameterCount)
+                let loss = m.lossAndGradient(ws, batch: batch, into: &g)
+                return (Array(UnsafeBufferPointer(start: ws.outputs[1], count: batch * out)), loss.objective, g, ws.sparse!.densePass)
+            }
+            let (pairs, dense) = (step(fraction: 2), step(fraction: 0))
+            XCTAssertFalse(pairs.dense)
+            XCTAssertTrue(dense.dense)
+            XCTAssertEqual(dense.loss, pairs.loss, accuracy: 1e-6 * abs(pairs.loss))
+            for (a, b) in zip(dense.output, pairs.output) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+            let scale = pairs.gradients.reduce(0) { max($0, abs($1)) }
+            XCTAssertGreaterThan(scale, 0)
+            for (i, (a, b)) in zip(dense.gradients, pairs.gradients).enumerated() {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "parameter \(i)")
+            }
+        }
+    }
+
     func testTensorsAreSavedAndTrainingResumesExactly() throws {
         let m = try model(), dir = temporaryDirectory(self)
         try m.save(to: dir + "/m.safetensors")

@@ -182,6 +182,14 @@ long sae_gated_count(const float *pre, const float *b_gate, long rows, long cols
 void sae_gated_fill(const float *pre, const float *b_gate, const float *scale, const float *b_mag, long rows, long cols,
                     long first_row, const int *row_offsets, float *values, float *gates, float *pres, int *latents, int *samples);
 
+/// The Gated step's dense route, per pair first_pair..<last_pair (sample, latent): from dz = G W_dec^T
+/// and da = dL_aux/dx^_gate W_dec^T (rows, cols), d(gate) = l1_step + da and the encoder's
+/// gradient d_enc = d(gate) + scale dz (where the value is > 0) into d_enc (rows, cols), and the
+/// per-latent sums of d(gate), dz and dz * pre (where the value is > 0).
+void sae_gated_dense_terms(long first_pair, long last_pair, const int *samples, const int *latents, const float *values,
+                           const float *pres, const float *scale, const float *dz, const float *da, float l1_step, long cols,
+                           float *d_enc, float *gate_sum, float *mag_sum, float *rmag_sum);
+
 /// A Gated step's pairs, grouped by latent as `sae_pairs`; output_gradients dL/dx^ and
 /// aux_gradients dL_aux/dx^_gate are (rows, d); l1_step is the L1's gradient per open gate.
 struct sae_gated_pairs {

@@ -67,6 +67,9 @@ struct PairsPass {
     /// W_enc's and b_enc's, W_dec's offsets; the selection's tensors' first.
     let encoderOffset: Int, encoderBiasOffset: Int, decoderOffset: Int, tensorsOffset: Int
     let projectDecoder: Bool
+    /// Whether the step takes the dense route (`DenseCodePass.swift`): the code is in s.denseCode
+    /// and the pairs are not grouped by latent (`bounds` unset).
+    let dense: Bool
 }
 
 extension PairsPass {

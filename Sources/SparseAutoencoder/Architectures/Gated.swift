@@ -38,6 +38,8 @@ final class Gated: SparseArchitecture {
     /// x^_gate and dL_aux/dx^_gate: (B, d) each.
     private var gateReconstruction: [Float] = [], auxGradients: [Float] = []
     private var l1Step: Float = 0
+    /// The dense route's gates (B, c) and its per-part sums (parts, 3c): `DenseCodePass.swift`.
+    private var denseGates: [Float] = [], denseSums: [Float] = []
 
     init(l1: Float, codeSize: Int, tensors: UnsafeMutablePointer<Float>) {
         (self.l1, self.codeSize, rMag) = (l1, codeSize, tensors)
@@ -49,6 +51,8 @@ final class Gated: SparseArchitecture {
     }
 
     func trainingPairs(rows: Int) -> Int { rows * min(codeSize, 64) }
+    /// Its gates start open for about half the latents.
+    var mayBeDense: Bool { true }
 
     func select(_ s: SparseBuffers, bias bGate: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
         let c = codeSize
@@ -87,9 +91,13 @@ final class Gated: SparseArchitecture {
         let aux = gates.withUnsafeBufferPointer { gt in
             gateReconstruction.withUnsafeMutableBufferPointer { out in
                 auxGradients.withUnsafeMutableBufferPointer { grad -> Double in
-                    WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
-                        sae_sparse_decode(gt.baseAddress!, s.latents, s.rowOffsets + rows.lowerBound, rows.count, wDec, bDec, d,
-                                          out.baseAddress! + rows.lowerBound * d)
+                    if s.densePass {
+                        denseGateDecode(s, rows: b, gates: gt.baseAddress!, decoder: wDec, bias: bDec, outputSize: d, into: out.baseAddress!)
+                    } else {
+                        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+                            sae_sparse_decode(gt.baseAddress!, s.latents, s.rowOffsets + rows.lowerBound, rows.count, wDec, bDec, d,
+                                              out.baseAddress! + rows.lowerBound * d)
+                        }
                     }
                     return ReconstructionLoss.mse.evaluate(logits: out.baseAddress!, targets: context.target, rows: b, cols: d,
                                                            gradient: context.keepingGradient ? grad.baseAddress! : nil, scale: scale,
@@ -103,6 +111,7 @@ final class Gated: SparseArchitecture {
     /// Both paths through the shared encoder, the gate's and the magnitude's tensors, and the
     /// decoder's gradient from the magnitude alone (`sae_gated_weight_gradients`).
     func weightGradients(_ pass: PairsPass) -> Bool {
+        if pass.dense { return denseWeightGradients(pass) }
         let (s, c, d) = (pass.s, codeSize, pass.outputSize)
         pres.withUnsafeBufferPointer { pr in
             auxGradients.withUnsafeBufferPointer { aux in
@@ -120,6 +129,98 @@ final class Gated: SparseArchitecture {
                                                        pass.bDecPartial(part), pass.projectDecoder ? 1 : 0)
                         }
                     }
+                }
+            }
+        }
+        return true
+    }
+
+    // MARK: - The dense route (DenseCodePass.swift), for gates open on more than 1/8 of the entries
+
+    /// x^_gate = b_dec + Gt W_dec, Gt the open gates scattered: (B, c) x (c, d).
+    private func denseGateDecode(_ s: SparseBuffers, rows b: Int, gates: UnsafePointer<Float>, decoder wDec: UnsafePointer<Float>,
+                                 bias bDec: UnsafePointer<Float>, outputSize d: Int, into out: UnsafeMutablePointer<Float>) {
+        let c = codeSize
+        if denseGates.count < s.rows * c { denseGates = [Float](repeating: 0, count: s.rows * c) }
+        denseGates.withUnsafeMutableBufferPointer { gt in
+            let z = gt.baseAddress!
+            WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+                (z + rows.lowerBound * c).update(repeating: 0, count: rows.count * c)
+                for q in Int(s.rowOffsets[rows.lowerBound])..<Int(s.rowOffsets[rows.upperBound]) {
+                    z[Int(s.samples[q]) * c + Int(s.latents[q])] = gates[q]
+                }
+            }
+            for r in 0..<b { (out + r * d).update(from: bDec, count: d) }
+            BLAS.gemm(false, false, m: b, n: d, k: c, a: z, lda: c, b: wDec, ldb: d, beta: 1, c: out, ldc: d)
+        }
+    }
+
+    /// The weight gradients through sgemm, as `sae_gated_weight_gradients` computes them pair by pair:
+    ///
+    ///     dW_dec += V^T G                                  (c, d)   the magnitudes V = s.denseCode
+    ///     dz = G W_dec^T,  da = G_aux W_dec^T              (B, c)   into s.pre and the gates' buffer
+    ///     per open entry: d(gate) = λ-step + da, d_enc = d(gate) + exp(r_mag) dz (value > 0)
+    ///     dW += D_enc^T xc,  db_gate += sums of d(gate),  db_mag += sums of dz,  dr_mag += exp(r_mag) sums of dz pre
+    ///     db_dec -= W^T (sums of d_enc)                    (the centring, left in the first part's partial)
+    private func denseWeightGradients(_ pass: PairsPass) -> Bool {
+        let (s, c, d, dIn, b) = (pass.s, codeSize, pass.outputSize, pass.inputSize, pass.rows)
+        let p = pass.parameters, g = pass.gradients, wDec = p + pass.decoderOffset
+        let (values, dz, dEnc) = (UnsafePointer(s.denseCode!), s.pre, s.denseCode!)
+        let parts = WorkerPool.shared.parts
+        if denseSums.count < parts * 3 * c { denseSums = [Float](repeating: 0, count: parts * 3 * c) }
+        BLAS.gemm(true, false, m: c, n: d, k: b, a: values, lda: c, b: s.outputGradients, ldb: d, beta: 1, c: g + pass.decoderOffset, ldc: d)
+        BLAS.gemm(false, true, m: b, n: c, k: d, a: s.outputGradients, lda: d, b: wDec, ldb: d, c: dz, ldc: c)
+        auxGradients.withUnsafeBufferPointer { aux in
+            denseGates.withUnsafeMutableBufferPointer { da in
+                BLAS.gemm(false, true, m: b, n: c, k: d, a: aux.baseAddress!, lda: d, b: wDec, ldb: d, c: da.baseAddress!, ldc: c)
+                scale.withUnsafeBufferPointer { sc in
+                    pres.withUnsafeBufferPointer { pr in
+                        denseSums.withUnsafeMutableBufferPointer { sums in
+                            sums.update(repeating: 0)
+                            // d_enc replaces the magnitudes (their product is done), row range by row range.
+                            WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
+                                let mine = sums.baseAddress! + part * 3 * c
+                                (dEnc + rows.lowerBound * c).update(repeating: 0, count: rows.count * c)
+                                sae_gated_dense_terms(Int(s.rowOffsets[rows.lowerBound]), Int(s.rowOffsets[rows.upperBound]), s.samples, s.latents,
+                                                      s.values, pr.baseAddress!, sc.baseAddress!, dz, da.baseAddress!, l1Step, c, dEnc,
+                                                      mine, mine + c, mine + 2 * c)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        BLAS.gemm(true, false, m: c, n: dIn, k: b, a: dEnc, lda: c, b: pass.inputs, ldb: dIn, beta: 1, c: g + pass.encoderOffset, ldc: dIn)
+        // The parts' sums in a fixed order.
+        let (gGate, gRMag, gBMag) = (g + pass.encoderBiasOffset, g + pass.tensorsOffset, g + pass.tensorsOffset + c)
+        denseSums.withUnsafeMutableBufferPointer { sums in
+            for part in 0..<parts {
+                let mine = sums.baseAddress! + part * 3 * c
+                for j in 0..<c {
+                    gGate[j] += mine[j]
+                    gBMag[j] += mine[c + j]
+                    gRMag[j] += scale[j] * mine[2 * c + j]
+                }
+            }
+            // b_dec's share through the centring, from d_enc's column sums (in the first part's room),
+            // left in the first part's partial for the step to add (the others zero).
+            guard let first = pass.bDecPartial(0) else { return }
+            for part in 1..<max(parts, 1) { _ = pass.bDecPartial(part) }
+            let encSums = sums.baseAddress!
+            encSums.update(repeating: 0, count: c)
+            for r in 0..<b { for j in 0..<c { encSums[j] += dEnc[r * c + j] } }
+            BLAS.gemm(true, false, m: dIn, n: 1, k: c, alpha: -1, a: p + pass.encoderOffset, lda: dIn, b: encSums, ldb: 1,
+                      c: first, ldc: 1)
+        }
+        // Unit-norm decoder rows: each row's gradient loses its component along the row.
+        if pass.projectDecoder {
+            let gDec = g + pass.decoderOffset
+            WorkerPool.shared.split(c, alignment: 1, minimumPerPart: 64) { _, rows in
+                for j in rows {
+                    let (gj, wj) = (gDec + j * d, wDec + j * d)
+                    var along: Float = 0
+                    for i in 0..<d { along += gj[i] * wj[i] }
+                    for i in 0..<d { gj[i] -= along * wj[i] }
                 }
             }
         }

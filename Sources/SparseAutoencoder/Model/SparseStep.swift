@@ -228,40 +228,46 @@ extension Autoencoder {
         let inputs = ws.layerInput(0), centring = ws.centered != nil
         // db_dec += column sums of G (the output bias's share)
         if b > 0 { Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d) }
-        defer {
-            // The architecture's own tensors (JumpReLU's thresholds).
-            selection!.addGradients(s, rows: b, context: selectionContext(ws, batch: b), gradients: g)
-        }
-        // A code too dense for pairs: through sgemm (DenseCodePass.swift).
-        if s.densePass && s.auxPairs == 0 {
-            denseCodeBackward(s, rows: b, inputs: inputs, centring: centring, gradients: g)
-            return
-        }
-        sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
-        var description = sae_pairs(rows: b, d: d, d_in: dIn, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
-                                    offsets: s.offsets, order: s.order, inputs: inputs, output_gradients: s.outputGradients,
-                                    blocks: selection!.latentBlocks, aux_block: s.auxBlock)
+        // A code too dense for pairs goes through sgemm (DenseCodePass.swift); else the pairs are
+        // grouped by latent and the pool's parts get about equal numbers of them.
+        let dense = s.densePass && s.auxPairs == 0
         let parts = WorkerPool.shared.parts, bounds = s.partBounds
-        balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
-        let project: CInt = config.unitNormDecoder ? 1 : 0
+        if !dense {
+            sae_group_by_latent(s.latents, pairs, c, s.offsets, s.order)
+            balanceLatents(s.offsets, latents: c, pairs: pairs, into: bounds, parts: parts)
+        }
         let pass = PairsPass(s: s, rows: b, outputSize: d, inputSize: dIn, bounds: bounds, inputs: inputs,
                              bDecPartials: centring ? s.bDecPartials : nil, parameters: p, gradients: g,
                              encoderOffset: encoder.kernelOffset, encoderBiasOffset: encoder.biasOffset,
                              decoderOffset: decoder.kernelOffset, tensorsOffset: architectureTensors.first?.offset ?? parameterCount,
-                             projectDecoder: config.unitNormDecoder)
-        if !selection!.weightGradients(pass) { withUnsafePointer(to: &description) { pairsPointer in
-            WorkerPool.shared.run { part in
-                sae_sparse_weight_gradients(pairsPointer, Int(bounds[part]), Int(bounds[part + 1]), p + encoder.kernelOffset, wDec,
-                                            g + encoder.kernelOffset, g + encoder.biasOffset, g + decoder.kernelOffset,
-                                            pass.bDecPartial(part), project)
+                             projectDecoder: config.unitNormDecoder, dense: dense)
+        var partials = centring
+        if selection!.weightGradients(pass) {
+            // The architecture's own pass (Gated's two paths), b_dec's share left in the partials.
+        } else if dense {
+            denseCodeBackward(s, rows: b, inputs: inputs, centring: centring, gradients: g)
+            partials = false
+        } else {
+            var description = sae_pairs(rows: b, d: d, d_in: dIn, main_pairs: s.mainPairs, values: s.values, samples: s.samples,
+                                        offsets: s.offsets, order: s.order, inputs: inputs, output_gradients: s.outputGradients,
+                                        blocks: selection!.latentBlocks, aux_block: s.auxBlock)
+            let project: CInt = config.unitNormDecoder ? 1 : 0
+            withUnsafePointer(to: &description) { pairsPointer in
+                WorkerPool.shared.run { part in
+                    sae_sparse_weight_gradients(pairsPointer, Int(bounds[part]), Int(bounds[part + 1]), p + encoder.kernelOffset, wDec,
+                                                g + encoder.kernelOffset, g + encoder.biasOffset, g + decoder.kernelOffset,
+                                                pass.bDecPartial(part), project)
+                }
             }
-        } }
+        }
         // db_dec += the centring's share, part by part in a fixed order.
         let bDec = g + decoder.biasOffset
-        for part in 0..<parts where centring {
+        for part in 0..<parts where partials {
             let partial = s.bDecPartials + part * d
             for i in 0..<d { bDec[i] += partial[i] }
         }
+        // The architecture's own tensors (JumpReLU's thresholds).
+        selection!.addGradients(s, rows: b, context: selectionContext(ws, batch: b), gradients: g)
     }
 
     /// Splits 0..<latents into `parts` ranges holding about equal numbers of pairs: bounds
