@@ -14,13 +14,13 @@ import Synchronization
 /// combined in part order, so training stays bit-for-bit reproducible.
 ///
 ///     WorkerPool.shared.split(count) { part, range in ... }   // ranges cover 0..<count
-final class WorkerPool: @unchecked Sendable {
+package final class WorkerPool: @unchecked Sendable {
     /// One part per core, at most 8 (these products are too small to split further), or
     /// `SAE_THREADS` parts (at most 64); with more than one, OpenBLAS is made single-threaded (the
     /// pool splits the products instead). `SAE_THREADS=1` leaves all threading to OpenBLAS.
     /// Under MPI, several ranks share a machine: each takes the cores it is bound to, or an
     /// equal share (`MPIEnvironment.defaultThreads`), and OpenBLAS gets no threads of its own.
-    static let shared: WorkerPool = {
+    package static let shared: WorkerPool = {
         let requested = ProcessInfo.processInfo.environment["SAE_THREADS"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let mpiShare = MPIEnvironment.defaultThreads(activeCores: cores, onlineCores: ProcessInfo.processInfo.processorCount)
@@ -74,7 +74,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Splits 0..<count into `parts` ranges (boundaries on multiples of `alignment`, so parts do
     /// not share cache lines) and runs `body(part, range)` on each; small counts run on the caller.
-    func split(_ count: Int, alignment: Int = 16, minimumPerPart: Int = 2048, _ body: (Int, Range<Int>) -> Void) {
+    package func split(_ count: Int, alignment: Int = 16, minimumPerPart: Int = 2048, _ body: (Int, Range<Int>) -> Void) {
         let n = min(parts, count / max(minimumPerPart, 1))
         guard n > 1 else {
             body(0, 0..<count)

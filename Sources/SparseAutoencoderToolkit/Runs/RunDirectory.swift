@@ -95,6 +95,7 @@ package struct RunDirectory: Sendable {
         let figures = path + "/figures"
         for name in RunDirectory.figureFiles { try? fm.removeItem(atPath: figures + "/" + name) }
         rmdir(figures)   // only if now empty
+        FeatureBrowser.removePage(at: path + "/features")
     }
 
     // MARK: - Lock
