@@ -47,7 +47,8 @@ struct Features: ParsableCommand {
         let (config, model) = try run.loadModel()
         let vectors: Dataset
         if let npy {
-            vectors = try Dataset(npy: npy)
+            // Streamed: memory stays a batch whatever the file's size (examples are read back by row).
+            vectors = try Dataset(npy: [npy], loading: .streamed)
         } else {
             var settings = config.data
             settings.trainLimit = nil

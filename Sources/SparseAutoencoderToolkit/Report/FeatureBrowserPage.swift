@@ -21,7 +21,7 @@ enum FeatureBrowserPage {
     .pager{margin:8px 0}.pager button{margin-right:6px}#detail{border:1px solid #ccd;border-radius:6px;padding:10px 16px;margin-top:16px}
     .examples{display:flex;flex-wrap:wrap;gap:8px}.ex{font-size:11px;text-align:center}.ex canvas{display:block;image-rendering:pixelated;border:1px solid #ddd}
     .bar{display:inline-block;height:10px;background:#3266a8;vertical-align:middle}.cols{display:flex;flex-wrap:wrap;gap:28px}
-    .list td{text-align:left}svg text{font-size:10px;fill:#555}
+    table.list{width:auto;min-width:260px}.list td{text-align:left}svg text{font-size:10px;fill:#555}
     </style></head>
     <body><main>
     <h1 id="title">sae features</h1>
@@ -117,8 +117,9 @@ enum FeatureBrowserPage {
       function examples(list, rows) {
         var box = document.createElement("div"); box.className = meta.image ? "examples" : "";
         if (!meta.image) {
-          var t = '<table class="list"><tr><th class="l">activation</th><th class="l">row</th><th class="l">text</th></tr>';
-          list.forEach(function (e) { var r = rows[e[1]] || {}; t += '<tr><td>' + fmt(e[0]) + '</td><td>' + e[1] + '</td><td>' + esc(r.t || "") + '</td></tr>'; });
+          var texts = list.some(function (e) { return (rows[e[1]] || {}).t !== undefined; });
+          var t = '<table class="list"><tr><th class="l">activation</th><th class="l">row</th>' + (texts ? '<th class="l">text</th>' : '') + '</tr>';
+          list.forEach(function (e) { var r = rows[e[1]] || {}; t += '<tr><td>' + fmt(e[0]) + '</td><td>' + e[1] + '</td>' + (texts ? '<td>' + esc(r.t || "") + '</td>' : '') + '</tr>'; });
           box.innerHTML = t + '</table>'; return box;
         }
         list.forEach(function (e) {
@@ -136,7 +137,7 @@ enum FeatureBrowserPage {
         s += '<text x="10" y="' + (h + 16) + '">' + edge(0) + '</text><text x="' + (10 + w) + '" y="' + (h + 16) + '" text-anchor="end">' + edge(counts.length) + '</text>';
         return s + '<text x="' + (10 + w / 2) + '" y="' + (h + 28) + '" text-anchor="middle">activation (log scale)</text></svg>';
       }
-      function show(j) {
+      function show(j, scroll) {
         var box = document.getElementById("detail");
         if (!(j >= 0 && j < L.length)) { box.hidden = true; return; }
         box.hidden = false; box.innerHTML = "Loading latent " + j + "…";
@@ -166,11 +167,12 @@ enum FeatureBrowserPage {
             var h = document.createElement("div"); h.className = "muted"; h.textContent = fmt(b[0]) + " – " + fmt(b[1]) + ": " + b[2] + " of the sample";
             box.appendChild(h); if (b[3].length) box.appendChild(examples(b[3], c.rows));
           });
-          box.scrollIntoView();
+          if (scroll) box.scrollIntoView();
         });
       }
-      function route() { var m = /^#L(\\d+)$/.exec(location.hash); show(m ? +m[1] : -1); }
-      window.addEventListener("hashchange", route); route();
+      // Opened from the page (a link, a row): scrolled to; opened with the address: below the summary.
+      function route(scroll) { var m = /^#L(\\d+)$/.exec(location.hash); show(m ? +m[1] : -1, scroll); }
+      window.addEventListener("hashchange", function () { route(true); }); route(false);
     })();
     </script>
     </main></body></html>
