@@ -165,4 +165,19 @@ final class FeatureBrowserTests: XCTestCase {
             XCTAssertTrue(FashionMNIST.classNames.contains(entry["t"] as! String))
         }
     }
+
+    /// The page's script runs in a real browser (headless Chromium, where installed: not in CI):
+    /// the table's first page and an opened latent's section are in the DOM.
+    func testThePageRendersInHeadlessChromium() throws {
+        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+            .first(where: FileManager.default.isExecutableFile) else { throw XCTSkip("no Chromium installed") }
+        let dir = temporaryDirectory(self)
+        XCTAssertEqual(try runSAE(["train", "--data", fashionMini, "--architecture", "dictionary", "--code", "150", "--k", "4",
+                                   "--epochs", "1", "--out", dir + "/run"]).status, 0)
+        XCTAssertEqual(try runSAE(["features", dir + "/run", "--data", fashionMini]).status, 0)
+        let dom = try runProcess(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", "--dump-dom",
+                                            "file://\(dir)/run/features/index.html#L130"])
+        XCTAssertTrue(dom.output.contains("rows 1–100 of 150"), dom.output.suffix(2000).description)
+        XCTAssertTrue(dom.output.contains("<h2>Latent 130</h2>"), "the section of a latent in the second chunk")
+    }
 }
