@@ -45,19 +45,8 @@ struct Features: ParsableCommand {
     func run() throws {
         let run = RunDirectory(path: runDirectory)
         let (config, model) = try run.loadModel()
-        let vectors: Dataset
-        if let npy {
-            // Streamed: memory stays a batch whatever the file's size (examples are read back by row).
-            vectors = try Dataset(npy: [npy], loading: .streamed)
-        } else {
-            var settings = config.data
-            settings.trainLimit = nil
-            let sets = try settings.load(fashionMNIST: data, log: { printError($0) })
-            vectors = split == .test ? sets.test : sets.train
-        }
-        guard vectors.featureCount == config.model.inputSize else {
-            throw SAEError("the vectors have \(vectors.featureCount) values each but the model in \(runDirectory) expects \(config.model.inputSize)")
-        }
+        // --npy streamed: memory stays a batch whatever the file's size (examples are read back by row).
+        let vectors = try runVectors(for: config, run: runDirectory, npy: npy, split: split, fashionMNIST: data, streamed: true)
         let shape = try imageShape(of: vectors)
         let (text, classes, classNames) = try rowTexts(vectors, fashionMNIST: config.data.dataset == .fashionMNIST)
         let destination = out ?? run.path + "/features"

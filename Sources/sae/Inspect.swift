@@ -23,6 +23,25 @@ struct Summary: ParsableCommand {
 
 enum Split: String, ExpressibleByArgument, CaseIterable { case test, train }
 
+/// The vectors a command reads for a run: those of `npy` (streamed with `streamed`), or the run's
+/// own validation (`split` test) or training data, refused unless the model takes their width.
+func runVectors(for config: RunConfig, run: String, npy: String?, split: Split, fashionMNIST: String?,
+             streamed: Bool = false) throws -> Dataset {
+    let vectors: Dataset
+    if let npy {
+        vectors = try Dataset(npy: [npy], loading: streamed ? .streamed : .automatic)
+    } else {
+        var settings = config.data
+        settings.trainLimit = nil
+        let sets = try settings.load(fashionMNIST: fashionMNIST, log: { printError($0) })
+        vectors = split == .test ? sets.test : sets.train
+    }
+    guard vectors.featureCount == config.model.inputSize else {
+        throw SAEError("the vectors have \(vectors.featureCount) values each but the model in \(run) expects \(config.model.inputSize)")
+    }
+    return vectors
+}
+
 /// Options shared by `encode` and `reconstruct`.
 struct ExportOptions: ParsableArguments {
     @Argument(help: "The run directory.") var run: String
@@ -50,18 +69,7 @@ struct ExportOptions: ParsableArguments {
     /// .npy, batch by batch: the codes of a dataset streamed from disk never sit in memory whole.
     func export(_ what: String, layer: (Autoencoder) -> Int) throws {
         let (config, model) = try RunDirectory(path: run).loadModel()
-        let images: Dataset
-        if let npy {
-            images = try Dataset(npy: npy)
-        } else {
-            var settings = config.data
-            settings.trainLimit = nil
-            let sets = try settings.load(fashionMNIST: data, log: { printError($0) })
-            images = split == .test ? sets.test : sets.train
-        }
-        guard images.featureCount == model.config.inputSize else {
-            throw SAEError("the samples have \(images.featureCount) values each but the model in \(run) expects \(model.config.inputSize)")
-        }
+        let images = try runVectors(for: config, run: run, npy: npy, split: split, fashionMNIST: data)
         // Refuse a bad --out before the (possibly long) computation, and one that is an input.
         try UserOutput.check(out, force: force, reading: inputFiles)
         let last = layer(model), columns = model.layers[last].outputSize

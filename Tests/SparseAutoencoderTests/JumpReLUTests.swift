@@ -71,27 +71,7 @@ final class JumpReLUTests: XCTestCase {
             let thresholds = (m.selection as! JumpReLU).thresholds
             for j in 0..<c { thresholds[j] = Float(j % 5) * 0.08 }
             let x = randomFloats(batch * d, seed: 3), y = randomFloats(batch * out, seed: 4)
-            func step(fraction: Double) -> (output: [Float], loss: Double, gradients: [Float], dense: Bool) {
-                let ws = Workspace(model: m, capacity: batch)
-                ws.training = true
-                ws.sparse!.denseFraction = fraction
-                ws.input.update(from: x, count: x.count)
-                if outputSize != nil { ws.target.update(from: y, count: y.count) }
-                m.forward(ws, batch: batch)
-                var g = [Float](repeating: 0, count: m.parameterCount)
-                let loss = m.lossAndGradient(ws, batch: batch, into: &g)
-                return (Array(UnsafeBufferPointer(start: ws.outputs[1], count: batch * out)), loss.objective, g, ws.sparse!.densePass)
-            }
-            let (pairs, dense) = (step(fraction: 2), step(fraction: 0))
-            XCTAssertFalse(pairs.dense)
-            XCTAssertTrue(dense.dense)
-            XCTAssertEqual(dense.loss, pairs.loss, accuracy: 1e-6 * abs(pairs.loss))
-            for (a, b) in zip(dense.output, pairs.output) { XCTAssertEqual(a, b, accuracy: 1e-5) }
-            let scale = pairs.gradients.reduce(0) { max($0, abs($1)) }
-            XCTAssertGreaterThan(scale, 0)
-            for (i, (a, b)) in zip(dense.gradients, pairs.gradients).enumerated() {
-                XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "parameter \(i)")
-            }
+            m.assertDenseRouteEqualsPairsRoute(x, targets: outputSize == nil ? nil : y, batch: batch)
         }
     }
 

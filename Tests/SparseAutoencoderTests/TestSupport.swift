@@ -214,3 +214,34 @@ func assertCheckpointResumesExactly(_ config: AutoencoderConfig, on data: Datase
     XCTAssertEqual(second.model.parameterValues, full.parameterValues, "\(config.architecture)", file: file, line: line)
     return second
 }
+
+extension Autoencoder {
+    /// The dense route (`DenseCodePass.swift`) against the pairs' route on one training batch x
+    /// (and a transcoder's targets y): the same outputs, loss and every gradient, in another
+    /// summation order.
+    func assertDenseRouteEqualsPairsRoute(_ x: [Float], targets y: [Float]?, batch: Int,
+                                          file: StaticString = #filePath, line: UInt = #line) {
+        let out = config.targetSize
+        func step(fraction: Double) -> (output: [Float], loss: Double, gradients: [Float], dense: Bool) {
+            let ws = Workspace(model: self, capacity: batch)
+            ws.training = true
+            ws.sparse!.denseFraction = fraction
+            ws.input.update(from: x, count: x.count)
+            if let y { ws.target.update(from: y, count: y.count) }
+            forward(ws, batch: batch)
+            var g = [Float](repeating: 0, count: parameterCount)
+            let loss = lossAndGradient(ws, batch: batch, into: &g)
+            return (Array(UnsafeBufferPointer(start: ws.outputs[1], count: batch * out)), loss.objective, g, ws.sparse!.densePass)
+        }
+        let (pairs, dense) = (step(fraction: 2), step(fraction: 0))
+        XCTAssertFalse(pairs.dense, file: file, line: line)
+        XCTAssertTrue(dense.dense, file: file, line: line)
+        XCTAssertEqual(dense.loss, pairs.loss, accuracy: 1e-6 * abs(pairs.loss), file: file, line: line)
+        for (a, b) in zip(dense.output, pairs.output) { XCTAssertEqual(a, b, accuracy: 1e-5, file: file, line: line) }
+        let scale = pairs.gradients.reduce(0) { max($0, abs($1)) }
+        XCTAssertGreaterThan(scale, 0, file: file, line: line)
+        for (i, (a, b)) in zip(dense.gradients, pairs.gradients).enumerated() {
+            XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "parameter \(i)", file: file, line: line)
+        }
+    }
+}
