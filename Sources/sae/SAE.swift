@@ -28,7 +28,7 @@ struct SAE: ParsableCommand {
             """,
         version: VersionLine.text,
         subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, SweepCommand.self, Bench.self, Summary.self, Encode.self,
-                      Reconstruct.self, Features.self, ExportCommand.self, Metrics.self, GenerateManual.self]
+                      Reconstruct.self, Features.self, ImportCommand.self, ExportCommand.self, Metrics.self, GenerateManual.self]
     )
 
     static func main() {

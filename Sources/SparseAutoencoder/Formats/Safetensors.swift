@@ -77,14 +77,22 @@ package enum Safetensors {
         }
     }
 
-    /// Parses a safetensors file holding F32 tensors; `name` is used in errors.
-    package static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    /// Parses a safetensors file holding F32 tensors (with `converting`, also F16, BF16 and F64
+    /// ones, converted to Float: SAEs trained elsewhere); `name` is used in errors.
+    package static func decode(_ bytes: [UInt8], name: String, converting: Bool = false) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         try bytes.withUnsafeBytes { raw in
-            let (entries, metadata) = try parse(raw, fileSize: raw.count, name: name)
-            // Little-endian F32, as every platform Swift runs this on stores floats (maybe unaligned).
+            let (entries, metadata) = try parse(raw, fileSize: raw.count, name: name, dtypes: converting ? Self.convertible : ["F32": 4])
+            // Little-endian values, as every platform Swift runs this on stores them (maybe unaligned).
             let tensors = entries.mapValues { entry in
                 Tensor(shape: entry.shape, values: [Float](unsafeUninitializedCapacity: entry.count) { buffer, initialized in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[entry.offset..<(entry.offset + 4 * entry.count)]))
+                    let data = UnsafeRawBufferPointer(rebasing: raw[entry.offset..<(entry.offset + entry.width * entry.count)])
+                    switch entry.dtype {
+                    case "F32": UnsafeMutableRawBufferPointer(buffer).copyMemory(from: data)
+                    case "F64": for i in 0..<entry.count { buffer[i] = Float(data.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+                    case "F16": for i in 0..<entry.count { buffer[i] = Float(Float16(bitPattern: data.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                    default:   // BF16: the upper half of a float's bits
+                        for i in 0..<entry.count { buffer[i] = Float(bitPattern: UInt32(data.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16) }
+                    }
                     initialized = entry.count
                 })
             }
@@ -92,8 +100,11 @@ package enum Safetensors {
         }
     }
 
+    /// The dtypes `decode(converting: true)` reads, and their bytes per value.
+    private static let convertible: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8]
+
     /// A tensor in an open file: its shape and where its little-endian F32 values lie.
-    package struct View {
+    package struct View: TensorValues {
         package let shape: [Int]
         /// Byte offset of the first value in the file.
         let offset: Int
@@ -133,7 +144,7 @@ package enum Safetensors {
                 try head.withUnsafeMutableBytes { try readAll(fd, into: $0.baseAddress! + 8, bytes: Int(n), at: 8, name: path) }
             }
         }
-        let (entries, metadata) = try head.withUnsafeBytes { try parse($0, fileSize: size, name: path) }
+        let (entries, metadata) = try head.withUnsafeBytes { try parse($0, fileSize: size, name: path, dtypes: ["F32": 4]) }
         return try body(entries.mapValues { View(shape: $0.shape, offset: $0.offset, file: fd, name: path) }, metadata)
     }
 
@@ -151,11 +162,15 @@ package enum Safetensors {
     }
 
     /// Where a tensor lies: its shape and its first value's byte offset in the file.
-    private struct Entry { let shape: [Int], offset: Int; var count: Int { shape.reduce(1, *) } }
+    private struct Entry {
+        let shape: [Int], offset: Int, dtype: String, width: Int
+        var count: Int { shape.reduce(1, *) }
+    }
 
     /// Checks the header at the start of a file of `fileSize` bytes (`bytes` holds the length and,
     /// when the length is plausible, the header) and returns where each tensor lies.
-    private static func parse(_ bytes: UnsafeRawBufferPointer, fileSize: Int, name: String) throws -> (tensors: [String: Entry], metadata: [String: String]) {
+    private static func parse(_ bytes: UnsafeRawBufferPointer, fileSize: Int, name: String,
+                              dtypes: [String: Int]) throws -> (tensors: [String: Entry], metadata: [String: String]) {
         guard fileSize >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(fileSize) bytes)") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
@@ -194,15 +209,15 @@ package enum Safetensors {
                   offsetValues.count == 2, let begin = offsetValues[0].integer, let end = offsetValues[1].integer else {
                 throw SAEError.badFile(name, "tensor \"\(key)\" needs dtype, shape and two data_offsets")
             }
-            guard dtype == "F32" else {
-                throw SAEError.badFile(name, "tensor \"\(key)\" has dtype \(dtype); only F32 is supported")
+            guard let width = dtypes[dtype] else {
+                throw SAEError.badFile(name, "tensor \"\(key)\" has dtype \(dtype); only \(dtypes.keys.sorted().joined(separator: ", ")) \(dtypes.count == 1 ? "is" : "are") supported")
             }
             var count = 1
             var dims: [Int] = []
             for dimValue in shapeValues {
                 guard let dim = dimValue.integer, dim >= 0 else { throw SAEError.badFile(name, "tensor \"\(key)\" has an invalid shape") }
                 let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                guard !overflow, product <= dataSize / 4 else {
+                guard !overflow, product <= dataSize / width else {
                     throw SAEError.badFile(name, "tensor \"\(key)\" shape \(shapeValues.map { $0.integer ?? -1 }) is larger than the file")
                 }
                 count = product
@@ -211,11 +226,11 @@ package enum Safetensors {
             guard begin >= 0, end >= begin, end <= dataSize else {
                 throw SAEError.badFile(name, "tensor \"\(key)\" data_offsets [\(begin), \(end)] lie outside the \(dataSize) data bytes")
             }
-            guard end - begin == 4 * count else {
-                throw SAEError.badFile(name, "tensor \"\(key)\" has \(end - begin) bytes of data but shape \(dims) needs \(4 * count)")
+            guard end - begin == width * count else {
+                throw SAEError.badFile(name, "tensor \"\(key)\" has \(end - begin) bytes of data but shape \(dims) needs \(width * count)")
             }
             ranges.append((begin, end, key))
-            tensors[key] = Entry(shape: dims, offset: headerEnd + begin)
+            tensors[key] = Entry(shape: dims, offset: headerEnd + begin, dtype: dtype, width: width)
         }
         ranges.sort { $0.0 < $1.0 }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
@@ -235,5 +250,18 @@ package enum Safetensors {
             }
         }
         return out + "\""
+    }
+}
+
+/// A tensor whose values can be read range by range: one in an open file (`Safetensors.View`) or
+/// in memory (`Safetensors.Tensor`, e.g. converted from another format by `SAEImport`).
+package protocol TensorValues {
+    var shape: [Int] { get }
+    func read(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) throws
+}
+
+extension Safetensors.Tensor: TensorValues {
+    package func read(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) throws {
+        values.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + range.lowerBound, count: range.count) }
     }
 }

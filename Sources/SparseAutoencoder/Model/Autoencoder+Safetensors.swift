@@ -46,7 +46,7 @@ extension Autoencoder {
 
     /// Copies every `layers.*` tensor into the parameters, checking names and shapes against the
     /// config; any other tensor not in `allowing` is an error.
-    func setParameters(from tensors: [String: Safetensors.View], path: String, allowing others: Set<String>) throws {
+    func setParameters<T: TensorValues>(from tensors: [String: T], path: String, allowing others: Set<String>) throws {
         var expected = others
         for template in tensorSources {   // names and shapes, without copying the weights
             let name = template.name
