@@ -165,6 +165,24 @@ python3 -c "import numpy as np; np.save('same.npy', np.ones((5, 8), np.float32))
 expect "validation vectors that do not vary: the FVU is undefined, not 0" ok "" "^\./flat/" -- \
   bash -c "'$SAE' train --data-npy v.npy --val-npy same.npy --code 16 --k 2 --epochs 1 --out flat > /dev/null && grep -q '\"test_fvu\" : null' flat/metrics.json && '$SAE' metrics flat > /dev/null"
 
+# The third round's commands: features, import, transcoders' targets.
+mkdir -p mypage && echo "mine" > mypage/index.html
+expect "features does not replace a user's directory" fail "which sae features did not write" "^$" -- "$SAE" features run --out mypage
+ln -s mypage pagelink
+expect "features does not write through a symlink" fail "is a symbolic link" "^$" -- "$SAE" features run --out pagelink
+expect "features into a fresh directory" ok "" "^\./page/" -- "$SAE" features run --npy v.npy --out page
+printf 'a\nb\n' > two.txt
+expect "features with a --labels file of the wrong length" fail "has 2 lines but there are 600 vectors" "^$" -- "$SAE" features run --npy v.npy --labels two.txt --out page2
+mkdir -p junk && echo '{"d_in": 8}' > junk/cfg.json && echo "not safetensors" > junk/sae_weights.safetensors
+expect "import of a damaged safetensors file" fail "junk/sae_weights.safetensors" "^$" -- "$SAE" import junk --data-npy v.npy --out imp
+mkdir -p noweights
+expect "import of a directory without weights" fail "holds neither sae_weights.safetensors" "^$" -- "$SAE" import noweights --data-npy v.npy --out imp
+expect "import of a path that does not exist" fail "does not exist" "^$" -- "$SAE" import nowhere --data-npy v.npy --out imp
+python3 -c "import numpy as np; np.save('t5.npy', np.ones((5, 3), np.float32))"
+expect "transcoder targets with other row counts" fail "holds 5 target rows but" "^$" -- "$SAE" train --data-npy v.npy --target-npy t5.npy --code 8 --out tc
+expect "validation targets without validation vectors" fail "--val-target-npy needs --target-npy and --val-npy" "^$" -- \
+  "$SAE" train --data-npy v.npy --target-npy v.npy --val-target-npy val.npy --code 8 --out tc
+
 if [ "$QUICK" != "--quick" ]; then
   # 12. Labels above 9 (needs Fashion-MNIST: Debian's dataset-fashion-mnist).
   F=/usr/share/datasets/fashion-mnist

@@ -208,18 +208,20 @@ struct DataOptions: ParsableArguments {
     var trainLimit: Int?
 
     /// What to record in config.json (paths made absolute, so the run can be resumed from anywhere).
+    /// (Errors here are one line, as every refusal: found in `run`, where a ValidationError would
+    /// add the usage lines.)
     func settings() throws -> DataSettings {
-        if let n = trainLimit, n <= 0 { throw ValidationError("--train-limit must be > 0, got \(n)") }
-        if !valNpy.isEmpty && dataNpy.isEmpty { throw ValidationError("--val-npy needs --data-npy (the training vectors)") }
-        if !targetNpy.isEmpty && dataNpy.isEmpty { throw ValidationError("--target-npy needs --data-npy (the vectors a transcoder reads)") }
+        if let n = trainLimit, n <= 0 { throw SAEError("--train-limit must be > 0, got \(n)") }
+        if !valNpy.isEmpty && dataNpy.isEmpty { throw SAEError("--val-npy needs --data-npy (the training vectors)") }
+        if !targetNpy.isEmpty && dataNpy.isEmpty { throw SAEError("--target-npy needs --data-npy (the vectors a transcoder reads)") }
         if !valTargetNpy.isEmpty && (targetNpy.isEmpty || valNpy.isEmpty) {
-            throw ValidationError("--val-target-npy needs --target-npy and --val-npy (the validation rows it is the targets of)")
+            throw SAEError("--val-target-npy needs --target-npy and --val-npy (the validation rows it is the targets of)")
         }
         if !targetNpy.isEmpty && !valNpy.isEmpty && valTargetNpy.isEmpty {
-            throw ValidationError("a transcoder's --val-npy needs its targets: give --val-target-npy (or drop --val-npy to hold out 10% of the rows with their targets)")
+            throw SAEError("a transcoder's --val-npy needs its targets: give --val-target-npy (or drop --val-npy to hold out 10% of the rows with their targets)")
         }
         guard !dataNpy.isEmpty else { return DataSettings(trainLimit: trainLimit) }
-        if data != nil { throw ValidationError("give either --data (Fashion-MNIST) or --data-npy (vectors), not both") }
+        if data != nil { throw SAEError("give either --data (Fashion-MNIST) or --data-npy (vectors), not both") }
         var settings = DataSettings.npy(train: dataNpy.map(Self.absolute), validation: valNpy.map(Self.absolute), trainLimit: trainLimit)
         if !targetNpy.isEmpty { settings.targetFiles = targetNpy.map(Self.absolute) }
         if !valTargetNpy.isEmpty { settings.validationTargetFiles = valTargetNpy.map(Self.absolute) }

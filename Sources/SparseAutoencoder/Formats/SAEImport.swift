@@ -26,7 +26,10 @@ public enum SAEImport {
     public static func read(_ directory: String) throws -> Imported {
         let cfgPath = directory + "/cfg.json"
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw SAEError.badFile(directory, "does not exist: give the folder holding cfg.json and the weights")
+        }
+        guard isDirectory.boolValue else {
             throw SAEError.badFile(directory, "is not a directory: give the folder holding cfg.json and the weights")
         }
         let saelens = directory + "/sae_weights.safetensors", sparsify = directory + "/sae.safetensors"
