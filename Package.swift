@@ -16,12 +16,10 @@ let package = Package(
     targets: [
         // MARK: - C system libraries (tiny shims; installed by `make deps`)
 
-        /// OpenBLAS's CBLAS interface: every matrix product goes through `cblas_sgemm`.
-        .systemLibrary(
-            name: "COpenBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
+        /// OpenBLAS's CBLAS interface: every matrix product goes through `cblas_sgemm`. Opened with
+        /// dlopen() on first use (libopenblas0), so that an address-space limit gets an OpenBLAS
+        /// with as many threads as fit instead of one that spins at load (see sae_openblas.h).
+        .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         /// zlib, to read gzip'd IDX files and write PNG.
         .systemLibrary(
             name: "CZlib",

@@ -35,6 +35,10 @@ struct SAE: ParsableCommand {
         // A closed stdout (`sae ... | head -1`) must not kill the process: writes then fail, and
         // the commands that write data there report it.
         signal(SIGPIPE, SIG_IGN)
+        do { try BLASKernel.checkUsable() } catch {
+            printError("Error: \((error as? SAEError)?.message ?? "\(error)")")
+            Foundation.exit(1)
+        }
         BLASKernel.restartWithBetterKernelIfNeeded()
         refuseCommandsOtherThanTrainOnRanks()
         main(nil)

@@ -22,6 +22,24 @@ package enum BLASKernel {
         String(cString: openblas_get_config()).split(separator: " ").prefix(2).joined(separator: " ")
     }
 
+    /// The least address space (`ulimit -v`) sae runs in: the program and its libraries, and one
+    /// OpenBLAS buffer of 128 MiB for the thread that calls sgemm (OpenBLAS retries a failed one
+    /// forever instead of failing).
+    package static let minimumAddressSpace = 320 << 20
+
+    /// Refuses, in one line, to start where OpenBLAS cannot work: not installed, or an address-space
+    /// limit too small for its buffer. (Above the minimum, the worker pool takes no more threads
+    /// than buffers fit, and `MemoryBudget` counts them.)
+    package static func checkUsable() throws {
+        var error = [CChar](repeating: 0, count: 512)
+        guard sae_openblas_load(&error, UInt(error.count)) == 0 else { throw SAEError(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max, Int(clamping: limit.rlim_cur) < minimumAddressSpace {
+            throw SAEError("this process may use \(limit.rlim_cur >> 20) MiB of address space (ulimit -v) but sae needs at least "
+                + "\(minimumAddressSpace >> 20) MiB (the program, and OpenBLAS's 128 MiB buffer): raise the limit")
+        }
+    }
+
     /// The core type to restart with, or nil when the current kernel is fine or was chosen by the user.
     package static func betterCoreType(environment: [String: String] = ProcessInfo.processInfo.environment,
                                       coreName: String = BLASKernel.coreName,

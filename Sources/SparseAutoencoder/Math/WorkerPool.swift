@@ -20,11 +20,15 @@ package final class WorkerPool: @unchecked Sendable {
     /// pool splits the products instead). `SAE_THREADS=1` leaves all threading to OpenBLAS.
     /// Under MPI, several ranks share a machine: each takes the cores it is bound to, or an
     /// equal share (`MPIEnvironment.defaultThreads`), and OpenBLAS gets no threads of its own.
+    /// Under an address-space limit (`ulimit -v`), no more parts than OpenBLAS's buffers fit:
+    /// each thread that calls sgemm gets a 128 MiB buffer of its own, and a failed one makes
+    /// OpenBLAS retry forever (`sae_openblas_thread_cap`).
     package static let shared: WorkerPool = {
         let requested = ProcessInfo.processInfo.environment["SAE_THREADS"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let mpiShare = MPIEnvironment.defaultThreads(activeCores: cores, onlineCores: ProcessInfo.processInfo.processorCount)
-        let pool = WorkerPool(parts: min(requested ?? min(mpiShare ?? cores, 8), 64))
+        let cap = Int(sae_openblas_thread_cap())
+        let pool = WorkerPool(parts: min(requested ?? min(mpiShare ?? cores, 8), 64, cap > 0 ? cap : .max))
         let mpi = MPIEnvironment.isLaunched() && ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil
         if pool.parts > 1 || mpi { openblas_set_num_threads(1) }
         return pool

@@ -50,8 +50,9 @@ package enum MemoryBudget {
         }
         var rl = rlimit()
         if getrlimit(Int32(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max {
-            // The address space also holds the program, its libraries and thread stacks.
-            limits.append(max(0, Int(clamping: rl.rlim_cur) - 256 << 20))
+            // The address space also holds the program, its libraries and thread stacks, and a
+            // 128 MiB OpenBLAS buffer for every thread that calls sgemm (`WorkerPool.shared`).
+            limits.append(max(0, Int(clamping: rl.rlim_cur) - 256 << 20 - WorkerPool.shared.parts * (128 << 20)))
         }
         return limits.min()!
     }
@@ -62,6 +63,11 @@ package enum MemoryBudget {
         let available = availableBytes()
         guard needed > available else { return }
         let parameters = config.layerShapes.reduce(0) { $0 &+ $1.inputSize &* $1.outputSize &+ $1.outputSize }
+        var rl = rlimit()
+        if getrlimit(Int32(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max, available < 256 << 20 {
+            throw SAEError("this model needs about \(gigabytes(needed)) to train but the address-space limit (ulimit -v, \(rl.rlim_cur >> 20) MiB) "
+                + "leaves \(gigabytes(available)) after the program (256 MiB) and OpenBLAS's buffers (\(WorkerPool.shared.parts) x 128 MiB): raise the limit")
+        }
         throw SAEError("this model needs about \(gigabytes(needed)) to train (\(parameters) parameters, each with its gradient and Adam's two moments, "
             + "plus a batch of \(batchSize) and the final evaluation) but this process may use \(gigabytes(available)); "
             + "choose a smaller --code or --hidden, or a smaller --batch-size")
