@@ -182,6 +182,9 @@ python3 -c "import numpy as np; np.save('t5.npy', np.ones((5, 3), np.float32))"
 expect "transcoder targets with other row counts" fail "holds 5 target rows but" "^$" -- "$SAE" train --data-npy v.npy --target-npy t5.npy --code 8 --out tc
 expect "validation targets without validation vectors" fail "--val-target-npy needs --target-npy and --val-npy" "^$" -- \
   "$SAE" train --data-npy v.npy --target-npy v.npy --val-target-npy val.npy --code 8 --out tc
+ln run/model.safetensors victim.npy
+expect "a hard link to a run's weights is not written through, even with --force" fail "is a hard link to a run's weights" "^$" -- \
+  "$SAE" encode run --npy v.npy --out victim.npy --force
 
 if [ "$QUICK" != "--quick" ]; then
   # 12. Labels above 9 (needs Fashion-MNIST: Debian's dataset-fashion-mnist).

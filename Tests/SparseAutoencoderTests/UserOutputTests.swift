@@ -50,6 +50,32 @@ final class UserOutputTests: XCTestCase {
         XCTAssertEqual(contents(dir + "/out"), "new")
     }
 
+    /// A hard link to a run's file, wherever it lives and whatever its name, is refused with
+    /// --force too: written in place it would change that run (its weights, checkpoint, config,
+    /// status, history or metrics, told by their contents). A user's own hard-linked file is not.
+    func testAHardLinkToARunsFileIsRefused() throws {
+        let dir = temporaryDirectory(self)
+        try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
+        let model = try Autoencoder(config: .dictionary(inputSize: 4, codeSize: 8, topK: 2), seed: 1)
+        try model.save(to: dir + "/run/model.safetensors")
+        let settings = TrainingSettings(epochs: 1)
+        let trainer = try Trainer(model: model, settings: settings)
+        try trainer.saveCheckpoint(to: dir + "/run/checkpoint.safetensors")
+        try JSONFile.write(RunConfig(model: model.config, training: settings, data: DataSettings()), to: dir + "/run/config.json")
+        try JSONFile.write(RunStatus(state: .interrupted, epoch: 1, step: 2), to: dir + "/run/status.json")
+        try JSONFile.write([EpochRecord(epoch: 1, loss: 1, valLoss: 0.5, seconds: 1)], to: dir + "/run/history.json")
+        for (file, kind) in [("model.safetensors", "weights"), ("checkpoint.safetensors", "checkpoint"), ("config.json", "config.json"),
+                             ("status.json", "status.json"), ("history.json", "history.json")] {
+            let before = FileManager.default.contents(atPath: dir + "/run/" + file)
+            XCTAssertNotNil(before)
+            XCTAssertEqual(link(dir + "/run/" + file, dir + "/elsewhere-" + file + ".npy"), 0)
+            XCTAssertThrowsError(try UserOutput.write(Data("codes".utf8), to: dir + "/elsewhere-" + file + ".npy", force: true), file) {
+                XCTAssertTrue("\($0)".contains("is a hard link to a run's \(kind)"), "\($0)")
+            }
+            XCTAssertEqual(FileManager.default.contents(atPath: dir + "/run/" + file), before, "\(file) untouched")
+        }
+    }
+
     func testHardLinksAreRewrittenInPlaceAndSymlinksKept() throws {
         let dir = temporaryDirectory(self)
         try AtomicFile.write("old", to: dir + "/file")

@@ -143,6 +143,12 @@ package enum UserOutput {
             if let run = owningRun(of: target) {
                 throw SAEError("\(path) belongs to the run in \(run); write the output somewhere else")
             }
+            // Another name of a run's file (a hard link made anywhere): written in place, it would
+            // change that run. Its other names cannot be listed, but its contents say what it is.
+            if info.st_nlink > 1, let kind = runFileKind(target) {
+                throw SAEError("\(path) is a hard link to a run's \(kind) (\(info.st_nlink) names); writing it would change that run: "
+                    + "remove the link or choose another output")
+            }
             guard force else { throw SAEError("\(path) already exists; pass --force to replace it, or choose another output") }
             // Replacing writes a temporary file beside the target first (then renames it, or
             // copies it into a hard-linked file): refused here, before any long computation.
@@ -158,6 +164,24 @@ package enum UserOutput {
         default:
             throw SAEError("\(path) is not a regular file, a pipe or a terminal; choose another output")
         }
+    }
+
+    /// What run file `file` holds, judged by its first bytes: sae's weights or checkpoint
+    /// (safetensors whose metadata says "sae-autoencoder" / "sae-checkpoint"), or a run's
+    /// config.json, status.json, history.json or metrics.json; nil for anything else.
+    static func runFileKind(_ file: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: file) else { return nil }
+        defer { try? handle.close() }
+        let head = String(decoding: (try? handle.read(upToCount: 1 << 16)) ?? Data(), as: UTF8.self)
+        if head.contains("\"sae-autoencoder\"") { return "weights (model.safetensors)" }
+        if head.contains("\"sae-checkpoint\"") { return "checkpoint" }
+        let text = head.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("{") || text.hasPrefix("[") else { return nil }
+        if text.contains("\"format_version\"") && text.contains("\"training\"") && text.contains("\"model\"") { return "config.json" }
+        if text.hasPrefix("{") && text.contains("\"state\"") && RunFileStates.all.contains(where: { text.contains("\"\($0)\"") }) { return "status.json" }
+        if text.contains("\"final_val_loss\"") || text.contains("\"test_mse\"") { return "metrics.json" }
+        if text.hasPrefix("[") && text.contains("\"val_loss\"") && text.contains("\"epoch\"") { return "history.json" }
+        return nil
     }
 
     /// The run directory that `file` is one of the own files of, if any.
@@ -235,4 +259,9 @@ package enum FileSystemError {
         default: return "the file system refused (\(ns.localizedDescription))"
         }
     }
+}
+
+/// The states a run's status.json names (`RunState` in the toolkit).
+enum RunFileStates {
+    static let all = ["training", "interrupted", "diverged", "finished"]
 }
