@@ -30,6 +30,9 @@ let package = Package(
         /// Open MPI, opened with dlopen() only when `sae train` runs under mpirun or srun: no MPI at
         /// build time, none at run time for a plain run (see Distributed/Communicator.swift).
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+        /// Stop signals: a training loop stops at its next step, anything else ends at once
+        /// without leaving the temporary files of its writes (async-signal-safe C).
+        .target(name: "CSignals"),
 
         // MARK: - Library
 
@@ -37,7 +40,7 @@ let package = Package(
         /// training with checkpoints (also over MPI ranks), and the file formats.
         .target(
             name: "SparseAutoencoder",
-            dependencies: ["COpenBLAS", "CZlib", "CKernels", "CMPI"]
+            dependencies: ["COpenBLAS", "CZlib", "CKernels", "CMPI", "CSignals"]
         ),
         /// The toolkit `sae` is made of, on top of the core: run directories and their orchestration
         /// (train, resume, sweep), analysis, plots, the report and the benchmark. Not a product: its

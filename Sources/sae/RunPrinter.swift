@@ -41,7 +41,7 @@ final class RunPrinter {
 
     /// Training starts: stop cleanly on a signal from now on, and count epochs afresh.
     func start() {
-        Interrupt.install()
+        Interrupt.pollDuringTraining()
         progress = interactive.map { ProgressPrinter(interactive: $0) } ?? ProgressPrinter()
     }
 }

@@ -40,6 +40,7 @@ struct SAE: ParsableCommand {
             Foundation.exit(1)
         }
         BLASKernel.restartWithBetterKernelIfNeeded()
+        Interrupt.install()
         refuseCommandsOtherThanTrainOnRanks()
         main(nil)
     }

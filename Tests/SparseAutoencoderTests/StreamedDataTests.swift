@@ -313,7 +313,7 @@ final class StreamedDataTests: XCTestCase {
         assertCommandFails(try runSAE(["encode", dir + "/run", "--npy", dir + "/shards", "--out", dir + "/shard-link.npy", "--force"]),
                            mentioning: "is the same file as \(dir)/shards/a.npy")
         assertCommandFails(try runSAE(["encode", dir + "/run", "--npy", dir + "/all.npy", "--out", dir + "/model-link.npy", "--force"]),
-                           mentioning: "is the same file as \(dir)/run/model.safetensors")
+                           mentioning: "model-link.npy is a hard link to a run's weights")
         try FileManager.default.createDirectory(atPath: dir + "/export", withIntermediateDirectories: false)
         XCTAssertEqual(link(dir + "/run/model.safetensors", dir + "/export/sae_weights.safetensors"), 0)
         assertCommandFails(try runSAE(["export", dir + "/run", "--out", dir + "/export", "--force"]), mentioning: "is the same file as")

@@ -1,3 +1,4 @@
+import CSignals
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,9 @@ package enum AtomicFile {
                               beforeRename: () -> Void = {}, body: (inout Sink) throws -> Void) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temp = temporaryPath(beside: path)
+        // Removed if a signal ends the process before the rename (see `Interrupt`).
+        let slot = sae_signals_register(temp)
+        defer { sae_signals_unregister(slot) }
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else {
             throw SAEError.badFile(path, "cannot write (\(String(cString: strerror(errno))))")

@@ -1,3 +1,4 @@
+import CSignals
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -198,6 +199,8 @@ package enum UserOutput {
     /// part-way leaves the file as it was.
     private static func replaceInPlace(_ path: String, _ body: (inout AtomicFile.Sink) throws -> Void) throws {
         let temp = AtomicFile.temporaryPath(beside: path)
+        let slot = sae_signals_register(temp)
+        defer { sae_signals_unregister(slot) }
         let fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SAEError.badFile(path, "cannot write (\(String(cString: strerror(errno))))") }
         defer {

@@ -153,6 +153,7 @@ public final class Autoencoder {
             let out = ws.outputs[last]
             if sigmoid { for i in 0..<(b * width) { out[i] = Activation.sigmoid(out[i]) } }
             try body(UnsafeBufferPointer(start: out, count: b * width), b)
+            FaultInjection.reach("batch")
         }
     }
 

@@ -127,6 +127,7 @@ extension Autoencoder {
             indices.withUnsafeBufferPointer { ws.load(data, rows: UnsafeBufferPointer(rebasing: $0[0..<b])) }
             forward(ws, batch: b)
             body(ws, b)
+            FaultInjection.reach("batch")
             start += b
         }
     }

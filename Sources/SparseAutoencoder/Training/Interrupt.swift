@@ -3,40 +3,40 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSignals
 import Foundation
 
-/// Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) during training: the first one asks
+/// Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP). During training the first one asks
 /// training to stop at the next step (which then saves a checkpoint, marks the run interrupted
-/// and says how to resume); a second one ends the process at once, as usual. SIGPIPE is ignored,
-/// so a closed stdout (`sae train ... | head -1`) never stops a training: writes to it fail quietly.
+/// and says how to resume); a second one ends the process at once, as usual. Any other time
+/// (an analysis, an encode, a final evaluation) the process ends at once with 128 + the signal,
+/// removing the temporary files of the writes in progress (`AtomicFile`), so nothing is left
+/// half-written. A signal inherited as ignored (nohup, a script's background job) stays ignored.
+/// SIGPIPE is ignored, so a closed stdout (`sae train ... | head -1`) never stops a training:
+/// writes to it fail quietly. The handler is C (`CSignals`), async-signal-safe.
 package enum Interrupt {
-    /// The signal that asked to stop (0: none yet).
-    nonisolated(unsafe) private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
-        let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
-        p.pointee = 0
-        return p
-    }()
-
+    /// At start: every stop signal from now on is handled as above.
     package static func install() {
-        _ = flag
         signal(SIGPIPE, SIG_IGN)
-        for s in [SIGINT, SIGTERM, SIGHUP] {
-            signal(s) { received in
-                Interrupt.flag.pointee = received
-                signal(received, SIG_DFL)
-            }
-        }
+        sae_signals_install()
     }
 
-    /// Whether a stop signal has arrived since `install`.
-    package static var requested: Bool { flag.pointee != 0 }
+    /// A training loop starts polling `requested`: signals ask it to stop.
+    package static func pollDuringTraining() { sae_signals_set_polled(1) }
+
+    /// The loop ended without being stopped: signals end the process again, and one that arrived
+    /// after the loop's last poll ends it now.
+    package static func stopPolling() { sae_signals_set_polled(0) }
+
+    /// Whether a stop signal has asked training to stop.
+    package static var requested: Bool { sae_signals_received() != 0 }
 
     /// The exit status for the signal that stopped training: 128 + its number (130 for Ctrl-C).
-    package static var exitStatus: Int32 { 128 + (flag.pointee == 0 ? SIGINT : flag.pointee) }
+    package static var exitStatus: Int32 { 128 + (sae_signals_received() == 0 ? SIGINT : sae_signals_received()) }
 
     /// The signal's name for messages.
     package static var signalName: String {
-        switch flag.pointee {
+        switch sae_signals_received() {
         case SIGTERM: "SIGTERM"
         case SIGHUP: "SIGHUP"
         default: "Ctrl-C"
@@ -46,7 +46,8 @@ package enum Interrupt {
 
 /// Deterministic crash points for the resume tests: `SAE_FAULT=NAME@N` kills the process
 /// (SIGKILL, as `kill -9` would) the Nth time it reaches the point NAME; `SAE_FAULT=NAME@N:interrupt`
-/// sends it SIGINT instead. Points: `step` (after every training step) and `checkpoint-rename`
+/// sends it SIGINT instead. Points: `step` (after every training step), `batch` (after every
+/// batch of an evaluation, an encode or an analysis: validation too) and `checkpoint-rename`
 /// (a checkpoint is written to its temporary file but not yet renamed into place); and
 /// `checkpoint-write@N` makes the Nth checkpoint write fail as a full disk would.
 /// Without the variable, each point is a dictionary look-up that finds nothing. Under MPI,

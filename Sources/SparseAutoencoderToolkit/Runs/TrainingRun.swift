@@ -99,6 +99,9 @@ package enum TrainingRun {
             guard comm.isDistributed else { throw SAEError(message) }
             throw DistributedStop(message: message, reportsHere: writes || train.readFailure != nil)
         }
+        // Training is done: a signal now ends the process (the final checkpoint is saved; a resume
+        // finishes the run) instead of waiting for the evaluation.
+        Interrupt.stopPolling()
         guard writes else { return nil }
         return try keepingProgress(in: directory, writes: true) {
             // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
