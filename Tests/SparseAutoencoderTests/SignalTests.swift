@@ -53,3 +53,51 @@ final class SignalTests: XCTestCase {
         XCTAssertTrue(training.stderr.contains("Ctrl-C: interrupted at epoch 1, step 3"), training.stderr)
     }
 }
+
+/// Damage named for what it is, not blamed on the learning rate: a checkpoint whose Adam moments
+/// hold infinity, and a NaN row in a streamed shard (the run then waits at its last checkpoint
+/// for the file to be fixed).
+final class DamageTests: XCTestCase {
+    func testAnInfiniteAdamMomentIsADamagedCheckpoint() throws {
+        let dir = temporaryDirectory(self)
+        let config = AutoencoderConfig.dictionary(inputSize: 4, codeSize: 8, topK: 2)
+        let trainer = try Trainer(model: try Autoencoder(config: config, seed: 1), settings: TrainingSettings(epochs: 2))
+        try trainer.saveCheckpoint(to: dir + "/c.safetensors")
+        let (tensors, metadata) = try Safetensors.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/c.safetensors"))), name: "c")
+        var damaged = tensors
+        damaged["optimizer.v"]!.values[5] = .infinity
+        try Data(Safetensors.encode(damaged.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, metadata: metadata))
+            .write(to: URL(fileURLWithPath: dir + "/d.safetensors"))
+        let fresh = try Trainer(model: try Autoencoder(config: config), settings: TrainingSettings(epochs: 2))
+        XCTAssertThrowsError(try fresh.restoreCheckpoint(from: dir + "/d.safetensors")) {
+            XCTAssertTrue("\($0)".contains("tensor \"optimizer.v\" holds inf at index 5: the checkpoint is damaged"), "\($0)")
+        }
+        XCTAssertNoThrow(try fresh.restoreCheckpoint(from: dir + "/c.safetensors"))
+    }
+
+    func testANaNInAShardStopsAtTheLastCheckpointAndResumesOnceFixed() throws {
+        let dir = temporaryDirectory(self)
+        try FileManager.default.createDirectory(atPath: dir + "/shards", withIntermediateDirectories: true)
+        let good = randomFloats(300 * 4, seed: 2)
+        try NPY.write(good, rows: 300, cols: 4, to: dir + "/shards/a.npy")
+        var bad = randomFloats(300 * 4, seed: 3)
+        try NPY.write(bad, rows: 300, cols: 4, to: dir + "/shards/b.npy")
+        try NPY.write(randomFloats(50 * 4, seed: 4), rows: 50, cols: 4, to: dir + "/val.npy")
+        let options = ["train", "--data-npy", dir + "/shards", "--val-npy", dir + "/val.npy", "--code", "16", "--k", "2", "--epochs", "3",
+                       "--batch-size", "50", "--out", dir + "/run"]
+        // The first epoch passes; then b.npy gets a NaN (as a writer still filling it might).
+        let first = try runSAE(options, environment: ["SAE_FAULT": "step@13:interrupt"])
+        XCTAssertEqual(first.status, 130, first.stderr)
+        let clean = bad
+        bad[7] = .nan
+        try NPY.write(bad, rows: 300, cols: 4, to: dir + "/shards/b.npy")
+        let stopped = try runSAE(["train", "--resume", dir + "/run", "--accept-changed-data"])
+        assertCommandFails(stopped, mentioning: "b.npy: row 1 holds NaN or infinite values. Training stopped at its last checkpoint")
+        XCTAssertFalse(stopped.stderr.contains("learning rate"), stopped.stderr)
+        XCTAssertEqual(try RunDirectory(path: dir + "/run").loadStatus().state, .interrupted)
+        try NPY.write(clean, rows: 300, cols: 4, to: dir + "/shards/b.npy")
+        let resumed = try runSAE(["train", "--resume", dir + "/run", "--accept-changed-data"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try RunDirectory(path: dir + "/run").loadStatus().state, .finished)
+    }
+}

@@ -96,6 +96,15 @@ extension Trainer {
             try model.setParameters(from: tensors, path: path, allowing: ["optimizer.m", "optimizer.v"])
             try tensors["optimizer.m"]!.read(0..<count, into: optimizer.moments.baseAddress!)
             try tensors["optimizer.v"]!.read(0..<count, into: optimizer.moments.baseAddress! + count)
+            // Adam's moments as a run leaves them: finite, the second ones not negative (a damaged
+            // file would otherwise diverge at the next step and blame the learning rate).
+            for (name, start) in [("optimizer.m", 0), ("optimizer.v", count)] {
+                let moments = optimizer.moments.baseAddress! + start
+                if let bad = (0..<count).first(where: { !moments[$0].isFinite || (start > 0 && moments[$0] < 0) }) {
+                    throw SAEError.badFile(path, "tensor \"\(name)\" holds \(moments[bad]) at index \(bad): the checkpoint is damaged; "
+                        + "delete it to start the run again, or restore it from a copy")
+                }
+            }
             return state
         }
         let words = state.rng.compactMap { UInt64($0, radix: 16) }

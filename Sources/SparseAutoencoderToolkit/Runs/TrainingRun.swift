@@ -89,7 +89,14 @@ package enum TrainingRun {
             throw Interrupted(description: "interrupted at epoch \(epoch), step \(step); everything up to there is saved in "
                 + "\(directory.path). Continue with: \(comm.isDistributed ? "mpirun -np \(comm.size) " : "")sae train --resume \(directory.path)")
         } catch Trainer.Stop.diverged(let epoch, let step, let loss) {
-            // A NaN in streamed data, not the learning rate, is then the likely cause.
+            // A NaN in streamed data, not the learning rate, is then the cause: the run is not
+            // diverged but stopped at its last checkpoint (before that row), to resume once the
+            // file is fixed.
+            if let failure = train.readFailure, !comm.isDistributed, writes {
+                try directory.save(status: RunStatus(state: .interrupted, epoch: trainer.history.count + 1, step: 0, message: failure.message))
+                throw SAEError(failure.message + ". Training stopped at its last checkpoint (after epoch \(trainer.history.count)), kept in "
+                    + "\(directory.path): fix the file, then continue with sae train --resume \(directory.path) --accept-changed-data")
+            }
             let error = train.readFailure ?? SAEError.diverged(epoch: epoch, step: step, loss: loss, learningRate: config.training.optimizer.learningRate,
                                                                   cause: trainer.divergenceCause)
             try comm.agree {
