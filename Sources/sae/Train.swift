@@ -81,7 +81,7 @@ struct Train: ParsableCommand {
             }
             let dataSettings = try dataOptions.settings()
             // Check the model's options before loading (or downloading) anything.
-            let architecture = try model.config(defaultArchitecture: dataOptions.defaultArchitecture).architecture
+            let architecture = try model.config(inputSize: dataOptions.dataNpy.isEmpty ? 784 : 1, defaultArchitecture: dataOptions.defaultArchitecture).architecture
             let training = try self.training.settings(for: architecture)
             let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
             let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),

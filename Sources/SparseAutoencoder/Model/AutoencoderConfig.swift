@@ -114,6 +114,11 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     /// allocated: no CPU autoencoder here needs more, and a typo should not exhaust memory.
     public static let maximumParameters = 1 << 30
 
+    /// "68.0 million", "1.6 billion": a parameter count in words.
+    static func describeCount(_ n: Double) -> String {
+        n >= 1e9 ? String(format: "%.1f billion", n / 1e9) : n >= 1e6 ? String(format: "%.1f million", n / 1e6) : String(Int(n))
+    }
+
     public func validate() throws {
         guard inputSize > 0 else { throw SAEError.badSetting("input size", "must be > 0, got \(inputSize)") }
         guard codeSize > 0 else { throw SAEError.badSetting("--code", "must be > 0, got \(codeSize)") }
@@ -174,7 +179,9 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
             let (layer, o2) = weights.addingReportingOverflow(b)
             let (sum, o3) = total.addingReportingOverflow(2 * min(layer, Self.maximumParameters))
             guard !o1, !o2, !o3, sum <= Self.maximumParameters else {
-                throw SAEError("the model would have more than \(Self.maximumParameters) parameters; use smaller --hidden or --code sizes")
+                let estimate = zip(sizes, sizes.dropFirst()).reduce(0.0) { $0 + 2 * (Double($1.0) * Double($1.1) + Double($1.1)) }
+                throw SAEError("the model would have about \(Self.describeCount(estimate)) parameters, more than the \(Self.maximumParameters) "
+                    + "(4 GiB of floats) sae trains; use smaller --hidden or --code sizes")
             }
             total = sum
         }
