@@ -89,10 +89,12 @@ install: $(SAE_BIN)
 	  case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "note: $(BINDIR) is not on your PATH";; esac; \
 	fi
 
+# A directory where a file was installed is not sae's: left alone, and the target fails.
 uninstall:
-	@for f in $(INSTALLED); do \
-	  if [ -e "$$f" ] || [ -L "$$f" ]; then rm -f "$$f" && echo "removed $$f"; fi; \
-	done
+	@status=0; for f in $(INSTALLED); do \
+	  if [ -d "$$f" ] && [ ! -L "$$f" ]; then echo "not removed: $$f is a directory, not a file make install wrote" >&2; status=1; \
+	  elif [ -e "$$f" ] || [ -L "$$f" ]; then rm -f "$$f" && echo "removed $$f" || status=1; fi; \
+	done; exit $$status
 
 clean:
 	rm -rf .build runs

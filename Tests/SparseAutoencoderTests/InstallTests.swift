@@ -189,6 +189,12 @@ final class InstallTests: XCTestCase {
         let unstaged = try make(["uninstall", "PREFIX=/usr/local", "DESTDIR=\(stage)"])
         XCTAssertEqual(unstaged.status, 0, unstaged.stdout + unstaged.stderr)
         XCTAssertEqual(files(under: stage), [])
+        // A directory where sae's binary was is not removed, and uninstall fails saying so.
+        try FileManager.default.createDirectory(atPath: stage + "/usr/local/bin/sae/mine", withIntermediateDirectories: true)
+        let blocked = try make(["uninstall", "PREFIX=/usr/local", "DESTDIR=\(stage)"])
+        XCTAssertNotEqual(blocked.status, 0)
+        XCTAssertTrue(blocked.stderr.contains("not removed: \(stage)/usr/local/bin/sae is a directory"), blocked.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: stage + "/usr/local/bin/sae/mine"))
     }
 
     func commandExists(_ name: String) -> Bool {
