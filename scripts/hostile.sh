@@ -94,6 +94,15 @@ echo keep > run/mine.txt
 expect "--force on a run keeps the user's file in it" ok "" "^\./run/[^m]|^\./run/model|^\./run/metrics" -- "$SAE" train "${T[@]}" --epochs 1 --out run --force
 
 # 2. One writer per run directory.
+# Another program holding a lock whose file names an ended sae is not blamed on that pid.
+if command -v flock > /dev/null; then
+  "$SAE" train "${T[@]}" --epochs 1 --out stale > /dev/null 2>&1
+  echo 'pid 2147483646, `sae train`, since 2026-01-01T00:00:00Z' > stale/.sae-lock
+  exec 9< stale/.sae-lock && flock -n 9   # this shell holds it
+  expect "a lock held by another program names no ended pid as its holder" fail "a process other than the one its .sae-lock names (pid 2147483646 has ended" "^$" -- "$SAE" train "${T[@]}" --epochs 1 --out stale --force
+  exec 9<&-
+fi
+
 "$SAE" train --data-npy v.npy --val-npy val.npy --code 16 --k 2 --epochs 100000 --out busy > /dev/null 2>&1 &
 holder=$!
 for _ in $(seq 50); do [ -f busy/.sae-lock ] && break; sleep 0.1; done

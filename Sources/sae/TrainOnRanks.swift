@@ -42,6 +42,7 @@ extension Train {
 
     private func trainOnRanks(_ comm: Communicator) throws {
         let distributed = comm.isDistributed
+        try checkSameDestination(comm)
         // Open MPI hands rank 0 a terminal even when mpirun's output goes to a file: one line per epoch.
         let printer = RunPrinter(summary: summary, suffix: " on " + ranksText(comm), interactive: false)
         if let resume {
@@ -70,6 +71,17 @@ extension Train {
                       shouldStop: stopRequested, events: printer.handle)
     }
 
+    /// Collective: refuses ranks given another --out, --resume, --force or --accept-changed-data
+    /// than rank 0 (an MPMD job whose contexts differ): rank 0 alone writes, so the others'
+    /// would be silently ignored. (Other data and settings are refused by `checkSameOnEveryRank`.)
+    private func checkSameDestination(_ comm: Communicator) throws {
+        let destination = [out ?? "", resume ?? "", "\(force)", "\(acceptChangedData)"].joined(separator: "\u{0}")
+        let all = try comm.gather([Double(Communicator.fingerprint(destination))])
+        guard let r = all.indices.first(where: { all[$0][0] != all[0][0] }) else { return }
+        throw DistributedStop(message: "rank \(r) was given another --out, --resume, --force or --accept-changed-data than rank 0, "
+                                  + "whose alone would count: give every rank the same; nothing was trained", reportsHere: comm.isRoot)
+    }
+
     /// Loads the data on every rank, rank 0 first (so that a Fashion-MNIST download happens
     /// once, into the cache the others then find), and agrees that every rank could.
     private func loadOnRanks(_ comm: Communicator, _ load: () throws -> RunData) throws -> RunData {
@@ -86,12 +98,17 @@ extension Train {
 }
 
 /// Under mpirun (more than one rank) only `sae train` runs: any other command would run once per
-/// rank, each writing the same files. Called before the command line is parsed.
+/// rank, each writing the same files. Called before the command line is parsed. Rank 0 says so;
+/// in an MPMD job (`mpirun -np 1 sae train ... : -np 1 sae encode ...`) every refused rank does,
+/// since rank 0 may be one that runs `train` and would be stopped without a word.
 func refuseCommandsOtherThanTrainOnRanks(_ arguments: [String] = CommandLine.arguments) {
     let environment = ProcessInfo.processInfo.environment
     guard MPIEnvironment.isLaunched(environment), let size = MPIEnvironment.expectedSize(environment), size > 1,
           let command = arguments.dropFirst().first, !command.hasPrefix("-"), command != "train", command != "help" else { return }
-    if (MPIEnvironment.rank(environment) ?? 0) == 0 {
+    let rank = MPIEnvironment.rank(environment) ?? 0
+    if MPIEnvironment.isMultipleProgram(environment) {
+        printError("Error: rank \(rank) of \(size): only `sae train` runs over MPI ranks, and every rank runs the same command; run `sae \(command)` without mpirun")
+    } else if rank == 0 {
         printError("Error: only `sae train` runs over MPI ranks; run `sae \(command)` without mpirun")
     }
     exit(1)

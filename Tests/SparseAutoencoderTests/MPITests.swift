@@ -266,6 +266,16 @@ final class MPITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/run"), "nothing may be written")
         assertCommandFails(try launch(2, ["train", "--data-npy", shards + "/part0.npy"] + common, environment: Self.agreedRefusal), mentioning: "needs a validation set: give --val-npy")
         assertCommandFails(try launch(2, ["summary"]), mentioning: "only `sae train` runs over MPI ranks")
+        // Rank 0 alone writes: a rank told to write elsewhere is refused, not ignored.
+        let elsewhere = try launch([(1, ["train", "--data-npy", shards, "--val-npy", validation] + common),
+                                    (1, ["train", "--data-npy", shards, "--val-npy", validation] + common + ["--out", root + "/other"])],
+                                   environment: Self.agreedRefusal).result
+        assertCommandFails(elsewhere, mentioning: "rank 1 was given another --out, --resume, --force or --accept-changed-data than rank 0")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/run"), "nothing may be written")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/other"), "nothing may be written")
+        // An MPMD job whose rank 0 trains and rank 1 runs another command: rank 1 says why the job ends.
+        let mpmd = try launch([(1, ["train", "--data-npy", shards, "--val-npy", validation] + common), (1, ["summary"])]).result
+        assertCommandFails(mpmd, mentioning: "rank 1 of 2: only `sae train` runs over MPI ranks")
         // Ranks whose weights drift apart (a fault on rank 1) are stopped after the epoch, and the
         // checkpoint is not overwritten with either.
         let drift = try launch(2, ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--k", "4", "--epochs", "2",

@@ -147,4 +147,22 @@ final class RunDirectoryTests: XCTestCase {
         assertCommandFails(try runSAE(["analyze", run]), mentioning: "is in use by another sae process")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/metrics.json")), before)
     }
+
+    /// A lock whose file names a pid that has ended (the holder is another process: one it
+    /// started, or another program) is not blamed on that pid.
+    func testALockHeldByAnotherThanItsNamedPidSaysSo() throws {
+        let dir = temporaryDirectory(self)
+        try NPY.write(randomFloats(64 * 4, seed: 3), rows: 64, cols: 4, to: dir + "/x.npy")
+        let run = dir + "/run"
+        XCTAssertEqual(try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "8", "--epochs", "1", "--out", run]).status, 0)
+        let fd = open(run + "/" + DirectoryLock.fileName, O_RDWR)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        let stale = "pid 2147483646, `sae train`, since 2026-01-01T00:00:00Z\n"
+        ftruncate(fd, 0)
+        _ = stale.withCString { pwrite(fd, $0, strlen($0), 0) }
+        XCTAssertEqual(flock(fd, LOCK_EX | LOCK_NB), 0)   // this test process holds it, not pid 2147483646
+        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "8", "--epochs", "1", "--force", "--out", run]),
+                           mentioning: "is in use by a process other than the one its .sae-lock names (pid 2147483646 has ended")
+    }
 }

@@ -210,6 +210,12 @@ package enum MPIEnvironment {
         return (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMIX_RANK"] ?? environment["PMI_RANK"] ?? environment["SLURM_PROCID"]).flatMap { Int($0) }
     }
 
+    /// Whether the job runs several programs (MPMD: `mpirun -np 1 a : -np 1 b`), as far as the
+    /// launcher says (Open MPI's OMPI_NUM_APP_CTX).
+    package static func isMultipleProgram(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        isLaunched(environment) && (environment["OMPI_NUM_APP_CTX"].flatMap { Int($0) } ?? 1) > 1
+    }
+
     /// The number of ranks on this machine (nil when unknown or not launched by MPI).
     package static func localSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
         guard isLaunched(environment) else { return nil }

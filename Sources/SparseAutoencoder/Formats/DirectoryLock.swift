@@ -50,13 +50,14 @@ package struct DirectoryLock: Sendable {
         }
         let command = CommandLine.arguments.map { ($0 as NSString).lastPathComponent == "sae" ? "sae" : $0 }.prefix(4).joined(separator: " ")
         let text = "pid \(getpid()), `\(command)`, since \(ISO8601DateFormatter().string(from: Date()))\n"
-        ftruncate(fd, 0)
-        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        // Written over the old text, then cut to length: a reader never finds the file empty.
+        let written = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        if written > 0 { ftruncate(fd, off_t(written)) }
         DirectoryLock.held[key] = fd
     }
 
     package static func inUse(_ directory: String, by holder: String) -> SAEError {
-        SAEError("\(directory) is in use by another sae process (\(holder)); wait for it to finish or stop it, or choose another directory")
+        SAEError("\(directory) is in use by \(holder); wait for it to finish or stop it, or choose another directory")
     }
 
     /// The directory's canonical path: `runs/x`, `./runs/x` and a link to it are one lock.
@@ -66,10 +67,19 @@ package struct DirectoryLock: Sendable {
         return String(cString: resolved)
     }
 
+    /// What the lock file says of its holder, checked: the pid it names may have ended while the
+    /// lock lives on in another process (one it started, or a program other than sae holding it).
     private static func holder(_ fd: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 512)
         let n = pread(fd, &buffer, buffer.count, 0)
-        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
+        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        guard text.hasPrefix("pid "), let pid = Int32(text.dropFirst(4).prefix { $0.isNumber }) else {
+            return "another process (its \(fileName) names none; `fuser \(fileName)` in the directory does)"
+        }
+        if kill(pid, 0) != 0 && errno == ESRCH {
+            return "a process other than the one its \(fileName) names (pid \(pid) has ended; `fuser \(fileName)` in the directory names the holder)"
+        }
+        return "another sae process (\(text))"
     }
 
     /// Locks held by this process, by canonical path: a process may open a run it already holds.
