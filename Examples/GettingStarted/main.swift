@@ -46,7 +46,7 @@ for penalty: ActivityPenalty in [.l1(lambda: 1e-5), .kl(rho: 0.05, beta: 3)] {
     let result = model.evaluate(test)
     print(penalty.name, "loss by epoch:", history.map(\.loss), "val_loss:", history.map { $0.valLoss ?? .nan })
     print(penalty.name, "test: bce", result.bce ?? .nan, "mse", result.mse, "mean activation", result.meanActivation,
-          "dead units", result.deadUnits, "of", model.config.codeSize)
+          "quiet units", result.quietUnits, "of", model.config.codeSize)
 }
 // article: end
 

@@ -38,7 +38,7 @@ struct Analyze: ParsableCommand {
         discussion: """
             On the test set: mean activation (overall and per unit), L0 (active units per image, \
             at the threshold and at 0.01 and 0.1), near-zero fraction, Hoyer and lifetime \
-            sparsity, dead and never-active units, and reconstruction BCE/MSE per class. They are \
+            sparsity, quiet and never-active units (and the dead latents training counted), and reconstruction BCE/MSE per class. They are \
             added to RUN/metrics.json; the figures go to RUN/figures/:
               unit_activation.svg      mean activation per unit (KL: dashed line at rho)
               code_histogram.svg       all code values, 50 bins, log-scale counts
@@ -67,7 +67,7 @@ struct Analyze: ParsableCommand {
             throw error
         }
         let files = try analysis.write()
-        print(MetricsTable.describe(analysis.metrics))
+        print(MetricsTable.describe(analysis.metrics, wording: analysis.wording))
         if analysis.test.isLabelled {
             print("\nReconstruction error per class:\n" + MetricsTable.renderByClass([(analysis.name, analysis.metrics)], classNames: analysis.classNames))
         }

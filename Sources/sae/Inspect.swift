@@ -122,11 +122,12 @@ struct Metrics: ParsableCommand {
     }
 
     func run() throws {
+        var configs: [RunConfig] = []
         let table = try runs.map { path -> (name: String, metrics: RunMetrics) in
             let run = RunDirectory(path: path)
-            _ = try run.loadConfig()
+            configs.append(try run.loadConfig())
             return ((run.path as NSString).lastPathComponent, try run.loadMetrics())
         }
-        print(MetricsTable.render(table))
+        print(MetricsTable.render(table, wording: RunWording(configs)))
     }
 }

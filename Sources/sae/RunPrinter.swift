@@ -13,6 +13,8 @@ final class RunPrinter {
     private let suffix: String
     private let interactive: Bool?
     private var progress = ProgressPrinter()
+    /// The run being trained (from its first event): the final line speaks its words.
+    private var config: RunConfig?
 
     init(summary: Bool = false, suffix: String = "", interactive: Bool? = nil) {
         (self.summary, self.suffix, self.interactive) = (summary, suffix, interactive)
@@ -21,22 +23,33 @@ final class RunPrinter {
     func handle(_ event: RunEvent) {
         switch event {
         case .training(let directory, let config, let data):
+            self.config = config
             if summary { print(config.model.summary) }
-            let heldOut = config.data.dataset == .npy && config.data.validationPaths == nil
-            let validating = heldOut ? "validating on \(data.test.count) held-out rows" : "validating on \(data.test.count)"
-            print("Training \(config.model.kindText) on \(min(data.train.count, config.data.trainLimit ?? .max)) samples of "
-                  + "\(config.data.summaryText(mentioningHeldOut: false)) (\(validating)) into \(directory.path)" + suffix)
+            print("Training \(config.model.kindText) on \(config.data.bannerText(trainCount: data.train.count, validationCount: data.test.count)), "
+                  + "into \(directory.path)" + suffix)
             start()
         case .resuming(let directory, let config):
+            self.config = config
             print("Resuming \(directory.path) (\(config.model.kindText), \(config.training.epochs) epochs)" + suffix)
             start()
         case .progress(let event):
             progress.handle(event)
         case .finished(let directory, let metrics):
-            print("Wrote \(directory.path): test MSE \(String(format: "%.4f", metrics.testMse)), FVU \(metrics.testFvu.map { String(format: "%.4f", $0) } ?? "undefined (the vectors do not vary)"), "
-                  + "mean code activation \(String(format: "%.4g", metrics.codes.meanActivation)), "
-                  + "\(metrics.deadUnits) dead units")
+            print("Wrote \(directory.path): " + Self.result(metrics, config: config))
         }
+    }
+
+    /// A finished run's headline numbers, in its words: the tutorial's mean activation and quiet
+    /// units; a dictionary's FVU, L0 and dead latents.
+    static func result(_ m: RunMetrics, config: RunConfig?) -> String {
+        let words = config.map(RunWording.init) ?? RunWording([])
+        let fvu = m.testFvu.map { String(format: "%.4f", $0) } ?? "undefined (the vectors do not vary)"
+        let head = "\(words.evaluationSet) MSE \(String(format: "%.4f", m.testMse)), FVU \(fvu)"
+        if config?.model.isDictionary == true {
+            return head + String(format: ", L0 %.2f, dead latents ", m.codes.l0) + MetricsTable.deadLatents(m)
+        }
+        return head + ", mean code activation \(String(format: "%.4g", m.codes.meanActivation)), "
+            + "\(m.quietUnits)/\(m.codes.unitMeans.count) quiet units (mean < 1e-3)"
     }
 
     /// Training starts: stop cleanly on a signal from now on, and count epochs afresh.

@@ -38,7 +38,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
 
-    @Option(help: ArgumentHelp("Run directory to write (default: runs/<penalty>).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Run directory to write (default: runs/<what it is>: runs/topk, runs/batchtopk, runs/jumprelu-transcoder, ...; the tutorial's runs/l1, runs/kl).", valueName: "dir"))
     var out: String?
 
     @Flag(help: "Replace an existing run in --out.")
@@ -86,7 +86,7 @@ struct Train: ParsableCommand {
             let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
             let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
                                    training: training, data: dataSettings)
-            try Run.train(config, data: data, out: out ?? "runs/\(model.penaltyKind.rawValue)", force: force,
+            try Run.train(config, data: data, out: out ?? "runs/\(config.model.runName)", force: force,
                           shouldStop: stopRequested, events: RunPrinter(summary: summary).handle)
         }
     }

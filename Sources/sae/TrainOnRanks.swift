@@ -67,7 +67,7 @@ extension Train {
         }
         config.data.directory = data.directory
         try data.checkSameOnEveryRank(comm, config: config)
-        try Run.train(config, data: data, out: self.out ?? "runs/\(model.penaltyKind.rawValue)", force: force, communicator: comm,
+        try Run.train(config, data: data, out: self.out ?? "runs/\(config.model.runName)", force: force, communicator: comm,
                       shouldStop: stopRequested, events: printer.handle)
     }
 

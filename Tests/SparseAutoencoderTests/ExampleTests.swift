@@ -111,12 +111,12 @@ final class ExampleTests: XCTestCase {
             let bce = numbers(after: "bce", onLineStartingWith: name + " test:", in: stdout).first ?? .nan
             let mse = numbers(after: "mse", onLineStartingWith: name + " test:", in: stdout).first ?? .nan
             let mean = numbers(after: "mean activation", onLineStartingWith: name + " test:", in: stdout).first ?? .nan
-            let dead = numbers(after: "dead units", onLineStartingWith: name + " test:", in: stdout).first ?? .nan
+            let dead = numbers(after: "quiet units", onLineStartingWith: name + " test:", in: stdout).first ?? .nan
             // Three Adam steps from the start: still near log 2 (BCE of a 0.5 output), but below it.
             XCTAssertTrue(bce > 0.3 && bce < log(2.0), "\(name) test bce \(bce)")
             XCTAssertTrue(mse > 0 && mse < 0.25, "\(name) test mse \(mse)")
             XCTAssertTrue(mean > 0 && mean.isFinite, "\(name) mean activation \(mean)")
-            XCTAssertTrue(dead >= 0 && dead <= 64, "\(name) dead units \(dead)")
+            XCTAssertTrue(dead >= 0 && dead <= 64, "\(name) quiet units \(dead)")
         }
         // The KL model's code is sigmoid: every value in (0, 1), so its mean is too.
         XCTAssertLessThan(numbers(after: "mean activation", onLineStartingWith: "kl test:", in: stdout).first ?? .nan, 1)

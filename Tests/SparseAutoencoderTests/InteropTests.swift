@@ -53,7 +53,7 @@ final class InteropTests: XCTestCase {
         }
         let analyze = try runSAE(["analyze", dir + "/run"])
         XCTAssertEqual(analyze.status, 0, analyze.stderr)
-        XCTAssertTrue(analyze.stdout.contains("test FVU"), analyze.stdout)
+        XCTAssertTrue(analyze.stdout.contains("validation FVU"), analyze.stdout)
     }
 
     /// JumpReLU, BatchTopK and Matryoshka export as SAELens's jumprelu (the last two with their

@@ -63,7 +63,7 @@ final class RunAnalysisTests: XCTestCase {
         // Both runs' figures and the comparison are embedded.
         XCTAssertEqual(html.components(separatedBy: "data:image/png;base64,").count - 1, 3 * 2 + 1)
         XCTAssertEqual(html.components(separatedBy: "<svg xmlns").count - 1, 3 * 2 + 2 + 2)
-        let explained = MetricsTable.catalogue.filter { $0.value(analyses[0].metrics) != "-" }
+        let explained = MetricsTable.catalogue(RunWording(analyses.map(\.config))).filter { $0.value(analyses[0].metrics) != "-" }
         XCTAssertGreaterThanOrEqual(explained.count, 10, "the metrics the report must explain")
         for metric in explained {
             XCTAssertTrue(html.contains(HTMLPage.escape(metric.explanation)), metric.label)

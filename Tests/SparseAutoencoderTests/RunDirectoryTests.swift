@@ -21,7 +21,7 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertEqual(try run.loadMetrics(), metrics)
         // metrics.json has the documented keys, in snake_case.
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.metricsPath))) as! [String: Any]
-        for key in ["final_loss", "final_val_loss", "test_bce", "test_mse", "mean_activation", "dead_units",
+        for key in ["final_loss", "final_val_loss", "test_bce", "test_mse", "mean_activation", "quiet_units",
                     "epochs", "train_seconds", "seconds_per_epoch"] {
             XCTAssertNotNil(json[key], key)
         }
@@ -29,7 +29,7 @@ final class RunDirectoryTests: XCTestCase {
         let data = syntheticImages(count: 200, side: 4).prefix(50)
         XCTAssertEqual(model.evaluate(data, batchSize: 64).mse, metrics.testMse)
         let history = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.historyPath))) as! [[String: Any]]
-        XCTAssertEqual(Set(history[0].keys), ["epoch", "loss", "val_loss", "seconds", "dead_latents", "validation_seconds"])
+        XCTAssertEqual(Set(history[0].keys), ["epoch", "loss", "val_loss", "seconds", "dead_latents", "dead_window", "validation_seconds"])
     }
 
     func testAnExistingRunIsReplacedOnlyWithForce() throws {

@@ -55,7 +55,7 @@ final class SAECommandTests: XCTestCase {
         let train = try sae("train", "--penalty", "kl", "--epochs", "2", "--train-limit", "150", "--hidden", "32",
                             "--code", "8", "--batch-size", "64", "--data", fashionMini, "--out", run)
         XCTAssertEqual(train.status, 0, train.stderr)
-        XCTAssertTrue(train.stdout.contains("on 150 samples of Fashion-MNIST (validating on 100)"), train.stdout)
+        XCTAssertTrue(train.stdout.contains("Training kl (rho 0.05, beta 3.0) on 150 images of Fashion-MNIST, validating on its 100 test images, into \(run)\n"), train.stdout)
         // Piped, progress is one finished line per epoch: nothing rewritten in place.
         XCTAssertTrue(train.stdout.contains("Epoch 1/2\n3/3 ━━━━━━━━━━━━━━━━━━━━ ") && train.stdout.contains("Epoch 2/2\n3/3 "), train.stdout)
         XCTAssertEqual(train.stdout.components(separatedBy: " - val_loss: ").count - 1, 2, train.stdout)

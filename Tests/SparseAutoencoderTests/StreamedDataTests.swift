@@ -289,7 +289,7 @@ final class StreamedDataTests: XCTestCase {
         let ok = try runSAE(["train", "--data-npy", dir + "/shards/a.npy", dir + "/shards/c.npy", "--val-npy", dir + "/shards/b.npy",
                              "--code", "8", "--k", "2", "--epochs", "2", "--batch-size", "8", "--out", dir + "/run"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
-        XCTAssertTrue(ok.stdout.contains("on 39 samples"), ok.stdout)
+        XCTAssertTrue(ok.stdout.contains("on 39 vectors of \(dir)/shards/a.npy and 1 more file, validating on 1 vectors of \(dir)/shards/b.npy, into"), ok.stdout)
         let config = try RunDirectory(path: dir + "/run").loadConfig()
         XCTAssertEqual(config.data.trainFiles, [dir + "/shards/a.npy", dir + "/shards/c.npy"])
         let analyze = try runSAE(["analyze", dir + "/run"])

@@ -105,7 +105,7 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stdout.contains("[1/2] l1_0.001\nResuming \(l1) from its checkpoint\n"), resumed.stdout)
         XCTAssertFalse(resumed.stdout.contains("into \(l1)\n"), resumed.stdout)
-        XCTAssertTrue(resumed.stdout.contains("[2/2] none\nTraining none on 200 samples"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("[2/2] none\nTraining no penalty on 200 images"), resumed.stdout)
         XCTAssertEqual(try RunDirectory(path: l1).loadStatus().state, .finished)
         XCTAssertEqual(weights(l1), weights(root + "/reference"), "the resumed setting ends with the uninterrupted run's weights")
         XCTAssertNotNil(weights(root + "/reference"))

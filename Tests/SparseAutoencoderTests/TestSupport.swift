@@ -99,11 +99,13 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     return (p.terminationStatus, out)
 }
 
-/// Runs the `sae` executable built next to the tests, with extra environment variables.
-func runSAE(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+/// Runs the `sae` executable built next to the tests, with extra environment variables (and in
+/// `workingDirectory`, if given).
+func runSAE(_ arguments: [String], environment: [String: String] = [:], workingDirectory: String? = nil) throws -> CommandResult {
     let path = try builtExecutable("sae")
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
+    if let workingDirectory { p.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
     p.arguments = arguments
     p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()

@@ -35,7 +35,7 @@ extension AutoencoderConfig {
         let centring = isTranscoder ? "input read as it is, output \(targetSize) features" : "input centred by b_dec"
         let name = architecture.selectsItsCode ? "\(architecture.rawValue) \(isTranscoder ? "transcoder" : "SAE")\" (\(centring)"
             : isDictionary ? "dictionary \(isTranscoder ? "transcoder" : "SAE")\" (\(centring)" : "autoencoder\" ("
-        var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penaltyText), loss: \(loss.rawValue)\(options))", rule,
+        var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penaltyDescription), loss: \(loss.rawValue)\(options))", rule,
                    line("Layer (type)", "Output Shape", "Param #"), rule]
         out += rows.map { line($0.0, $0.1, $0.2) }
         out += [rule, " Total params: \(total) (\(Self.formatBytes(total * 4)))",
@@ -45,21 +45,42 @@ extension AutoencoderConfig {
 
     /// What the model is, for banners: "a topk SAE (4096 latents, k 32, auxk 256)", "a jumprelu
     /// transcoder (512 -> 768 features, 4096 latents, L0 ...)", or for the tutorial's models their
-    /// penalty ("l1 (lambda 1e-05)").
+    /// penalty and selection ("l1 (lambda 1e-05)", "topk (k 8, auxk 32)", "no penalty").
     public var kindText: String {
-        guard isDictionary else { return penalty.summaryText }
+        guard isDictionary else {
+            var parts = penalty == .none ? [] : [penalty.summaryText]
+            if codeActivation == .topk, let k = topK {
+                parts.append("topk (k \(k)" + (auxK.map { ", auxk \($0.k)" } ?? "") + ")")
+            }
+            return parts.isEmpty ? "no penalty" : parts.joined(separator: " + ")
+        }
         let name = architecture != .dictionary ? architecture.rawValue : codeActivation == .topk ? "topk" : "standard"
         var details = isTranscoder ? ["\(inputSize) -> \(targetSize) features"] : []
         details.append("\(codeSize) latents")
         if let k = topK { details.append("k \(k)") }
         if let auxK { details.append("auxk \(auxK.k)") }
         if let groups { details.append("groups \(groups.map(String.init).joined(separator: ","))") }
-        if architecture == .jumprelu || architecture == .gated || penalty != .none { details.append(penaltyText) }
+        if architecture == .jumprelu || architecture == .gated || penalty != .none { details.append(penaltyDescription) }
         return "a \(name) \(isTranscoder ? "transcoder" : "SAE") (\(details.joined(separator: ", ")))"
     }
 
+    /// The default name of a run of this model (its directory under runs/): the architecture
+    /// ("topk", "batchtopk", "jumprelu", "standard", ...; "-transcoder" added for one), or for
+    /// the tutorial's models their penalty ("l1", "kl"; "topk" or "none" without one).
+    public var runName: String {
+        guard isDictionary else {
+            switch penalty {
+            case .l1: return "l1"
+            case .kl: return "kl"
+            case .none: return codeActivation == .topk ? "topk" : "none"
+            }
+        }
+        let name = architecture != .dictionary ? architecture.rawValue : codeActivation == .topk ? "topk" : "standard"
+        return name + (isTranscoder ? "-transcoder" : "")
+    }
+
     /// The penalty's description: JumpReLU's L0 penalty, else the activity penalty's.
-    private var penaltyText: String {
+    public var penaltyDescription: String {
         if architecture == .matryoshka, let groups {
             return "the smaller prefixes' losses (groups \(groups.map(String.init).joined(separator: ", ")))"
         }

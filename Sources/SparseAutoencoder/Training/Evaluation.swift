@@ -16,8 +16,9 @@ public struct Evaluation: Sendable {
     public var meanActivation: Double
     /// Mean code value of each unit: (codeSize).
     public var unitMeans: [Double]
-    /// Units whose mean activation is below `deadThreshold`.
-    public var deadUnits: Int
+    /// Quiet units: those whose mean activation is below `quietThreshold` (the tutorial's
+    /// "effectively unused"; not *dead*, which is a training window's: `EpochRecord.deadLatents`).
+    public var quietUnits: Int
     /// Every sample's code: (count, codeSize), row-major (empty when the codes went batch by batch to a
     /// `codeBatches` closure instead).
     public var codes: [Float]
@@ -27,7 +28,7 @@ public struct Evaluation: Sendable {
     public var mseByClass: [Double]
     public var classCounts: [Int]
 
-    public static let deadThreshold = 1e-3
+    public static let quietThreshold = 1e-3
 }
 
 extension Autoencoder {
@@ -107,7 +108,7 @@ extension Autoencoder {
             loss: loss / n, bce: linear ? nil : bce / (n * Double(d)), mse: mse / (n * Double(d)),
             fvu: variance > 0 ? mse / variance : nil,
             meanActivation: unitMeans.reduce(0, +) / Double(c), unitMeans: unitMeans,
-            deadUnits: unitMeans.filter { $0 < Evaluation.deadThreshold }.count,
+            quietUnits: unitMeans.filter { $0 < Evaluation.quietThreshold }.count,
             codes: [], bceByClass: linear ? [] : perElement(bceByClass), mseByClass: perElement(mseByClass), classCounts: classCounts)
     }
 

@@ -157,10 +157,13 @@ public final class Trainer {
                 if FaultInjection.fires("drift") { model.parameters[0] += 1e-3 }
                 try checkRanksAgree(after: "epoch \(epoch)", data: [train] + (validation.map { [$0] } ?? []))
             }
-            // A latent is dead when it has not fired on any of the last `deadAfter` samples.
-            let dead = deadLatents.count
+            // A latent is dead when it has not fired on any of the last `deadAfter` samples: not
+            // known before that many samples have been trained.
+            let window = deadLatents.deadAfter
+            let (trained, overflow) = epoch.multipliedReportingOverflow(by: train.count)
+            let dead = overflow || trained >= window ? deadLatents.count : nil
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
-                                     seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead,
+                                     seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead, deadWindow: window,
                                      validationSeconds: validation == nil ? nil : validationSeconds,
                                      allReduceSeconds: comm.isDistributed ? allReduceSeconds : nil)
             history.append(record)

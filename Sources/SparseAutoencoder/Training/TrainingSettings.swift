@@ -65,21 +65,26 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var valLoss: Double?
     /// Training plus validation time for the epoch.
     public var seconds: Double
-    /// Code units that did not fire (> 0) on any of the last `count` training samples.
+    /// Dead latents: code units that fired (> 0) on none of the last `deadWindow` training
+    /// samples; nil until that many samples have been trained (or where nothing was tracked).
     public var deadLatents: Int?
+    /// The window, in training samples, that `deadLatents` is counted over (nil in older runs,
+    /// whose window was one epoch).
+    public var deadWindow: Int?
     /// The validation pass's share of `seconds` (training alone: seconds - validationSeconds).
     public var validationSeconds: Double?
     /// MPI runs: seconds this rank (0) spent in the gradients' all-reduce during the epoch, with
     /// its wait for the slowest rank.
     public var allReduceSeconds: Double?
 
-    public init(epoch: Int, loss: Double, valLoss: Double?, seconds: Double, deadLatents: Int? = nil, validationSeconds: Double? = nil,
-                allReduceSeconds: Double? = nil) {
+    public init(epoch: Int, loss: Double, valLoss: Double?, seconds: Double, deadLatents: Int? = nil, deadWindow: Int? = nil,
+                validationSeconds: Double? = nil, allReduceSeconds: Double? = nil) {
         self.epoch = epoch
         self.loss = loss
         self.valLoss = valLoss
         self.seconds = seconds
         self.deadLatents = deadLatents
+        self.deadWindow = deadWindow
         self.validationSeconds = validationSeconds
         self.allReduceSeconds = allReduceSeconds
     }

@@ -19,7 +19,10 @@ package struct Comparison {
     }
 
     /// The metrics table, one column per run.
-    package var table: String { MetricsTable.render(runs.map { ($0.name, $0.metrics) }) }
+    package var table: String { MetricsTable.render(runs.map { ($0.name, $0.metrics) }, wording: wording) }
+
+    /// The words the runs' numbers are told in (see `RunWording`).
+    package var wording: RunWording { RunWording(runs.map(\.config)) }
 
     package var figures: [Figure] {
         var out = [

@@ -72,6 +72,9 @@ package struct RunAnalysis {
 
     package var side: Int { Int(Double(config.model.inputSize).squareRoot()) }
 
+    /// The words this run's numbers are told in (see `RunWording`).
+    package var wording: RunWording { RunWording(config) }
+
     /// The test codes in `bins` bins over `range`, counted in a second pass over the test set
     /// (the codes again, batch by batch, as the evaluation computed them).
     package func codeHistogram(bins: Int = 50, range: ClosedRange<Double>) -> Histogram {
@@ -100,16 +103,19 @@ package struct RunAnalysis {
     }
 
     package var figures: [Figure] {
+        let w = wording
+        let quiet = config.model.penalty.rho != nil ? "; the dashed line is the KL target ρ that the penalty pulls every unit towards."
+            : w.hasPenalty ? ". Bars near zero are \(w.units) the penalty has (nearly) switched off."
+            : ". Bars near zero are \(w.units) that rarely win a place in the code."
         var out = [
-            Figure(file: "unit_activation.svg", title: "Mean activation per code unit",
-                   caption: "Each bar is one code unit's mean output over the test set"
-                       + (config.model.penalty.rho != nil ? "; the dashed line is the KL target ρ that the penalty pulls every unit towards." : ". Bars near zero are units the penalty has (nearly) switched off."),
+            Figure(file: "unit_activation.svg", title: "Mean activation per code \(w.unit)",
+                   caption: "Each bar is one code \(w.unit)'s mean output over \(w.theSet)" + quiet,
                    content: .svg(RunFigures.unitActivations(metrics.codes.unitMeans, penalty: config.model.penalty))),
             Figure(file: "code_histogram.svg", title: "Distribution of code values",
-                   caption: "All \(test.count * config.model.codeSize) test code values in 50 bins; counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
+                   caption: "All \(test.count * config.model.codeSize) \(w.evaluationSet) code values in 50 bins; counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
                    content: .svg(RunFigures.codeHistogram(codeHistogram(range: RunFigures.codeRange([codeRange]))))),
             Figure(file: "training_curves.svg", title: "Training curves",
-                   caption: "The loss (reconstruction + penalty) per epoch on the training set and on the test set (val_loss). A widening gap would mean overfitting.",
+                   caption: "The loss (\(w.hasPenalty ? "reconstruction + penalty" : "reconstruction")) per epoch on the training set and on \(w.theSet) (val_loss). A widening gap would mean overfitting.",
                    content: .svg(RunFigures.trainingCurves(history))),
         ]
         guard isImage else { return out }

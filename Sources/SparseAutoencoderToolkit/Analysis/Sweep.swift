@@ -154,12 +154,13 @@ package struct Sweep {
     /// The table: one row per run.
     package var table: String {
         let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.codes.l0, y: $0.metrics.reconstructionError) }))
-        let header = ["setting", "test BCE", "test MSE", "test FVU", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
+        let set = RunWording(runs.map(\.config)).evaluationSet
+        let header = ["setting", "\(set) BCE", "\(set) MSE", "\(set) FVU", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
         let rows = runs.enumerated().map { i, run -> [String] in
             let m = run.metrics
             return [run.name, m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse),
                     m.testFvu.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.2f", m.codes.l0),
-                    String(format: "%.4g", m.codes.meanActivation), String(format: "%.3f", m.codes.hoyerSparsity), "\(m.deadUnits)",
+                    String(format: "%.4g", m.codes.meanActivation), String(format: "%.3f", m.codes.hoyerSparsity), m.deadLatents.map(String.init) ?? "n/a",
                     m.probeAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-", front.contains(i) ? "yes" : ""]
         }
         let widths = header.indices.map { c in max(header[c].count, rows.map { $0[c].count }.max() ?? 0) + 2 }

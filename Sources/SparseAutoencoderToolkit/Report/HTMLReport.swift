@@ -19,15 +19,12 @@ package enum HTMLReport {
         let comparison = try Comparison(runs: runs)
         let names = runs.map(\.name).joined(separator: ", ")
         var body = "<h1>Sparse autoencoders: \(escape(names))</h1>\n"
-        let inputs = Array(Set(runs.map { String($0.config.model.inputSize) })).sorted().joined(separator: "/")
-        body += "<p class=\"lead\">Each model encodes a \(inputs)-value input into a \(runs.map { String($0.config.model.codeSize) }.joined(separator: "/"))-unit code and decodes it back; "
-            + "a sparsity penalty (or a TopK selection) on the code keeps most units near zero for any one input. "
-            + "All numbers below are measured on each run's \(runs[0].test.isImage ? "test images" : "validation samples") after training.</p>\n"
+        body += "<p class=\"lead\">" + lead(runs, comparison.wording) + "</p>\n"
         body += "<nav><a href=\"#metrics\">Metrics</a>" + (runs.count > 1 ? " · <a href=\"#comparison\">Comparison</a>" : "")
             + runs.enumerated().map { " · <a href=\"#run-\($0.offset)\">\(escape($0.element.name))</a>" }.joined() + "</nav>\n"
 
         body += "<h2 id=\"metrics\">Metrics</h2>\n<table><tr><th>metric</th>" + runs.map { "<th>\(escape($0.name))</th>" }.joined() + "<th>what it means</th></tr>\n"
-        for metric in MetricsTable.rows(for: runs.map(\.metrics)) {
+        for metric in MetricsTable.rows(for: runs.map(\.metrics), wording: comparison.wording) {
             body += "<tr><td>\(escape(metric.label))</td>" + runs.map { "<td class=\"num\">\(escape(metric.value($0.metrics)))</td>" }.joined()
                 + "<td class=\"why\">\(escape(metric.explanation))</td></tr>\n"
         }
@@ -45,19 +42,40 @@ package enum HTMLReport {
         return HTMLPage.render(title: "sae report: " + names, body: body + "\n" + footer)
     }
 
+    /// What the runs are and what the numbers are measured on, in the runs' own words.
+    private static func lead(_ runs: [RunAnalysis], _ w: RunWording) -> String {
+        func sizes(_ size: (RunAnalysis) -> Int) -> String {
+            var seen: [Int] = []
+            for run in runs where !seen.contains(size(run)) { seen.append(size(run)) }
+            return seen.map(String.init).joined(separator: "/")
+        }
+        let sparse = runs.allSatisfy { !$0.config.model.hasSparsityPenalty } ? "a TopK selection keeps all but k of them at zero"
+            : runs.allSatisfy({ $0.config.model.hasSparsityPenalty }) ? "a sparsity penalty keeps most of them near zero"
+            : "a sparsity penalty or a TopK selection keeps most of them near zero"
+        let decode = runs.allSatisfy { $0.config.model.isTranscoder } ? "predicts its target from it" : "decodes it back"
+        return "Each model encodes a \(escape(sizes { $0.config.model.inputSize }))-value \(w.sample) into \(escape(sizes { $0.config.model.codeSize })) code \(w.units) "
+            + "and \(decode); \(sparse) for any one \(w.sample). All numbers below are measured on each run's \(w.evaluationSet) \(w.samples) after training."
+    }
+
     private static func settings(_ run: RunAnalysis) -> String {
         let m = run.config.model, t = run.config.training
-        let rows: [(String, String)] = [
+        var rows: [(String, String)] = [
             ("run directory", run.directory.path),
+            ("model", m.kindText),
             ("layers", ([m.inputSize] + m.hiddenSizes + [m.codeSize] + m.hiddenSizes.reversed() + [m.targetSize]).map(String.init).joined(separator: " → ")),
-            ("code activation", m.codeActivation.rawValue),
-            ("sparsity penalty", m.penalty.summaryText),
+            ("code activation", m.codeActivation.rawValue + (m.topK.map { ", k \($0)" } ?? "")),
+            ("sparsity penalty", m.hasSparsityPenalty ? m.penaltyDescription : "none (sparse by selection)"),
             ("reconstruction loss", m.loss.rawValue),
+        ]
+        if let auxK = m.auxK { rows.append(("AuxK", "k_aux \(auxK.k), coefficient \(auxK.coefficient)")) }
+        if m.isDictionary { rows.append(("unit-norm decoder", m.unitNormDecoder ? "yes" : "no")) }
+        rows += [
             ("epochs × batch size", "\(t.epochs) × \(t.batchSize)"),
             ("optimizer", "Adam, learning rate \(t.optimizer.learningRate)"),
             ("seed", String(t.seed)),
             ("training data", run.config.data.summaryText + (run.config.data.trainLimit.map { ", first \($0) samples" } ?? "")),
         ]
+        if let window = run.history.last?.deadWindow { rows.append(("dead after", "\(window) training samples without firing")) }
         return "<table class=\"settings\">" + rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>\n"
     }
 

@@ -88,13 +88,23 @@ extension DataSettings {
         paths.count == 1 ? paths[0] : "\(paths[0]) and \(paths.count - 1) more file\(paths.count == 2 ? "" : "s")"
     }
 
-    /// One line saying what the data are, for progress messages.
-    package var summaryText: String { summaryText(mentioningHeldOut: true) }
-
-    /// The same, leaving out that 10% are held out (for a line that says so itself).
-    package func summaryText(mentioningHeldOut: Bool) -> String {
+    /// One line saying what the data are (the report's settings table).
+    package var summaryText: String {
         guard dataset == .npy, !trainPaths.isEmpty else { return "Fashion-MNIST" }
         let targets = targetFiles.map { " -> targets \(Self.describe($0))" } ?? ""
-        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? (mentioningHeldOut ? " (10% held out for validation)" : ""))
+        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
+    }
+
+    /// What a run trains and validates on, for its banner: "60000 images of Fashion-MNIST,
+    /// validating on its 10000 test images", "1800 vectors of a.npy, validating on 200 held-out
+    /// rows", "4000 vectors of a.npy -> targets b.npy, validating on 500 vectors of v.npy".
+    package func bannerText(trainCount: Int, validationCount: Int) -> String {
+        let train = min(trainCount, trainLimit ?? .max)
+        guard dataset == .npy, !trainPaths.isEmpty else {
+            return "\(train) images of Fashion-MNIST, validating on its \(validationCount) test images"
+        }
+        let targets = targetFiles.map { " -> targets \(Self.describe($0))" } ?? ""
+        let validation = validationPaths.map { "\(validationCount) vectors of \(Self.describe($0))" } ?? "\(validationCount) held-out rows"
+        return "\(train) vectors of \(Self.describe(trainPaths))\(targets), validating on \(validation)"
     }
 }

@@ -15,8 +15,8 @@ package struct RunMetrics: Codable, Equatable, Sendable {
     /// and where it is undefined (then `testFvuUndefined` says why and metrics.json has null).
     package var testFvu: Double?
     package var testFvuUndefined: String?
-    /// Units whose mean test activation is below 1e-3.
-    package var deadUnits: Int
+    /// Quiet units: those whose mean test activation is below 1e-3 (`Evaluation.quietThreshold`).
+    package var quietUnits: Int
     package var epochs: Int
     package var trainSeconds: Double
     package var secondsPerEpoch: Double
@@ -30,8 +30,11 @@ package struct RunMetrics: Codable, Equatable, Sendable {
     /// raw pixels as a baseline; present once `sae analyze` has run them.
     package var probeAccuracy: Double?
     package var pixelProbeAccuracy: Double?
-    /// Code units that fired on none of the last epoch's training samples.
-    package var trainingDeadLatents: Int?
+    /// Dead latents: code units that fired on none of the last `deadWindow` training samples
+    /// (nil until that many were trained, or where nothing was tracked).
+    package var deadLatents: Int?
+    /// The window of `deadLatents`, in training samples (nil in older runs: one epoch).
+    package var deadWindow: Int?
 
     /// From the training history, the test set's evaluation and its codes' statistics (which a
     /// run gathers batch by batch: `CodeStatistics.Accumulator`).
@@ -42,11 +45,12 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         testMse = test.mse
         testFvu = test.fvu
         if test.fvu == nil { testFvuUndefined = "undefined: the test vectors do not vary (one vector, or identical ones), so no variance is left to explain" }
-        deadUnits = test.deadUnits
+        quietUnits = test.quietUnits
         epochs = history.count
         trainSeconds = history.reduce(0) { $0 + $1.seconds }
         secondsPerEpoch = history.isEmpty ? 0 : trainSeconds / Double(history.count)
-        trainingDeadLatents = history.last?.deadLatents
+        deadLatents = history.last?.deadLatents
+        deadWindow = history.last?.deadWindow
         testBceByClass = test.bceByClass
         testMseByClass = test.mseByClass
         self.codes = codes
@@ -60,8 +64,10 @@ package struct RunMetrics: Codable, Equatable, Sendable {
     // MARK: Codable, flat (see above)
 
     private enum CodingKeys: String, CodingKey {
-        case finalLoss, finalValLoss, testBce, testMse, testFvu, testFvuUndefined, deadUnits, epochs, trainSeconds, secondsPerEpoch,
-             testBceByClass, testMseByClass, probeAccuracy, pixelProbeAccuracy, trainingDeadLatents
+        case finalLoss, finalValLoss, testBce, testMse, testFvu, testFvuUndefined, quietUnits, epochs, trainSeconds, secondsPerEpoch,
+             testBceByClass, testMseByClass, probeAccuracy, pixelProbeAccuracy, deadLatents, deadWindow
+        // The names of runs written before "dead" had one meaning.
+        case deadUnits, trainingDeadLatents
     }
 
     package init(from decoder: any Decoder) throws {
@@ -74,7 +80,7 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         testMse = try number(.testMse)
         testFvu = try c.decodeIfPresent(Double.self, forKey: .testFvu)
         testFvuUndefined = try c.decodeIfPresent(String.self, forKey: .testFvuUndefined)
-        deadUnits = try c.decode(Int.self, forKey: .deadUnits)
+        quietUnits = try c.decodeIfPresent(Int.self, forKey: .quietUnits) ?? c.decode(Int.self, forKey: .deadUnits)
         epochs = try c.decode(Int.self, forKey: .epochs)
         trainSeconds = try number(.trainSeconds)
         secondsPerEpoch = try number(.secondsPerEpoch)
@@ -82,7 +88,8 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         testMseByClass = try c.decode([Double?].self, forKey: .testMseByClass).map { $0 ?? .nan }
         probeAccuracy = try c.decodeIfPresent(Double.self, forKey: .probeAccuracy)
         pixelProbeAccuracy = try c.decodeIfPresent(Double.self, forKey: .pixelProbeAccuracy)
-        trainingDeadLatents = try c.decodeIfPresent(Int.self, forKey: .trainingDeadLatents)
+        deadLatents = try c.decodeIfPresent(Int.self, forKey: .deadLatents) ?? c.decodeIfPresent(Int.self, forKey: .trainingDeadLatents)
+        deadWindow = try c.decodeIfPresent(Int.self, forKey: .deadWindow)
         codes = try CodeStatistics(from: decoder)
     }
 
@@ -98,7 +105,7 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         } else {
             try c.encodeIfPresent(testFvu, forKey: .testFvu)
         }
-        try c.encode(deadUnits, forKey: .deadUnits)
+        try c.encode(quietUnits, forKey: .quietUnits)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(trainSeconds, forKey: .trainSeconds)
         try c.encode(secondsPerEpoch, forKey: .secondsPerEpoch)
@@ -106,7 +113,8 @@ package struct RunMetrics: Codable, Equatable, Sendable {
         try c.encode(testMseByClass, forKey: .testMseByClass)
         try c.encodeIfPresent(probeAccuracy, forKey: .probeAccuracy)
         try c.encodeIfPresent(pixelProbeAccuracy, forKey: .pixelProbeAccuracy)
-        try c.encodeIfPresent(trainingDeadLatents, forKey: .trainingDeadLatents)
+        try c.encodeIfPresent(deadLatents, forKey: .deadLatents)
+        try c.encodeIfPresent(deadWindow, forKey: .deadWindow)
         try codes.encode(to: encoder)   // into the same JSON object
     }
 }
