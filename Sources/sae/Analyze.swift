@@ -46,7 +46,8 @@ struct Analyze: ParsableCommand {
               reconstructions.png      one test image per class above its reconstruction
               unit_images.png          the decoder's image for each unit switched on alone
               first_layer_weights.png  first-layer weights as images (UFLDL-style tiles)
-            Example: sae analyze runs/kl
+            Example:
+              sae analyze runs/kl
             """)
 
     @Argument(help: "The run directory.") var runDirectory: String
@@ -82,7 +83,8 @@ struct Compare: ParsableCommand {
             Writes into --out: unit_activation_comparison.svg (one panel per run), \
             code_histograms.svg (overlaid), reconstructions.png (the same test images, one row per \
             run) and comparison.md (the metrics table and per-class errors), and prints the table.
-            Example: sae compare runs/demo/l1 runs/demo/kl --out runs/demo/compare
+            Example:
+              sae compare runs/demo/l1 runs/demo/kl --out runs/demo/compare
             """)
 
     @Argument(help: "Run directories (two or more).") var runs: [String]
@@ -110,7 +112,8 @@ struct Report: ParsableCommand {
             The report holds each run's settings, metrics with a sentence on what each means, \
             training curves, sparsity figures, reconstructions and unit images, and (for several \
             runs) the comparison figures. Figures are embedded: it opens offline, without JavaScript.
-            Example: sae report runs/demo/l1 runs/demo/kl --out runs/demo
+            Example:
+              sae report runs/demo/l1 runs/demo/kl --out runs/demo
             """)
 
     @Argument(help: "Run directories.") var runs: [String]

@@ -12,8 +12,10 @@ struct Bench: ParsableCommand {
             per epoch (median), the time per phase (data, forward, loss, backward, optimizer, \
             validation), the floor that sgemm alone would allow, and the achieved GFLOP/s.
             For the side-by-side comparison with Keras, run `make bench`.
-            Example: sae bench --penalty kl --epochs 3
-            Example: sae bench --data-npy train.npy --val-npy val.npy --code 4096 --k 32 --auxk 256 --batch-size 1024
+            Examples:
+              sae bench --penalty kl --epochs 3
+              sae bench --data-npy train.npy --val-npy val.npy --code 4096 --k 32 \\
+                --auxk 256 --batch-size 1024
             """)
 
     @OptionGroup(title: "Model") var model: ModelOptions

@@ -15,7 +15,8 @@ struct ExportCommand: ParsableCommand {
             sparsify: OUT/cfg.json + OUT/sae.safetensors with encoder.weight (d_sae, d_in), \
             encoder.bias, W_dec, b_dec (TopK runs only).
             Both encode z = act((x - b_dec) W_enc + b_enc) exactly as `sae encode` does.
-            Example: sae export runs/acts --out export/acts --hook-name blocks.8.hook_resid_pre
+            Example:
+              sae export runs/acts --out export/acts --hook-name blocks.8.hook_resid_pre
             """)
 
     @Argument(help: "The run directory (a dictionary SAE).") var runDirectory: String
@@ -48,7 +49,8 @@ struct ImportCommand: ParsableCommand {
             --data-npy (and --val-npy, --target-npy for a transcoder) names the vectors the SAE \
             reads, recorded for analyze and features (an SAE of 784 inputs defaults to \
             Fashion-MNIST). An imported run cannot be trained further (it has no optimiser state).
-            Example: sae import downloads/res-jb-l8 --data-npy acts.npy --out runs/res-jb-l8
+            Example:
+              sae import downloads/res-jb-l8 --data-npy acts.npy --out runs/res-jb-l8
             """)
 
     @Argument(help: "The directory holding cfg.json and the weights.") var directory: String

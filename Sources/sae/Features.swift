@@ -18,8 +18,9 @@ struct Features: ParsableCommand {
             image (image data), the classes it fires on, its most similar latents. Images are \
             shown for Fashion-MNIST and for --npy rows given --image-shape; other vectors as row \
             numbers with their --labels line. Open DIR/index.html in a browser.
-            Example: sae features runs/topk
-            Example: sae features runs/acts --npy tokens.npy --labels tokens.txt --out pages/acts
+            Examples:
+              sae features runs/topk
+              sae features runs/acts --npy tokens.npy --labels tokens.txt --out pages/acts
             """)
 
     @Argument(help: "The run directory.") var runDirectory: String

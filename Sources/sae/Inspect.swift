@@ -89,7 +89,7 @@ struct ExportOptions: ParsableArguments {
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a run's codes of the test (or training) set as a float32 .npy file (N, code).",
-        discussion: "Example: sae encode runs/kl --out codes.npy   # np.load gives (10000, 64)")
+        discussion: "Example:\n  sae encode runs/kl --out codes.npy   # np.load gives (10000, 64)")
 
     @OptionGroup var options: ExportOptions
 
@@ -101,7 +101,7 @@ struct Encode: ParsableCommand {
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a run's reconstructions (a transcoder's predictions) of the test (or training) set as a float32 .npy file (N, output size).",
-        discussion: "Example: sae reconstruct runs/l1 --out recon.npy   # values in (0, 1) for the tutorial's sigmoid output")
+        discussion: "Example (values in (0, 1) for the tutorial's sigmoid output):\n  sae reconstruct runs/l1 --out recon.npy")
 
     @OptionGroup var options: ExportOptions
 
@@ -113,7 +113,7 @@ struct Reconstruct: ParsableCommand {
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the metrics of one or more runs side by side.",
-        discussion: "Example: sae metrics runs/demo/l1 runs/demo/kl")
+        discussion: "Example:\n  sae metrics runs/demo/l1 runs/demo/kl")
 
     @Argument(help: "Run directories.") var runs: [String]
 

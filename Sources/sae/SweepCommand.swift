@@ -20,7 +20,8 @@ struct SweepCommand: ParsableCommand {
             On your vectors (--data-npy), a sweep compares dictionary SAE architectures: each of \
             --architecture at each --k (TopK, BatchTopK, Matryoshka's k; JumpReLU's target L0), \
             --gate-l1 (Gated) or --l1 (the standard L1 SAE), on the same vectors, FVU against L0:
-              sae sweep --data-npy acts.npy --val-npy val.npy --code 4096 --architecture topk,batchtopk,jumprelu,gated \
+              sae sweep --data-npy acts.npy --val-npy val.npy --code 4096 \\
+                --architecture topk,batchtopk,jumprelu,gated \\
                 --k 16,32,64 --gate-l1 0.3,1,3 --out runs/architectures
             """)
 

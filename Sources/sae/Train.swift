@@ -16,18 +16,21 @@ struct Train: ParsableCommand {
             A dictionary SAE (one layer, linear output, MSE, unit-norm decoder rows) with a TopK \
             code and AuxK for dead latents, on vectors from a .npy file (N, d):
               sae train --data-npy acts.npy --code 1024 --k 32 --auxk 256 --out runs/acts
-              sae train --architecture dictionary --code 256 --k 16 --auxk 392 --out runs/fm-topk
+              sae train --architecture dictionary --code 256 --k 16 --auxk 392 \\
+                --out runs/fm-topk
             Export it for SAELens with `sae export`.
 
             Data larger than memory: a directory of .npy shards, several files (--data-npy a.npy \
             b.npy) or a file over 1 GiB is streamed from disk, batch by batch; memory stays at the \
             model, Adam's state, the workspace and a few batches however large the data. Such data \
             need a --val-npy validation set:
-              sae train --data-npy shards/ --val-npy val.npy --code 4096 --k 32 --auxk 256 --out runs/big
+              sae train --data-npy shards/ --val-npy val.npy --code 4096 --k 32 \\
+                --auxk 256 --out runs/big
 
             A transcoder encodes each row of --data-npy and predicts its row of --target-npy \
             (another vector, e.g. an MLP's output for its input), with any architecture:
-              sae train --data-npy mlp_in.npy --target-npy mlp_out.npy --code 4096 --k 32 --out runs/tc
+              sae train --data-npy mlp_in.npy --target-npy mlp_out.npy --code 4096 \\
+                --k 32 --out runs/tc
 
             A checkpoint is saved after every epoch. Ctrl-C stops at the next step and saves where \
             it got to; `sae train --resume DIR` continues an interrupted or killed run from its \

@@ -43,6 +43,35 @@ final class SAECommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a"))
     }
 
+    /// Every command's examples survive `--help`'s wrapping at 80 columns (its width when piped):
+    /// each on lines of its own, a long one continued with " \\" onto an indented line, never cut
+    /// mid-command into the next line's prose.
+    func testHelpExamplesAreNeverWrappedMidCommand() throws {
+        let top = try sae("--help").stdout
+        let commands = top.components(separatedBy: "SUBCOMMANDS:\n").last!.split(separator: "\n")
+            .compactMap { $0.hasPrefix("  ") ? $0.split(separator: " ").first.map(String.init) : nil }
+        XCTAssertGreaterThanOrEqual(commands.count, 10, top)
+        var examples = 0
+        for command in commands {
+            let lines = try sae(command, "--help").stdout.components(separatedBy: "\n")
+            for (i, line) in lines.enumerated() {
+                XCTAssertFalse(line.hasPrefix("Example: sae"), "\(command): an example after its label: \(line)")
+                let continues = line.hasSuffix(" \\")
+                guard line.hasPrefix("  sae ") || (i > 0 && lines[i - 1].hasSuffix(" \\")) else { continue }
+                examples += 1
+                guard i + 1 < lines.count else { continue }
+                let next = lines[i + 1]
+                if continues {
+                    XCTAssertTrue(next.hasPrefix("    "), "\(command): a continued example's next line is not indented: \(next)")
+                } else {
+                    XCTAssertTrue(next.isEmpty || next.hasPrefix(" ") || next.first!.isUppercase,
+                                  "\(command): an example wrapped into the next line: \(line) | \(next)")
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(examples, 15)
+    }
+
     func testSummaryPrintsTheModel() throws {
         let r = try sae("summary", "--penalty", "kl", "--code", "32")
         XCTAssertEqual(r.status, 0, r.stderr)
