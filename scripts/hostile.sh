@@ -142,6 +142,14 @@ name="... and no run directory was made"; [ -e big ] && fail "big/ exists" || ok
 expect "inputs around 1e30 are named as the cause" fail "the input values reach" "^\./huge/" -- "$SAE" train --data-npy huge.npy --code 16 --k 2 --epochs 1 --out huge
 expect "--auxk-coefficient 1e38 is named" fail "--auxk-coefficient" "^\./aux/" -- "$SAE" train "${T[@]}" --auxk 4 --auxk-coefficient 1e38 --dead-after 10 --epochs 3 --out aux
 expect "resume of a diverged run is refused with a reason" fail "diverged" "^$" -- "$SAE" train --resume huge
+
+# Extending a finished run: never shortened; data that went away leave config.json as it was.
+"$SAE" train "${T[@]}" --epochs 2 --out ext > /dev/null 2>&1
+expect "--resume --epochs below the run's own count is refused" fail "--epochs can extend a run, not shorten it" "^$" -- "$SAE" train --resume ext --epochs 1
+mv val.npy val.npy.away
+expect "an extension whose data are gone changes nothing" fail "val.npy" "^$" -- "$SAE" train --resume ext --epochs 3
+mv val.npy.away val.npy
+expect "an extension to 3 epochs trains on" ok "" "^\./ext/" -- "$SAE" train --resume ext --epochs 3
 name="no JSON file holds nan or inf strings"
 if grep -rlE '"-?(nan|inf)"' --include='*.json' . > /dev/null; then fail "$(grep -rlE '"-?(nan|inf)"' --include='*.json' .)"; else ok; fi
 name="no SVG holds nan"

@@ -142,8 +142,8 @@ extension ModelOptions {
 
 /// How to train.
 struct TrainingOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Epochs to train.")
-    var epochs: Int = 30
+    @Option(parsing: .unconditional, help: "Epochs to train (default: 30). With --resume: extend the run to this many epochs (finished or not).")
+    var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Samples per batch (also the validation batch size).")
     var batchSize: Int = 256
@@ -169,7 +169,7 @@ struct TrainingOptions: ParsableArguments {
     /// The settings for a model of `architecture` (which picks Adam's default epsilon).
     func settings(for architecture: AutoencoderConfig.Architecture = .mirrored) throws -> TrainingSettings {
         let epsilon = adamEpsilon ?? AdamSettings.defaultEpsilon(for: architecture)
-        let s = TrainingSettings(epochs: epochs, batchSize: batchSize,
+        let s = TrainingSettings(epochs: epochs ?? 30, batchSize: batchSize,
                                  optimizer: AdamSettings(learningRate: learningRate, beta1: adamBeta1, beta2: adamBeta2, epsilon: epsilon),
                                  seed: seed, deadAfter: deadAfter)
         try s.validate()

@@ -32,6 +32,10 @@ final class RunPrinter {
             self.config = config
             print("Resuming \(directory.path) (\(config.model.kindText), \(config.training.epochs) epochs)" + suffix)
             start()
+        case .extending(let directory, let config, let from):
+            self.config = config
+            print("Extending \(directory.path) from \(from) to \(config.training.epochs) epochs (\(config.model.kindText))" + suffix)
+            start()
         case .progress(let event):
             progress.handle(event)
         case .finished(let directory, let metrics):

@@ -60,7 +60,7 @@ struct Train: ParsableCommand {
     static let settingFlags = ["--architecture", "--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
                                "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
                                "--target-l0", "--l0-coefficient", "--bandwidth", "--groups", "--gate-l1",
-                               "--epochs", "--batch-size", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
+                               "--batch-size", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
                                "--data-npy", "--val-npy", "--target-npy", "--val-target-npy", "--out", "--force"]
 
     func validate() throws {
@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
         }
         try reportingInterruption {
             if let resume {
-                try Run.resume(RunDirectory(path: resume), acceptingChangedData: acceptChangedData, loadData: { try $0.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }) },
+                try Run.resume(RunDirectory(path: resume), extendingTo: training.epochs, acceptingChangedData: acceptChangedData, loadData: { try $0.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }) },
                                shouldStop: stopRequested, events: RunPrinter().handle)
                 return
             }

@@ -46,7 +46,7 @@ extension Train {
         // Open MPI hands rank 0 a terminal even when mpirun's output goes to a file: one line per epoch.
         let printer = RunPrinter(summary: summary, suffix: " on " + ranksText(comm), interactive: false)
         if let resume {
-            try Run.resume(RunDirectory(path: resume), communicator: comm, acceptingChangedData: acceptChangedData, loadData: { config in
+            try Run.resume(RunDirectory(path: resume), extendingTo: training.epochs, communicator: comm, acceptingChangedData: acceptChangedData, loadData: { config in
                 let data = try loadOnRanks(comm) { try config.data.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }
                 try data.checkSameOnEveryRank(comm, config: config)
                 return data

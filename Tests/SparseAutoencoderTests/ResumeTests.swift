@@ -117,8 +117,36 @@ final class ResumeTests: XCTestCase {
 
     func testResumeRefusesConflictingSettingsAndFinishedRuns() throws {
         let out = temporaryDirectory(self) + "/run"
-        assertCommandFails(try runSAE(["train", "--resume", out, "--epochs", "9"]), mentioning: "drop --epochs")
+        assertCommandFails(try runSAE(["train", "--resume", out, "--batch-size", "9"]), mentioning: "drop --batch-size")
         assertCommandFails(try runSAE(["train", "--resume", out]), mentioning: "not a run directory")
+    }
+
+    /// `--resume RUN --epochs N` extends a run, finished or not, to N epochs, ending with the
+    /// weights of a run asked for N from the start; an extension interrupted midway resumes to N;
+    /// a run is never shortened, and a finished one without a larger N has nothing to resume.
+    func testAFinishedRunExtendsExactlyToMoreEpochs() throws {
+        let root = temporaryDirectory(self)
+        XCTAssertEqual(try train(root + "/reference", epochs: 4).status, 0)
+        let expected = try XCTUnwrap(bytes(root + "/reference/model.safetensors"))
+        let out = root + "/run"
+        XCTAssertEqual(try train(out, epochs: 2).status, 0)
+        assertCommandFails(try runSAE(["train", "--resume", out]), mentioning: "has already finished its 2 epochs; nothing to resume (to train it further: --resume \(out) --epochs N")
+        assertCommandFails(try runSAE(["train", "--resume", out, "--epochs", "1"]), mentioning: "is set for 2 epochs: --epochs can extend a run, not shorten it")
+        assertCommandFails(try runSAE(["train", "--resume", out, "--epochs", "2"]), mentioning: "has already finished its 2 epochs")
+        // Extended to 3, interrupted in epoch 3 (the step fault point is reached 8 times an epoch),
+        // then resumed without --epochs: the run is now set for 3.
+        let interrupted = try runSAE(["train", "--resume", out, "--epochs", "3"], environment: ["SAE_FAULT": "step@4:interrupt"])
+        XCTAssertEqual(interrupted.status, 130, interrupted.stderr)
+        XCTAssertTrue(interrupted.stdout.contains("Extending \(out) from 2 to 3 epochs"), interrupted.stdout)
+        XCTAssertEqual(try RunDirectory(path: out).loadConfig().training.epochs, 3)
+        XCTAssertEqual(try runSAE(["train", "--resume", out]).status, 0)
+        XCTAssertEqual(try RunDirectory(path: out).loadHistory().count, 3)
+        let extended = try runSAE(["train", "--resume", out, "--epochs", "4"])
+        XCTAssertEqual(extended.status, 0, extended.stderr)
+        XCTAssertEqual(bytes(out + "/model.safetensors"), expected, "the extended run's weights differ from a 4-epoch run's")
+        XCTAssertEqual(try RunDirectory(path: out).loadHistory().count, 4)
+        XCTAssertEqual(try RunDirectory(path: out).loadStatus().state, .finished)
+        XCTAssertEqual(try RunDirectory(path: out).loadConfig().training, try RunDirectory(path: root + "/reference").loadConfig().training)
     }
 
     /// The library path: a trainer restored from a checkpoint continues exactly, for the
@@ -179,6 +207,7 @@ final class ResumeTests: XCTestCase {
             switch event {
             case .training: "training"
             case .resuming: "resuming"
+            case .extending: "extending"
             case .progress: nil
             case .finished: "finished"
             }
@@ -187,7 +216,7 @@ final class ResumeTests: XCTestCase {
         let reference = try XCTUnwrap(try Run.train(config, data: data, out: root + "/reference", force: false, events: { name($0).map { events.append($0) } }))
         XCTAssertEqual(events, ["training", "finished"])
         XCTAssertEqual(try RunDirectory(path: root + "/reference").loadStatus().state, .finished)
-        assertThrows(try Run.resume(RunDirectory(path: root + "/reference"), loadData: { _ in data }), "has already finished training; nothing to resume")
+        assertThrows(try Run.resume(RunDirectory(path: root + "/reference"), loadData: { _ in data }), "has already finished its 3 epochs; nothing to resume")
         assertThrows(try Run.train(config, data: data, out: root + "/reference", force: false), "already exists and is not empty")
 
         var steps = 0

@@ -9,6 +9,9 @@ package enum RunEvent {
     case training(RunDirectory, RunConfig, RunData)
     /// An unfinished run: its config has been checked and its data loaded; training continues next.
     case resuming(RunDirectory, RunConfig)
+    /// A run (finished or not) continues to more epochs than it was set for (`from`), with
+    /// `config` giving the new count; training continues next.
+    case extending(RunDirectory, RunConfig, from: Int)
     /// Epochs and steps of the training (on rank 0 only).
     case progress(TrainingEvent)
     /// The run finished: model, history, metrics and status are written (on rank 0 only).
@@ -48,25 +51,42 @@ package enum Run {
     /// `resumableConfig`); `loadData` loads the data that config names.
     @discardableResult
     /// `acceptingChangedData`: continue although the training files differ from the checkpoint's.
-    package static func resume(_ directory: RunDirectory, communicator comm: Communicator = .single, acceptingChangedData: Bool = false,
-                              loadData: (RunConfig) throws -> RunData,
+    ///
+    /// With `epochs` above the run's own count, the run (finished or not) is extended to that many:
+    /// it continues from its checkpoint exactly as a run asked for `epochs` from the start would
+    /// have gone on, and config.json records the new count once training starts.
+    package static func resume(_ directory: RunDirectory, extendingTo epochs: Int? = nil, communicator comm: Communicator = .single,
+                              acceptingChangedData: Bool = false, loadData: (RunConfig) throws -> RunData,
                               shouldStop: @escaping () -> Bool = { false }, events: (RunEvent) -> Void = { _ in }) throws -> RunMetrics? {
-        let config = try comm.agree { try resumableConfig(directory) }
+        var config = try comm.agree { try resumableConfig(directory, extendingTo: epochs) }
+        let stored = config.training.epochs
+        if let epochs {
+            config.training.epochs = epochs
+            try config.training.validate()
+        }
         let data = try loadData(config)
-        events(.resuming(directory, config))
+        events(config.training.epochs > stored ? .extending(directory, config, from: stored) : .resuming(directory, config))
         return try train(config, data: data, directory: directory, resume: true, acceptingChangedData: acceptingChangedData, comm,
                          shouldStop: shouldStop, events: events)
     }
 
-    /// The config of the run in `directory`, if it can be resumed: a finished run has nothing to
-    /// resume, a diverged one would diverge again, and a run without a checkpoint has no place to
-    /// continue from.
-    package static func resumableConfig(_ directory: RunDirectory) throws -> RunConfig {
+    /// The config of the run in `directory`, if it can be resumed (or extended to `epochs`): a
+    /// finished run has nothing to resume unless extended, a diverged one would diverge again, a
+    /// run is extended, never shortened, and a run without a checkpoint has no place to continue
+    /// from.
+    package static func resumableConfig(_ directory: RunDirectory, extendingTo epochs: Int? = nil) throws -> RunConfig {
         let config = try directory.loadConfig()
+        let own = config.training.epochs
+        if let epochs, epochs < own {
+            throw SAEError("\(directory.path) is set for \(own) epochs: --epochs can extend a run, not shorten it (give more than \(own), or none to resume)")
+        }
+        let extending = (epochs ?? own) > own
         if let status = try? directory.loadStatus() {
             switch status.state {
+            case .finished where extending:
+                break
             case .finished:
-                throw SAEError("\(directory.path) has already finished training; nothing to resume")
+                throw SAEError("\(directory.path) has already finished its \(own) epochs; nothing to resume (to train it further: --resume \(directory.path) --epochs N, N above \(own))")
             case .diverged:
                 throw SAEError("\(directory.path) diverged (\(status.message ?? "non-finite loss")); resuming would diverge again: train anew with a lower --learning-rate")
             case .training, .interrupted:

@@ -56,6 +56,8 @@ package enum TrainingRun {
             if resume {
                 if writes { directory.removeStaleTemporaryFiles() }
                 try trainer.restoreCheckpoint(from: directory.checkpointPath)
+                // An extended run: config.json records its new epoch count from now on.
+                if writes, try directory.loadConfig().training.epochs != config.training.epochs { try directory.save(config: config) }
             } else if writes {
                 try directory.save(config: config)
                 try trainer.saveCheckpoint(to: directory.checkpointPath)
