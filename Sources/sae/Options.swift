@@ -7,6 +7,7 @@ enum PenaltyKind: String, ExpressibleByArgument, CaseIterable { case l1, kl, non
 extension Activation: ExpressibleByArgument {}
 extension ReconstructionLoss: ExpressibleByArgument {}
 extension AutoencoderConfig.Architecture: ExpressibleByArgument {}
+extension Schedule.Decay: ExpressibleByArgument {}
 
 /// The model's shape and penalty.
 struct ModelOptions: ParsableArguments {
@@ -166,12 +167,34 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("A latent is dead once it has not fired on this many training samples in a row (default: one epoch's worth); AuxK trains the dead ones.", valueName: "samples"))
     var deadAfter: Int?
 
+    @Option(name: .customLong("lr-warmup-steps"), parsing: .unconditional, help: ArgumentHelp("Raise the learning rate linearly over the first N steps (step t at (t + 1) / N of it), as SAELens's lr_warm_up_steps.", valueName: "N"))
+    var lrWarmupSteps: Int?
+
+    @Option(name: .customLong("lr-decay"), help: ArgumentHelp("Decay the learning rate to --lr-end over the steps from --lr-decay-start to the last: linear (dictionary_learning's) or cosine (SAELens's cosineannealing). Default: none.", valueName: "kind"))
+    var lrDecay: Schedule.Decay?
+
+    @Option(name: .customLong("lr-decay-start"), parsing: .unconditional, help: ArgumentHelp("The step the decay starts at (default: the end of the warm-up, else the first step).", valueName: "step"))
+    var lrDecayStart: Int?
+
+    @Option(name: .customLong("lr-end"), parsing: .unconditional, help: ArgumentHelp("The learning rate at the end of the decay, as a fraction of --learning-rate (default 0).", valueName: "fraction"))
+    var lrEnd: Double?
+
+    @Option(name: .customLong("sparsity-warmup-steps"), parsing: .unconditional, help: ArgumentHelp("Raise the sparsity coefficient (--l1, KL's --beta, JumpReLU's --l0-coefficient, Gated's --gate-l1) linearly over the first N steps, as SAELens's l1_warm_up_steps and dictionary_learning's sparsity_warmup_steps.", valueName: "N"))
+    var sparsityWarmupSteps: Int?
+
+    /// The schedule these options ask for (nil: a constant learning rate and coefficient).
+    var schedule: Schedule? {
+        guard lrWarmupSteps != nil || lrDecay != nil || lrDecayStart != nil || lrEnd != nil || sparsityWarmupSteps != nil else { return nil }
+        return Schedule(warmupSteps: lrWarmupSteps ?? 0, decay: lrDecay ?? .none, decayStart: lrDecayStart, endFactor: lrEnd ?? 0,
+                        sparsityWarmupSteps: sparsityWarmupSteps ?? 0)
+    }
+
     /// The settings for a model of `architecture` (which picks Adam's default epsilon).
     func settings(for architecture: AutoencoderConfig.Architecture = .mirrored) throws -> TrainingSettings {
         let epsilon = adamEpsilon ?? AdamSettings.defaultEpsilon(for: architecture)
         let s = TrainingSettings(epochs: epochs ?? 30, batchSize: batchSize,
                                  optimizer: AdamSettings(learningRate: learningRate, beta1: adamBeta1, beta2: adamBeta2, epsilon: epsilon),
-                                 seed: seed, deadAfter: deadAfter)
+                                 seed: seed, deadAfter: deadAfter, schedule: schedule)
         try s.validate()
         return s
     }

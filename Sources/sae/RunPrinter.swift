@@ -35,6 +35,10 @@ final class RunPrinter {
         case .extending(let directory, let config, let from):
             self.config = config
             print("Extending \(directory.path) from \(from) to \(config.training.epochs) epochs (\(config.model.kindText))" + suffix)
+            if config.training.schedule?.dependsOnLength == true {
+                print("Note: the learning rate decays to the run's last step, so the decay is now spread over \(config.training.epochs) epochs "
+                      + "from here on: the weights will differ from a run asked for \(config.training.epochs) epochs from the start")
+            }
             start()
         case .progress(let event):
             progress.handle(event)

@@ -60,7 +60,7 @@ struct Train: ParsableCommand {
     static let settingFlags = ["--architecture", "--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
                                "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
                                "--target-l0", "--l0-coefficient", "--bandwidth", "--groups", "--gate-l1",
-                               "--batch-size", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
+                               "--batch-size", "--lr-warmup-steps", "--lr-decay", "--lr-decay-start", "--lr-end", "--sparsity-warmup-steps", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
                                "--data-npy", "--val-npy", "--target-npy", "--val-target-npy", "--out", "--force"]
 
     func validate() throws {

@@ -118,6 +118,8 @@ struct SelectionContext {
     let ranks: RankCollectives?
     /// Whether this process adds the batch-wide terms to its loss (one rank does under MPI).
     let countsBatchTerms: Bool
+    /// The factor on the selection's penalty weight in this step (a `Schedule`'s warm-up).
+    var sparsityScale: Float = 1
 }
 
 /// The collectives a batch-wide architecture needs during a data-parallel training step: every

@@ -86,6 +86,7 @@ final class Gated: SparseArchitecture {
         if gateReconstruction.count < n { (gateReconstruction, auxGradients) = ([Float](repeating: 0, count: n), [Float](repeating: 0, count: n)) }
         var l1Sum: Float = 0
         for q in 0..<s.mainPairs { l1Sum += gates[q] }
+        let l1 = self.l1 * context.sparsityScale
         l1Step = l1 * scale
         let wDec = context.parameters + context.decoderOffset, bDec = context.parameters + context.decoderBiasOffset
         let aux = gates.withUnsafeBufferPointer { gt in

@@ -113,7 +113,7 @@ final class JumpReLU: SparseArchitecture {
         // Under MPI, the L0 of the whole batch: every rank's active latents (a count, exact in Double).
         var active = Double(s.mainPairs)
         context.ranks?.sum(&active, 1)
-        let l0 = Float(active) / batch, lambda = settings.coefficient
+        let l0 = Float(active) / batch, lambda = settings.coefficient * context.sparsityScale
         let (value, slope): (Float, Float)
         if let target = settings.targetL0 {
             (value, slope) = (lambda * (l0 / target - 1) * (l0 / target - 1), 2 * lambda * (l0 / target - 1) / target)

@@ -34,7 +34,7 @@ extension Autoencoder {
         let reconstruction = config.loss.evaluate(
             logits: ws.outputs[last], targets: ws.target, rows: batch, cols: d,
             gradient: keepingGradient ? ws.deltas[last] : nil, scale: scale, linear: config.hasLinearOutput) * Double(scale)
-        let penalty = config.penalty.value(code: ws.outputs[code], rows: batch, cols: config.codeSize, scratch: ws.scratch,
+        let penalty = config.penalty.scaled(by: ws.sparsityScale).value(code: ws.outputs[code], rows: batch, cols: config.codeSize, scratch: ws.scratch,
                                            batch: ws.lossBatch, sumAcrossRanks: ws.sumAcrossRanks,
                                            countsBatchTerms: ws.countsBatchTerms)
         var aux = 0.0
@@ -60,7 +60,7 @@ extension Autoencoder {
             let layer = layers[l], dx = l > 0 ? ws.deltas[l - 1] : nil
             if l == code {
                 // The penalty's gradient joins the one flowing back from the decoder.
-                config.penalty.addGradient(code: ws.outputs[l], rows: batch, cols: layer.outputSize, scratch: ws.scratch,
+                config.penalty.scaled(by: ws.sparsityScale).addGradient(code: ws.outputs[l], rows: batch, cols: layer.outputSize, scratch: ws.scratch,
                                            batch: ws.lossBatch, into: ws.deltas[l])
             }
             layer.activation.backward(output: ws.outputs[l], gradient: ws.deltas[l], biasGradient: g + layer.biasOffset,

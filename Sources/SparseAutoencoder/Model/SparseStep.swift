@@ -186,7 +186,8 @@ extension Autoencoder {
                          decoderBiasOffset: layers[1].biasOffset, outputSize: config.targetSize,
                          tensorsOffset: architectureTensors.first?.offset ?? parameterCount, lossBatch: ws.lossBatch ?? b,
                          target: UnsafePointer(ws.target), keepingGradient: keepingGradient,
-                         ranks: ws.training ? ws.collectives : nil, countsBatchTerms: ws.countsBatchTerms || !ws.training)
+                         ranks: ws.training ? ws.collectives : nil, countsBatchTerms: ws.countsBatchTerms || !ws.training,
+                         sparsityScale: ws.sparsityScale)
     }
 
     /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its

@@ -36,6 +36,8 @@ final class Workspace {
     var countsBatchTerms = true
     /// Whether the batch is a training step's (the trainer sets it around one): a code selection
     /// may choose differently in training than at inference (BatchTopK).
+    /// The sparsity coefficient's factor in this step (a `Schedule`'s warm-up; 1 outside training).
+    var sparsityScale: Float = 1
     var training = false
     /// A training step's sums over the MPI ranks for batch-wide architectures (nil: one process).
     var collectives: RankCollectives?

@@ -40,6 +40,8 @@ extension AdamSettings {
 package final class Adam {
     package let settings: AdamSettings
     package internal(set) var step = 0
+    /// The learning rate's factor for the next update (a `Schedule`'s; 1 when constant).
+    package var learningRateFactor = 1.0
     /// m and v, each `count` floats, in one allocation.
     let moments: UnsafeMutableBufferPointer<Float>
     let count: Int
@@ -62,7 +64,7 @@ package final class Adam {
         step += 1
         let s = settings
         let t = Double(step)
-        let alpha = Float(Double(s.learningRate) * (1 - pow(Double(s.beta2), t)).squareRoot()
+        let alpha = Float(Double(s.learningRate) * learningRateFactor * (1 - pow(Double(s.beta2), t)).squareRoot()
                           / (1 - pow(Double(s.beta1), t)))
         let (m, v, n) = (moments.baseAddress!, moments.baseAddress! + count, count)
         let (c1, c2, eps) = (1 - s.beta1, 1 - s.beta2, s.epsilon)

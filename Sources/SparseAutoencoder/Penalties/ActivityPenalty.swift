@@ -43,6 +43,15 @@ public enum ActivityPenalty: Equatable, Sendable {
         }
     }
 
+    /// The penalty with its weight (L1's lambda, KL's beta) times `factor` (a warm-up's).
+    func scaled(by factor: Float) -> ActivityPenalty {
+        switch self {
+        case .none: .none
+        case .l1(let lambda): .l1(lambda: lambda * factor)
+        case .kl(let rho, let beta): .kl(rho: rho, beta: beta * factor)
+        }
+    }
+
     /// The penalty for one batch (already divided by B), the penalty's forward half. KL leaves
     /// in `scratch` (at least `cols` floats) each unit's gradient term, which `addGradient` reads.
     /// h: (rows = B, cols = code size)

@@ -22,6 +22,8 @@ public final class Trainer {
     var rng: SeededGenerator
     /// Progress inside the current epoch: steps done, their sample-weighted loss sum, seconds.
     var stepInEpoch = 0
+    /// The run's steps from first to last (epochs x steps per epoch): a decaying schedule's length.
+    var totalSteps = 0
     var epochLossSum = 0.0
     var epochSeconds = 0.0
     var workspace: Workspace?
@@ -98,6 +100,8 @@ public final class Trainer {
             workspace = ws
         }
         let steps = (train.count + batch - 1) / batch
+        let (total, overflow) = steps.multipliedReportingOverflow(by: settings.epochs)
+        totalSteps = overflow ? .max : total
         guard stepInEpoch < steps else { throw SAEError("the checkpoint is at step \(stepInEpoch) of an epoch that has only \(steps) steps: the training data differ") }
         deadLatents.deadAfter = settings.deadAfter ?? train.count
         // A dictionary starts b_dec at the mean training sample (a transcoder's at the mean target),
@@ -192,7 +196,13 @@ public final class Trainer {
         if b > 0 { ws.load(data, rows: rows) }
         timer?.mark(.data)
         ws.training = true
-        defer { ws.training = false }
+        // The schedule's factors for this step (updates so far = its index): the penalty's in the
+        // loss, the learning rate's in the update.
+        if let schedule = settings.schedule {
+            ws.sparsityScale = schedule.sparsityFactor(step: optimizer.step)
+            optimizer.learningRateFactor = schedule.learningRateFactor(step: optimizer.step, of: totalSteps)
+        }
+        defer { (ws.training, ws.sparsityScale) = (false, 1) }
         // Under MPI, a batch-wide architecture's selection is collective: a rank without rows in
         // this batch (a short last batch over many ranks) takes part too.
         let batchWide = communicator.isDistributed && model.config.architecture.isBatchWide

@@ -11,15 +11,18 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// The number of MPI ranks that share each batch (`mpirun -np N sae train`); nil for one
     /// process. `--resume` needs the same number: it fixes how batches split and sums round.
     public var ranks: Int?
+    /// How the learning rate and the sparsity coefficient change step by step; nil: constant.
+    public var schedule: Schedule?
 
     public init(epochs: Int = 30, batchSize: Int = 256, optimizer: AdamSettings = AdamSettings(), seed: UInt64 = 1,
-                deadAfter: Int? = nil, ranks: Int? = nil) {
+                deadAfter: Int? = nil, ranks: Int? = nil, schedule: Schedule? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
         self.seed = seed
         self.deadAfter = deadAfter
         self.ranks = ranks
+        self.schedule = schedule
     }
 
     /// What differs between two settings, as "batch size 256 -> 512".
@@ -30,6 +33,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if a.optimizer != b.optimizer { out.append("Adam \(a.optimizer) -> \(b.optimizer)") }
         if a.deadAfter != b.deadAfter { out.append("dead after \(a.deadAfter.map(String.init) ?? "one epoch") -> \(b.deadAfter.map(String.init) ?? "one epoch")") }
         if a.ranks != b.ranks { out.append("ranks \(a.ranks ?? 1) -> \(b.ranks ?? 1)") }
+        if a.schedule != b.schedule { out.append("schedule \(a.schedule?.summaryText ?? "constant") -> \(b.schedule?.summaryText ?? "constant")") }
         return out.isEmpty ? ["epochs"] : out
     }
 
@@ -49,6 +53,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             throw SAEError.badSetting("Adam settings", "need 0 <= beta1, beta2 < 1 and epsilon > 0")
         }
         if let n = deadAfter, n <= 0 { throw SAEError.badSetting("--dead-after", "must be > 0 samples, got \(n)") }
+        try schedule?.validate()
         if let n = ranks, n < 2 { throw SAEError.badSetting("ranks", "must be at least 2 (absent for one process), got \(n)") }
         let lr = optimizer.learningRate
         guard lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be a number > 0 that a 32-bit float holds (at most 3.4e38), got one out of range") }

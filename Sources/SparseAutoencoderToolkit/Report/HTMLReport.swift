@@ -72,6 +72,7 @@ package enum HTMLReport {
         rows += [
             ("epochs × batch size", "\(t.epochs) × \(t.batchSize)"),
             ("optimizer", "Adam, learning rate \(t.optimizer.learningRate)"),
+            ("schedule", t.schedule?.summaryText ?? "constant"),
             ("seed", String(t.seed)),
             ("training data", run.config.data.summaryText + (run.config.data.trainLimit.map { ", first \($0) samples" } ?? "")),
         ]

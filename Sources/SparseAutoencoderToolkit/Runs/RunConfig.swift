@@ -160,3 +160,21 @@ package struct DataSettings: Codable, Hashable, Sendable {
         return settings
     }
 }
+
+extension RunConfig {
+    /// Refuses a schedule that cannot act on this run: a sparsity warm-up without a sparsity
+    /// coefficient, or a decay that starts after the last of its steps (`trainCount` samples an
+    /// epoch, before any --train-limit).
+    package func checkSchedule(trainCount: Int) throws {
+        guard let schedule = training.schedule else { return }
+        if schedule.sparsityWarmupSteps > 0 && !model.hasSparsityPenalty {
+            throw SAEError.badSetting("--sparsity-warmup-steps", "needs a sparsity coefficient to warm up (--l1, KL, JumpReLU's L0 or Gated's gate L1); this model has none")
+        }
+        let rows = min(trainCount, data.trainLimit ?? .max), batch = training.batchSize
+        let (steps, overflow) = ((rows + batch - 1) / batch).multipliedReportingOverflow(by: training.epochs)
+        if schedule.decay != .none, !overflow, schedule.decayStartStep >= steps {
+            throw SAEError.badSetting("--lr-decay-start", "the decay would start at step \(schedule.decayStartStep), but the run has \(steps) steps "
+                + "(\(training.epochs) epochs of \((rows + batch - 1) / batch)): start it earlier")
+        }
+    }
+}

@@ -37,6 +37,7 @@ package enum Run {
                              shouldStop: @escaping () -> Bool = { false }, events: (RunEvent) -> Void = { _ in }) throws -> RunMetrics? {
         var config = config
         config.data.directory = data.directory
+        try comm.agree { try config.checkSchedule(trainCount: data.train.count) }
         // Each rank holds the model and its slice of a batch; rank 0 also runs the final evaluation.
         try comm.agree {
             try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: config.training.batchSize, rank: 0, size: comm.size).count,
@@ -65,6 +66,7 @@ package enum Run {
             try config.training.validate()
         }
         let data = try loadData(config)
+        try comm.agree { try config.checkSchedule(trainCount: data.train.count) }
         events(config.training.epochs > stored ? .extending(directory, config, from: stored) : .resuming(directory, config))
         return try train(config, data: data, directory: directory, resume: true, acceptingChangedData: acceptingChangedData, comm,
                          shouldStop: shouldStop, events: events)
