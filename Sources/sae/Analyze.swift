@@ -81,7 +81,7 @@ struct Compare: ParsableCommand {
         abstract: "Compare runs: per-unit activations, code histograms, reconstructions and metrics side by side.",
         discussion: """
             Writes into --out: unit_activation_comparison.svg (one panel per run), \
-            code_histograms.svg (overlaid), reconstructions.png (the same test images, one row per \
+            code_histograms.svg (one panel per run, each over its own range), reconstructions.png (the same test images, one row per \
             run) and comparison.md (the metrics table and per-class errors), and prints the table.
             Example:
               sae compare runs/demo/l1 runs/demo/kl --out runs/demo/compare

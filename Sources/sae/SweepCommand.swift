@@ -12,7 +12,7 @@ struct SweepCommand: ParsableCommand {
             settings that already finished are skipped and interrupted ones resumed, so a sweep can be \
             rerun to completion. Every run is analysed (metrics, figures, a linear probe on its codes), \
             then OUT gets sweep.md and sweep.html (table, Pareto front, the recommended setting and \
-            why) and pareto_l0.svg / pareto_mean_activation.svg.
+            why; sweep.html also links each run's figures) and pareto_l0.svg / pareto_mean_activation.svg.
             Examples:
               sae sweep --penalty l1 --l1 1e-6,1e-5,1e-4,1e-3 --out runs/sweep-l1
               sae sweep --penalty kl --rho 0.01,0.05 --beta 1,3 --out runs/sweep-kl

@@ -54,6 +54,25 @@ final class RunAnalysisTests: XCTestCase {
         XCTAssertEqual(Set(files.map { ($0 as NSString).lastPathComponent }),
                        ["unit_activation_comparison.svg", "code_histograms.svg", "reconstructions.png", "comparison.md"])
         XCTAssertTrue(comparison.table.contains("l1") && comparison.table.contains("Hoyer sparsity"))
+        // Each run's histogram panel has bins over its own range: its last bin holds its largest
+        // value, so the step stands above the floor at the plot's right edge (with bins shared
+        // over the joint range, the narrower run's would fall to the floor short of it), and its
+        // title says its own range.
+        let peaks = analyses.map { Double($0.codeRange.upperBound) }
+        XCTAssertGreaterThan(abs(peaks[0] - peaks[1]), 0.1 * peaks.max()!, "the runs' ranges differ: \(peaks)")
+        let histograms = try String(contentsOfFile: root + "/compare/code_histograms.svg", encoding: .utf8)
+        let paths = histograms.components(separatedBy: "<path d=\"M").dropFirst().map { $0.prefix { $0 != "\"" } }
+        XCTAssertEqual(paths.count, 2, "one panel per run")
+        for (path, analysis) in zip(paths, analyses) {
+            let points = path.split { "MLZ ".contains($0) }.map { $0.split(separator: ",").compactMap { Double($0) } }.filter { $0.count == 2 }
+            let floor = points.map { $0[1] }.max()!
+            XCTAssertEqual(points.map { $0[0] }.min()!, 72, accuracy: 0.01, "\(analysis.name) starts at the plot's left")
+            XCTAssertEqual(points.filter { $0[1] < floor - 1 }.map { $0[0] }.max()!, 760 - 24, accuracy: 0.01,
+                           "\(analysis.name)'s counts reach the plot's right edge")
+            XCTAssertTrue(histograms.contains(String(format: "%@: 50 bins of %.3g from 0 to %.3g", analysis.name,
+                                                     Double(analysis.codeRange.upperBound) / 50, Double(analysis.codeRange.upperBound))),
+                          analysis.name)
+        }
 
         let path = try HTMLReport.write(runs: analyses, to: root)
         let html = try String(contentsOfFile: path, encoding: .utf8)
@@ -62,7 +81,7 @@ final class RunAnalysisTests: XCTestCase {
         XCTAssertFalse(html.contains("src=\"http") || html.contains("href=\"http"), "no network resources")
         // Both runs' figures and the comparison are embedded.
         XCTAssertEqual(html.components(separatedBy: "data:image/png;base64,").count - 1, 3 * 2 + 1)
-        XCTAssertEqual(html.components(separatedBy: "<svg xmlns").count - 1, 3 * 2 + 2 + 2)
+        XCTAssertEqual(html.components(separatedBy: "<svg xmlns").count - 1, 3 * 2 + (1 + 2) * 2, "the comparison's two figures: a frame and a panel per run")
         let explained = MetricsTable.catalogue(RunWording(analyses.map(\.config))).filter { $0.value(analyses[0].metrics) != "-" }
         XCTAssertGreaterThanOrEqual(explained.count, 10, "the metrics the report must explain")
         for metric in explained {

@@ -59,6 +59,8 @@ final class SweepTests: XCTestCase {
             try TrainingRun.run(config, train: train, test: test, into: run)
             analyses.append(try RunAnalysis(run: run, test: test, name: setting.name, probe: (train, 0.5)))
         }
+        // The runs' figures, as `sae sweep` writes them; all but the last run's.
+        for analysis in analyses.dropLast() { try analysis.write() }
         let sweep = Sweep(runs: analyses)
         let files = try sweep.write(to: root)
         XCTAssertEqual(files.count, 4)
@@ -74,6 +76,23 @@ final class SweepTests: XCTestCase {
         let markdown = try String(contentsOfFile: root + "/sweep.md", encoding: .utf8)
         XCTAssertTrue(markdown.contains("Recommended: ") && markdown.contains("raw pixels scores 50.0%"), markdown)
         XCTAssertNotNil(analyses[0].metrics.probeAccuracy)
+        // sweep.html links every figure of each run that has them, by paths relative to it that
+        // lead to the files.
+        let html = try String(contentsOfFile: root + "/sweep.html", encoding: .utf8)
+        let hrefs = html.components(separatedBy: "href=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        for analysis in analyses.dropLast() {
+            let figures = try FileManager.default.contentsOfDirectory(atPath: analysis.directory.path + "/figures")
+            XCTAssertEqual(figures.count, 6, analysis.name)
+            XCTAssertEqual(Set(hrefs.filter { $0.hasPrefix(analysis.name + "/figures/") }), Set(figures.map { analysis.name + "/figures/" + $0 }))
+        }
+        XCTAssertEqual(hrefs.count, 6 * (analyses.count - 1))
+        for href in hrefs {
+            XCTAssertFalse(href.hasPrefix("/"), href)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/" + href), href)
+        }
+        XCTAssertTrue(html.contains("\(analyses.last!.name): no figures"), "a run without figures says so")
+        XCTAssertEqual(Sweep.relativePath(of: "/a/b/run/figures", from: "/a/b"), "run/figures")
+        XCTAssertEqual(Sweep.relativePath(of: "/a/other/figures", from: "/a/b/"), "../other/figures")
     }
 
     /// `sae sweep` rerun to completion: an interrupted setting resumes (to exactly the weights of

@@ -2,7 +2,8 @@ import Foundation
 import SparseAutoencoder
 
 /// Several runs side by side: per-unit mean activations (the tutorial's L1-vs-KL figure),
-/// overlaid code histograms, reconstructions of the same test images, and a metrics table.
+/// code histograms (one panel per run, each over its own range), reconstructions of the same
+/// test images, and a metrics table.
 ///
 ///     let comparison = try Comparison(runs: [l1, kl])
 ///     try comparison.write(to: "runs/compare")
@@ -30,7 +31,9 @@ package struct Comparison {
                    caption: "One panel per run, each with its own scale: how evenly (or not) each run spreads activity over its code units.",
                    content: .svg(stackedUnitActivations())),
             Figure(file: "code_histograms.svg", title: "Code value distributions",
-                   caption: "Test code values of every run in the same 50 bins, counts on a log scale.",
+                   caption: "One panel per run: its test code values in 50 bins over its own range (from 0 to its largest value; "
+                       + "the panel's title gives the bin width), counts on a log scale that all panels share. "
+                       + "The x axes differ, so compare shapes, not positions.",
                    content: .svg(codeHistograms())),
         ]
         let first = runs[0]
@@ -59,10 +62,9 @@ package struct Comparison {
         return files.map { directory + "/" + $0.0 }
     }
 
-    /// Every run's test code values in the same 50 bins.
+    /// Every run's test code values in 50 bins over its own range.
     private func codeHistograms() -> String {
-        let range = RunFigures.codeRange(runs.map(\.codeRange))
-        return RunFigures.codeHistograms(runs.map { ($0.name, $0.codeHistogram(range: range)) }, title: "Distribution of code values (test set)")
+        RunFigures.codeHistogramPanels(runs.map { ($0.name, $0.codeHistogram(range: RunFigures.codeRange($0.codeRange))) })
     }
 
     private func stackedUnitActivations() -> String {
@@ -70,11 +72,6 @@ package struct Comparison {
             RunFigures.unitActivations(run.metrics.codes.unitMeans, penalty: run.config.model.penalty,
                                        title: "\(run.name): mean activation per code unit, penalty \(run.config.model.penalty.summaryText)")
         }
-        let panelHeight = 380, width = 760
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(panelHeight * panels.count)\" viewBox=\"0 0 \(width) \(panelHeight * panels.count)\">\n"
-        for (i, panel) in panels.enumerated() {
-            out += "<g transform=\"translate(0 \(i * panelHeight))\">\n" + panel + "</g>\n"
-        }
-        return out + "</svg>\n"
+        return SVGChart.stack(panels, width: 760, panelHeight: 380)
     }
 }

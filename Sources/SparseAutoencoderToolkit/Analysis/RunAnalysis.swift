@@ -107,13 +107,14 @@ package struct RunAnalysis {
         let quiet = config.model.penalty.rho != nil ? "; the dashed line is the KL target ρ that the penalty pulls every unit towards."
             : w.hasPenalty ? ". Bars near zero are \(w.units) the penalty has (nearly) switched off."
             : ". Bars near zero are \(w.units) that rarely win a place in the code."
+        let histogram = codeHistogram(range: RunFigures.codeRange(codeRange))
         var out = [
             Figure(file: "unit_activation.svg", title: "Mean activation per code \(w.unit)",
                    caption: "Each bar is one code \(w.unit)'s mean output over \(w.theSet)" + quiet,
                    content: .svg(RunFigures.unitActivations(metrics.codes.unitMeans, penalty: config.model.penalty))),
             Figure(file: "code_histogram.svg", title: "Distribution of code values",
-                   caption: "All \(test.count * config.model.codeSize) \(w.evaluationSet) code values in 50 bins; counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
-                   content: .svg(RunFigures.codeHistogram(codeHistogram(range: RunFigures.codeRange([codeRange]))))),
+                   caption: "All \(test.count * config.model.codeSize) \(w.evaluationSet) code values in \(RunFigures.binsText(histogram)); counts on a log scale. A sparse code piles up in the first bin (near zero) with a long thin tail.",
+                   content: .svg(RunFigures.codeHistogram(histogram))),
             Figure(file: "training_curves.svg", title: "Training curves",
                    caption: "The loss (\(w.hasPenalty ? "reconstruction + penalty" : "reconstruction")) per epoch on the training set and on \(w.theSet) (val_loss). A widening gap would mean overfitting.",
                    content: .svg(RunFigures.trainingCurves(history))),

@@ -144,6 +144,33 @@ package struct Sweep {
         return chart.svg
     }
 
+    /// A list of each run's figures (what `RunAnalysis.write` put in RUN/figures), linked by
+    /// paths relative to the sweep's directory so the page still works when the sweep is moved
+    /// or copied whole. Only files that exist are linked.
+    func figureLinks(from directory: String) -> String {
+        let items = runs.map { run -> String in
+            let folder = run.directory.path + "/figures"
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            let base = Self.relativePath(of: folder, from: directory)
+            let links = files.map { file -> String in
+                let href = (base + "/" + file).addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? file
+                return "<a href=\"\(HTMLPage.escape(href))\">\(HTMLPage.escape(file))</a>"
+            }
+            return "<li>\(HTMLPage.escape(run.name)): " + (links.isEmpty ? "no figures" : links.joined(separator: ", ")) + "</li>"
+        }
+        return "<h2>Each run's figures</h2>\n<ul>\n" + items.joined(separator: "\n") + "\n</ul>"
+    }
+
+    /// `path` relative to the directory `base` ("l1_1e-05/figures", or "../other/figures").
+    static func relativePath(of path: String, from base: String) -> String {
+        let target = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+        let start = URL(fileURLWithPath: base).standardizedFileURL.pathComponents
+        var shared = 0
+        while shared < min(target.count, start.count) && target[shared] == start[shared] { shared += 1 }
+        let parts = Array(repeating: "..", count: start.count - shared) + target[shared...]
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+
     /// The architecture a run belongs to, as an architecture sweep names it.
     static func family(_ model: AutoencoderConfig) -> String {
         guard model.isDictionary else { return "autoencoder" }
@@ -211,6 +238,7 @@ package struct Sweep {
             <pre>\(HTMLPage.escape(table))</pre>
             <p>A run is on the Pareto front when no other run has both a lower test \(errorName) and a lower L0 (active units per image).</p>
             \(charts.map { $0.1 }.joined(separator: "\n"))
+            \(figureLinks(from: directory))
             """)
         try AtomicFile.write(html, to: directory + "/sweep.html")
         return charts.map { directory + "/" + $0.0 } + [directory + "/sweep.md", directory + "/sweep.html"]

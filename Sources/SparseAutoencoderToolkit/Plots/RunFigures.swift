@@ -15,27 +15,39 @@ package enum RunFigures {
         return chart.svg
     }
 
-    /// Histogram of code values, counts on a log scale (`codeHistograms` with one unnamed run).
-    package static func codeHistogram(_ histogram: Histogram, title: String = "Distribution of code values (test set)") -> String {
-        codeHistograms([(nil, histogram)], title: title)
+    /// Histogram of code values over its own bins, counts on a log scale up to `peak` (default:
+    /// its largest count).
+    package static func codeHistogram(_ histogram: Histogram, title: String = "Distribution of code values (test set)",
+                                      peak: Int? = nil, height: Int = 380) -> String {
+        let top = Double(peak ?? histogram.counts.max() ?? 1)
+        var chart = SVGChart(title: title, x: .init(label: "code value", range: histogram.edges.first!...histogram.edges.last!),
+                             y: .init(label: "count (log scale)", range: 0.8...max(top * 1.5, 10), logarithmic: true), height: height)
+        chart.histogram(edges: histogram.edges, counts: histogram.counts.map(Double.init), series: 0)
+        return chart.svg
     }
 
-    /// The range code histograms share: from 0 (or below) to the largest value of any run.
-    package static func codeRange(_ ranges: [ClosedRange<Float>]) -> ClosedRange<Double> {
-        let lo = Double(min(ranges.map(\.lowerBound).min() ?? 0, 0)), hi = Double(ranges.map(\.upperBound).max() ?? 1)
+    /// The range a run's code histogram spans: from 0 (or below) to its largest value.
+    package static func codeRange(_ range: ClosedRange<Float>) -> ClosedRange<Double> {
+        let lo = Double(min(range.lowerBound, 0)), hi = Double(range.upperBound)
         return lo...max(hi, lo + 1e-6)
     }
 
-    /// Overlaid histograms with shared bins (a named one gets a legend entry), log-scale counts.
-    package static func codeHistograms(_ runs: [(name: String?, histogram: Histogram)], title: String) -> String {
-        let histograms = runs.map(\.histogram)
-        let peak = Double(histograms.flatMap(\.counts).max() ?? 1)
-        var chart = SVGChart(title: title, x: .init(label: "code value", range: histograms[0].edges.first!...histograms[0].edges.last!),
-                             y: .init(label: "count (log scale)", range: 0.8...max(peak * 1.5, 10), logarithmic: true))
-        for (i, (run, h)) in zip(runs, histograms).enumerated() {
-            chart.histogram(edges: h.edges, counts: h.counts.map(Double.init), series: i, label: run.name)
+    /// One histogram panel per run, each over its own bins: runs' ranges differ by an order of
+    /// magnitude (a KL run's sigmoid codes in 0..1, an L1 run's ReLU codes in 0..15), and shared
+    /// bins would squeeze the narrow one into a few bins. The count axes are the same, so panels
+    /// compare by height; each title gives its run's bin width.
+    package static func codeHistogramPanels(_ runs: [(name: String, histogram: Histogram)]) -> String {
+        let peak = runs.flatMap(\.histogram.counts).max() ?? 1, height = 280
+        let panels = runs.map { run in
+            codeHistogram(run.histogram, title: "\(run.name): " + binsText(run.histogram), peak: peak, height: height)
         }
-        return chart.svg
+        return SVGChart.stack(panels, width: 760, panelHeight: height)
+    }
+
+    /// "50 bins of 0.0175 from 0 to 0.874": how a histogram counted (to 3 significant digits).
+    package static func binsText(_ histogram: Histogram) -> String {
+        let edges = histogram.edges
+        return String(format: "%ld bins of %.3g from %.3g to %.3g", histogram.counts.count, edges[1] - edges[0], edges[0], edges.last!)
     }
 
     /// loss and val_loss per epoch.
@@ -43,7 +55,8 @@ package enum RunFigures {
         let epochs = history.map { Double($0.epoch) }
         let values = history.map(\.loss) + history.compactMap(\.valLoss)
         let lo = values.min() ?? 0, hi = values.max() ?? 1, pad = max((hi - lo) * 0.08, 1e-4)
-        var chart = SVGChart(title: title, x: .init(label: "epoch", range: (epochs.first ?? 1)...max(epochs.last ?? 1, (epochs.first ?? 1) + 1)),
+        var chart = SVGChart(title: title, x: .init(label: "epoch", range: (epochs.first ?? 1)...max(epochs.last ?? 1, (epochs.first ?? 1) + 1),
+                                                     wholeNumbers: true),
                              y: .init(label: "loss (reconstruction + penalty)", range: (lo - pad)...(hi + pad)))
         chart.line(epochs, history.map(\.loss), series: 0, label: "loss (training)", markers: history.count < 40)
         if history.contains(where: { $0.valLoss != nil }) {
