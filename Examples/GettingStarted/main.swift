@@ -6,7 +6,7 @@
 //
 // Options: --data DIR (Fashion-MNIST's four files; default: where `sae train` looks), --epochs N
 // (30), --vectors N (vectors drawn for the dictionary part, 4096), --out DIR (where the vectors
-// and the SAELens export go; default: a new temporary directory).
+// and the SAELens export go, kept; default: a temporary directory, removed when the program ends).
 //
 // Each region between `// article: begin` and `// article: end` is one of the article's code
 // blocks, character for character, in order: ExampleTests checks it, and CI runs this program on
@@ -18,7 +18,7 @@ import Foundation
 var data: String?
 var epochs = 30
 var vectorCount = 4096
-var out = NSTemporaryDirectory() + "sae-getting-started-\(ProcessInfo.processInfo.processIdentifier)"
+var userOut: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let option = arguments.popFirst() {
     guard let value = arguments.popFirst() else { fatalError("\(option) needs a value") }
@@ -26,13 +26,21 @@ while let option = arguments.popFirst() {
     case "--data": data = value
     case "--epochs": epochs = Int(value) ?? 0
     case "--vectors": vectorCount = Int(value) ?? 0
-    case "--out": out = value
+    case "--out": userOut = value
     default:
         FileHandle.standardError.write(Data("usage: GettingStarted [--data DIR] [--epochs N] [--vectors N] [--out DIR]\n".utf8))
         exit(2)
     }
 }
 guard epochs > 0, vectorCount >= 10 else { fatalError("--epochs must be > 0 and --vectors >= 10") }
+// Without --out, the files go to a directory of this process's own that is removed at exit, so
+// that runs leave nothing behind in /tmp. (A thrown error ends the program with Swift's trap,
+// which runs no exit handler: that directory then stays, with what was written before the error.)
+let temporaryOut = userOut == nil ? NSTemporaryDirectory() + "sae-getting-started-\(ProcessInfo.processInfo.processIdentifier)" : nil
+let out = userOut ?? temporaryOut!
+if temporaryOut != nil {
+    atexit { if let temporaryOut { try? FileManager.default.removeItem(atPath: temporaryOut) } }
+}
 
 // MARK: - The tutorial's two models
 
@@ -83,7 +91,7 @@ try NPY.write(vectors, rows: vectorCount, cols: dimensions, to: vectorsPath)
 let acts = try Dataset(npy: vectorsPath)                          // (N, d) float32 or float64, one vector a row
 let (fitSet, heldOut) = acts.split(holdingOut: 0.1, seed: 1)
 let config = AutoencoderConfig.dictionary(inputSize: acts.featureCount, codeSize: 8 * acts.featureCount,
-                                          topK: 32, auxK: AuxK(k: 256))
+                                          topK: 32, auxK: AuxK(k: acts.featureCount / 2))   // k_aux: half the width, as Gao et al.
 let sae = try Autoencoder(config: config, seed: 1)
 let fitted = try sae.fit(fitSet, validation: heldOut, settings: TrainingSettings(epochs: epochs))
 let codes = sae.encode(heldOut)                                  // (heldOut.count, codeSize), row-major

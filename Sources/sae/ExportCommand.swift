@@ -10,13 +10,18 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write a dictionary SAE run in the layout SAELens (or sparsify) loads.",
         discussion: """
-            saelens:  OUT/cfg.json + OUT/sae_weights.safetensors with W_enc (d_in, d_sae), b_enc, \
-            W_dec (d_sae, d_in), b_dec; load with sae_lens.SAE.load_from_disk(OUT).
-            sparsify: OUT/cfg.json + OUT/sae.safetensors with encoder.weight (d_sae, d_in), \
-            encoder.bias, W_dec, b_dec (TopK runs only).
+            --format saelens (the default): OUT/cfg.json + OUT/sae_weights.safetensors with W_enc \
+            (d_in, d_sae), b_enc, W_dec (d_sae, d_in), b_dec; load with \
+            sae_lens.SAE.load_from_disk(OUT).
+            --format sparsify: OUT/cfg.json + OUT/sae.safetensors with encoder.weight (d_sae, \
+            d_in), encoder.bias, W_dec, b_dec (TopK runs only); load with \
+            sparsify.SparseCoder.load_from_disk(OUT). On a CPU, set SPARSIFY_DISABLE_TRITON=1 \
+            before sparsify is imported: with Triton installed (torch brings it), sparsify decodes \
+            with Triton's GPU kernels.
             Both encode z = act((x - b_dec) W_enc + b_enc) exactly as `sae encode` does.
-            Example:
+            Examples:
               sae export runs/acts --out export/acts --hook-name blocks.8.hook_resid_pre
+              sae export runs/acts --out export/acts-sparsify --format sparsify
             """)
 
     @Argument(help: "The run directory (a dictionary SAE).") var runDirectory: String

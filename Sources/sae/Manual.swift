@@ -17,6 +17,8 @@ enum VersionLine {
 /// `sae --experimental-dump-help` (the input its GenerateManual plugin reads), so it cannot
 /// drift from `sae --help`: every visible subcommand with its abstract, discussion and every
 /// option (names, value name, help, allowed values, default, grouped as `--help` groups them).
+/// ENVIRONMENT and EXIT STATUS, which `--help` does not hold, come from `ManualPage.environment`
+/// and `ManualPage.exitStatuses` (SAECommandTests checks them against the sources and README).
 /// `make install` runs it on the very binary it installs. (The plugin itself is not used because
 /// it builds and documents its own release build of the package rather than a given binary, so
 /// it cannot serve `make install SAE_BIN=...` or run inside `swift test`; its page also loses the
@@ -136,9 +138,51 @@ struct ManualPage {
             out.append(".Sh COMMANDS")
             for command in commands { out += describe(command) }
         }
-        out += [".Sh EXIT STATUS", ".Ex -std"]
+        out.append(".Sh ENVIRONMENT")
+        out.append(".Bl -tag -width Ds")
+        for (names, text) in Self.environment {
+            out.append(".It " + names.map { "Ev " + Self.argument($0) }.joined(separator: " , "))
+            out += Self.paragraphs(text)
+        }
+        out.append(".El")
+        out.append(".Sh EXIT STATUS")
+        out.append(".Bl -tag -width Ds")
+        for (status, text) in Self.exitStatuses {
+            out += [".It " + Self.argument(status)] + Self.paragraphs(text)
+        }
+        out.append(".El")
         return out.joined(separator: "\n") + "\n"
     }
+
+    /// Every environment variable sae reads, for the page's ENVIRONMENT (the README's table lists
+    /// the same names; ManualTests checks both against the variables the sources read).
+    static let environment: [(names: [String], text: String)] = [
+        (["SAE_THREADS"], "Threads of sae's worker pool, which splits every matrix product and loop (default: one per core, at most 8; under MPI, the cores the rank is bound to or an equal share of the machine's). 1 leaves threading to OpenBLAS."),
+        (["SAE_KERNELS"], "baseline: use the baseline x86-64 variants of sae's C kernels even where the CPU has AVX2 and FMA (sae --version names the variant in use)."),
+        (["OPENBLAS_CORETYPE"], "OpenBLAS's kernel, kept when set. Unset, on a CPU that Debian's OpenBLAS takes for Prescott (SSE3) but that has AVX2 and FMA, sae restarts itself once with Haswell."),
+        (["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"], "OpenBLAS's own threads (used when SAE_THREADS=1). When none is set, sae caps them to the buffers that fit under ulimit -v; under MPI, OPENBLAS_NUM_THREADS unset gives each rank's OpenBLAS one thread."),
+        (["SAE_OPENBLAS_LIBRARY"], "The OpenBLAS library to open instead of libopenblas.so.0."),
+        (["SAE_DATA"], "A directory holding Fashion-MNIST, looked in after --data and before the cache."),
+        (["XDG_CACHE_HOME", "HOME"], "The download cache: $XDG_CACHE_HOME/sae/fashion-mnist, else ~/.cache/sae/fashion-mnist."),
+        (["SAE_MPI"], "1 runs over MPI, 0 never does; unset, sae does when a launcher started it (OMPI_COMM_WORLD_SIZE or PMIX_RANK set)."),
+        (["SAE_MPI_LIBRARY"], "The MPI library to open instead of Open MPI's libmpi.so.40."),
+        (["OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", "OMPI_NUM_APP_CTX", "PMIX_RANK", "PMI_SIZE", "PMI_RANK",
+          "MPI_LOCALNRANKS", "SLURM_STEP_NUM_TASKS", "SLURM_PROCID", "SLURM_STEP_TASKS_PER_NODE"],
+         "Set by the launcher (mpirun, srun), not by you: whether sae runs under MPI, its rank, the number of ranks (on this machine), and whether the job runs several programs."),
+        (["SAE_DENSE_CODE_FRACTION"], "The share of a batch's (sample, latent) entries active above which the sparse step decodes and back-propagates through dense products (default 0.125; 0: always, 2: never)."),
+        (["SAE_FIFO_WAIT"], "Seconds a FIFO named as input has for its writer to start (default 3, at most 60)."),
+        (["SAE_FAULT", "SAE_FAULT_RANK"], "For the tests only: inject a fault (a signal, or a failed write, at a named point of training); SAE_FAULT_RANK limits it to one MPI rank."),
+        (["SOURCE_DATE_EPOCH"], "The date of this page, for reproducible builds (default: the date of the commit built)."),
+        (["SAE_VERSION"], "Read when sae is built, not when it runs: the version sae --version prints (default: git describe)."),
+    ]
+
+    /// What sae exits with, for the page's EXIT STATUS (SAE.exit(reporting:), Interrupt).
+    static let exitStatuses: [(status: String, text: String)] = [
+        ("0", "Success; also --help and --version."),
+        ("1", "An error or a refusal: one line on standard error says what is wrong."),
+        ("64", "A usage error (an unknown option, a bad value, a missing argument): one line on standard error, ending with the command's --help to read."),
+        ("129, 130, 143", "Stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: 128 + the signal. Training saves a checkpoint first and marks the run interrupted (continue with sae train --resume); other commands remove the temporary files of their writes in progress."),
+    ]
 
     func visibleSubcommands(of command: Command) -> [Command] {
         (command.subcommands ?? []).filter { $0.shouldDisplay ?? true }

@@ -42,6 +42,39 @@ struct SAE: ParsableCommand {
         BLASKernel.restartWithBetterKernelIfNeeded()
         Interrupt.install()
         refuseCommandsOtherThanTrainOnRanks()
-        main(nil)
+        // swift-argument-parser's `main` without its error report (see `exit(reporting:)`).
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(reporting: error)
+        }
+    }
+
+    /// Ends the process for `error` with one line on standard error, as every other refusal of
+    /// sae's is (README; scripts/hostile.sh checks it): swift-argument-parser reports a usage
+    /// error (an unknown option, a bad value, a ValidationError) in three or four lines (the
+    /// error, a "Help:" line, the usage, "See 'sae train --help' ..."), which a script reading
+    /// the last line, or a log of one line per failure, gets wrong. So a usage error is
+    /// "Error: <message> (see 'sae <command> --help')", with its status, 64 (EX_USAGE); any other
+    /// error "Error: <message>", 1. Help, --version and a bare ExitCode (a training stopped by a
+    /// signal: 130, 143, 129, its message already printed) keep the parser's own handling.
+    static func exit(reporting error: Error, arguments: [String] = CommandLine.arguments) -> Never {
+        let code = exitCode(for: error)
+        let message = message(for: error)
+        if code == .success || message.isEmpty { exit(withError: error) }
+        // The message is one line already but for a rare multi-line one, joined rather than cut.
+        let line = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+        var text = "Error: " + line
+        if code == .validationFailure {
+            // The subcommand whose help to read: the first argument when it names one (the
+            // parser's own line names the root's help for a ValidationError thrown by `run`).
+            let names = configuration.subcommands.map { $0._commandName }
+            let command = arguments.dropFirst().first.flatMap { names.contains($0) ? "sae " + $0 : nil } ?? "sae"
+            text += " (see '\(command) --help')"
+        }
+        printError(text)
+        Foundation.exit(code.rawValue)
     }
 }

@@ -13,6 +13,11 @@ struct SweepCommand: ParsableCommand {
             rerun to completion. Every run is analysed (metrics, figures, a linear probe on its codes), \
             then OUT gets sweep.md and sweep.html (table, Pareto front, the recommended setting and \
             why; sweep.html also links each run's figures) and pareto_l0.svg / pareto_mean_activation.svg.
+            The recommended setting is the sparse one (a penalty, a TopK code, an architecture) with \
+            the fewest active units (L0; a tie goes to the lower error) whose BCE on the test \
+            set (FVU on validation vectors) is within 2% of the lowest in the sweep, the no-penalty baseline's included. \
+            The baseline is never recommended itself; when no sparse setting is within 2%, \
+            there is no recommendation and the closest setting is named with its cost.
             Examples:
               sae sweep --penalty l1 --l1 1e-6,1e-5,1e-4,1e-3 --out runs/sweep-l1
               sae sweep --penalty kl --rho 0.01,0.05 --beta 1,3 --out runs/sweep-kl
@@ -115,7 +120,7 @@ struct SweepCommand: ParsableCommand {
     private func report(_ sweep: Sweep) throws {
         try sweep.write(to: out)
         print("\n" + sweep.table)
-        if let pick = sweep.recommendation() { print("\nRecommended: " + pick.reason) }
+        print("\n" + sweep.advice)
         print("Wrote \(out)/sweep.html, sweep.md, pareto_l0.svg, pareto_mean_activation.svg")
     }
 }

@@ -89,8 +89,20 @@ struct Train: ParsableCommand {
             let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
             let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
                                    training: training, data: dataSettings)
+            if let warning = Self.auxKWarning(config.model) { printError(warning) }
             try Run.train(config, data: data, out: out ?? "runs/\(config.model.runName)", force: force,
                           shouldStop: stopRequested, events: RunPrinter(summary: summary).handle)
         }
+    }
+
+    /// A warning, one line, when --auxk is above the width of what AuxK reconstructs (the input's;
+    /// a transcoder's target's), known only once the data are loaded: k_aux dead latents fit the
+    /// residual, a vector of that width, and Gao et al. (2024) take half of it ("typically half
+    /// the input size"); more is legal and trains, but is most likely a mistake (a k_aux meant for
+    /// a wider model's activations).
+    static func auxKWarning(_ model: AutoencoderConfig) -> String? {
+        guard let k = model.auxK?.k, k > model.targetSize else { return nil }
+        let width = model.isTranscoder ? "the targets' width" : "the input width"
+        return "Warning: --auxk \(k) is above \(width) (\(model.targetSize) features): AuxK reconstructs a residual of that width, and k_aux is typically half of it (\(max(1, model.targetSize / 2)), Gao et al. 2024); training goes on"
     }
 }

@@ -67,6 +67,7 @@ extension Train {
         }
         config.data.directory = data.directory
         try data.checkSameOnEveryRank(comm, config: config)
+        if comm.isRoot, let warning = Self.auxKWarning(config.model) { printError(warning) }
         try Run.train(config, data: data, out: self.out ?? "runs/\(config.model.runName)", force: force, communicator: comm,
                       shouldStop: stopRequested, events: printer.handle)
     }

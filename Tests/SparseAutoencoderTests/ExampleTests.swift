@@ -57,6 +57,9 @@ final class ExampleTests: XCTestCase {
             XCTAssertEqual(block, region, "the article's swift block \(i + 1) differs from the example's region \(i + 1)")
         }
         // The checker itself: a changed line is caught.
+        // The README's library code is the same (issue 23: it had drifted from the example).
+        let readme = Self.articleBlocks(try String(contentsOfFile: Self.root + "/README.md", encoding: .utf8))
+        XCTAssertEqual(readme, regions, "the README's swift blocks are the example's regions, in order")
         XCTAssertNotEqual(Self.articleBlocks("```swift\nlet a = 1\n```\n"), Self.exampleRegions("// article: begin\nlet a = 2\n// article: end\n"))
         XCTAssertEqual(Self.articleBlocks("text\n```swift\nlet a = 1\n\nlet b = 2\n```\n```sh\nls\n```\n"),
                        Self.exampleRegions("x\n// article: begin\nlet a = 1\n\nlet b = 2\n// article: end\ny\n"))
@@ -142,5 +145,19 @@ final class ExampleTests: XCTestCase {
         XCTAssertEqual(tensors["W_dec"]?.shape, [512, 64])
         XCTAssertEqual(tensors["b_dec"]?.shape, [64])
         XCTAssertEqual(try NPY.read(path: out + "/acts.npy").rows, 2048)
+    }
+
+    /// Without --out, the example's files go to a temporary directory of its own, removed when it
+    /// ends (issue 23: it left /tmp/sae-getting-started-<pid> behind). TMPDIR points it at a
+    /// directory of the test's, which must be empty again afterwards.
+    func testTheExampleRemovesItsTemporaryDirectory() throws {
+        let path = try builtExecutable("GettingStarted")
+        let tmp = temporaryDirectory(self)
+        let (status, output) = try runProcess(path, ["--data", fashionMini, "--epochs", "1", "--vectors", "256"],
+                                              environment: ["TMPDIR": tmp])
+        XCTAssertEqual(status, 0, output)
+        // It did write there: the export's path is inside TMPDIR.
+        XCTAssertTrue(output.contains("exported for SAELens: \(tmp)/sae-getting-started-"), output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [], "the example left files in TMPDIR")
     }
 }

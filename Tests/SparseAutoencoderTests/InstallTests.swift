@@ -127,7 +127,7 @@ final class InstallTests: XCTestCase {
         XCTAssertFalse(rendered.stderr.lowercased().contains("warning") || rendered.stderr.lowercased().contains("error"),
                        "the renderer complained: \(rendered.stderr)")
         let text = rendered.stdout
-        for heading in ["SAE(1)", "NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "EXIT STATUS",
+        for heading in ["SAE(1)", "NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "ENVIRONMENT", "SAE_THREADS", "EXIT STATUS",
                         "Train, inspect and compare sparse autoencoders", "--version"] {
             XCTAssertTrue(text.contains(heading), "the rendered page lacks \(heading)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SparseAutoencoder
+import SparseAutoencoderToolkit
 
 /// The `sae` tool end to end: exit codes, one-line errors, and a tiny train → encode → metrics flow.
 final class SAECommandTests: XCTestCase {
@@ -70,6 +71,108 @@ final class SAECommandTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(examples, 15)
+    }
+
+    /// Every error is one line on standard error (issue 23): argument-parser's usage errors too,
+    /// which it prints in three or four lines (the error, "Help:", the usage, "See ..."); they
+    /// keep their status, 64, and name the help to read. Help and --version still go to standard
+    /// output with status 0.
+    func testEveryErrorIsOneLineOnStandardError() throws {
+        let dir = temporaryDirectory(self)
+        for (arguments, status, text, help) in [
+            (["train", "--bogus"], 64, "Error: Unknown option '--bogus'", "sae train"),
+            (["train", "--epochs", "x"], 64, "Error: The value 'x' is invalid for '--epochs <epochs>'", "sae train"),
+            (["train", "--penalty", "foo"], 64, "Please provide one of 'l1', 'kl' or 'none'.", "sae train"),
+            (["analyze"], 64, "Error: Missing expected argument '<run-directory>'", "sae analyze"),
+            (["trian"], 64, "Error: Unexpected argument 'trian'", "sae"),
+            // A ValidationError from validate() and from run() (whose help the parser named as the root's).
+            (["train", "--resume", dir + "/r", "--batch-size", "3"], 64, "Error: --resume takes every setting from the run's config.json; drop --batch-size", "sae train"),
+            (["sweep", "--architecture", "topk", "--out", dir + "/s"], 64, "Error: --architecture compares dictionary SAEs on your vectors", "sae sweep"),
+        ] as [([String], Int32, String, String)] {
+            let r = try runSAE(arguments)
+            XCTAssertEqual(r.status, status, "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains(text), "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasSuffix(" (see '\(help) --help')\n"), "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stdout, "", "\(arguments)")
+        }
+        // A refusal: status 1, one line, no usage hint.
+        let refusal = try sae("encode", dir + "/nothing", "--out", dir + "/c.npy")
+        XCTAssertEqual(refusal.status, 1, refusal.stderr)
+        XCTAssertEqual(refusal.stderr, "Error: \(dir)/nothing is not a run directory (no config.json); train one with `sae train --out \(dir)/nothing`\n")
+        // Help, --version and no arguments at all: standard output, status 0.
+        for arguments in [["--help"], ["train", "--help"], ["help", "sweep"], ["--version"], []] {
+            let r = try runSAE(arguments)
+            XCTAssertEqual(r.status, 0, "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr, "", "\(arguments)")
+            XCTAssertTrue(r.stdout.hasPrefix(arguments == ["--version"] ? "sae " : "OVERVIEW: "), "\(arguments): \(r.stdout.prefix(200))")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/s"))
+    }
+
+    /// `--auxk` above the width of the vectors warns in one line and trains (issue 23): Gao et al.
+    /// take half the width; at or below the width there is no warning.
+    func testAuxKAboveTheInputWidthWarnsAndTrains() throws {
+        let dir = temporaryDirectory(self)
+        try NPY.write(randomFloats(200 * 8, seed: 3), rows: 200, cols: 8, to: dir + "/v.npy")
+        func train(auxK: Int) throws -> CommandResult {
+            try sae("train", "--data-npy", dir + "/v.npy", "--code", "32", "--k", "2", "--auxk", "\(auxK)", "--epochs", "1",
+                    "--batch-size", "64", "--out", dir + "/aux\(auxK)")
+        }
+        let above = try train(auxK: 9)
+        XCTAssertEqual(above.status, 0, above.stderr)
+        XCTAssertEqual(above.stderr.split(separator: "\n").count, 1, above.stderr)
+        XCTAssertTrue(above.stderr.hasPrefix("Warning: --auxk 9 is above the input width (8 features)") && above.stderr.contains("half of it (4,"),
+                      above.stderr)
+        XCTAssertEqual(try RunDirectory(path: dir + "/aux9").loadStatus().state, .finished)
+        let at = try train(auxK: 8)
+        XCTAssertEqual(at.status, 0, at.stderr)
+        XCTAssertEqual(at.stderr, "")
+    }
+
+    /// The man page's ENVIRONMENT names every environment variable the sources read, and nothing
+    /// else (the README's table names the same); its EXIT STATUS lists the statuses sae exits
+    /// with, among them those a usage error and a refusal really return (issue 23).
+    func testTheManPageListsEveryEnvironmentVariableAndExitStatus() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        func matches(_ pattern: String, in text: String) -> [String] {
+            let regex = try! NSRegularExpression(pattern: pattern)
+            return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).flatMap { match in
+                (1..<match.numberOfRanges).compactMap { Range(match.range(at: $0), in: text).map { String(text[$0]) } }
+            }
+        }
+        // What the sources read: environment["X"] and env["X"] in Swift, getenv("X") in C.
+        var read = Set<String>()
+        let files = (FileManager.default.enumerator(atPath: root + "/Sources")?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".swift") || $0.hasSuffix(".c") }
+        for file in files {
+            let text = try String(contentsOfFile: root + "/Sources/" + file, encoding: .utf8)
+            read.formUnion(matches(#"(?:environment|env)\["([A-Z][A-Z0-9_]*)"\]|getenv\("([A-Z][A-Z0-9_]*)"\)"#, in: text))
+        }
+        XCTAssertTrue(read.isSuperset(of: ["SAE_THREADS", "SAE_MPI", "SAE_DATA", "SAE_KERNELS", "SAE_OPENBLAS_LIBRARY", "OPENBLAS_CORETYPE", "SAE_FAULT"]),
+                      "the scan misses variables: \(read.sorted())")
+
+        let page = try sae("generate-manual")
+        XCTAssertEqual(page.status, 0, page.stderr)
+        func section(_ name: String) -> String {
+            guard let start = page.stdout.range(of: "\n.Sh \(name)\n") else { XCTFail("no \(name) section"); return "" }
+            let rest = page.stdout[start.upperBound...]
+            return String(rest[..<(rest.range(of: "\n.Sh ")?.lowerBound ?? rest.endIndex)])
+        }
+        // Build-time only (Plugins/BuildInfo), outside Sources: listed too.
+        let listed = Set(matches(#"Ev \\&([A-Z][A-Z0-9_]*)"#, in: section("ENVIRONMENT")))
+        XCTAssertEqual(read.subtracting(listed), [], "read by sae but not in the man page's ENVIRONMENT")
+        XCTAssertEqual(listed.subtracting(read), ["SAE_VERSION"], "in the man page's ENVIRONMENT but read nowhere")
+        let readme = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+        let table = try XCTUnwrap(readme.components(separatedBy: "\n### Environment\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let rows = table.split(separator: "\n").filter { $0.hasPrefix("| `") }.map { $0.dropFirst(2).prefix { $0 != "|" } }
+        XCTAssertEqual(Set(rows.flatMap { matches("`([A-Z][A-Z0-9_]*)`", in: String($0)) }), listed, "the README's environment table")
+
+        let statuses = section("EXIT STATUS").split(separator: "\n").filter { $0.hasPrefix(".It ") }
+            .map { $0.dropFirst(4).replacingOccurrences(of: "\\&", with: "").replacingOccurrences(of: "\"", with: "") }
+        XCTAssertEqual(statuses, ["0", "1", "64", "129, 130, 143"])
+        let usage = try sae("train", "--bogus"), refusal = try sae("encode", "/nonexistent-run", "--out", "/dev/null")
+        XCTAssertEqual([usage.status, refusal.status], [64, 1], usage.stderr + refusal.stderr)
     }
 
     func testSummaryPrintsTheModel() throws {

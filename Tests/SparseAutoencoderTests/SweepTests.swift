@@ -48,6 +48,24 @@ final class SweepTests: XCTestCase {
         XCTAssertThrowsError(try LinearProbe.accuracy(train: xTrain, trainLabels: yTrain, test: xTest, testLabels: yTest, features: 4))
     }
 
+    /// The recommendation's rule (issue 23): the sparsest sparse run whose test error is within 2%
+    /// of the sweep's best, the no-penalty baseline included; never the baseline itself; none
+    /// when no sparse run is within 2%.
+    func testTheRecommendationIsTheSparsestRunWithin2PercentOfTheBestBaselineIncluded() {
+        // docs/results/sweep-topk: k 8, 16, 32 and no penalty, as (sparse, L0, test BCE).
+        let topk: [(sparse: Bool, l0: Double, error: Double)] = [(true, 8, 0.2854), (true, 16, 0.2790), (true, 32, 0.2740), (false, 54.7, 0.2713)]
+        XCTAssertEqual(Sweep.pick(topk, tolerance: 0.02), 2, "k 32 (+1.0%) is within 2% of no penalty's 0.2713; k 16 (+2.8%) is not")
+        // Without a baseline (an architecture sweep) the bar is the best sparse run: k 16 is within 2% of k 32.
+        XCTAssertEqual(Sweep.pick(Array(topk.prefix(3)), tolerance: 0.02), 1)
+        // Settings all too strong: nothing within 2% of the baseline, so no recommendation (the
+        // rule before measured against the best sparse run and picked the weakest setting here).
+        XCTAssertNil(Sweep.pick([(true, 5, 0.30), (true, 10, 0.29), (false, 55, 0.27)], tolerance: 0.02))
+        // The baseline is never picked, even as the sparsest within the bar; a tie in L0 goes to the lower error.
+        XCTAssertEqual(Sweep.pick([(false, 3, 0.27), (true, 10, 0.272), (true, 10, 0.271), (true, 40, 0.27)], tolerance: 0.02), 2)
+        XCTAssertNil(Sweep.pick([(false, 50, 0.27)], tolerance: 0.02))
+        XCTAssertNil(Sweep.pick([], tolerance: 0.02))
+    }
+
     func testSweepWritesTableChartsAndARecommendation() throws {
         let root = temporaryDirectory(self)
         let train = syntheticImages(count: 300, side: 8, seed: 1), test = syntheticImages(count: 100, side: 8, seed: 2)
@@ -69,10 +87,17 @@ final class SweepTests: XCTestCase {
             XCTAssertTrue(XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: svg))).parse(), svg)
         }
         XCTAssertTrue(sweep.table.contains("l1_0.0001") && sweep.table.contains("none") && sweep.table.contains("yes"))
-        let pick = try XCTUnwrap(sweep.recommendation())
-        XCTAssertTrue(pick.reason.hasPrefix(analyses[pick.index].name))
-        XCTAssertNotEqual(analyses[pick.index].name, "none", "the baseline is not a candidate")
-        XCTAssertTrue(pick.reason.contains("Against no penalty"), pick.reason)
+        // l1 1e-4 barely changes the model: within 2% of the sweep's best.
+        let pick = sweep.recommendation()
+        let index = try XCTUnwrap(pick.index, pick.reason)
+        XCTAssertTrue(pick.reason.hasPrefix(analyses[index].name))
+        XCTAssertNotEqual(analyses[index].name, "none", "the baseline is not a candidate")
+        XCTAssertTrue(pick.reason.contains("within 2% of the sweep's best") && pick.reason.contains("Against no penalty"), pick.reason)
+        XCTAssertEqual(sweep.advice, "Recommended: " + pick.reason)
+        // Only the baseline: no recommendation, and the sweep is not called empty.
+        let baselineOnly = Sweep(runs: analyses.filter { $0.name == "none" }).recommendation()
+        XCTAssertNil(baselineOnly.index)
+        XCTAssertTrue(baselineOnly.reason.contains("only the baseline"), baselineOnly.reason)
         let markdown = try String(contentsOfFile: root + "/sweep.md", encoding: .utf8)
         XCTAssertTrue(markdown.contains("Recommended: ") && markdown.contains("raw pixels scores 50.0%"), markdown)
         XCTAssertNotNil(analyses[0].metrics.probeAccuracy)

@@ -89,31 +89,59 @@ package struct Sweep {
         }.sorted { points[$0].x < points[$1].x }
     }
 
-    /// The recommended run among the sparse ones (penalised or TopK; the baseline without
-    /// penalty is there to compare with, not to pick): on their L0 front, the sparsest run whose
-    /// test BCE is within `tolerance` (relative) of the best sparse run's.
-    package func recommendation(tolerance: Double = 0.02) -> (index: Int, reason: String)? {
-        let candidates = runs.indices.filter {
-            let model = runs[$0].config.model
-            return model.penalty != .none || model.codeActivation == .topk || model.architecture.selectsItsCode
+    /// Whether a run of the sweep is sparse by construction (a penalty, a TopK code or an
+    /// architecture that selects its code): the runs a recommendation chooses among. The others
+    /// are the no-penalty baselines, there to compare with.
+    static func isSparse(_ model: AutoencoderConfig) -> Bool {
+        model.penalty != .none || model.codeActivation == .topk || model.architecture.selectsItsCode
+    }
+
+    /// The rule a sweep recommends by, on each run's (whether it is sparse, L0, test error): among
+    /// the sparse runs, the one with the fewest active units (L0; a tie goes to the lower error)
+    /// whose error is within `tolerance` (relative) of the lowest error of all the runs, the
+    /// no-penalty baseline's included; nil if none is (or there is no sparse run). The baseline
+    /// sets the bar because it is what sparsity costs against: measured among the sparse runs
+    /// alone, "within 2%" would be within 2% of whichever setting happened to be the weakest
+    /// tried, and a sweep of settings all too strong would still recommend one. A sweep without a
+    /// baseline (an architecture sweep) is measured against its best sparse run.
+    package static func pick(_ runs: [(sparse: Bool, l0: Double, error: Double)], tolerance: Double) -> Int? {
+        guard let best = runs.map(\.error).min() else { return nil }
+        return runs.indices.filter { runs[$0].sparse && runs[$0].error <= best * (1 + tolerance) }
+            .min { (runs[$0].l0, runs[$0].error) < (runs[$1].l0, runs[$1].error) }
+    }
+
+    /// The recommended setting (`pick`; nil when none qualifies) and why, in a sentence: the
+    /// bar it met and, against the baseline, what it costs; or why there is none.
+    package func recommendation(tolerance: Double = 0.02) -> (index: Int?, reason: String) {
+        guard !runs.isEmpty else { return (nil, "No recommendation: the sweep is empty.") }
+        let sparse = runs.map { Self.isSparse($0.config.model) }
+        guard sparse.contains(true) else { return (nil, "No recommendation: the sweep has no sparse setting, only the baseline without penalty.") }
+        let l0 = { (i: Int) in self.runs[i].metrics.codes.l0 }, error = { (i: Int) in self.runs[i].metrics.reconstructionError }
+        let unit = { (i: Int) in self.runs[i].config.model.isDictionary ? "latents per vector" : "units per image" }
+        let bestIndex = runs.indices.min { error($0) < error($1) }!
+        let bar = String(format: "the sweep's best, %@ (%.4f)", runs[bestIndex].name, error(bestIndex))
+        guard let pick = Self.pick(runs.indices.map { (sparse[$0], l0($0), error($0)) }, tolerance: tolerance) else {
+            let closest = runs.indices.filter { sparse[$0] }.min { error($0) < error($1) }!
+            return (nil, String(format: "No recommendation: no sparse setting's test %@ is within %.0f%% of %@; the closest, %@ (%.1f active %@), is %+.1f%%: weaker settings may get within %.0f%%.",
+                                errorName, tolerance * 100, bar, runs[closest].name, l0(closest), unit(closest),
+                                100 * (error(closest) / error(bestIndex) - 1), tolerance * 100))
         }
-        guard !candidates.isEmpty else { return nil }
-        let points = candidates.map { (x: runs[$0].metrics.codes.l0, y: runs[$0].metrics.reconstructionError) }
-        let best = points.map(\.y).min()!
-        let front = Self.paretoFront(points)
-        guard let local = front.filter({ points[$0].y <= best * (1 + tolerance) }).min(by: { points[$0].x < points[$1].x }) else { return nil }
-        let pick = candidates[local]
-        let unit = runs[pick].config.model.isDictionary ? "latents per vector" : "units per image"
-        var reason = String(format: "%@ is the sparsest setting (%.1f active %@, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of the best sparse run's (%.4f): sparser settings cost more reconstruction than that.",
-                            runs[pick].name, points[local].x, unit, runs[pick].metrics.codes.meanActivation, errorName, points[local].y, tolerance * 100, best)
-        if let baseline = runs.first(where: {
-            let model = $0.config.model
-            return model.penalty == .none && model.codeActivation != .topk && !model.architecture.selectsItsCode
-        }) {
+        var reason = String(format: "%@ is the sparsest setting (%.1f active %@, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of %@: sparser settings cost more reconstruction than that.",
+                            runs[pick].name, l0(pick), unit(pick), runs[pick].metrics.codes.meanActivation, errorName, error(pick),
+                            tolerance * 100, bar)
+        // The baseline of the pick's code size (a sweep over code sizes has one per size).
+        let baselines = runs.indices.filter { !sparse[$0] }
+        if let baseline = baselines.first(where: { runs[$0].config.model.codeSize == runs[pick].config.model.codeSize }) ?? baselines.first {
             reason += String(format: " Against no penalty (%.1f active units, test %@ %.4f) it costs %+.1f%% %@.",
-                             baseline.metrics.codes.l0, errorName, baseline.metrics.reconstructionError, 100 * (points[local].y / baseline.metrics.reconstructionError - 1), errorName)
+                             l0(baseline), errorName, error(baseline), 100 * (error(pick) / error(baseline) - 1), errorName)
         }
         return (pick, reason)
+    }
+
+    /// The recommendation as sweep.md, sweep.html and `sae sweep` print it.
+    package var advice: String {
+        let (index, reason) = recommendation()
+        return index == nil ? reason : "Recommended: " + reason
     }
 
     /// BCE, or MSE for dictionary SAEs (whose outputs are not probabilities).
@@ -228,7 +256,7 @@ package struct Sweep {
             ("pareto_mean_activation.svg", paretoChart(sparsity: \.codes.meanActivation, label: "mean code activation", title: "Reconstruction against mean activation")),
         ]
         for (file, svg) in charts { try AtomicFile.write(svg, to: directory + "/" + file) }
-        let advice = recommendation().map { "Recommended: \($0.reason)" } ?? "No recommendation: the sweep is empty."
+        let advice = self.advice
         let baseline = runs.compactMap(\.metrics.pixelProbeAccuracy).first.map { String(format: "The same linear probe on raw pixels scores %.1f%%.", $0 * 100) } ?? ""
         let markdown = "# Sweep\n\n```\n\(table)\n```\n\n\(advice)\n\n\(baseline)\n\nCharts: pareto_l0.svg, pareto_mean_activation.svg. "
             + "A run is on the Pareto front when no other run has both a lower test \(errorName) and a lower L0.\n"
