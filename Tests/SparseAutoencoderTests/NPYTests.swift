@@ -60,7 +60,10 @@ final class NPYTests: XCTestCase {
             np.lib.format.write_array(open(d + '/v2.npy', 'wb'), a.astype(np.float32), version=(2, 0))
             np.save(d + '/fortran.npy', np.asfortranarray(a))
             np.save(d + '/int.npy', np.arange(6).reshape(2, 3))
-            np.save(d + '/3d.npy', np.zeros((2, 2, 2), np.float32))
+            np.save(d + '/3d.npy', np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 4)
+            np.save(d + '/1d.npy', np.zeros(5, np.float32))
+            np.save(d + '/empty3d.npy', np.zeros((2, 0, 4), np.float32))
+            np.save(d + '/nofeatures.npy', np.zeros((2, 3, 0), np.float32))
             np.save(d + '/nan.npy', np.array([[1.0, np.nan]], np.float32))
             """
         let p = Process()
@@ -72,9 +75,18 @@ final class NPYTests: XCTestCase {
         let expected = NPY.Matrix(rows: 2, cols: 3, values: [0, 0.25, 0.5, 0.75, 1, 1.25])
         XCTAssertEqual(try NPY.read(path: dir + "/f8.npy"), expected)
         XCTAssertEqual(try NPY.read(path: dir + "/v2.npy"), expected)
-        for (file, reason) in [("fortran", "Fortran order"), ("int", "is not supported"), ("3d", "expected a 2-D array"), ("nan", "NaN")] {
+        // (batch, seq, d) activations: the leading axes flattened into rows, values in order.
+        XCTAssertEqual(try NPY.read(path: dir + "/3d.npy"), NPY.Matrix(rows: 6, cols: 4, values: (0..<24).map { Float($0) / 4 }))
+        for (file, reason) in [("fortran", "Fortran order"), ("int", "is not supported"), ("1d", "expected an array of vectors, (samples, features) or (batch, ..., features), found shape (5,)"),
+                               ("empty3d", "holds no rows (shape (2, 0, 4))"), ("nofeatures", "holds vectors of no features (shape (2, 3, 0))"), ("nan", "NaN")] {
             XCTAssertThrowsError(try NPY.read(path: dir + "/\(file).npy")) { XCTAssertTrue("\($0)".contains(reason), "\($0)") }
         }
+        // Shapes whose product overflows are refused, not trapped on.
+        var huge: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+        let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }"
+        let text = dict + String(repeating: " ", count: 63 - (10 + dict.utf8.count) % 64) + "\n"
+        huge += [UInt8(text.utf8.count & 255), UInt8(text.utf8.count >> 8)] + Array(text.utf8)
+        XCTAssertThrowsError(try NPY.decode(huge, name: "t")) { XCTAssertTrue("\($0)".contains("too large to address"), "\($0)") }
         let good = NPY.encode([1, 2, 3, 4], rows: 2, cols: 2)
         XCTAssertThrowsError(try NPY.decode(Array(good.dropLast()), name: "t")) { XCTAssertTrue("\($0)".contains("data bytes"), "\($0)") }
         XCTAssertThrowsError(try NPY.decode(Array(good.prefix(20)), name: "t")) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }

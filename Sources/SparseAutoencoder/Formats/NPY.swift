@@ -1,7 +1,8 @@
 import Foundation
 
 /// NumPy's .npy format for 2-D arrays in C order (written: version 1.0, float32; read: versions
-/// 1 to 3, float32 or float64): the magic "\x93NUMPY", version bytes, a little-endian header
+/// 1 to 3, float32 or float64, and N-D arrays as (rows, last axis), their leading axes flattened,
+/// as activations of shape (batch, seq, d) come): the magic "\x93NUMPY", version bytes, a little-endian header
 /// length, a Python-dict header padded with spaces and a newline to a multiple of 64 bytes, then
 /// the raw little-endian data.
 ///
@@ -136,14 +137,25 @@ public enum NPY {
         }
         let dims = shapeField[shapeField.index(after: shapeField.startIndex)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard dims.count == 2, let rows = Int(dims[0]), let cols = Int(dims[1]), rows >= 0, cols >= 0 else {
-            throw SAEError.badFile(name, "expected a 2-D array (samples, features), found shape (\(dims.joined(separator: ", ")))")
+        // (samples, features), or (batch, seq, ..., features) as activations come: the leading
+        // axes are flattened into rows (C order keeps each row's features together).
+        let shape = dims.compactMap { Int($0) }
+        let shapeText = "(\(dims.joined(separator: ", "))\(dims.count == 1 ? "," : ""))"
+        guard shape.count == dims.count, shape.count >= 2, shape.allSatisfy({ $0 >= 0 }) else {
+            throw SAEError.badFile(name, "expected an array of vectors, (samples, features) or (batch, ..., features), found shape \(shapeText)")
         }
-        guard rows > 0 else { throw SAEError.badFile(name, "holds no rows (shape (\(rows), \(cols))): every .npy file needs at least one sample") }
-        guard cols > 0 else { throw SAEError.badFile(name, "expected a 2-D array (samples, features), found shape (\(rows), \(cols))") }
+        let cols = shape.last!
+        var rows = 1
+        for n in shape.dropLast() {
+            let (product, overflow) = rows.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw SAEError.badFile(name, "shape \(shapeText) is too large to address") }
+            rows = product
+        }
+        guard rows > 0 else { throw SAEError.badFile(name, "holds no rows (shape \(shapeText)): every .npy file needs at least one sample") }
+        guard cols > 0 else { throw SAEError.badFile(name, "holds vectors of no features (shape \(shapeText))") }
         let (count, o1) = rows.multipliedReportingOverflow(by: cols)
         let (size, o2) = count.multipliedReportingOverflow(by: dtype.width)
-        guard !o1, !o2 else { throw SAEError.badFile(name, "shape (\(rows), \(cols)) is too large to address") }
+        guard !o1, !o2 else { throw SAEError.badFile(name, "shape \(shapeText) is too large to address") }
         return Header(rows: rows, cols: cols, dtype: dtype, dataOffset: dataStart, byteCount: size)
     }
 }
