@@ -230,6 +230,9 @@ struct DataOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Train on the first N training samples only (quick runs).", valueName: "N"))
     var trainLimit: Int?
 
+    @Flag(help: ArgumentHelp("Scale the vectors (and a transcoder's targets) so that their mean norm is sqrt(width), as SAELens's normalize_activations \"expected_average_only_in\": one factor, measured on up to 65,536 training rows and recorded in config.json. Losses during training are in the scaled space; the saved model has the factor folded into its weights, so it reads, encodes, reconstructs and exports vectors as stored."))
+    var normalizeActivations = false
+
     /// What to record in config.json (paths made absolute, so the run can be resumed from anywhere).
     /// (Errors here are one line, as every refusal: found in `run`, where a ValidationError would
     /// add the usage lines.)
@@ -243,11 +246,13 @@ struct DataOptions: ParsableArguments {
         if !targetNpy.isEmpty && !valNpy.isEmpty && valTargetNpy.isEmpty {
             throw SAEError("a transcoder's --val-npy needs its targets: give --val-target-npy (or drop --val-npy to hold out 10% of the rows with their targets)")
         }
+        if normalizeActivations && dataNpy.isEmpty { throw SAEError("--normalize-activations scales your vectors: give --data-npy") }
         guard !dataNpy.isEmpty else { return DataSettings(trainLimit: trainLimit) }
         if data != nil { throw SAEError("give either --data (Fashion-MNIST) or --data-npy (vectors), not both") }
         var settings = DataSettings.npy(train: dataNpy.map(Self.absolute), validation: valNpy.map(Self.absolute), trainLimit: trainLimit)
         if !targetNpy.isEmpty { settings.targetFiles = targetNpy.map(Self.absolute) }
         if !valTargetNpy.isEmpty { settings.validationTargetFiles = valTargetNpy.map(Self.absolute) }
+        if normalizeActivations { settings.normalizeActivations = true }
         return settings
     }
 

@@ -48,6 +48,9 @@ public struct Dataset: Sendable {
     /// (`NPYLoading.streamedForRanks`), which keep the order a single process gives them.
     package var usesComputedShuffle: Bool { isStreamed && !keepsInMemoryOrder }
     private var keepsInMemoryOrder = false
+    /// Every value read is multiplied by this (activation normalisation, `normalized(by:)`); 1
+    /// for data as stored.
+    package private(set) var valueScale: Float = 1
     /// For streamed data (or targets): the first read that failed or row that held NaN or infinity
     /// (reading happens inside training steps, which cannot throw). Nil for data in memory, which
     /// are checked as they are loaded.
@@ -168,6 +171,30 @@ public struct Dataset: Sendable {
         return paired
     }
 
+    /// The same samples read times `inputScale` (and a transcoder's targets times `targetScale`):
+    /// SAELens's activation normalisation, applied as rows are read, so nothing is copied.
+    package func normalized(inputScale: Float, targetScale: Float? = nil) -> Dataset {
+        var scaled = self
+        scaled.valueScale = valueScale * inputScale
+        if let targets, let targetScale { scaled.targetBox = Box(targets.normalized(inputScale: targetScale)) }
+        return scaled
+    }
+
+    /// The factor that brings the mean norm of the samples to sqrt(featureCount) (SAELens's
+    /// "expected_average_only_in"), measured on up to 65,536 rows spread evenly over the set;
+    /// nil when those rows are all zero.
+    package func normalizingScale() -> Float? {
+        let sampled = min(count, 65_536)
+        var total = 0.0
+        for i in 0..<sampled {
+            let row = i * count / sampled
+            total += Double(floats(row..<(row + 1)).reduce(Float(0)) { $0 + $1 * $1 }).squareRoot()
+        }
+        let mean = total / Double(sampled)
+        guard mean > 0, mean.isFinite else { return nil }
+        return Float(Double(featureCount).squareRoot() / mean)
+    }
+
     /// The width of what the model should output for each sample: the targets' or the samples'.
     public var targetFeatureCount: Int { targets?.featureCount ?? featureCount }
 
@@ -186,6 +213,7 @@ public struct Dataset: Sendable {
         }
         var result = Dataset(count: indices.count, height: height, width: width, storage: storage,
                              labels: isLabelled ? indices.map { labels[$0] } : [])
+        result.valueScale = valueScale
         result.targetBox = targets.map { Box($0.subset(indices)) }
         return result
     }
@@ -202,6 +230,7 @@ public struct Dataset: Sendable {
         }
         var prefix = Dataset(count: n, height: height, width: width, storage: storage, labels: isLabelled ? Array(labels[0..<n]) : [])
         prefix.keepsInMemoryOrder = keepsInMemoryOrder
+        prefix.valueScale = valueScale
         prefix.targetBox = targets.map { Box($0.prefix(n)) }
         return prefix
     }
@@ -220,6 +249,11 @@ public struct Dataset: Sendable {
 
     /// Samples `rows` as floats (images scaled to [0, 1]), (rows.count, featureCount) row-major.
     public func floats(_ rows: Range<Int>) -> [Float] {
+        let stored = storedFloats(rows)
+        return valueScale == 1 ? stored : stored.map { $0 * valueScale }
+    }
+
+    private func storedFloats(_ rows: Range<Int>) -> [Float] {
         let d = featureCount
         switch storage {
         case .floats(let v): return Array(v[(rows.lowerBound * d)..<(rows.upperBound * d)])
@@ -245,6 +279,9 @@ public struct Dataset: Sendable {
     @inline(__always)
     private func gatherRows(_ indices: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Float>) {
         let d = featureCount
+        defer {
+            if valueScale != 1 { for i in 0..<(indices.count * d) { out[i] *= valueScale } }
+        }
         switch storage {
         case .shards(let s):
             s.read(indices, into: out)

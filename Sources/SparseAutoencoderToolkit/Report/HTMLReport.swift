@@ -76,6 +76,10 @@ package enum HTMLReport {
             ("seed", String(t.seed)),
             ("training data", run.config.data.summaryText + (run.config.data.trainLimit.map { ", first \($0) samples" } ?? "")),
         ]
+        if let scale = run.config.data.inputScale {
+            rows.append(("activation normalisation", "inputs × \(scale)" + (run.config.data.targetScale.map { ", targets × \($0)" } ?? "")
+                + " in training (mean norm √width); folded into the saved weights"))
+        }
         if let window = run.history.last?.deadWindow { rows.append(("dead after", "\(window) training samples without firing")) }
         return "<table class=\"settings\">" + rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>\n"
     }

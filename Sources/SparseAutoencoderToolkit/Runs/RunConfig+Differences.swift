@@ -4,11 +4,12 @@ import SparseAutoencoder
 extension RunConfig {
     /// The settings in which `other` differs from this config, as `key: this -> other` with the
     /// keys config.json uses (e.g. `training.epochs: 30 -> 5`); empty when they would train the
-    /// same run. Where Fashion-MNIST was found (`data.directory`) does not count.
+    /// same run. Where Fashion-MNIST was found (`data.directory`) does not count, nor the
+    /// normalisation's factors (measured from the data when training starts).
     package func differences(from other: RunConfig) -> [String] {
         func flat(_ config: RunConfig) -> [String: String] {
             var config = config
-            config.data.directory = nil
+            (config.data.directory, config.data.inputScale, config.data.targetScale) = (nil, nil, nil)
             guard let data = try? JSONFile.encode(config), let object = try? JSONSerialization.jsonObject(with: data) else { return [:] }
             var out: [String: String] = [:]
             func walk(_ value: Any, _ key: String) {

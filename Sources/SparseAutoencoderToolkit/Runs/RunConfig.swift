@@ -114,6 +114,14 @@ package struct DataSettings: Codable, Hashable, Sendable {
     /// (nil when the validation rows are held out of the training data, targets with them).
     package var targetFiles: [String]?
     package var validationTargetFiles: [String]?
+    /// Activation normalisation (SAELens's "expected_average_only_in"): training reads every
+    /// vector times `inputScale`, which brings the training vectors' mean norm to sqrt(d) (and a
+    /// transcoder's targets times `targetScale`, to sqrt of their width); measured when training
+    /// starts and recorded here, so a resume uses the same. The saved model has them folded into
+    /// its weights: it reads and writes vectors as stored.
+    package var normalizeActivations: Bool?
+    package var inputScale: Float?
+    package var targetScale: Float?
 
     /// The training data's paths: `trainFiles`, or `trainFile` alone.
     package var trainPaths: [String] { trainFiles ?? trainFile.map { [$0] } ?? [] }

@@ -37,7 +37,13 @@ package enum Run {
                              shouldStop: @escaping () -> Bool = { false }, events: (RunEvent) -> Void = { _ in }) throws -> RunMetrics? {
         var config = config
         config.data.directory = data.directory
-        try comm.agree { try config.checkSchedule(trainCount: data.train.count) }
+        try comm.agree {
+            try config.checkSchedule(trainCount: data.train.count)
+            // Measured before the run directory is made: data it cannot normalise leave nothing behind.
+            if config.data.normalizeActivations == true {
+                try TrainingRun.measureNormalization(&config, train: config.data.trainLimit.map { data.train.prefix($0) } ?? data.train)
+            }
+        }
         // Each rank holds the model and its slice of a batch; rank 0 also runs the final evaluation.
         try comm.agree {
             try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: config.training.batchSize, rank: 0, size: comm.size).count,

@@ -37,7 +37,17 @@ package enum TrainingRun {
             guard comm.isDistributed else { throw SAEError(message) }
             throw DistributedStop(message: message, reportsHere: writes)
         }
-        let train = config.data.trainLimit.map { train.prefix($0) } ?? train
+        let limited = config.data.trainLimit.map { train.prefix($0) } ?? train
+        // Activation normalisation: the factors measured once (or read back on a resume), applied
+        // as rows are read; folded into the weights before the model is saved.
+        var config = config
+        if config.data.normalizeActivations == true, config.data.inputScale == nil {
+            try comm.agree { try Self.measureNormalization(&config, train: limited) }
+        }
+        let scales = config.data.inputScale.map { (input: $0, target: config.data.targetScale ?? $0) }
+        let train = scales.map { limited.normalized(inputScale: $0.input, targetScale: config.data.targetScale) } ?? limited
+        let rawTest = test
+        let test = scales.map { test.normalized(inputScale: $0.input, targetScale: config.data.targetScale) } ?? test
         // Every rank reads the checkpoint; rank 0 alone locks and writes. The ranks agree that it worked.
         let (model, trainer) = try comm.agree { () -> (Autoencoder, Trainer) in
             if writes { try directory.lock() }
@@ -114,15 +124,31 @@ package enum TrainingRun {
         guard writes else { return nil }
         return try keepingProgress(in: directory, writes: true) {
             // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
+            if let scales { model.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
             var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize)
-            let evaluation = model.evaluate(test, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
-            if let failure = test.readFailure { throw failure }
+            let evaluation = model.evaluate(rawTest, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
+            if let failure = rawTest.readFailure { throw failure }
             let metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
             try model.save(to: directory.modelPath)
             try directory.save(history: history)
             try directory.save(metrics: metrics)
             try directory.save(status: RunStatus(state: .finished))
             return metrics
+        }
+    }
+
+    /// Measures the normalisation's factors on the training vectors (and a transcoder's targets)
+    /// into `config`.
+    package static func measureNormalization(_ config: inout RunConfig, train: Dataset) throws {
+        let none = "cannot normalise the activations: the training vectors sampled are all zero"
+        guard config.model.isDictionary else {
+            throw SAEError.badSetting("--normalize-activations", "is for a dictionary SAE's vectors (the tutorial's images stay in [0, 1])")
+        }
+        guard let input = train.normalizingScale() else { throw SAEError(none) }
+        config.data.inputScale = input
+        if let targets = train.targets {
+            guard let target = targets.normalizingScale() else { throw SAEError(none.replacingOccurrences(of: "vectors", with: "targets")) }
+            config.data.targetScale = target
         }
     }
 
