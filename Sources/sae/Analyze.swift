@@ -100,7 +100,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         let comparison = try Comparison(runs: options.analyses(runs))
         let files = try comparison.write(to: out, force: force)
-        print(comparison.table)
+        print(comparison.settings + "\n\n" + comparison.table)
         print("\nWrote \(files.count) files in \(out)")
     }
 }

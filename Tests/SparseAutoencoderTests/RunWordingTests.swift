@@ -38,6 +38,14 @@ final class RunWordingTests: XCTestCase {
             XCTAssertTrue(text.contains("validation FVU"), text)
             XCTAssertTrue(text.contains("L0 (active latents / vector)"), text)
         }
+        // The comparison says what each run is, on the screen and in comparison.md.
+        let standard = try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "16", "--l1", "1e-3", "--epochs", "1"], workingDirectory: dir)
+        XCTAssertTrue(standard.stdout.contains("Training a standard SAE (16 latents, l1 (lambda 0.001)) on 360 vectors"), standard.stdout)
+        let compare = try runSAE(["compare", dir + "/runs/topk", dir + "/runs/standard", "--out", dir + "/compare"])
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+        let line = "topk: a topk SAE (16 latents, k 3, auxk 4); 1 epochs x 256, Adam lr 0.001; \(dir)/x.npy (10% held out for validation)"
+        XCTAssertTrue(compare.stdout.hasPrefix(line + "\n"), compare.stdout)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/compare/comparison.md", encoding: .utf8).contains("- " + line + "\n"))
         // The report shows the architecture's settings.
         for setting in ["a topk SAE (16 latents, k 3, auxk 4)", "k_aux 4", "unit-norm decoder", "none (sparse by selection)"] {
             XCTAssertTrue(report.contains(setting), "'\(setting)' missing from the report: \(report)")

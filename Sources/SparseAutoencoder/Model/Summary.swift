@@ -34,7 +34,7 @@ extension AutoencoderConfig {
         let options = (unitNormDecoder ? ", unit-norm decoder" : "") + (auxK.map { ", AuxK k_aux=\($0.k)" } ?? "")
         let centring = isTranscoder ? "input read as it is, output \(targetSize) features" : "input centred by b_dec"
         let name = architecture.selectsItsCode ? "\(architecture.rawValue) \(isTranscoder ? "transcoder" : "SAE")\" (\(centring)"
-            : isDictionary ? "dictionary \(isTranscoder ? "transcoder" : "SAE")\" (\(centring)" : "autoencoder\" ("
+            : isDictionary ? "\(codeActivation == .topk ? "topk" : "standard") \(isTranscoder ? "transcoder" : "SAE")\" (\(centring)" : "autoencoder\" ("
         var out = ["Model: \"\(name)\(isDictionary ? ", " : "")penalty: \(penaltyDescription), loss: \(loss.rawValue)\(options))", rule,
                    line("Layer (type)", "Output Shape", "Param #"), rule]
         out += rows.map { line($0.0, $0.1, $0.2) }

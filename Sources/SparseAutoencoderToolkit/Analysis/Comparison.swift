@@ -22,6 +22,16 @@ package struct Comparison {
     /// The metrics table, one column per run.
     package var table: String { MetricsTable.render(runs.map { ($0.name, $0.metrics) }, wording: wording) }
 
+    /// What each run is and how it was trained, one line per run: the model with every setting
+    /// of its architecture, the training and its schedule, the data.
+    package var settings: String {
+        runs.map { run in
+            let (m, t) = (run.config.model, run.config.training)
+            return "\(run.name): \(m.kindText); \(t.epochs) epochs x \(t.batchSize), Adam lr \(t.optimizer.learningRate)"
+                + (t.schedule.map { " (\($0.summaryText))" } ?? "") + "; " + run.config.data.summaryText
+        }.joined(separator: "\n")
+    }
+
     /// The words the runs' numbers are told in (see `RunWording`).
     package var wording: RunWording { RunWording(runs.map(\.config)) }
 
@@ -54,8 +64,9 @@ package struct Comparison {
     @discardableResult
     /// Existing files of these names are replaced only with `force` (see `UserOutput`).
     package func write(to directory: String, force: Bool = false) throws -> [String] {
-        let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n```\n" + table
-            + "\n```\n\nReconstruction error per class (test set):\n\n```\n"
+        let markdown = "# Comparison of " + runs.map(\.name).joined(separator: ", ") + "\n\n" + settings.split(separator: "\n").map { "- " + $0 }.joined(separator: "\n")
+            + "\n\n```\n" + table
+            + "\n```\n\nReconstruction error per class (\(wording.theSet)):\n\n```\n"
             + MetricsTable.renderByClass(runs.map { ($0.name, $0.metrics) }, classNames: runs[0].classNames) + "\n```\n"
         let files = figures.map { ($0.file, $0.bytes) } + [("comparison.md", Data(markdown.utf8))]
         try UserOutput.write(files, into: directory, force: force)

@@ -92,7 +92,8 @@ extension DataSettings {
     package var summaryText: String {
         guard dataset == .npy, !trainPaths.isEmpty else { return "Fashion-MNIST" }
         let targets = targetFiles.map { " -> targets \(Self.describe($0))" } ?? ""
-        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)")
+        let normalized = normalizeActivations == true ? ", normalised" + (inputScale.map { " (x \($0))" } ?? "") : ""
+        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)") + normalized
     }
 
     /// What a run trains and validates on, for its banner: "60000 images of Fashion-MNIST,
