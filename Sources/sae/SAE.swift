@@ -27,7 +27,7 @@ struct SAE: ParsableCommand {
             --data-npy (and --val-npy).
             """,
         version: VersionLine.text,
-        subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, SweepCommand.self, Bench.self, Summary.self, Encode.self,
+        subcommands: [Train.self, Demo.self, Analyze.self, Compare.self, Report.self, SweepCommand.self, Bench.self, Summary.self, Eval.self, Encode.self,
                       Reconstruct.self, Features.self, ImportCommand.self, ExportCommand.self, Metrics.self, GenerateManual.self]
     )
 

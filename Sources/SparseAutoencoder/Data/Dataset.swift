@@ -84,6 +84,12 @@ public struct Dataset: Sendable {
     }
 
     /// Unlabelled vectors: (count, features) floats, row-major.
+    /// Labelled vectors: (count, features) floats, row-major, and one label per vector.
+    public init(vectors: [Float], count: Int, features: Int, labels: [UInt8]) {
+        precondition(vectors.count == count * features && labels.count == count)
+        self.init(count: count, height: 1, width: features, storage: .floats(vectors), labels: labels)
+    }
+
     public init(vectors: [Float], count: Int, features: Int) {
         precondition(vectors.count == count * features)
         self.init(count: count, height: 1, width: features, storage: .floats(vectors), labels: [])

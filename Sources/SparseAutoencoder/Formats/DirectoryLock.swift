@@ -13,7 +13,7 @@ package struct DirectoryLock: Sendable {
     package static let fileName = ".sae-lock"
     /// The files sae writes into a run directory (and `figures/`): all that `--force` may delete.
     package static let ownFiles: Set<String> = ["config.json", "model.safetensors", "history.json", "metrics.json",
-                                                "checkpoint.safetensors", "status.json", fileName]
+                                                "checkpoint.safetensors", "status.json", "eval.json", fileName]
     /// The file that makes a directory a run.
     package static let configFile = "config.json"
 

@@ -70,8 +70,10 @@ extension Autoencoder {
     }
 
     /// The same without keeping the codes (`codes` is empty): each batch's (rows, codeSize) codes
-    /// go to `codeBatches`, in order, so memory stays one batch whatever the size of `data`.
-    package func evaluate(_ data: Dataset, batchSize: Int, codeBatches: (UnsafePointer<Float>, Int) -> Void) -> Evaluation {
+    /// go to `codeBatches`, in order, so memory stays one batch whatever the size of `data`; and,
+    /// if given, its outputs and targets, each (rows, targetSize), to `outputBatches`.
+    package func evaluate(_ data: Dataset, batchSize: Int, codeBatches: (UnsafePointer<Float>, Int) -> Void,
+                          outputBatches: ((_ output: UnsafePointer<Float>, _ target: UnsafePointer<Float>, Int) -> Void)? = nil) -> Evaluation {
         let d = config.targetSize, c = config.codeSize, last = layers.count - 1, linear = config.hasLinearOutput
         let classes = data.isLabelled ? Int(data.labels.max() ?? 0) + 1 : 0
         var loss = 0.0, bce = 0.0, mse = 0.0
@@ -98,6 +100,7 @@ extension Autoencoder {
             let code = UnsafePointer(ws.outputs[codeLayerIndex])
             for r in 0..<b { for j in 0..<c { unitMeans[j] += Double(code[r * c + j]) } }
             codeBatches(code, b)
+            outputBatches?(UnsafePointer(ws.outputs[last]), UnsafePointer(ws.target), b)
             start += b
         }
         let n = Double(max(data.count, 1))

@@ -34,7 +34,7 @@ package enum HTMLReport {
             body += "<h2 id=\"comparison\">Comparison</h2>\n" + comparison.figures.map(figure).joined()
         }
         for (i, run) in runs.enumerated() {
-            body += "<h2 id=\"run-\(i)\">\(escape(run.name))</h2>\n" + settings(run)
+            body += "<h2 id=\"run-\(i)\">\(escape(run.name))</h2>\n" + settings(run) + evaluation(run)
             body += run.figures.map(figure).joined()
             body += classTable(run)
         }
@@ -82,6 +82,24 @@ package enum HTMLReport {
         }
         if let window = run.history.last?.deadWindow { rows.append(("dead after", "\(window) training samples without firing")) }
         return "<table class=\"settings\">" + rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table>\n"
+    }
+
+    /// The run's eval.json (`sae eval`), if it has one: its measures and the feature-density
+    /// histogram.
+    private static func evaluation(_ run: RunAnalysis) -> String {
+        let path = run.directory.path + "/" + ModelFreeEvaluation.fileName
+        guard FileManager.default.fileExists(atPath: path), let eval = try? JSONFile.read(ModelFreeEvaluation.self, from: path) else { return "" }
+        let lines = eval.lines.map { line -> String in
+            let label = String(line.prefix(21)).trimmingCharacters(in: .whitespaces), value = String(line.dropFirst(21))
+            return "<tr><th>\(escape(label))</th><td>\(escape(value))</td></tr>"
+        }
+        var chart = SVGChart(title: "Feature density (sae eval)", x: .init(label: "log10 firing frequency", range: eval.densityEdges.first!...eval.densityEdges.last!),
+                             y: .init(label: "latents", range: 0...Double(max(eval.densityCounts.max() ?? 1, 1)) * 1.1), height: 300)
+        chart.histogram(edges: eval.densityEdges, counts: eval.densityCounts.map(Double.init), series: 0)
+        return "<h3>Evaluation (sae eval)</h3>\n<table class=\"settings\">" + lines.joined() + "</table>\n"
+            + figure(Figure(file: "feature_density.svg", title: "Feature density",
+                            caption: "Live latents by log10 of the fraction of vectors they fire on (SAE-Vis's view); \(Int((eval.deadFraction * 100).rounded()))% of latents fire on none.",
+                            content: .svg(chart.svg)))
     }
 
     private static func classTable(_ run: RunAnalysis) -> String {
