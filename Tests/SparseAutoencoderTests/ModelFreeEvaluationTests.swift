@@ -9,13 +9,19 @@ final class ModelFreeEvaluationTests: XCTestCase {
     /// The one pass's numbers against the codes and reconstructions taken one by one.
     func testEveryMeasureIsItsDefinition() throws {
         let tutorial = AutoencoderConfig(inputSize: 6, hiddenSizes: [12], codeSize: 8, penalty: .l1(lambda: 1e-3))
-        for config in [AutoencoderConfig.dictionary(inputSize: 6, codeSize: 24, topK: 3), tutorial] {
+        var (batchTopK, jumprelu, gated) = (AutoencoderConfig.dictionary(inputSize: 6, codeSize: 24, topK: 3),
+                                            AutoencoderConfig.dictionary(inputSize: 6, codeSize: 24), AutoencoderConfig.dictionary(inputSize: 6, codeSize: 24))
+        (batchTopK.architecture, batchTopK.codeActivation) = (.batchtopk, .relu)
+        (jumprelu.architecture, jumprelu.jumpReLU) = (.jumprelu, JumpReLUSettings(bandwidth: 0.05, coefficient: 1, targetL0: 3))
+        gated.architecture = .gated
+        for config in [AutoencoderConfig.dictionary(inputSize: 6, codeSize: 24, topK: 3), tutorial, batchTopK, jumprelu, gated] {
             let model = try Autoencoder(config: config, seed: 2)
             let (n, d, c) = (90, config.inputSize, config.codeSize)
             let x = randomFloats(n * d, seed: 6, in: 0...1)
             let labels = (0..<n).map { UInt8($0 % 3) }
             let data = Dataset(vectors: x, count: n, features: d, labels: labels)
-            let eval = try ModelFreeEvaluation(model: model, vectors: data, batchSize: 32)
+            // One batch: an untrained BatchTopK selects over the batch it is given, as encode's.
+            let eval = try ModelFreeEvaluation(model: model, vectors: data, batchSize: n)
             let codes = model.encode(x), recon = model.reconstruct(x)
             let fires = (0..<c).map { j in (0..<n).filter { codes[$0 * c + j] > 0 }.count }
             XCTAssertEqual(eval.l0, Double(fires.reduce(0, +)) / Double(n), accuracy: 1e-12)
@@ -27,7 +33,7 @@ final class ModelFreeEvaluationTests: XCTestCase {
                 let a = (0..<d).map { Double(x[r * d + $0]) }, b = (0..<d).map { Double(recon[r * d + $0]) }
                 let (aa, bb, ab) = (a.reduce(0) { $0 + $1 * $1 }, b.reduce(0) { $0 + $1 * $1 }, zip(a, b).reduce(0) { $0 + $1.0 * $1.1 })
                 shrink += (bb / aa).squareRoot()
-                cosine += ab / (aa * bb).squareRoot()
+                cosine += bb > 0 ? ab / (aa * bb).squareRoot() : 0
             }
             XCTAssertEqual(try XCTUnwrap(eval.shrinkage), shrink / Double(n), accuracy: 1e-5)
             XCTAssertEqual(try XCTUnwrap(eval.cosine), cosine / Double(n), accuracy: 1e-5)
