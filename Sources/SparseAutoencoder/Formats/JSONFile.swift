@@ -10,10 +10,11 @@ package enum JSONFile {
     }
 
     /// Non-finite numbers (NaN, infinities) have no JSON form: they are written as null.
-    package static func encode<T: Encodable>(_ value: T) throws -> Data {
+    /// `compact`: on one line (JSON embedded in another file, e.g. a checkpoint's trainer state).
+    package static func encode<T: Encodable>(_ value: T, compact: Bool = false) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = compact ? [.sortedKeys] : [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: nonFinite, negativeInfinity: nonFinite, nan: nonFinite)
         let text = String(decoding: try encoder.encode(value), as: UTF8.self)
         return Data(text.replacingOccurrences(of: "\"\(nonFinite)\"", with: "null").utf8)

@@ -245,7 +245,8 @@ package enum Safetensors {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            case "\n": out += "\\n"
+            case _ where scalar.value < 0x20: out += "\\u00" + String(scalar.value, radix: 16).leftPadded(to: 2)
             default: out.unicodeScalars.append(scalar)
             }
         }
@@ -264,4 +265,8 @@ extension Safetensors.Tensor: TensorValues {
     package func read(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) throws {
         values.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + range.lowerBound, count: range.count) }
     }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -41,7 +41,7 @@ extension Trainer {
         let tensors = model.tensorSources + [Safetensors.Source(name: "optimizer.m", shape: [count], values: moments),
                                              Safetensors.Source(name: "optimizer.v", shape: [count], values: moments + count)]
         let metadata = ["format": "sae-checkpoint",
-                        "trainer_state": String(decoding: try JSONFile.encode(state), as: UTF8.self)]
+                        "trainer_state": String(decoding: try JSONFile.encode(state, compact: true), as: UTF8.self)]
         try Safetensors.write(tensors, metadata: metadata, to: path, beforeRename: { FaultInjection.reach("checkpoint-rename") })
     }
 
