@@ -11,13 +11,15 @@ SAE := .build/release/sae
 demo: deps build
 	$(SAE) demo --out runs/demo
 
-# The suite, its tests in parallel processes (each test in a process of its own: about 33 s
-# instead of 49 on 2 cores), then its numerical tests again under another CPU kind's kernels
-# (scripts/test-kinds.sh --quick; without --quick it runs the whole suite under every kind this
-# CPU can run). `swift test --disable-swift-testing` runs it in one process, with its summary.
+# The suite in its two tiers (scripts/test-tiers.sh: the unit tests, then the end-to-end ones that
+# launch sae, mpirun or scripts; each in parallel processes, each timed), then its numerical tests
+# again under other CPU kinds' kernels (scripts/test-kinds.sh --quick; without --quick it runs the
+# whole suite under every kind this CPU can run). `swift test --disable-swift-testing` runs it in
+# one process, with its summary.
 test:
 	bash scripts/install-deps.sh --test
-	swift test --parallel --disable-swift-testing
+	swift build --build-tests
+	bash scripts/test-tiers.sh
 	bash scripts/test-kinds.sh --quick
 
 # sae against its peers side by side on this machine: the tutorial models against Keras (TensorFlow and
