@@ -17,13 +17,14 @@ struct Demo: ParsableCommand {
     @Flag(help: "Replace report.html and compare/ files in OUT even when OUT holds no earlier demo.")
     var force = false
 
+    @OptionGroup(title: "Training") var rate: LearningRateOption
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
 
     func run() throws {
         guard dataOptions.dataNpy.isEmpty else { throw ValidationError("the demo trains the tutorial's Fashion-MNIST models; use `sae train --data-npy` for vectors") }
         let data = try dataOptions.load()
-        let settings = try training.settings()
+        let settings = try training.settings(learningRate: rate.learningRate)
         // An earlier demo's report and comparison are its own to replace.
         let replaces = force || (try? RunDirectory(path: out + "/l1").loadConfig()) != nil
         var analyses: [RunAnalysis] = []

@@ -141,16 +141,22 @@ extension ModelOptions {
     }
 }
 
-/// How to train.
+/// Adam's learning rate, for the commands that train one run (`sae sweep` takes a list of them
+/// instead, so the option lives apart from `TrainingOptions`, which the sweep shares).
+struct LearningRateOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Adam's learning rate.")
+    var learningRate: Float = TrainingOptions.defaultLearningRate
+}
+
+/// How to train (the learning rate aside: `LearningRateOption`).
 struct TrainingOptions: ParsableArguments {
+    static let defaultLearningRate: Float = 1e-3
+
     @Option(parsing: .unconditional, help: "Epochs to train (default: 30). With --resume: extend the run to this many epochs (finished or not).")
     var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Samples per batch (also the validation batch size).")
     var batchSize: Int = 256
-
-    @Option(parsing: .unconditional, help: "Adam's learning rate.")
-    var learningRate: Float = 1e-3
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Adam's epsilon, added to sqrt(v) after the bias correction (Keras's placement). Default: 1e-7 (Keras's) for the tutorial's models, 1e-8 for a dictionary: its per-element MSE is small, so its gradients are, and 1e-7 would damp every step (sparsify, whose loss is the FVU, uses PyTorch's 1e-8).", valueName: "eps"))
     var adamEpsilon: Float?
@@ -190,7 +196,7 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// The settings for a model of `architecture` (which picks Adam's default epsilon).
-    func settings(for architecture: AutoencoderConfig.Architecture = .mirrored) throws -> TrainingSettings {
+    func settings(for architecture: AutoencoderConfig.Architecture = .mirrored, learningRate: Float) throws -> TrainingSettings {
         let epsilon = adamEpsilon ?? AdamSettings.defaultEpsilon(for: architecture)
         let s = TrainingSettings(epochs: epochs ?? 30, batchSize: batchSize,
                                  optimizer: AdamSettings(learningRate: learningRate, beta1: adamBeta1, beta2: adamBeta2, epsilon: epsilon),

@@ -22,12 +22,21 @@ struct SweepCommand: ParsableCommand {
               sae sweep --penalty l1 --l1 1e-6,1e-5,1e-4,1e-3 --out runs/sweep-l1
               sae sweep --penalty kl --rho 0.01,0.05 --beta 1,3 --out runs/sweep-kl
               sae sweep --penalty none --k 8,16,32 --out runs/sweep-topk
+            Several --learning-rate values cross every setting with each rate (the baseline too); \
+            a setting's name then says its rate, e.g. topk_k16_lr3e-4:
+              sae sweep --penalty none --k 8,16,32 --learning-rate 3e-4,1e-3 \\
+                --out runs/sweep-lr
             On your vectors (--data-npy), a sweep compares dictionary SAE architectures: each of \
             --architecture at each --k (TopK, BatchTopK, Matryoshka's k; JumpReLU's target L0), \
             --gate-l1 (Gated) or --l1 (the standard L1 SAE), on the same vectors, FVU against L0:
               sae sweep --data-npy acts.npy --val-npy val.npy --code 4096 \\
                 --architecture topk,batchtopk,jumprelu,gated \\
                 --k 16,32,64 --gate-l1 0.3,1,3 --out runs/architectures
+            There, --code takes several sizes, or --expansion gives them as multiples of the \
+            vectors' width (SAELens's expansion_factor: 4,8,16 on 768-wide vectors trains 3072, \
+            6144 and 12288 latents), named e.g. topk_k32_x8:
+              sae sweep --data-npy acts.npy --architecture topk --k 32,64 \\
+                --expansion 4,8,16 --out runs/widths
             """)
 
     @Option(help: "l1, kl, or none (with --k: TopK settings only).") var penalty: PenaltyKind = .l1
@@ -35,10 +44,12 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .customLong("gate-l1"), help: ArgumentHelp("With --data-npy: Gated's L1 on its gates, comma-separated.", valueName: "list")) var gateL1 = "0.3,1,3"
     @Option(help: ArgumentHelp("KL targets, comma-separated.", valueName: "list")) var rho = "0.05"
     @Option(help: ArgumentHelp("KL weights, comma-separated.", valueName: "list")) var beta = "3"
-    @Option(help: ArgumentHelp("Code sizes, comma-separated.", valueName: "list")) var code = "64"
+    @Option(help: ArgumentHelp("Code sizes, comma-separated (default 64).", valueName: "list")) var code: String?
+    @Option(help: ArgumentHelp("With --data-npy, instead of --code: code sizes as expansion factors, comma-separated (latents = factor x the vectors' width).", valueName: "list")) var expansion: String?
     @Option(help: ArgumentHelp("TopK settings: units kept per sample, comma-separated (a topk code, no penalty); with --data-npy, each k-taking architecture's k and JumpReLU's target L0.", valueName: "list")) var k: String?
     @Option(help: ArgumentHelp("With --data-npy: the architectures to compare, comma-separated: \(Sweep.sweptArchitectures.joined(separator: ", ")).", valueName: "list")) var architecture: String?
     @Option(help: ArgumentHelp("With --data-npy: Matryoshka's group fractions.", valueName: "list")) var groups = "0.0625,0.1875,0.75"
+    @OptionGroup(title: "Training") var rates: LearningRatesOption
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @Option(help: ArgumentHelp("Directory for the runs and the sweep report.", valueName: "dir")) var out = "runs/sweep"
@@ -51,20 +62,37 @@ struct SweepCommand: ParsableCommand {
                 return v
             }
         }
-        let codes: [Int] = try list(code, "--code")
+        // A swept axis of its own (--learning-rate, --expansion): each value a run's, so each
+        // positive and given once (two equal values would name one directory twice).
+        func axis<T: LosslessStringConvertible & Comparable & Numeric>(_ text: String, _ name: String) throws -> [T] {
+            let values: [T] = try list(text, name), written = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !values.isEmpty else { throw ValidationError("\(name): give one value or more, comma-separated") }
+            if let bad = values.indices.first(where: { !(values[$0] > 0) }) { throw ValidationError("\(name): '\(written[bad])' must be > 0") }
+            if let twice = values.indices.first(where: { values[..<$0].contains(values[$0]) }) {
+                throw ValidationError("\(name): '\(written[twice])' is the same as an earlier value")
+            }
+            return values
+        }
+        if code != nil && expansion != nil { throw ValidationError("give --code (latents) or --expansion (multiples of the input width), not both") }
+        let codes: [Int] = try list(code ?? "64", "--code")
+        let expansions: [Int]? = try expansion.map { try axis($0, "--expansion") }
+        let learningRates: [Float] = try rates.learningRates.map { try axis($0, "--learning-rate") } ?? []
         let ks: [Int] = try k.map { try list($0, "--k") } ?? []
         if !dataOptions.dataNpy.isEmpty {
-            return try sweepArchitectures(ks: ks, codes: codes, l1s: try list(lambdas ?? "1e-4,1e-3,1e-2", "--l1"), gateL1s: try list(gateL1, "--gate-l1"))
+            return try sweepArchitectures(ks: ks, codeSizes: expansions.map { .expansion($0) } ?? .latents(codes), learningRates: learningRates,
+                                          l1s: try list(lambdas ?? "1e-4,1e-3,1e-2", "--l1"), gateL1s: try list(gateL1, "--gate-l1"))
         }
         if architecture != nil { throw ValidationError("--architecture compares dictionary SAEs on your vectors: give --data-npy") }
+        if expansion != nil { throw ValidationError("--expansion multiplies the width of your vectors: give --data-npy (on Fashion-MNIST, --code)") }
         let settings: [Sweep.Setting]
         switch penalty {
-        case .kl: settings = Sweep.grid(rhos: try list(rho, "--rho"), betas: try list(beta, "--beta"), ks: ks, codeSizes: codes)
-        case .l1: settings = Sweep.grid(lambdas: try list(lambdas ?? "1e-6,1e-5,1e-4,1e-3", "--l1"), ks: ks, codeSizes: codes)
-        case .none: settings = Sweep.grid(ks: ks, codeSizes: codes)
+        case .kl: settings = Sweep.grid(rhos: try list(rho, "--rho"), betas: try list(beta, "--beta"), ks: ks, codeSizes: codes, learningRates: learningRates)
+        case .l1: settings = Sweep.grid(lambdas: try list(lambdas ?? "1e-6,1e-5,1e-4,1e-3", "--l1"), ks: ks, codeSizes: codes, learningRates: learningRates)
+        case .none: settings = Sweep.grid(ks: ks, codeSizes: codes, learningRates: learningRates)
         }
         // Check every setting, and the directory, before training any.
-        let configs = try Sweep.configs(settings, training: try training.settings(), trainLimit: dataOptions.trainLimit)
+        let configs = try Sweep.configs(settings, training: try training.settings(learningRate: TrainingOptions.defaultLearningRate),
+                                        trainLimit: dataOptions.trainLimit)
         try Sweep.prepare(out, force: force)
         let data = try dataOptions.load()
         print("Linear probe on raw pixels (the baseline)...")
@@ -77,10 +105,12 @@ struct SweepCommand: ParsableCommand {
         print(String(format: "Linear probe on raw pixels: %.1f%%", pixels * 100))
     }
 
-    /// An architecture sweep on the user's vectors: one dictionary SAE per architecture and setting.
-    private func sweepArchitectures(ks: [Int], codes: [Int], l1s: [Float], gateL1s: [Float]) throws {
-        guard codes.count == 1, let codeSize = codes.first else { throw ValidationError("an architecture sweep takes one --code") }
+    /// An architecture sweep on the user's vectors: one dictionary SAE per architecture and setting
+    /// (at each code size and learning rate).
+    private func sweepArchitectures(ks: [Int], codeSizes: Sweep.CodeSizes, learningRates: [Float], l1s: [Float], gateL1s: [Float]) throws {
         let names = (architecture ?? "topk,batchtopk,jumprelu").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        // Everything that can be checked without the vectors is, before they are read.
+        try names.forEach(Sweep.checkArchitecture)
         guard !ks.isEmpty || names.allSatisfy({ $0 == "gated" || $0 == "standard" }) else {
             throw ValidationError("give the k's (and JumpReLU's target L0s) to sweep: --k 16,32,64")
         }
@@ -89,10 +119,14 @@ struct SweepCommand: ParsableCommand {
             return f
         }
         guard abs(fractions.reduce(0, +) - 1) < 1e-6 else { throw ValidationError("--groups takes fractions adding up to 1, got '\(groups)'") }
-        let settings = try Sweep.dictionaryGrid(architectures: names, ks: ks, l1s: l1s, gateL1s: gateL1s, groups: fractions,
-                                                    codeSize: codeSize)
+        let training = try training.settings(for: .dictionary, learningRate: TrainingOptions.defaultLearningRate)
+        let dataSettings = try dataOptions.settings()
         let data = try dataOptions.load()
-        let configs = try Sweep.configs(settings, training: try training.settings(for: .dictionary), data: try dataOptions.settings(),
+        // The code sizes need the vectors' width (for --expansion), so the grid is made here;
+        // every setting is still checked before the first one trains.
+        let settings = try Sweep.dictionaryGrid(architectures: names, ks: ks, l1s: l1s, gateL1s: gateL1s, groups: fractions,
+                                                codeSizes: codeSizes, inputSize: data.train.featureCount, learningRates: learningRates)
+        let configs = try Sweep.configs(settings, training: training, data: dataSettings,
                                         inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount)
         try Sweep.prepare(out, force: force)
         let sweep = try reportingInterruption {
@@ -123,4 +157,11 @@ struct SweepCommand: ParsableCommand {
         print("\n" + sweep.advice)
         print("Wrote \(out)/sweep.html, sweep.md, pareto_l0.svg, pareto_mean_activation.svg")
     }
+}
+
+/// The sweep's learning rates: a list, where `sae train` takes one (`LearningRateOption`).
+struct LearningRatesOption: ParsableArguments {
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional,
+            help: ArgumentHelp("Adam's learning rates, comma-separated: every setting is trained at each (default 1e-3).", valueName: "list"))
+    var learningRates: String?
 }

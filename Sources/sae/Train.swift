@@ -38,6 +38,7 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Training") var rate: LearningRateOption
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
 
@@ -85,7 +86,7 @@ struct Train: ParsableCommand {
             let dataSettings = try dataOptions.settings()
             // Check the model's options before loading (or downloading) anything.
             let architecture = try model.config(inputSize: dataOptions.dataNpy.isEmpty ? 784 : 1, defaultArchitecture: dataOptions.defaultArchitecture).architecture
-            let training = try self.training.settings(for: architecture)
+            let training = try self.training.settings(for: architecture, learningRate: rate.learningRate)
             let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
             let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
                                    training: training, data: dataSettings)

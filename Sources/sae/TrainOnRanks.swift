@@ -56,7 +56,7 @@ extension Train {
         let (dataSettings, training) = try comm.agree { () -> (DataSettings, TrainingSettings) in
             let dataSettings = try dataOptions.settings()
             let architecture = try model.config(inputSize: dataOptions.dataNpy.isEmpty ? 784 : 1, defaultArchitecture: dataOptions.defaultArchitecture).architecture
-            var training = try self.training.settings(for: architecture)
+            var training = try self.training.settings(for: architecture, learningRate: rate.learningRate)
             if distributed { training.ranks = comm.size }
             return (dataSettings, training)
         }

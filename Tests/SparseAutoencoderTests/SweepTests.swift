@@ -24,6 +24,106 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(topk.map(\.topK), [8, 16, nil])
     }
 
+    /// Issue 23: learning rates and code sizes (as latents or expansion factors) cross every
+    /// setting; a name says the values of the axes that vary, and only those.
+    func testGridsCrossLearningRatesCodeSizesAndSettings() throws {
+        let rates: [Float] = [1e-4, 3e-4]
+        let dictionaries = try Sweep.dictionaryGrid(architectures: ["topk"], ks: [4, 16], l1s: [], gateL1s: [], groups: [],
+                                                    codeSizes: .expansion([4, 8]), inputSize: 6, learningRates: rates)
+        XCTAssertEqual(dictionaries.map(\.name), ["topk_k4_lr1e-4_x4", "topk_k16_lr1e-4_x4", "topk_k4_lr3e-4_x4", "topk_k16_lr3e-4_x4",
+                                                  "topk_k4_lr1e-4_x8", "topk_k16_lr1e-4_x8", "topk_k4_lr3e-4_x8", "topk_k16_lr3e-4_x8"])
+        let training = TrainingSettings(epochs: 1, batchSize: 64)
+        let configs = try Sweep.configs(dictionaries, training: training, data: DataSettings(), inputSize: 6)
+        XCTAssertEqual(configs.map(\.model.codeSize), [24, 24, 24, 24, 48, 48, 48, 48])
+        XCTAssertEqual(configs.map(\.training.optimizer.learningRate), [1e-4, 1e-4, 3e-4, 3e-4, 1e-4, 1e-4, 3e-4, 3e-4])
+        XCTAssertEqual(configs.map(\.model.topK), [4, 16, 4, 16, 4, 16, 4, 16])
+        // Several --code sizes name their latents; one size and one rate stay out of the names,
+        // which are then those of a sweep without these axes (so its runs are found again).
+        let sizes = try Sweep.dictionaryGrid(architectures: ["topk", "gated"], ks: [8], l1s: [], gateL1s: [0.3], groups: [],
+                                             codeSizes: .latents([32, 64]), inputSize: 6)
+        XCTAssertEqual(sizes.map(\.name), ["topk_k8_code32", "gated_l10.3_code32", "topk_k8_code64", "gated_l10.3_code64"])
+        let one = try Sweep.dictionaryGrid(architectures: ["topk"], ks: [8], l1s: [], gateL1s: [], groups: [],
+                                           codeSizes: .expansion([8]), inputSize: 6, learningRates: [3e-4])
+        XCTAssertEqual(one.map(\.name), ["topk_k8"])
+        XCTAssertEqual(try Sweep.configs(one, training: training, data: DataSettings(), inputSize: 6).map(\.training.optimizer.learningRate), [3e-4])
+        // The tutorial's grid: the baseline at each rate too; no rates: the training settings' own.
+        let tutorial = Sweep.grid(ks: [8], codeSizes: [32, 64], learningRates: [3e-4, 1e-3])
+        XCTAssertEqual(tutorial.map(\.name), ["topk_k8_lr3e-4_code32", "none_lr3e-4_code32", "topk_k8_lr1e-3_code32", "none_lr1e-3_code32",
+                                              "topk_k8_lr3e-4_code64", "none_lr3e-4_code64", "topk_k8_lr1e-3_code64", "none_lr1e-3_code64"])
+        XCTAssertEqual(Sweep.grid(ks: [8], learningRates: [3e-4]).map(\.name), ["topk_k8", "none"])
+        let unswept = Sweep.grid(lambdas: [1e-5], ks: [8])
+        XCTAssertEqual(unswept.map(\.name), ["l1_1e-05", "topk_k8", "none"])
+        XCTAssertEqual(unswept.map(\.learningRate), [nil, nil, nil])
+        XCTAssertEqual(try Sweep.configs(unswept, training: training, trainLimit: nil).map(\.training), [training, training, training])
+        // Names: the shortest mantissa that reads back as the same rate, so two rates never share one.
+        XCTAssertEqual(([3e-4, 1e-5, 2.5e-4, 1, 0.001, 12] as [Float]).map(Sweep.compact), ["3e-4", "1e-5", "2.5e-4", "1e0", "1e-3", "1.2e1"])
+        let neighbour = Float(1e-3).nextUp
+        XCTAssertNotEqual(Sweep.compact(1e-3), Sweep.compact(neighbour))
+        XCTAssertEqual(Float(Sweep.compact(neighbour)), neighbour)
+        // Refused before anything trains: a rate no Float holds, a factor whose code size overflows.
+        XCTAssertThrowsError(try Sweep.configs(Sweep.grid(learningRates: [.infinity]), training: training, trainLimit: nil))
+        XCTAssertThrowsError(try Sweep.dictionaryGrid(architectures: ["topk"], ks: [8], l1s: [], gateL1s: [], groups: [],
+                                                      codeSizes: .expansion([Int.max]), inputSize: 6))
+    }
+
+    /// A sweep over two learning rates on vectors, end to end: one run per rate, named by it, with
+    /// the learning rate column in sweep.md; the same sweep rerun skips both; a sweep of one rate
+    /// keeps the names of a sweep without one; bad lists are refused before anything is written.
+    func testLearningRateSweepOnVectorsEndToEnd() throws {
+        let dir = temporaryDirectory(self), out = dir + "/sweep"
+        try NPY.write(randomFloats(400 * 6, seed: 5), rows: 400, cols: 6, to: dir + "/acts.npy")
+        func sweep(_ extra: [String], architectures: String = "topk", out: String = out) throws -> CommandResult {
+            try runSAE(["sweep", "--data-npy", dir + "/acts.npy", "--architecture", architectures, "--k", "2", "--epochs", "1", "--batch-size", "64",
+                        "--out", out] + extra)
+        }
+        let r = try sweep(["--code", "16", "--learning-rate", "1e-3,3e-4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for (name, rate) in [("topk_k2_lr1e-3", Float(1e-3)), ("topk_k2_lr3e-4", 3e-4)] {
+            let config = try RunDirectory(path: out + "/" + name).loadConfig()
+            XCTAssertEqual(config.training.optimizer.learningRate, rate, name)
+            XCTAssertEqual(config.model.codeSize, 16, name)
+        }
+        let markdown = try String(contentsOfFile: out + "/sweep.md", encoding: .utf8)
+        let header = try XCTUnwrap(markdown.split(separator: "\n").first { $0.hasPrefix("setting") })
+        XCTAssertTrue(header.contains("learning rate") && !header.contains("code"), markdown)
+        let row = try XCTUnwrap(markdown.split(separator: "\n").first { $0.hasPrefix("topk_k2_lr3e-4 ") })
+        XCTAssertEqual(row.split(separator: " ")[1], "3e-4", markdown)
+        let again = try sweep(["--code", "16", "--learning-rate", "1e-3,3e-4"])
+        XCTAssertEqual(again.stdout.components(separatedBy: "already finished with these settings; skipped\n").count - 1, 2, again.stdout)
+        // One rate (or none): the name of a sweep without the axis, and no column for it.
+        let single = try sweep(["--code", "16", "--learning-rate", "3e-4"], out: dir + "/single")
+        XCTAssertEqual(single.status, 0, single.stderr)
+        XCTAssertEqual(try RunDirectory(path: dir + "/single/topk_k2").loadConfig().training.optimizer.learningRate, 3e-4)
+        XCTAssertFalse(try String(contentsOfFile: dir + "/single/sweep.md", encoding: .utf8).contains("learning rate"))
+        // Expansion factors: code sizes of 2 and 3 times the width, in the names, the table and
+        // the chart (one line per architecture and size, each labelled with its size).
+        let widths = try sweep(["--expansion", "2,3"], architectures: "topk,batchtopk", out: dir + "/widths")
+        XCTAssertEqual(widths.status, 0, widths.stderr)
+        XCTAssertEqual(try RunDirectory(path: dir + "/widths/batchtopk_k2_x3").loadConfig().model.codeSize, 18)
+        let table = try String(contentsOfFile: dir + "/widths/sweep.md", encoding: .utf8)
+        XCTAssertTrue(table.contains("expansion") && table.contains("topk_k2_x2 ") && table.contains(" x2 ") && table.contains(" 12 "), table)
+        let chart = try String(contentsOfFile: dir + "/widths/pareto_l0.svg", encoding: .utf8)
+        XCTAssertEqual(chart.components(separatedBy: ">x3<").count - 1, 2, chart)
+        XCTAssertEqual(chart.components(separatedBy: ">batchtopk<").count - 1, 1, "one legend entry per architecture")
+
+        // Bad lists, and --code with --expansion: one line each, nothing written.
+        for (extra, text) in [(["--learning-rate", "1e-3,0x"], "--learning-rate: '0x' is not a number"),
+                              (["--learning-rate", "1e-3,0"], "--learning-rate: '0' must be > 0"),
+                              (["--learning-rate", "1e-3,0.001"], "--learning-rate: '0.001' is the same as an earlier value"),
+                              (["--expansion", "4,-2"], "--expansion: '-2' must be > 0"),
+                              (["--expansion", "4,1.5"], "--expansion: '1.5' is not a number"),
+                              (["--code", "16", "--expansion", "4"], "give --code (latents) or --expansion"),
+                              (["--architecture", "topk,sparse"], "an architecture sweep takes")] {
+            let bad = try sweep(extra, out: dir + "/bad")
+            assertCommandFails(bad, mentioning: text)
+            XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        }
+        assertCommandFails(try runSAE(["sweep", "--expansion", "4", "--out", dir + "/bad"]), mentioning: "--expansion multiplies the width of your vectors")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+        // `sae train` keeps its one learning rate.
+        assertCommandFails(try runSAE(["train", "--learning-rate", "1e-3,3e-4", "--out", dir + "/bad"]), mentioning: "--learning-rate")
+    }
+
     func testLinearProbeSeparatesSeparableClassesAndNotNoise() throws {
         // Three classes, each a shifted blob in 5 dimensions; and the same features with shuffled labels.
         var rng = SeededGenerator(seed: 3)

@@ -19,6 +19,15 @@ package struct Sweep {
         package var topK: Int? = nil
         /// A dictionary SAE's architecture and its setting (nil: the tutorial's model).
         package var dictionary: DictionarySetting? = nil
+        /// Adam's learning rate for this setting (nil: the sweep's training settings').
+        package var learningRate: Float? = nil
+    }
+
+    /// The code sizes of an architecture sweep: numbers of latents (`--code`), or expansion
+    /// factors (`--expansion`, SAELens's expansion_factor: latents = factor x the input width).
+    package enum CodeSizes: Equatable, Sendable {
+        case latents([Int])
+        case expansion([Int])
     }
 
     /// One dictionary SAE of an architecture sweep: which architecture, and the one number swept.
@@ -35,10 +44,25 @@ package struct Sweep {
     /// Every architecture (by `sweptArchitectures` name) at every value of its setting: `ks` for
     /// TopK, BatchTopK and Matryoshka (`groups`: fractions) and as JumpReLU's target L0, `gateL1s`
     /// for Gated's gates, `l1s` for the standard (L1) SAE (whose λ weighs the code's L1 per sample,
-    /// as the tutorial's does: not divided by d as Gated's is); one code size.
+    /// as the tutorial's does: not divided by d as Gated's is); crossed with each code size
+    /// (`codeSizes`, on inputs `inputSize` wide) and each of `learningRates` (none: the sweep's
+    /// own). A name says the architecture's value, then the learning rate and the code size where
+    /// more than one is swept: "topk_k32", "topk_k32_lr3e-4_x8", "gated_l10.3_code4096".
     package static func dictionaryGrid(architectures: [String], ks: [Int], l1s: [Float], gateL1s: [Float], groups: [Double],
-                                       codeSize: Int) throws -> [Setting] {
-        try architectures.flatMap { name -> [Setting] in
+                                       codeSizes: CodeSizes, inputSize: Int, learningRates: [Float] = []) throws -> [Setting] {
+        try architectures.forEach(checkArchitecture)
+        let sizes: [(latents: Int, suffix: String)]
+        switch codeSizes {
+        case .latents(let counts):
+            sizes = counts.map { ($0, counts.count > 1 ? "_code\($0)" : "") }
+        case .expansion(let factors):
+            sizes = try factors.map { factor in
+                let (latents, overflow) = factor.multipliedReportingOverflow(by: inputSize)
+                guard factor > 0, !overflow else { throw SAEError.badSetting("--expansion", "\(factor) x the input width (\(inputSize)) is no number of latents") }
+                return (latents, factors.count > 1 ? "_x\(factor)" : "")
+            }
+        }
+        let architectureSettings = architectures.flatMap { name -> [(name: String, setting: DictionarySetting, penalty: ActivityPenalty, topK: Int?)] in
             let (architecture, values): (AutoencoderConfig.Architecture, [Double])
             switch name {
             case "topk": (architecture, values) = (.dictionary, ks.map(Double.init))
@@ -46,33 +70,71 @@ package struct Sweep {
             case "matryoshka": (architecture, values) = (.matryoshka, ks.map(Double.init))
             case "jumprelu": (architecture, values) = (.jumprelu, ks.map(Double.init))
             case "gated": (architecture, values) = (.gated, gateL1s.map(Double.init))
-            case "standard": (architecture, values) = (.dictionary, l1s.map(Double.init))
-            default: throw SAEError.badSetting("--architecture", "an architecture sweep takes \(sweptArchitectures.joined(separator: ", ")), got '\(name)'")
+            default: (architecture, values) = (.dictionary, l1s.map(Double.init))  // "standard" (checked above)
             }
             let what = ["topk": "k", "batchtopk": "k", "matryoshka": "k", "jumprelu": "l0", "gated": "l1", "standard": "l1"][name]!
             return values.map { v in
                 let shown = what == "l1" ? "\(Float(v))" : "\(Int(v))"
-                var setting = Setting(name: "\(name)_\(what)\(shown)", penalty: name == "standard" ? .l1(lambda: Float(v)) : .none, codeSize: codeSize,
-                                      topK: name == "topk" ? Int(v) : nil)
-                setting.dictionary = DictionarySetting(architecture: architecture, value: v, groups: name == "matryoshka" ? groups : nil)
-                return setting
+                return ("\(name)_\(what)\(shown)", DictionarySetting(architecture: architecture, value: v, groups: name == "matryoshka" ? groups : nil),
+                        name == "standard" ? .l1(lambda: Float(v)) : .none, name == "topk" ? Int(v) : nil)
+            }
+        }
+        return sizes.flatMap { size in
+            learningRateAxis(learningRates).flatMap { rate in
+                architectureSettings.map { a in
+                    Setting(name: a.name + rate.suffix + size.suffix, penalty: a.penalty, codeSize: size.latents, topK: a.topK,
+                            dictionary: a.setting, learningRate: rate.rate)
+                }
             }
         }
     }
 
-    /// Every combination: L1 strengths, (rho, beta) pairs and TopK k's, times code sizes; plus a
-    /// run without penalty as the baseline.
+    /// Refuses a name that is not one of `sweptArchitectures` (before any data is read).
+    package static func checkArchitecture(_ name: String) throws {
+        guard sweptArchitectures.contains(name) else {
+            throw SAEError.badSetting("--architecture", "an architecture sweep takes \(sweptArchitectures.joined(separator: ", ")), got '\(name)'")
+        }
+    }
+
+    /// Every combination: L1 strengths, (rho, beta) pairs and TopK k's, plus a run without
+    /// penalty as the baseline, at each of `learningRates` (none: the sweep's own) and code size.
+    /// The learning rate and the code size join the name only when more than one is swept, so a
+    /// sweep without them keeps its names (and finds its runs again): "topk_k8",
+    /// "topk_k8_lr3e-4_code32".
     package static func grid(lambdas: [Float] = [], rhos: [Float] = [], betas: [Float] = [], ks: [Int] = [],
-                            codeSizes: [Int] = [64]) -> [Setting] {
+                            codeSizes: [Int] = [64], learningRates: [Float] = []) -> [Setting] {
         var bottlenecks: [(name: String, penalty: ActivityPenalty, k: Int?)] = lambdas.map { ("l1_\($0)", .l1(lambda: $0), nil) }
         for rho in rhos { for beta in betas { bottlenecks.append(("kl_rho\(rho)_beta\(beta)", .kl(rho: rho, beta: beta), nil)) } }
         bottlenecks += ks.map { ("topk_k\($0)", .none, $0) }
         bottlenecks.append(("none", .none, nil))
         return codeSizes.flatMap { code in
-            bottlenecks.map { b in
-                Setting(name: codeSizes.count > 1 ? "\(b.name)_code\(code)" : b.name, penalty: b.penalty, codeSize: code, topK: b.k)
+            learningRateAxis(learningRates).flatMap { rate in
+                bottlenecks.map { b in
+                    Setting(name: b.name + rate.suffix + (codeSizes.count > 1 ? "_code\(code)" : ""), penalty: b.penalty, codeSize: code,
+                            topK: b.k, learningRate: rate.rate)
+                }
             }
         }
+    }
+
+    /// The learning rates a grid trains at, each with its part of a setting's name: "_lr3e-4"
+    /// when several are swept, nothing for one; no rates: the sweep's own (nil), unnamed.
+    private static func learningRateAxis(_ rates: [Float]) -> [(rate: Float?, suffix: String)] {
+        rates.isEmpty ? [(nil, "")] : rates.map { ($0, rates.count > 1 ? "_lr" + compact($0) : "") }
+    }
+
+    /// A number as a setting's name says it: the shortest "3e-4" (mantissa e exponent) that reads
+    /// back as the same Float, so that two different rates never share a name.
+    package static func compact(_ value: Float) -> String {
+        var text = ""
+        for digits in 0...8 {
+            text = String(format: "%.\(digits)e", Double(value))
+            if Float(text) == value { break }
+        }
+        // printf's "3e-04" or "1e+00": the exponent without its sign's "+" and leading zeros.
+        let parts = text.split(separator: "e")
+        guard parts.count == 2, let exponent = Int(parts[1]) else { return text }
+        return "\(parts[0])e\(exponent)"
     }
 
     package let runs: [RunAnalysis]
@@ -129,9 +191,11 @@ package struct Sweep {
         var reason = String(format: "%@ is the sparsest setting (%.1f active %@, mean activation %.3g) whose test %@ (%.4f) is within %.0f%% of %@: sparser settings cost more reconstruction than that.",
                             runs[pick].name, l0(pick), unit(pick), runs[pick].metrics.codes.meanActivation, errorName, error(pick),
                             tolerance * 100, bar)
-        // The baseline of the pick's code size (a sweep over code sizes has one per size).
+        // The baseline of the pick's code size and learning rate (a sweep over either has one per value).
         let baselines = runs.indices.filter { !sparse[$0] }
-        if let baseline = baselines.first(where: { runs[$0].config.model.codeSize == runs[pick].config.model.codeSize }) ?? baselines.first {
+        let sameSize = { (i: Int) in self.runs[i].config.model.codeSize == self.runs[pick].config.model.codeSize }
+        let sameRate = { (i: Int) in self.runs[i].config.training.optimizer.learningRate == self.runs[pick].config.training.optimizer.learningRate }
+        if let baseline = baselines.first(where: { sameSize($0) && sameRate($0) }) ?? baselines.first(where: sameSize) ?? baselines.first {
             reason += String(format: " Against no penalty (%.1f active units, test %@ %.4f) it costs %+.1f%% %@.",
                              l0(baseline), errorName, error(baseline), 100 * (error(pick) / error(baseline) - 1), errorName)
         }
@@ -157,12 +221,19 @@ package struct Sweep {
         let families = runs.map { Self.family($0.config.model) }
         if Set(families).count > 1 {
             // An architecture sweep: one line per architecture through its settings, as SAE papers
-            // compare them.
+            // compare them, in the architecture's colour; where learning rates or code sizes are
+            // swept, one such line per rate and size, labelled at its last point ("lr 3e-4 x8").
             var seen: [String] = []
             for family in families where !seen.contains(family) { seen.append(family) }
+            let swept = runs.indices.map { sweptValues(of: $0).joined(separator: " ") }
             for (series, family) in seen.enumerated() {
-                let mine = runs.indices.filter { families[$0] == family }.sorted { xs[$0] < xs[$1] }
-                chart.line(mine.map { xs[$0] }, mine.map { ys[$0] }, series: series, label: family, markers: true)
+                var lines: [String] = []
+                for i in runs.indices where families[i] == family && !lines.contains(swept[i]) { lines.append(swept[i]) }
+                for (n, values) in lines.enumerated() {
+                    let mine = runs.indices.filter { families[$0] == family && swept[$0] == values }.sorted { xs[$0] < xs[$1] }
+                    chart.line(mine.map { xs[$0] }, mine.map { ys[$0] }, series: series, label: n == 0 ? family : nil, markers: true)
+                    if !values.isEmpty, let last = mine.last { chart.points([xs[last]], [ys[last]], labels: [values], series: series) }
+                }
             }
             return chart.svg
         }
@@ -206,14 +277,37 @@ package struct Sweep {
         return model.architecture.rawValue
     }
 
-    /// The table: one row per run.
+    /// Whether the runs were trained at more than one learning rate, and at more than one code size.
+    var sweepsLearningRate: Bool { Set(runs.map(\.config.training.optimizer.learningRate)).count > 1 }
+    var sweepsCodeSize: Bool { Set(runs.map(\.config.model.codeSize)).count > 1 }
+
+    /// A dictionary's expansion factor (latents / input width) when it is a whole one; nil for
+    /// the tutorial's models, whose code sits behind hidden layers.
+    static func expansion(_ model: AutoencoderConfig) -> Int? {
+        model.isDictionary && model.codeSize % model.inputSize == 0 ? model.codeSize / model.inputSize : nil
+    }
+
+    /// Run `i`'s learning rate and code size as labels say them ("lr 3e-4", "x8", or "code 4096"
+    /// for a size that is no whole expansion factor), each only when the sweep varies it.
+    func sweptValues(of i: Int) -> [String] {
+        let config = runs[i].config
+        return (sweepsLearningRate ? ["lr " + Self.compact(config.training.optimizer.learningRate)] : [])
+            + (sweepsCodeSize ? [Self.expansion(config.model).map { "x\($0)" } ?? "code \(config.model.codeSize)"] : [])
+    }
+
+    /// The table: one row per run, with its learning rate and code size (and expansion factor,
+    /// when every run has a whole one) where the sweep varies them.
     package var table: String {
         let front = Set(Self.paretoFront(runs.map { (x: $0.metrics.codes.l0, y: $0.metrics.reconstructionError) }))
         let set = RunWording(runs.map(\.config)).evaluationSet
-        let header = ["setting", "\(set) BCE", "\(set) MSE", "\(set) FVU", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
+        let showsExpansion = sweepsCodeSize && runs.allSatisfy { Self.expansion($0.config.model) != nil }
+        let axes = (sweepsLearningRate ? ["learning rate"] : []) + (sweepsCodeSize ? ["code"] : []) + (showsExpansion ? ["expansion"] : [])
+        let header = ["setting"] + axes + ["\(set) BCE", "\(set) MSE", "\(set) FVU", "L0", "mean act.", "Hoyer", "dead", "probe acc.", "on front"]
         let rows = runs.enumerated().map { i, run -> [String] in
-            let m = run.metrics
-            return [run.name, m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse),
+            let m = run.metrics, model = run.config.model
+            let values = (sweepsLearningRate ? [Self.compact(run.config.training.optimizer.learningRate)] : [])
+                + (sweepsCodeSize ? ["\(model.codeSize)"] : []) + (showsExpansion ? ["x\(Self.expansion(model)!)"] : [])
+            return [run.name] + values + [m.testBce.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.4f", m.testMse),
                     m.testFvu.map { String(format: "%.4f", $0) } ?? "-", String(format: "%.2f", m.codes.l0),
                     String(format: "%.4g", m.codes.meanActivation), String(format: "%.3f", m.codes.hoyerSparsity), m.deadLatents.map(String.init) ?? "n/a",
                     m.probeAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-", front.contains(i) ? "yes" : ""]

@@ -43,6 +43,9 @@ package struct SVGChart {
     private var legend: [(String, String, Bool)] = []
     /// The segments of the lines drawn so far, in plot coordinates: point labels keep off them.
     private var segments: [Segment] = []
+    /// The points labelled so far and their labels' boxes and leaders: a later `points` call's
+    /// labels keep off them too.
+    private var labelled: (centres: [(Double, Double)], boxes: [Box], leaders: [Segment]) = ([], [], [])
     private let left = 72.0, right = 24.0, top = 60.0, bottom = 56.0
 
     package init(title: String, x: Axis, y: Axis, width: Int = 760, height: Int = 380) {
@@ -90,10 +93,13 @@ package struct SVGChart {
         let neighbours = centres.map { c in centres.filter { hypot($0.0 - c.0, $0.1 - c.1) < 30 }.count }
         var spots = [(box: Box, leader: Segment?)?](repeating: nil, count: centres.count)
         for i in centres.indices.sorted(by: { neighbours[$0] > neighbours[$1] || (neighbours[$0] == neighbours[$1] && $0 < $1) }) {
-            let others = centres.indices.filter { $0 != i }.map { centres[$0] }
+            let others = labelled.centres + centres.indices.filter { $0 != i }.map { centres[$0] }
             spots[i] = labelSpot(of: centres[i], width: 6.2 * Double(labels[i].count), others: others,
-                                 placed: spots.compactMap { $0?.box }, leaders: spots.compactMap { $0?.leader })
+                                 placed: labelled.boxes + spots.compactMap { $0?.box }, leaders: labelled.leaders + spots.compactMap { $0?.leader })
         }
+        labelled.centres += centres
+        labelled.boxes += spots.compactMap { $0?.box }
+        labelled.leaders += spots.compactMap { $0?.leader }
         // Drawn in the points' order: circle i, then label i.
         for c in centres { marks.append(String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%@\"/>", c.0, c.1, color)) }
         for (spot, label) in zip(spots.compactMap { $0 }, labels) {

@@ -136,7 +136,7 @@ extension Sweep {
     }
 
     /// The run config of each setting: the tutorial's model with the setting's penalty, code size
-    /// and TopK, checked (all before any is trained), Fashion-MNIST data.
+    /// and TopK, and its learning rate, checked (all before any is trained), Fashion-MNIST data.
     package static func configs(_ settings: [Setting], training: TrainingSettings, trainLimit: Int?) throws -> [RunConfig] {
         try configs(settings, training: training, data: DataSettings(trainLimit: trainLimit), inputSize: 784)
     }
@@ -147,6 +147,11 @@ extension Sweep {
     package static func configs(_ settings: [Setting], training: TrainingSettings, data: DataSettings, inputSize: Int,
                                 outputSize: Int? = nil) throws -> [RunConfig] {
         try settings.map { setting -> RunConfig in
+            var training = training
+            if let rate = setting.learningRate {
+                training.optimizer.learningRate = rate
+                try training.validate()
+            }
             if let dictionary = setting.dictionary {
                 var model = AutoencoderConfig.dictionary(inputSize: inputSize, codeSize: setting.codeSize, penalty: setting.penalty)
                 (model.architecture, model.outputSize) = (dictionary.architecture, outputSize)
