@@ -41,14 +41,15 @@ struct SweepCommand: ParsableCommand {
 
     @Option(help: "l1, kl, or none (with --k: TopK settings only).") var penalty: PenaltyKind = .l1
     @Option(name: .customLong("l1"), help: ArgumentHelp("L1 strengths, comma-separated (default 1e-6,1e-5,1e-4,1e-3; with --data-npy: the standard SAE's, default 1e-4,1e-3,1e-2).", valueName: "list")) var lambdas: String?
-    @Option(name: .customLong("gate-l1"), help: ArgumentHelp("With --data-npy: Gated's L1 on its gates, comma-separated.", valueName: "list")) var gateL1 = "0.3,1,3"
+    @Option(name: .customLong("gate-l1"), help: ArgumentHelp("With --data-npy: Gated's L1 on its gates, comma-separated (default 0.3,1,3).", valueName: "list")) var gateL1: String?
     @Option(help: ArgumentHelp("KL targets, comma-separated.", valueName: "list")) var rho = "0.05"
     @Option(help: ArgumentHelp("KL weights, comma-separated.", valueName: "list")) var beta = "3"
     @Option(help: ArgumentHelp("Code sizes, comma-separated (default 64).", valueName: "list")) var code: String?
     @Option(help: ArgumentHelp("With --data-npy, instead of --code: code sizes as expansion factors, comma-separated (latents = factor x the vectors' width).", valueName: "list")) var expansion: String?
     @Option(help: ArgumentHelp("TopK settings: units kept per sample, comma-separated (a topk code, no penalty); with --data-npy, each k-taking architecture's k and JumpReLU's target L0.", valueName: "list")) var k: String?
     @Option(help: ArgumentHelp("With --data-npy: the architectures to compare, comma-separated: \(Sweep.sweptArchitectures.joined(separator: ", ")).", valueName: "list")) var architecture: String?
-    @Option(help: ArgumentHelp("With --data-npy: Matryoshka's group fractions.", valueName: "list")) var groups = "0.0625,0.1875,0.75"
+    @Option(name: .customLong("groups"), help: ArgumentHelp("With --data-npy: Matryoshka's group fractions (default 0.0625,0.1875,0.75).", valueName: "list")) var groupsOption: String?
+    private var groups: String { groupsOption ?? "0.0625,0.1875,0.75" }
     @OptionGroup(title: "Training") var rates: LearningRatesOption
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
@@ -80,9 +81,12 @@ struct SweepCommand: ParsableCommand {
         let ks: [Int] = try k.map { try list($0, "--k") } ?? []
         if !dataOptions.dataNpy.isEmpty {
             return try sweepArchitectures(ks: ks, codeSizes: expansions.map { .expansion($0) } ?? .latents(codes), learningRates: learningRates,
-                                          l1s: try list(lambdas ?? "1e-4,1e-3,1e-2", "--l1"), gateL1s: try list(gateL1, "--gate-l1"))
+                                          l1s: try list(lambdas ?? "1e-4,1e-3,1e-2", "--l1"), gateL1s: try list(gateL1 ?? "0.3,1,3", "--gate-l1"))
         }
         if architecture != nil { throw ValidationError("--architecture compares dictionary SAEs on your vectors: give --data-npy") }
+        if gateL1 != nil || groupsOption != nil {
+            throw ValidationError("--\(gateL1 != nil ? "gate-l1" : "groups") sets an architecture of an architecture sweep: give --data-npy and --architecture")
+        }
         if expansion != nil { throw ValidationError("--expansion multiplies the width of your vectors: give --data-npy (on Fashion-MNIST, --code)") }
         let settings: [Sweep.Setting]
         switch penalty {

@@ -89,6 +89,7 @@ final class SAECommandTests: XCTestCase {
             // A ValidationError from validate() and from run() (whose help the parser named as the root's).
             (["train", "--resume", dir + "/r", "--batch-size", "3"], 64, "Error: --resume takes every setting from the run's config.json; drop --batch-size", "sae train"),
             (["sweep", "--architecture", "topk", "--out", dir + "/s"], 64, "Error: --architecture compares dictionary SAEs on your vectors", "sae sweep"),
+            (["sweep", "--groups", "0.5,0.5", "--out", dir + "/s"], 64, "Error: --groups sets an architecture of an architecture sweep", "sae sweep"),
         ] as [([String], Int32, String, String)] {
             let r = try runSAE(arguments)
             XCTAssertEqual(r.status, status, "\(arguments): \(r.stderr)")
