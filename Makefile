@@ -19,7 +19,8 @@ demo: deps build
 test:
 	bash scripts/install-deps.sh --test
 	swift build --build-tests
-	bash scripts/test-tiers.sh
+	swift build -c release --product sae
+	SAE_TEST_BINARY=$(CURDIR)/$(SAE) bash scripts/test-tiers.sh
 	bash scripts/test-kinds.sh --quick
 
 # sae against its peers side by side on this machine: the tutorial models against Keras (TensorFlow and

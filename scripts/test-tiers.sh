@@ -7,6 +7,10 @@
 #
 #   bash scripts/test-tiers.sh [unit|end-to-end]   # both when no tier is named (built already:
 #                                                 # swift build --build-tests)
+#
+# The end-to-end tests run the sae that SAE_TEST_BINARY names (`make test` builds the release
+# one first: they train, and the debug build trains 1.4x slower over the tier), else the debug
+# build beside the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -34,7 +34,7 @@ final class MPITests: XCTestCase {
     static let agreedRefusal = ["OMPI_MCA_odls_base_sigkill_timeout": "0"]
 
     var sae: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae").path
+        (try? builtExecutable("sae")) ?? "sae"
     }
 
     /// Runs `mpirun -np ranks sae arguments` (or several `-np n sae ...` blocks, `:`-separated);

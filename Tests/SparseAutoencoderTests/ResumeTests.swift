@@ -67,7 +67,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(reference.status, 0, reference.stderr)
         let expected = try XCTUnwrap(bytes(root + "/reference/model.safetensors"))
         let epochSeconds = try RunDirectory(path: root + "/reference").loadHistory().map(\.seconds).max() ?? 0
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sae")
+        let binary = URL(fileURLWithPath: try builtExecutable("sae"))
         for (i, epoch) in [1, 3, 6].enumerated() {
             let out = root + "/run\(i)", delay = Double.random(in: 0..<1.5) * epochSeconds
             let p = Process()

@@ -73,7 +73,17 @@ struct CommandResult {
 
 /// The path of an executable of this package (`sae`, `GettingStarted`) that `swift test` built
 /// next to the test bundle; a test failure if it is not there.
+///
+/// `SAE_TEST_BINARY` names another `sae` to run instead (`make test` gives its release build, just
+/// built from the same sources: the end-to-end tests train, and a debug build trains slowly).
 func builtExecutable(_ name: String) throws -> String {
+    if name == "sae", let binary = ProcessInfo.processInfo.environment["SAE_TEST_BINARY"], !binary.isEmpty {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            XCTFail("SAE_TEST_BINARY=\(binary) is not an executable")
+            throw SAEError("no sae at \(binary)")
+        }
+        return binary
+    }
     let next = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
     let path = FileManager.default.isExecutableFile(atPath: next) ? next : Bundle.main.bundleURL.appendingPathComponent(name).path
     guard FileManager.default.isExecutableFile(atPath: path) else {
