@@ -147,4 +147,28 @@ final class JumpReLUTests: XCTestCase {
         config.topK = 3
         XCTAssertThrowsError(try config.validate())
     }
+
+    /// Each architecture checks its own settings (in its file), and another's settings in a
+    /// config are refused by name, whatever the architecture.
+    func testAnArchitecturesSettingsBelongToIt() {
+        for architecture in [AutoencoderConfig.Architecture.dictionary, .batchtopk, .jumprelu, .matryoshka, .gated] {
+            var base = AutoencoderConfig.dictionary(inputSize: 4, codeSize: 8, topK: architecture.takesK || architecture == .dictionary ? 2 : nil)
+            base.architecture = architecture
+            if architecture.selectsItsCode { base.codeActivation = .relu }
+            if architecture == .jumprelu { base.jumpReLU = JumpReLUSettings() }
+            if architecture == .matryoshka { base.groups = [2, 6] }
+            XCTAssertNoThrow(try base.validate(), "\(architecture)")
+            var foreign: [(String, (inout AutoencoderConfig) -> Void)] = []
+            if architecture != .jumprelu { foreign.append(("--target-l0", { $0.jumpReLU = JumpReLUSettings() })) }
+            if architecture != .matryoshka { foreign.append(("--groups", { $0.groups = [4, 4] })) }
+            if architecture != .gated { foreign.append(("--gate-l1", { $0.gateL1 = 0.5 })) }
+            for (option, add) in foreign {
+                var config = base
+                add(&config)
+                XCTAssertThrowsError(try config.validate(), "\(architecture) with \(option)") {
+                    XCTAssertTrue("\($0)".contains("\(option)") && "\($0)".contains("only a"), "\($0)")
+                }
+            }
+        }
+    }
 }

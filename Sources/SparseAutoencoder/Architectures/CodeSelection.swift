@@ -155,10 +155,21 @@ protocol SparseArchitecture: CodeSelection {
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor]
     /// Built over the model's parameters; `tensors`: where its own start.
     init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?)
+    /// The option of its own settings when `config` holds any (JumpReLU's L0 penalty, Matryoshka's
+    /// groups, Gated's gate L1), so that another architecture's config holding them is refused.
+    static func ownSettingsOption(in config: AutoencoderConfig) -> String?
+    /// Checks a config of this architecture: its own settings, and the common ones it rules out.
+    static func validate(_ config: AutoencoderConfig) throws
+    /// What it adds to the reconstruction loss, with its settings, for banners and summaries
+    /// (nil: nothing of its own; the activity penalty's text is used).
+    static func objectiveText(_ config: AutoencoderConfig) -> String?
 }
 
 extension SparseArchitecture {
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] { [] }
+    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { nil }
+    static func validate(_ config: AutoencoderConfig) throws {}
+    static func objectiveText(_ config: AutoencoderConfig) -> String? { nil }
 }
 
 /// What the rest of sae asks of an architecture instead of naming it.
@@ -193,6 +204,17 @@ enum Architectures {
 
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {
         type(for: config)?.tensors(for: config) ?? []
+    }
+
+    /// Each architecture's checks of `config`: its own (when it is the config's), and that no
+    /// other architecture's settings are in it.
+    static func validate(_ config: AutoencoderConfig) throws {
+        for type in all where type.architecture != config.architecture || config.architecture == .dictionary {
+            if let option = type.ownSettingsOption(in: config) {
+                throw SAEError.badSetting(option, "only a \(type.architecture.rawValue) SAE takes it (use --architecture \(type.architecture.rawValue))")
+            }
+        }
+        try all.first { $0.architecture == config.architecture && config.architecture.selectsItsCode }?.validate(config)
     }
 }
 

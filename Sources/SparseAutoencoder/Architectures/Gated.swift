@@ -20,6 +20,20 @@ import Foundation
 final class Gated: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.gated
     static let traits = ArchitectureTraits(saelensArchitecture: "gated", saelensEncoderBias: "b_gate")
+
+    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { config.gateL1 == nil ? nil : "--gate-l1" }
+
+    static func objectiveText(_ config: AutoencoderConfig) -> String? {
+        "L1 of the gates (lambda \(config.gateL1 ?? defaultL1)) + the gates' reconstruction"
+    }
+
+    static func validate(_ config: AutoencoderConfig) throws {
+        guard config.topK == nil else { throw SAEError.badSetting("--k", "a gated SAE has no k: its gates choose (use --gate-l1)") }
+        guard config.codeActivation == .relu, config.penalty == .none else {
+            throw SAEError.badSetting("--penalty", "a gated SAE takes its L1 on the gates (--gate-l1), not --penalty or --code-activation")
+        }
+        if let l1 = config.gateL1, !(l1 >= 0 && l1.isFinite) { throw SAEError.badSetting("--gate-l1", "must be >= 0, got \(l1)") }
+    }
     /// dictionary_learning's `l1_penalty`.
     static let defaultL1: Float = 0.1
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {

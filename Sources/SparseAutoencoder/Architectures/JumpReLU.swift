@@ -44,6 +44,22 @@ public struct JumpReLUSettings: Codable, Equatable, Sendable {
 final class JumpReLU: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.jumprelu
     static let traits = ArchitectureTraits(isBatchWide: true)
+
+    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { config.jumpReLU == nil ? nil : "--target-l0" }
+
+    static func objectiveText(_ config: AutoencoderConfig) -> String? {
+        config.jumpReLU.map { j in
+            "L0" + (j.targetL0.map { " (lambda \(j.coefficient), target \($0)" } ?? " (lambda \(j.coefficient)") + ", bandwidth \(j.bandwidth))"
+        }
+    }
+
+    static func validate(_ config: AutoencoderConfig) throws {
+        guard let settings = config.jumpReLU else { throw SAEError.badSetting("--target-l0", "a jumprelu SAE needs its L0 penalty: --target-l0 or --l0-coefficient") }
+        try settings.validate()
+        guard config.topK == nil else { throw SAEError.badSetting("--k", "a jumprelu SAE has no k: its thresholds choose (use --target-l0)") }
+        guard config.codeActivation == .relu else { throw SAEError.badSetting("--code-activation", "a jumprelu SAE's latents are relu'd, not \(config.codeActivation.rawValue)") }
+        guard config.penalty == .none else { throw SAEError.badSetting("--penalty", "a jumprelu SAE takes its L0 penalty, not --penalty") }
+    }
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {
         [ArchitectureTensor(name: "threshold", shape: [config.codeSize], trainable: true, initial: 0.001)]
     }

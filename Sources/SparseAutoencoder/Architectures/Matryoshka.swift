@@ -17,6 +17,18 @@ import CKernels
 final class Matryoshka: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.matryoshka
     static let traits = BatchTopK.traits
+
+    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { config.groups == nil ? nil : "--groups" }
+
+    static func objectiveText(_ config: AutoencoderConfig) -> String? {
+        config.groups.map { "the smaller prefixes' losses (groups \($0.map(String.init).joined(separator: ", ")))" }
+    }
+
+    static func validate(_ config: AutoencoderConfig) throws {
+        guard let groups = config.groups, !groups.isEmpty, groups.allSatisfy({ $0 > 0 }), groups.reduce(0, { $0 &+ $1 }) == config.codeSize else {
+            throw SAEError.badSetting("--groups", "a matryoshka SAE needs group sizes > 0 that add up to the code size (\(config.codeSize)), got \(config.groups.map { "\($0)" } ?? "none")")
+        }
+    }
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] { BatchTopK.tensors }
 
     let batchTopK: BatchTopK

@@ -131,31 +131,8 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         for h in hiddenSizes where h <= 0 {
             throw SAEError.badSetting("--hidden", "layer sizes must be > 0, got \(h)")
         }
-        if architecture == .jumprelu {
-            guard let jumpReLU else { throw SAEError.badSetting("--target-l0", "a jumprelu SAE needs its L0 penalty: --target-l0 or --l0-coefficient") }
-            try jumpReLU.validate()
-            guard topK == nil else { throw SAEError.badSetting("--k", "a jumprelu SAE has no k: its thresholds choose (use --target-l0)") }
-            guard codeActivation == .relu else { throw SAEError.badSetting("--code-activation", "a jumprelu SAE's latents are relu'd, not \(codeActivation.rawValue)") }
-            guard penalty == .none else { throw SAEError.badSetting("--penalty", "a jumprelu SAE takes its L0 penalty, not --penalty") }
-        } else if jumpReLU != nil {
-            throw SAEError.badSetting("--target-l0", "only a jumprelu SAE takes an L0 penalty (use --architecture jumprelu)")
-        }
-        if architecture == .matryoshka {
-            guard let groups, !groups.isEmpty, groups.allSatisfy({ $0 > 0 }), groups.reduce(0, { $0 &+ $1 }) == codeSize else {
-                throw SAEError.badSetting("--groups", "a matryoshka SAE needs group sizes > 0 that add up to the code size (\(codeSize)), got \(groups.map { "\($0)" } ?? "none")")
-            }
-        } else if groups != nil {
-            throw SAEError.badSetting("--groups", "only a matryoshka SAE has groups (use --architecture matryoshka)")
-        }
-        if architecture == .gated {
-            guard topK == nil else { throw SAEError.badSetting("--k", "a gated SAE has no k: its gates choose (use --gate-l1)") }
-            guard codeActivation == .relu, penalty == .none else {
-                throw SAEError.badSetting("--penalty", "a gated SAE takes its L1 on the gates (--gate-l1), not --penalty or --code-activation")
-            }
-            if let l1 = gateL1, !(l1 >= 0 && l1.isFinite) { throw SAEError.badSetting("--gate-l1", "must be >= 0, got \(l1)") }
-        } else if gateL1 != nil {
-            throw SAEError.badSetting("--gate-l1", "only a gated SAE has gates (use --architecture gated)")
-        }
+        // Each architecture's own settings are checked in its file (Architectures/).
+        try Architectures.validate(self)
         if architecture.takesK {
             let name = architecture.rawValue
             guard let k = topK, k >= 1, k <= codeSize else {

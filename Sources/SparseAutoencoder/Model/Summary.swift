@@ -81,12 +81,7 @@ extension AutoencoderConfig {
 
     /// The penalty's description: JumpReLU's L0 penalty, else the activity penalty's.
     public var penaltyDescription: String {
-        if architecture == .matryoshka, let groups {
-            return "the smaller prefixes' losses (groups \(groups.map(String.init).joined(separator: ", ")))"
-        }
-        if architecture == .gated { return "L1 of the gates (lambda \(gateL1 ?? Gated.defaultL1)) + the gates' reconstruction" }
-        guard architecture == .jumprelu, let j = jumpReLU else { return penalty.summaryText }
-        return "L0" + (j.targetL0.map { " (lambda \(j.coefficient), target \($0)" } ?? " (lambda \(j.coefficient)") + ", bandwidth \(j.bandwidth))"
+        Architectures.type(for: self)?.objectiveText(self) ?? penalty.summaryText
     }
 
     private static func formatBytes(_ n: Int) -> String {
