@@ -5,8 +5,13 @@
 # Then, to run `sae` by name: make install PREFIX=$HOME/.local (see "Installing" below).
 
 SAE := .build/release/sae
+# What `make install` installs: the release binary with Swift's runtime and Foundation linked in
+# (--static-swift-stdlib), so it runs without the Swift toolchain; built in a scratch directory of
+# its own so that it and `make build`'s binary do not rebuild each other.
+STATIC_BUILD := .build-static
+SAE_STATIC := $(STATIC_BUILD)/release/sae
 
-.PHONY: demo test bench fuzz build deps docs clean install uninstall
+.PHONY: demo test bench fuzz build build-static deps docs clean install uninstall
 
 demo: deps build
 	$(SAE) demo --out runs/demo
@@ -37,6 +42,13 @@ fuzz: deps
 build: deps
 	swift build -c release --product sae
 
+# The binary `make install` installs (see above; about 2 minutes on 2 cores, from scratch or after
+# any change). It links the system's C libraries dynamically (libc, libm, libstdc++, libgcc_s, zlib,
+# libcurl) and no library of the toolchain's; the build needs libcurl's development files.
+build-static:
+	bash scripts/install-deps.sh --static
+	swift build -c release --product sae --static-swift-stdlib --scratch-path $(STATIC_BUILD)
+
 # The library's documentation (the DocC catalogue Sources/SparseAutoencoder/SparseAutoencoder.docc, with
 # the getting-started article) as a static site in .build/docs, by swift-docc-plugin; offline, about
 # 30 s. Serve it and open /documentation/sparseautoencoder/:
@@ -52,8 +64,8 @@ deps:
 
 # Installing. `make install` puts sae in $(PREFIX)/bin, its man page (rendered from sae's own
 # help by `sae generate-manual`) in $(PREFIX)/share/man/man1 and its bash, zsh and fish
-# completions (`sae --generate-completion-script`) where those shells look, building the release
-# binary first if it is missing or older than the sources. PREFIX defaults to /usr/local (root);
+# completions (`sae --generate-completion-script`) where those shells look, building that binary
+# first if it is missing or older than the sources. PREFIX defaults to /usr/local (root);
 # a PREFIX you own needs no root: make install PREFIX=$HOME/.local. DESTDIR stages the files
 # for a package. SAE_BIN=path installs that binary instead (nothing is built).
 # `make uninstall`, with the same PREFIX and DESTDIR, removes exactly those five files (the
@@ -66,15 +78,19 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 INSTALL ?= install
-SAE_BIN ?= $(SAE)
+SAE_BIN ?= $(SAE_STATIC)
 INSTALLED = "$(DESTDIR)$(BINDIR)/sae" "$(DESTDIR)$(MANDIR)/man1/sae.1" "$(DESTDIR)$(BASHCOMPDIR)/sae" \
   "$(DESTDIR)$(ZSHCOMPDIR)/_sae" "$(DESTDIR)$(FISHCOMPDIR)/sae.fish"
 
-# The release binary, rebuilt only when a source is newer (so `sudo make install` after `make
-# build` does not build as root).
-$(SAE): Package.swift $(shell find Sources Plugins scripts/build-info.sh -type f 2>/dev/null)
+# The binaries, rebuilt only when a source is newer (so `sudo make install` after `make
+# build-static` does not build as root).
+SOURCES := Package.swift $(shell find Sources Plugins scripts/build-info.sh -type f 2>/dev/null)
+$(SAE): $(SOURCES)
 	bash scripts/install-deps.sh
 	swift build -c release --product sae
+$(SAE_STATIC): $(SOURCES)
+	bash scripts/install-deps.sh --static
+	swift build -c release --product sae --static-swift-stdlib --scratch-path $(STATIC_BUILD)
 
 install: $(SAE_BIN)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -100,4 +116,4 @@ uninstall:
 	done; exit $$status
 
 clean:
-	rm -rf .build runs
+	rm -rf .build $(STATIC_BUILD) runs

@@ -3,6 +3,8 @@
 # product), zlib (gzip'd IDX files), pkg-config (finds OpenBLAS), Debian's Fashion-MNIST
 # package, and numpy (tests check that numpy reads our .npy and safetensors files, and that
 # `sae export` output loads in Python and reproduces our encodings: Tests/Interop).
+# --test adds what only the tests need; --static what only the static-runtime build `make install`
+# installs needs (libcurl's development symlink: see below).
 set -euo pipefail
 
 need=()
@@ -12,6 +14,13 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 # The tests train over MPI ranks (MPITests: mpirun, and libmpi, which sae opens only under mpirun).
 if [ "${1:-}" = "--test" ]; then command -v mpirun >/dev/null || need+=(openmpi-bin); fi
+# The static-runtime build (make build-static, make install) links Foundation's networking (the
+# Fashion-MNIST download) from the toolchain's static archives, which link -lcurl: the linker
+# needs libcurl.so, a development symlink (sae then needs only libcurl4 at run time, as the
+# toolchain's shared Foundation does). Not for make build, demo or test.
+if [ "${1:-}" = "--static" ] && ! compgen -G '/usr/lib/*/libcurl.so' >/dev/null && [ ! -e /usr/lib/libcurl.so ]; then
+  need+=(libcurl4-openssl-dev)
+fi
 
 # The tests also render the installed man page with `man -l` (InstallTests): man-db, without
 # its recommended packages.

@@ -7,7 +7,9 @@ import XCTest
 /// `man -l` (groff or mandoc if man-db is missing; `make test` installs man-db) and documents
 /// every command and option of `sae --help`, the bash completion completes, DESTDIR stages, and
 /// uninstalling leaves no file behind. Installs the debug `sae` built for the tests
-/// (`SAE_BIN=`), so nothing is built.
+/// (`SAE_BIN=`), so nothing is built. Then (issue 22) the static-runtime build plain `make install`
+/// installs, when it has been built: it needs no library of the toolchain's and runs with the
+/// toolchain hidden.
 final class InstallTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
@@ -195,6 +197,111 @@ final class InstallTests: XCTestCase {
         XCTAssertNotEqual(blocked.status, 0)
         XCTAssertTrue(blocked.stderr.contains("not removed: \(stage)/usr/local/bin/sae is a directory"), blocked.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: stage + "/usr/local/bin/sae/mine"))
+    }
+
+    /// The binary `make install` installs by default: the static-runtime release build (issue 22),
+    /// which must run with the Swift toolchain out of sight. The build takes about 2 minutes, so the
+    /// test does not make it: it checks `make build-static`'s binary when there is one (as it is,
+    /// even if older than the sources; CI builds it first) and is skipped otherwise, unless
+    /// SAE_REQUIRE_STATIC=1 (set by CI) makes a missing build a failure. It installs that binary into
+    /// a temporary PREFIX, checks with ldd that it needs no library of the toolchain's, then runs it
+    /// by name (`--version`, which opens OpenBLAS; `summary`; a tiny `train --data-npy`; the same
+    /// under `mpirun -np 2`, which opens Open MPI) in a mount namespace where an empty directory
+    /// hides the toolchain, where the tests' own (dynamically linked) `sae` cannot even start.
+    func testStaticInstallRunsWithoutTheToolchain() throws {
+        // Plain `make install` installs the static build (dry run: nothing is built or installed).
+        let dry = try make(["-n", "install", "PREFIX=/nonexistent"])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertTrue(dry.stdout.contains("\".build-static/release/sae\" generate-manual"), dry.stdout)
+
+        let built = Self.root + "/.build-static/release/sae"
+        guard FileManager.default.isExecutableFile(atPath: built) else {
+            let message = "\(built) is not built: `make build-static` (about 2 minutes) builds it"
+            if ProcessInfo.processInfo.environment["SAE_REQUIRE_STATIC"] == "1" { XCTFail(message); return }
+            throw XCTSkip(message)
+        }
+        let prefix = temporaryDirectory(self) + "/prefix"
+        let install = try make(["install", "PREFIX=\(prefix)", "DESTDIR=", "SAE_BIN=\(built)"])
+        XCTAssertEqual(install.status, 0, install.stdout + install.stderr)
+        let sae = prefix + "/bin/sae"
+
+        // The toolchain this test runs on: where its libswiftCore.so was loaded from.
+        // (/proc/self/maps reports a size of 0: read to the end, not by its size.)
+        let maps = String(decoding: FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        guard let core = maps.split(separator: "\n").compactMap({ $0.split(separator: " ").last.map(String.init) })
+            .first(where: { $0.hasSuffix("/libswiftCore.so") }) else {
+            XCTFail("the tests did not load libswiftCore.so: no toolchain to hide"); return
+        }
+        let coreDir = (core as NSString).deletingLastPathComponent   // PREFIX/lib/swift/linux
+        let toolchain = ((coreDir as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        let usr = (toolchain as NSString).deletingLastPathComponent
+        // A toolchain of its own (/opt/swift/usr) is hidden whole; one installed into /usr, its lib/swift.
+        let hidden = ["/", "/usr", "/usr/local"].contains(usr) ? toolchain + "/lib/swift" : usr
+
+        // ldd: system libraries only, none of the toolchain's (Swift runtime, Foundation, Dispatch).
+        let ldd = try run("ldd", [sae])
+        XCTAssertEqual(ldd.status, 0, ldd.stderr)
+        XCTAssertTrue(ldd.stdout.contains("libc.so.6"), ldd.stdout)
+        for name in ["libswift", "libFoundation", "lib_Foundation", "lib_CF", "libdispatch", "libBlocksRuntime", hidden + "/"] {
+            XCTAssertFalse(ldd.stdout.contains(name), "the installed sae needs \(name):\n\(ldd.stdout)")
+        }
+
+        // Runs a command with the toolchain hidden: a private mount namespace (root, as CI runs; or a
+        // user namespace) in which an empty directory is bind-mounted over it.
+        let empty = temporaryDirectory(self)
+        let env: [String: String?] = ["PATH": prefix + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+                                      "LD_LIBRARY_PATH": nil, "OPENBLAS_CORETYPE": nil]
+        let hide = #"mount --bind "$1" "$2" || exit 96; [ ! -e "$3" ] || exit 97; shift 3; exec "$@""#
+        var unshare: [String]? = nil
+        for flags in [["--mount"], ["--mount", "--map-root-user"]] where unshare == nil {
+            if (try? run("unshare", flags + ["sh", "-c", hide, "sh", empty, hidden, core, "true"], environment: env))?.status == 0 {
+                unshare = flags
+            }
+        }
+        func hiddenRun(_ program: String, _ arguments: [String], _ extra: [String: String] = [:]) throws -> Output {
+            let environment = env.merging(extra.mapValues { Optional($0) }) { $1 }
+            guard let unshare else { return try run(program, arguments, environment: environment) }
+            return try run("unshare", unshare + ["sh", "-c", hide, "sh", empty, hidden, core, program] + arguments, environment: environment)
+        }
+        if unshare != nil {
+            // The hiding works: the tests' sae, linked against the toolchain, cannot start.
+            let dynamic = try hiddenRun(try builtSAE(), ["--version"])
+            XCTAssertNotEqual(dynamic.status, 0, dynamic.stdout)
+            XCTAssertTrue(dynamic.stderr.contains("libswift"), dynamic.stderr)
+        } else {
+            // No mount namespace here (a container without CAP_SYS_ADMIN): ldd above is the check,
+            // and the binary runs with LD_LIBRARY_PATH unset.
+            print("note: unshare --mount is not permitted here; \(hidden) is not hidden for the runs below")
+        }
+        // sae by name, from PREFIX/bin.
+        func hiddenSAE(_ arguments: [String]) throws -> Output { try hiddenRun("sae", arguments) }
+
+        let version = try hiddenSAE(["--version"])
+        XCTAssertEqual(version.status, 0, version.stderr)
+        XCTAssertTrue(version.stdout.hasPrefix("sae ") && version.stdout.contains("(OpenBLAS "), version.stdout)
+        let summary = try hiddenSAE(["summary", "--penalty", "kl", "--code", "32"])
+        XCTAssertEqual(summary.status, 0, summary.stderr)
+        XCTAssertTrue(summary.stdout.contains("(None, 32)"), summary.stdout)
+
+        let dir = temporaryDirectory(self)
+        var rng = SeededGenerator(seed: 22)
+        try NPY.write((0..<(64 * 8)).map { _ in Float(rng.next() % 1000) / 1000 }, rows: 64, cols: 8, to: dir + "/x.npy")
+        let train = try hiddenSAE(["train", "--data-npy", dir + "/x.npy", "--code", "16", "--k", "2", "--epochs", "1", "--out", dir + "/run"])
+        XCTAssertEqual(train.status, 0, train.stdout + train.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/model.safetensors"), train.stdout + train.stderr)
+
+        // Over two MPI ranks: libmpi, opened with dlopen, from the static binary.
+        let mpirun = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map { $0 + "/mpirun" }
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        guard let mpirun else {
+            XCTFail("mpirun is not installed: `make test` (scripts/install-deps.sh --test) installs Open MPI"); return
+        }
+        let mpi = try hiddenRun(mpirun, ["-np", "2", sae, "train", "--data-npy", dir + "/x.npy", "--val-npy", dir + "/x.npy",
+                                         "--code", "16", "--k", "2", "--epochs", "1", "--out", dir + "/mpi"],
+                                MPITests.environment)
+        XCTAssertEqual(mpi.status, 0, mpi.stdout + mpi.stderr)
+        let config = (try? String(contentsOfFile: dir + "/mpi/config.json", encoding: .utf8)) ?? ""
+        XCTAssertTrue(config.contains("\"ranks\" : 2"), config + mpi.stdout + mpi.stderr)
     }
 
     func commandExists(_ name: String) -> Bool {
