@@ -39,6 +39,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let run = RunDirectory(path: runDirectory)
+        _ = try run.loadConfig()   // not a run: said so before anything (the lock file) is made
         try run.lock()
         let (config, model) = try run.loadModel()
         let vectors = try runVectors(for: config, run: runDirectory, npy: npy, split: .test, fashionMNIST: data, streamed: true)

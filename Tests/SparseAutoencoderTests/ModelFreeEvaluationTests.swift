@@ -125,6 +125,8 @@ final class ModelFreeEvaluationTests: XCTestCase {
         let html = try String(contentsOfFile: dir + "/report/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("Evaluation (sae eval)") && html.contains("Feature density"), "the report shows eval.json")
         XCTAssertTrue(DirectoryLock.ownFiles.contains("eval.json"))
+        assertCommandFails(try runSAE(["eval", dir + "/nothing"]), mentioning: "\(dir)/nothing is not a run directory (no config.json)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/nothing"))
         try NPY.write(randomFloats(5 * 4, seed: 2), rows: 5, cols: 4, to: dir + "/narrow.npy")
         assertCommandFails(try runSAE(["eval", dir + "/run", "--true-directions", dir + "/narrow.npy"]),
                            mentioning: "holds directions of width 4, but the decoder's rows have 6")
