@@ -50,20 +50,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("auxk-coefficient"), parsing: .unconditional, help: "Weight of the AuxK loss.")
     var auxKCoefficient: Float = 1.0 / 32
 
-    @Option(name: .customLong("target-l0"), parsing: .unconditional, help: ArgumentHelp("JumpReLU: the L0 (active latents per sample) its penalty aims at: l0-coefficient x (L0 / target - 1)^2, dictionary_learning's form. Without it, the paper's l0-coefficient x L0.", valueName: "L0"))
-    var targetL0: Float?
-
-    @Option(name: .customLong("l0-coefficient"), parsing: .unconditional, help: ArgumentHelp("JumpReLU: the L0 penalty's weight (default 1 with --target-l0; required without it).", valueName: "lambda"))
-    var l0Coefficient: Float?
-
-    @Option(name: .customLong("gate-l1"), parsing: .unconditional, help: ArgumentHelp("Gated: the L1 weight on the open gates (default 0.1, dictionary_learning's).", valueName: "lambda"))
-    var gateL1: Float?
-
-    @Option(help: ArgumentHelp("Matryoshka: the nested groups of latents, first to last, comma-separated: sizes adding up to --code (e.g. 256,768,3072) or fractions adding up to 1 (e.g. 0.0625,0.1875,0.75; the last group takes what rounding leaves).", valueName: "sizes"))
-    var groups: String?
-
-    @Option(parsing: .unconditional, help: ArgumentHelp("JumpReLU: the width of the window around each threshold through which it learns (straight-through estimator).", valueName: "epsilon"))
-    var bandwidth: Float = 0.001
+    // Each architecture's own options, in its file (Architectures/).
+    @OptionGroup var jumpReLU: JumpReLUOptions
+    @OptionGroup var matryoshka: MatryoshkaOptions
+    @OptionGroup var gated: GatedOptions
 
     var penaltyKind: PenaltyKind {
         penalty ?? (architecture?.selectsItsCode == true || codeActivation == .topk || (codeActivation == nil && k != nil) ? .none : .l1)
@@ -92,52 +82,18 @@ struct ModelOptions: ParsableArguments {
                 return n
             }
         }
-        var jumpReLU: JumpReLUSettings?
-        if architecture == .jumprelu, targetL0 != nil || l0Coefficient != nil {
-            jumpReLU = JumpReLUSettings(bandwidth: bandwidth, coefficient: l0Coefficient ?? 1, targetL0: targetL0)
-        } else if architecture != .jumprelu, targetL0 != nil || l0Coefficient != nil {
-            throw ValidationError("--target-l0 and --l0-coefficient are JumpReLU's (add --architecture jumprelu)")
-        }
-        var groupSizes: [Int]?
-        if let groups {
-            guard architecture == .matryoshka else { throw ValidationError("--groups is Matryoshka's (add --architecture matryoshka)") }
-            groupSizes = try Self.groupSizes(groups, code: code)
-        }
-        if gateL1 != nil && architecture != .gated { throw ValidationError("--gate-l1 is Gated's (add --architecture gated)") }
         let activation = codeActivation
             ?? (architecture.selectsItsCode ? .relu : k != nil ? .topk : AutoencoderConfig.defaultCodeActivation(for: penalty))
-        let config = AutoencoderConfig(
+        var config = AutoencoderConfig(
             architecture: architecture, inputSize: inputSize, hiddenSizes: hiddenSizes, codeSize: code,
             codeActivation: activation, topK: k, penalty: penalty, loss: loss ?? (dictionary ? .mse : .bce),
             unitNormDecoder: unitNormDecoder ?? dictionary, auxK: auxK.map { AuxK(k: $0, coefficient: auxKCoefficient) },
-            jumpReLU: jumpReLU, groups: groupSizes, gateL1: gateL1, outputSize: outputSize)
+            outputSize: outputSize)
+        try jumpReLU.apply(to: &config)
+        try matryoshka.apply(to: &config)
+        try gated.apply(to: &config)
         try config.validate()
         return config
-    }
-}
-
-extension ModelOptions {
-    /// "256,768,3072" (sizes) or "0.25,0.75" (fractions of `code`, the last group taking what
-    /// rounding leaves) as group sizes.
-    static func groupSizes(_ text: String, code: Int) throws -> [Int] {
-        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let bad = ValidationError("--groups takes sizes adding up to --code (e.g. 256,768,3072) or fractions adding up to 1 (e.g. 0.25,0.75), got '\(text)'")
-        if parts.allSatisfy({ Int($0) != nil }) {
-            let sizes = parts.map { Int($0)! }
-            guard sizes.allSatisfy({ $0 > 0 }) else { throw bad }
-            return sizes
-        }
-        let fractions = try parts.map { part -> Double in
-            guard let f = Double(part), f > 0, f <= 1 else { throw bad }
-            return f
-        }
-        guard abs(fractions.reduce(0, +) - 1) < 1e-6 else { throw bad }
-        var sizes = fractions.dropLast().map { Int($0 * Double(code)) }
-        sizes.append(code - sizes.reduce(0, +))
-        guard sizes.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--groups \(text) leaves a group empty at --code \(code): use larger fractions or sizes")
-        }
-        return sizes
     }
 }
 

@@ -71,6 +71,14 @@ final class MatryoshkaTests: XCTestCase {
         assertCommandFails(try runSAE(["summary", "--architecture", "matryoshka", "--hidden", "none", "--k", "4", "--groups", "0.5,0.6"]),
                            mentioning: "fractions adding up to 1")
         assertCommandFails(try runSAE(["summary", "--k", "4", "--groups", "16,48", "--code", "64"]), mentioning: "--groups is Matryoshka's")
+        // Each architecture's options (Sources/sae/Architectures/) belong to it on the command line too.
+        assertCommandFails(try runSAE(["summary", "--architecture", "batchtopk", "--hidden", "none", "--k", "4", "--gate-l1", "0.5"]),
+                           mentioning: "--gate-l1 is Gated's")
+        assertCommandFails(try runSAE(["summary", "--architecture", "gated", "--hidden", "none", "--target-l0", "4"]),
+                           mentioning: "--target-l0 and --l0-coefficient are JumpReLU's")
+        let jumprelu = try runSAE(["summary", "--architecture", "jumprelu", "--hidden", "none", "--target-l0", "4", "--bandwidth", "0.01"])
+        XCTAssertEqual(jumprelu.status, 0, jumprelu.stderr)
+        XCTAssertTrue(jumprelu.stdout.contains("L0 (lambda 1.0, target 4.0, bandwidth 0.01)"), jumprelu.stdout)
     }
 
     func testGroupsAreChecked() {
