@@ -244,3 +244,11 @@ SAE_KERNEL(int, sae_adam, (float *restrict p, float *restrict g, float *restrict
     for (int l = 0; l < LANES; l++) tail += check[l];
     return tail == tail;
 }
+
+SAE_KERNEL(void, sae_half_to_float, (const uint16_t *restrict half, float *restrict out, long n), (half, out, n)) {
+    for (long i = 0; i < n; i++) {
+        _Float16 v;
+        memcpy(&v, &half[i], sizeof v);
+        out[i] = (float)v;
+    }
+}

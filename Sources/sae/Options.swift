@@ -169,7 +169,7 @@ struct DataOptions: ParsableArguments {
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp(
         "Train on these vectors instead: one .npy file, a directory (its *.npy shards in name order), or several files "
-            + "(--data-npy a.npy b.npy, or the option repeated), concatenated. float32 or float64, (samples, features) or (batch, seq, ..., features) with the leading axes flattened into samples, C order, "
+            + "(--data-npy a.npy b.npy, or the option repeated), concatenated. float32, float64 or float16 (converted to float32 as rows are read), (samples, features) or (batch, seq, ..., features) with the leading axes flattened into samples, C order, "
             + "one width and one dtype. A directory, several files or a file over 1 GiB (or a quarter of the memory, if less) are streamed "
             + "from disk batch by batch (memory does not grow with the data; the shuffle is then a computed permutation); "
             + "smaller files are read into memory.", valueName: "path"))

@@ -158,4 +158,16 @@ final class KernelTests: XCTestCase {
         throw XCTSkip("one variant only off x86-64")
         #endif
     }
+
+    /// Every half-precision bit pattern converts exactly (the variant this run uses: F16C's, or
+    /// the baseline's under SAE_KERNELS=baseline, which scripts/test-kinds.sh runs).
+    func testHalfPrecisionConvertsEveryValueExactly() {
+        let half = (0...UInt16.max).map { $0 }
+        var out = [Float](repeating: 0, count: half.count)
+        sae_half_to_float(half, &out, half.count)
+        for (bits, value) in zip(half, out) {
+            let expected = Float(Float16(bitPattern: bits))
+            if expected.isNaN { XCTAssertTrue(value.isNaN, "\(bits)") } else { XCTAssertEqual(value.bitPattern, expected.bitPattern, "\(bits)") }
+        }
+    }
 }

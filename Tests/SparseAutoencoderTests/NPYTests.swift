@@ -57,6 +57,12 @@ final class NPYTests: XCTestCase {
             d = sys.argv[1]
             a = np.arange(6, dtype=np.float64).reshape(2, 3) / 4
             np.save(d + '/f8.npy', a)
+            np.save(d + '/f2.npy', a.astype(np.float16))
+            h = (np.random.default_rng(0).standard_normal((300, 7)) * 50).astype(np.float16)
+            import os; os.mkdir(d + '/half')
+            np.save(d + '/half/a.npy', h[:120]); np.save(d + '/half/b.npy', h[120:])
+            np.save(d + '/half32.npy', h.astype(np.float32))
+            np.save(d + '/mixed.npy', h[:5].astype(np.float32))
             np.lib.format.write_array(open(d + '/v2.npy', 'wb'), a.astype(np.float32), version=(2, 0))
             np.save(d + '/fortran.npy', np.asfortranarray(a))
             np.save(d + '/int.npy', np.arange(6).reshape(2, 3))
@@ -75,6 +81,19 @@ final class NPYTests: XCTestCase {
         let expected = NPY.Matrix(rows: 2, cols: 3, values: [0, 0.25, 0.5, 0.75, 1, 1.25])
         XCTAssertEqual(try NPY.read(path: dir + "/f8.npy"), expected)
         XCTAssertEqual(try NPY.read(path: dir + "/v2.npy"), expected)
+        // Half precision, as activation caches are: read whole or streamed in shards, each value
+        // exactly the float32 it stands for.
+        XCTAssertEqual(try NPY.read(path: dir + "/f2.npy"), expected)
+        let half32 = try NPY.read(path: dir + "/half32.npy")
+        for loading in [Dataset.NPYLoading.streamed, .inMemory] {
+            let shards = try Dataset(npy: [dir + "/half"], loading: loading)
+            XCTAssertEqual(shards.count, 300)
+            XCTAssertEqual(shards.floats(0..<300), half32.values, "\(loading)")
+        }
+        try FileManager.default.copyItem(atPath: dir + "/mixed.npy", toPath: dir + "/half/c.npy")
+        XCTAssertThrowsError(try Dataset(npy: [dir + "/half"], loading: .streamed)) {
+            XCTAssertTrue("\($0)".contains("holds float32 values but") && "\($0)".contains("holds float16"), "\($0)")
+        }
         // (batch, seq, d) activations: the leading axes flattened into rows, values in order.
         XCTAssertEqual(try NPY.read(path: dir + "/3d.npy"), NPY.Matrix(rows: 6, cols: 4, values: (0..<24).map { Float($0) / 4 }))
         for (file, reason) in [("fortran", "Fortran order"), ("int", "is not supported"), ("1d", "expected an array of vectors, (samples, features) or (batch, ..., features), found shape (5,)"),

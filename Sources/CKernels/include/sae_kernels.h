@@ -5,6 +5,8 @@
 #ifndef SAE_KERNELS_H
 #define SAE_KERNELS_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -57,6 +59,10 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
 /// over the gradients instead of a separate clearing pass). Returns 0 if a parameter became
 /// NaN or infinite (training diverged), else 1.
 int sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
+
+/// Half-precision (IEEE binary16, little-endian bit patterns) to float32, exactly: n values of
+/// `half` into `out` (F16C's vcvtph2ps in the AVX2 variant). For float16 .npy activation shards.
+void sae_half_to_float(const uint16_t *half, float *out, long n);
 
 
 // MARK: the sparse TopK step (sparse.c)

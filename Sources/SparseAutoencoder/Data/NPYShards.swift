@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -256,16 +257,20 @@ final class NPYShards: @unchecked Sendable {
             #if _endian(big)
             for i in 0..<(rows.count * d) { out[i] = Float(bitPattern: UInt32(littleEndian: out[i].bitPattern)) }
             #endif
-        case .float64:
-            // A few rows at a time through a stack buffer.
-            let chunk = max(1, min(rows.count, 8192 / d))
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: chunk * d) { buffer in
+        case .float64, .float16:
+            // A few rows at a time through a stack buffer, converted to float32.
+            let chunk = max(1, min(rows.count, 65_536 / (d * width)))
+            withUnsafeTemporaryAllocation(byteCount: chunk * d * width, alignment: 8) { buffer in
                 var r = rows.lowerBound
                 while r < rows.upperBound && complete {
-                    let n = min(chunk, rows.upperBound - r), bytes = n * d * 8
+                    let n = min(chunk, rows.upperBound - r), bytes = n * d * width
                     complete = Self.readFully(shard.descriptor, buffer.baseAddress!, bytes, at: shard.dataOffset + r * d * width) == bytes
-                    let dst = out + (r - rows.lowerBound) * d
-                    for i in 0..<(n * d) { dst[i] = Float(Double(bitPattern: UInt64(littleEndian: buffer[i].bitPattern))) }
+                    let dst = out + (r - rows.lowerBound) * d, src = UnsafeRawPointer(buffer.baseAddress!), dtype = shard.dtype
+                    if dtype == .float16 {
+                        sae_half_to_float(src.assumingMemoryBound(to: UInt16.self), dst, n * d)   // F16C where the CPU has it
+                    } else {
+                        for i in 0..<(n * d) { dst[i] = dtype.load(src + i * width) }
+                    }
                     r += n
                 }
             }

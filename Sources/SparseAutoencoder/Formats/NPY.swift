@@ -46,9 +46,25 @@ public enum NPY {
     /// file-backed shards (`NPYShards`) alike.
     package struct Header: Equatable, Sendable {
         package enum DType: String, Sendable {
-            case float32 = "<f4", float64 = "<f8"
+            case float32 = "<f4", float64 = "<f8", float16 = "<f2"
             /// Bytes per value.
-            package var width: Int { self == .float32 ? 4 : 8 }
+            package var width: Int {
+                switch self {
+                case .float16: 2
+                case .float32: 4
+                case .float64: 8
+                }
+            }
+
+            /// The little-endian value at `p` as float32 (exact for float16 and float32).
+            @inline(__always)
+            package func load(_ p: UnsafeRawPointer) -> Float {
+                switch self {
+                case .float16: Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))))
+                case .float32: Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+                case .float64: Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
+                }
+            }
         }
 
         package var rows: Int
@@ -76,15 +92,11 @@ public enum NPY {
     package static func decode(_ bytes: [UInt8], name: String) throws -> Matrix {
         let header = try parseHeader(bytes, name: name)
         try header.checkDataSize(bytes.count - header.dataOffset, name: name)
-        let count = header.rows * header.cols, wide = header.dtype == .float64
+        let count = header.rows * header.cols, dtype = header.dtype, width = dtype.width
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBytes { raw in
             let base = raw.baseAddress! + header.dataOffset
-            for i in 0..<count {
-                values[i] = wide
-                    ? Float(Double(bitPattern: UInt64(littleEndian: (base + 8 * i).loadUnaligned(as: UInt64.self))))
-                    : Float(bitPattern: UInt32(littleEndian: (base + 4 * i).loadUnaligned(as: UInt32.self)))
-            }
+            for i in 0..<count { values[i] = dtype.load(base + width * i) }
         }
         guard values.allSatisfy(\.isFinite) else { throw SAEError.badFile(name, "the array holds NaN or infinite values") }
         return Matrix(rows: header.rows, cols: header.cols, values: values)
@@ -126,7 +138,7 @@ public enum NPY {
         }
         let descr = String(descrField[descrField.index(after: descrField.startIndex)..<end])
         guard let dtype = Header.DType(rawValue: descr) else {
-            throw SAEError.badFile(name, "dtype \(descr) is not supported: save float32 or float64 (little-endian), e.g. x.astype('float32')")
+            throw SAEError.badFile(name, "dtype \(descr) is not supported: save float32, float64 or float16 (little-endian), e.g. x.astype('float32')")
         }
         guard let order = field("fortran_order") else { throw SAEError.badFile(name, ".npy header has no fortran_order") }
         guard order.hasPrefix("False") else {
