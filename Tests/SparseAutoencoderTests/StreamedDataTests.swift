@@ -154,6 +154,13 @@ final class StreamedDataTests: XCTestCase {
         XCTAssertFalse(try Dataset(npy: dir + "/all.npy").isStreamed)
         XCTAssertTrue(try Dataset(npy: dir + "/shards").isStreamed)
         XCTAssertTrue(try Dataset(npy: [dir + "/all.npy", dir + "/all.npy"]).isStreamed)
+        // A float16 file is judged by the float32 it becomes in memory.
+        let mb = 1 << 20
+        XCTAssertTrue(Dataset.streams(fileSize: 600 * mb, dtype: .float16, threshold: 1 << 30))
+        XCTAssertFalse(Dataset.streams(fileSize: 600 * mb, dtype: .float32, threshold: 1 << 30))
+        XCTAssertFalse(Dataset.streams(fileSize: 600 * mb, dtype: nil, threshold: 1 << 30))
+        XCTAssertTrue(Dataset.streams(fileSize: 1100 * mb, dtype: .float64, threshold: 1 << 30), "float64 by its bytes, as ever")
+        XCTAssertTrue(Dataset.streams(fileSize: .max, dtype: .float16, threshold: 1 << 30))
         XCTAssertLessThanOrEqual(Dataset.streamingThreshold, 1 << 30)
         // A directory with one shard is still a directory.
         try FileManager.default.createDirectory(atPath: dir + "/one", withIntermediateDirectories: false)

@@ -125,6 +125,13 @@ public struct Dataset: Sendable {
         min(1 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory / 4))
     }
 
+    /// Whether one .npy file of `fileSize` bytes of `dtype` values is streamed rather than read:
+    /// its size in memory, as float32 (a float16 file's doubled), above `threshold`.
+    package static func streams(fileSize: Int, dtype: NPY.Header.DType?, threshold: Int) -> Bool {
+        let (doubled, overflow) = fileSize.multipliedReportingOverflow(by: 2)
+        return (dtype == .float16 ? (overflow ? .max : doubled) : fileSize) > threshold
+    }
+
     /// The rows of one or more .npy files (2-D, float32 or float64, C order, the same number of
     /// columns; float32 and float64 files may be mixed, float64 is converted), concatenated in
     /// order. `paths` is one file, one directory (its `*.npy` files in sorted name order), or
@@ -133,7 +140,10 @@ public struct Dataset: Sendable {
         let files = try NPYShards.files(for: paths)
         let stream: Bool
         let single = files.count == 1 && files == paths
-        let automatic = !single || (NPYShards.fileSize(files[0]) ?? 0) > Dataset.streamingThreshold
+        let size = single ? NPYShards.fileSize(files[0]) ?? 0 : 0
+        // (Only a file that float16 could push over the threshold has its header read here.)
+        let dtype = single && size > Dataset.streamingThreshold / 2 ? (try? NPYShards(files: files))?.dtype : nil
+        let automatic = !single || Self.streams(fileSize: size, dtype: dtype, threshold: Dataset.streamingThreshold)
         switch loading {
         case .inMemory: stream = false
         case .streamed, .streamedForRanks: stream = true

@@ -35,6 +35,8 @@ final class NPYShards: @unchecked Sendable {
     /// Rows in all shards.
     let count: Int
     let featureCount: Int
+    /// The values' type on disk (every shard's: mixed dtypes are refused).
+    var dtype: NPY.Header.DType { shards[0].dtype }
     private let lock = NSLock()
     private var firstFailure: SAEError?
 
