@@ -25,8 +25,9 @@ struct Eval: ParsableCommand {
             """)
 
     @Argument(help: "The run directory.") var runDirectory: String
-    @Option(help: ArgumentHelp("Evaluate on these vectors (a .npy file or directory of shards) instead of the run's validation data.", valueName: "path"))
+    @Option(help: ArgumentHelp("Evaluate on these vectors (a .npy or .safetensors file, or a directory of shards) instead of the run's validation data.", valueName: "path"))
     var npy: String?
+    @Option(help: tensorHelp) var tensor: String?
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
     @Option(help: ArgumentHelp("The true directions, (directions, width) in a .npy file: adds feature recovery.", valueName: "file"))
     var trueDirections: String?
@@ -42,7 +43,7 @@ struct Eval: ParsableCommand {
         _ = try run.loadConfig()   // not a run: said so before anything (the lock file) is made
         try run.lock()
         let (config, model) = try run.loadModel()
-        let vectors = try runVectors(for: config, run: runDirectory, npy: npy, split: .test, fashionMNIST: data, streamed: true)
+        let vectors = try runVectors(for: config, run: runDirectory, npy: npy, tensor: tensor, split: .test, fashionMNIST: data, streamed: true)
         let truth = try trueDirections.map { path -> NPY.Matrix in
             let m = try NPY.read(path: path)
             guard m.cols == config.model.targetSize else {

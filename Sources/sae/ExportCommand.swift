@@ -69,11 +69,12 @@ struct ImportCommand: ParsableCommand {
         var data = try dataOptions.settings()
         if data.dataset == .npy {
             // Check the vectors' widths against the model now (headers only), not at the first analysis.
-            for (paths, width, what) in [(data.trainPaths, config.inputSize, "--data-npy"), (data.validationPaths, config.inputSize, "--val-npy"),
-                                         (data.targetFiles, config.targetSize, "--target-npy"),
-                                         (data.validationTargetFiles, config.targetSize, "--val-target-npy")] {
+            for (paths, width, tensor, what) in [(data.trainPaths, config.inputSize, data.tensor, "--data-npy"),
+                                                 (data.validationPaths, config.inputSize, data.tensor, "--val-npy"),
+                                                 (data.targetFiles, config.targetSize, data.targetTensor, "--target-npy"),
+                                                 (data.validationTargetFiles, config.targetSize, data.targetTensor, "--val-target-npy")] {
                 guard let paths, !paths.isEmpty else { continue }
-                let vectors = try Dataset(npy: paths, loading: .streamed)
+                let vectors = try Dataset(npy: paths, loading: .streamed, tensor: tensor)
                 guard vectors.featureCount == width else {
                     throw SAEError("\(what) has \(vectors.featureCount) features per row but the SAE \(what.contains("target") ? "predicts" : "reads") \(width)")
                 }

@@ -24,8 +24,9 @@ struct Features: ParsableCommand {
             """)
 
     @Argument(help: "The run directory.") var runDirectory: String
-    @Option(help: ArgumentHelp("Read these vectors (a .npy file or directory of shards) instead of the run's validation data.", valueName: "path"))
+    @Option(help: ArgumentHelp("Read these vectors (a .npy or .safetensors file, or a directory of shards) instead of the run's validation data.", valueName: "path"))
     var npy: String?
+    @Option(help: tensorHelp) var tensor: String?
     @Option(help: "Which of the run's data to read without --npy: test (the validation data) or train.") var split: Split = .test
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
     @Option(help: ArgumentHelp("Show each vector as an image of this shape (e.g. 28x28; Fashion-MNIST is shown so by itself).", valueName: "HxW"))
@@ -47,7 +48,7 @@ struct Features: ParsableCommand {
         let run = RunDirectory(path: runDirectory)
         let (config, model) = try run.loadModel()
         // --npy streamed: memory stays a batch whatever the file's size (examples are read back by row).
-        let vectors = try runVectors(for: config, run: runDirectory, npy: npy, split: split, fashionMNIST: data, streamed: true)
+        let vectors = try runVectors(for: config, run: runDirectory, npy: npy, tensor: tensor, split: split, fashionMNIST: data, streamed: true)
         let shape = try imageShape(of: vectors)
         let (text, classes, classNames) = try rowTexts(vectors, fashionMNIST: config.data.dataset == .fashionMNIST)
         let destination = out ?? run.path + "/features"

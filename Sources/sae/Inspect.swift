@@ -23,14 +23,19 @@ struct Summary: ParsableCommand {
 
 enum Split: String, ExpressibleByArgument, CaseIterable { case test, train }
 
-/// The vectors a command reads for a run: those of `npy` (streamed with `streamed`), or the run's
-/// own validation (`split` test) or training data, refused unless the model takes their width.
-func runVectors(for config: RunConfig, run: String, npy: String?, split: Split, fashionMNIST: String?,
+/// The help of the commands' --tensor, beside their --npy.
+let tensorHelp = ArgumentHelp("The tensor of the --npy .safetensors file(s) to read, when a file holds several.", valueName: "name")
+
+/// The vectors a command reads for a run: those of `npy` (its tensor `tensor` if a .safetensors
+/// file holds several; streamed with `streamed`), or the run's own validation (`split` test) or
+/// training data, refused unless the model takes their width.
+func runVectors(for config: RunConfig, run: String, npy: String?, tensor: String?, split: Split, fashionMNIST: String?,
              streamed: Bool = false) throws -> Dataset {
     let vectors: Dataset
     if let npy {
-        vectors = try Dataset(npy: [npy], loading: streamed ? .streamed : .automatic)
+        vectors = try Dataset(npy: [npy], loading: streamed ? .streamed : .automatic, tensor: tensor)
     } else {
+        if tensor != nil { throw SAEError("--tensor names a tensor of the --npy file: give --npy (the run's own data use the tensor it trained on)") }
         var settings = config.data
         settings.trainLimit = nil
         let sets = try settings.load(fashionMNIST: fashionMNIST, log: { printError($0) })
@@ -50,7 +55,8 @@ struct ExportOptions: ParsableArguments {
     var force = false
     @Option(help: "Which split to process: test (the validation data) or train.") var split: Split = .test
     @Option(help: ArgumentHelp("Directory holding Fashion-MNIST (default: as for training).", valueName: "dir")) var data: String?
-    @Option(help: ArgumentHelp("Process the vectors in this .npy file (or directory of .npy shards) instead of the run's data.", valueName: "path")) var npy: String?
+    @Option(help: ArgumentHelp("Process the vectors in this .npy or .safetensors file (or directory of shards) instead of the run's data.", valueName: "path")) var npy: String?
+    @Option(help: tensorHelp) var tensor: String?
 
     /// What the command reads: the run's files and the --npy file or shards.
     var inputFiles: [String] {
@@ -69,7 +75,7 @@ struct ExportOptions: ParsableArguments {
     /// .npy, batch by batch: the codes of a dataset streamed from disk never sit in memory whole.
     func export(_ what: String, layer: (Autoencoder) -> Int) throws {
         let (config, model) = try RunDirectory(path: run).loadModel()
-        let images = try runVectors(for: config, run: run, npy: npy, split: split, fashionMNIST: data)
+        let images = try runVectors(for: config, run: run, npy: npy, tensor: tensor, split: split, fashionMNIST: data)
         // Refuse a bad --out before the (possibly long) computation, and one that is an input.
         try UserOutput.check(out, force: force, reading: inputFiles)
         let last = layer(model), columns = model.layers[last].outputSize

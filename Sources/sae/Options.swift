@@ -168,9 +168,9 @@ struct DataOptions: ParsableArguments {
     var data: String?
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp(
-        "Train on these vectors instead: one .npy file, a directory (its *.npy shards in name order), or several files "
-            + "(--data-npy a.npy b.npy, or the option repeated), concatenated. float32, float64 or float16 (converted to float32 as rows are read), (samples, features) or (batch, seq, ..., features) with the leading axes flattened into samples, C order, "
-            + "one width and one dtype. A directory, several files or a file over 1 GiB (or a quarter of the memory, if less) are streamed "
+        "Train on these vectors instead: one .npy or .safetensors file, a directory (its *.npy or *.safetensors shards in name order), or several files "
+            + "(--data-npy a.npy b.npy, or the option repeated), concatenated. float32, float64, float16 or (safetensors) bfloat16, converted to float32 as rows are read; (samples, features) or (batch, seq, ..., features) with the leading axes flattened into samples, C order, "
+            + "one width and one dtype; a .safetensors file's only tensor, or --tensor's. A directory, several files or a file over 1 GiB (or a quarter of the memory, if less) are streamed "
             + "from disk batch by batch (memory does not grow with the data; the shuffle is then a computed permutation); "
             + "smaller files are read into memory.", valueName: "path"))
     var dataNpy: [String] = []
@@ -188,6 +188,12 @@ struct DataOptions: ParsableArguments {
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("A transcoder's validation targets: one row per --val-npy row.", valueName: "path"))
     var valTargetNpy: [String] = []
+
+    @Option(help: ArgumentHelp("The tensor to read from each .safetensors file of --data-npy and --val-npy (needed when a file holds several, e.g. the activations of two layers); default: each file's only tensor.", valueName: "name"))
+    var tensor: String?
+
+    @Option(help: ArgumentHelp("The tensor to read from each .safetensors file of --target-npy and --val-target-npy (it may be another tensor of the same files as --tensor's, e.g. an MLP's output beside its input).", valueName: "name"))
+    var targetTensor: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Train on the first N training samples only (quick runs).", valueName: "N"))
     var trainLimit: Int?
@@ -208,6 +214,8 @@ struct DataOptions: ParsableArguments {
         if !targetNpy.isEmpty && !valNpy.isEmpty && valTargetNpy.isEmpty {
             throw SAEError("a transcoder's --val-npy needs its targets: give --val-target-npy (or drop --val-npy to hold out 10% of the rows with their targets)")
         }
+        if tensor != nil && dataNpy.isEmpty { throw SAEError("--tensor names a tensor of --data-npy's .safetensors files: give --data-npy") }
+        if targetTensor != nil && targetNpy.isEmpty { throw SAEError("--target-tensor names a tensor of --target-npy's .safetensors files: give --target-npy") }
         if normalizeActivations && dataNpy.isEmpty { throw SAEError("--normalize-activations scales your vectors: give --data-npy") }
         guard !dataNpy.isEmpty else { return DataSettings(trainLimit: trainLimit) }
         if data != nil { throw SAEError("give either --data (Fashion-MNIST) or --data-npy (vectors), not both") }
@@ -215,6 +223,8 @@ struct DataOptions: ParsableArguments {
         if !targetNpy.isEmpty { settings.targetFiles = targetNpy.map(Self.absolute) }
         if !valTargetNpy.isEmpty { settings.validationTargetFiles = valTargetNpy.map(Self.absolute) }
         if normalizeActivations { settings.normalizeActivations = true }
+        settings.tensor = tensor
+        settings.targetTensor = targetTensor
         return settings
     }
 

@@ -62,7 +62,7 @@ struct Train: ParsableCommand {
                                "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
                                "--target-l0", "--l0-coefficient", "--bandwidth", "--groups", "--gate-l1",
                                "--batch-size", "--lr-warmup-steps", "--lr-decay", "--lr-decay-start", "--lr-end", "--sparsity-warmup-steps", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
-                               "--data-npy", "--val-npy", "--normalize-activations", "--target-npy", "--val-target-npy", "--out", "--force"]
+                               "--data-npy", "--val-npy", "--tensor", "--target-tensor", "--normalize-activations", "--target-npy", "--val-target-npy", "--out", "--force"]
 
     func validate() throws {
         if resume != nil, let clash = CommandLine.arguments.first(where: { arg in Self.settingFlags.contains { arg == $0 || arg.hasPrefix($0 + "=") } }) {

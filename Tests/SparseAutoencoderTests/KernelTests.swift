@@ -171,3 +171,12 @@ final class KernelTests: XCTestCase {
         }
     }
 }
+
+extension KernelTests {
+    func testBFloat16ConvertsEveryValueExactly() {
+        let bf16 = (0...UInt16.max).map { $0 }
+        var out = [Float](repeating: 0, count: bf16.count)
+        sae_bfloat16_to_float(bf16, &out, bf16.count)
+        for (bits, value) in zip(bf16, out) { XCTAssertEqual(value.bitPattern, UInt32(bits) << 16, "\(bits)") }
+    }
+}

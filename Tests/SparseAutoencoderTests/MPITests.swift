@@ -109,6 +109,23 @@ final class MPITests: XCTestCase {
         return made
     }
 
+    /// The 24-wide vectors ("x", float16) and 16-wide ones ("y", bfloat16) as tensors of the same
+    /// .safetensors shards, and of one validation file.
+    func safetensorsPairs() throws -> (shards: String, validation: String) {
+        let (x, y) = (try vectors(), try vectors(width: 16))
+        let dir = Self.root() + "/safetensors"
+        if FileManager.default.fileExists(atPath: dir) { return (dir, dir + "-val.safetensors") }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        func pair(_ a: String, _ b: String, to path: String) throws {
+            let (inputs, targets) = (try NPY.read(path: a), try NPY.read(path: b))
+            try writeSafetensors([("x", "F16", [inputs.rows, inputs.cols], storedBytes(inputs.values, as: "F16")),
+                                  ("y", "BF16", [targets.rows, targets.cols], storedBytes(targets.values, as: "BF16"))], to: path)
+        }
+        for i in 0..<3 { try pair(x.shards + "/part\(i).npy", y.shards + "/part\(i).npy", to: dir + "/part\(i).safetensors") }
+        try pair(x.validation, y.validation, to: dir + "-val.safetensors")
+        return (dir, dir + "-val.safetensors")
+    }
+
     static func root() -> String {
         if let sharedRoot { return sharedRoot }
         let path = NSTemporaryDirectory() + "sae-mpi-tests-" + UUID().uuidString
@@ -189,9 +206,13 @@ final class MPITests: XCTestCase {
         let jumpReLU = vectorsRun + ["--architecture", "jumprelu", "--target-l0", "4", "--bandwidth", "0.05"]
         let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--architecture", "matryoshka", "--k", "4",
                           "--groups", "8,24", "--batch-size", "2", "--train-limit", "41", "--epochs", "1"]
-        // A transcoder: the 24-wide shards to 16-wide targets (other vectors, as many rows), streamed too.
-        let targets = try vectors(width: 16)
-        let transcoder = vectorsRun + ["--target-npy", targets.shards, "--val-target-npy", targets.validation, "--k", "4", "--auxk", "8"]
+        // A transcoder: the 24-wide vectors to 16-wide targets (other vectors, as many rows), both
+        // tensors of the same .safetensors shards as activation caches hold them (float16 inputs,
+        // bfloat16 targets), streamed too.
+        let st = try safetensorsPairs()
+        let transcoder = ["train", "--data-npy", st.shards, "--tensor", "x", "--val-npy", st.validation, "--target-npy", st.shards,
+                          "--target-tensor", "y", "--val-target-npy", st.validation, "--code", "48", "--batch-size", "300", "--epochs", "1",
+                          "--k", "4", "--auxk", "8"]
         for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("l1", l1, [2]), ("kl", kl, [3]), ("tiny", tiny, [3]),
                                          ("batchtopk", batchTopK, [3]), ("jumprelu", jumpReLU, [2]), ("matryoshka", matryoshka, [3]),
                                          ("transcoder", transcoder, [3])] {

@@ -150,4 +150,36 @@ final class NPYTests: XCTestCase {
         assertCommandFails(try runSAE(["encode", dir + "/run", "--npy", dir + "/fifo.npy", "--out", dir + "/codes.npy"], environment: wait), mentioning: "is a FIFO")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/codes.npy"))
     }
+
+    /// A .safetensors file of activations as a Python user writes it: numpy's bytes and Python's json (no library code involved).
+    func testFilesWrittenByPython() throws {
+        let dir = temporaryDirectory(self)
+        let script = """
+            import json, struct, sys
+            import numpy as np
+            a = (np.arange(24, dtype=np.float32).reshape(2, 3, 4) - 12) / 8
+            blobs = {'resid': ('F16', a.astype(np.float16).tobytes()),
+                     'resid_bf16': ('BF16', (a.view(np.uint32) >> 16).astype('<u2').tobytes()),
+                     'tokens': ('I32', np.arange(6, dtype='<i4').tobytes())}
+            header, offset, data = {'__metadata__': {'layer': '8'}}, 0, b''
+            for name, (dtype, raw) in blobs.items():
+                shape = [6] if name == 'tokens' else list(a.shape)
+                header[name] = {'dtype': dtype, 'shape': shape, 'data_offsets': [offset, offset + len(raw)]}
+                offset += len(raw); data += raw
+            h = json.dumps(header).encode()
+            open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h + data)
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, dir + "/acts.safetensors"]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "python3 with numpy is needed (make test installs it)")
+        let expected = (0..<24).map { (Float($0) - 12) / 8 }
+        for tensor in ["resid", "resid_bf16"] {
+            let data = try Dataset(npy: [dir + "/acts.safetensors"], loading: .streamed, tensor: tensor)
+            XCTAssertEqual(data.count, 6)
+            XCTAssertEqual(data.floats(0..<6), expected, tensor)
+        }
+    }
 }

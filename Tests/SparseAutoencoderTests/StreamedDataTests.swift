@@ -210,7 +210,7 @@ final class StreamedDataTests: XCTestCase {
         assertRefused([truncated], mentioning: truncated + "/a.npy", "is truncated", "needs \(4 * cols * 4) data bytes")
         // A directory without .npy files.
         let none = try shardDir("none", [("notes.txt", Array("x".utf8))])
-        assertRefused([none], mentioning: none, "holds no .npy files")
+        assertRefused([none], mentioning: none, "holds no .npy or .safetensors files")
         // A file that is not .npy, given directly or named .npy in a directory.
         let text = try shardDir("text", [("a.npy", good), ("b.npy", Array("hello, world".utf8))])
         assertRefused([text], mentioning: text + "/b.npy", "not a NumPy .npy file")
@@ -332,5 +332,42 @@ final class StreamedDataTests: XCTestCase {
         assertCommandFails(repeated, mentioning: "is a directory")
         assertCommandFails(try runSAE(["train", "--data-npy", dir + "/shards", "--code", "8", "--k", "2", "--out", dir + "/r3"]),
                            mentioning: "--val-npy")
+    }
+
+    /// Safetensors shards of two tensors (a layer's activations and another's): trained on with
+    /// --tensor, a run has exactly the weights of the same float32 values as .npy shards; encode
+    /// reads a file's tensor with --tensor; a --tensor that nothing reads is refused.
+    func testCommandLineTrainsOnSafetensorsShards() throws {
+        let (dir, values) = try fixture()
+        try FileManager.default.createDirectory(atPath: dir + "/st", withIntermediateDirectories: false)
+        for (name, rows) in [("a", 0..<13), ("b", 13..<14), ("c", 14..<40)] {
+            let part = Array(values[(rows.lowerBound * cols)..<(rows.upperBound * cols)])
+            try writeSafetensors([("mlp", "F32", [rows.count, 3], storedBytes(Array(part.prefix(rows.count * 3)), as: "F32")),
+                                  ("resid", "F32", [rows.count, cols], storedBytes(part, as: "F32"))], to: dir + "/st/\(name).safetensors")
+        }
+        let common = ["--code", "8", "--k", "2", "--epochs", "2", "--batch-size", "8"]
+        let npy = try runSAE(["train", "--data-npy", dir + "/shards/a.npy", dir + "/shards/c.npy", "--val-npy", dir + "/shards/b.npy", "--out", dir + "/npy-run"] + common)
+        XCTAssertEqual(npy.status, 0, npy.stderr)
+        let st = try runSAE(["train", "--data-npy", dir + "/st/a.safetensors", dir + "/st/c.safetensors", "--val-npy", dir + "/st/b.safetensors",
+                             "--tensor", "resid", "--out", dir + "/st-run"] + common)
+        XCTAssertEqual(st.status, 0, st.stderr)
+        let (config, model) = try RunDirectory(path: dir + "/st-run").loadModel()
+        XCTAssertEqual(config.data.tensor, "resid")
+        XCTAssertEqual(model.parameterValues, try RunDirectory(path: dir + "/npy-run").loadModel().1.parameterValues)
+        let encode = try runSAE(["encode", dir + "/st-run", "--npy", dir + "/st", "--tensor", "resid", "--out", dir + "/codes.npy"])
+        XCTAssertEqual(encode.status, 0, encode.stderr)
+        XCTAssertEqual(try NPY.read(path: dir + "/codes.npy").values, model.encode(try Dataset(npy: dir + "/all.npy")))
+        let analyze = try runSAE(["analyze", dir + "/st-run"])   // the run's own data: its tensor
+        XCTAssertEqual(analyze.status, 0, analyze.stderr)
+        assertCommandFails(try runSAE(["encode", dir + "/st-run", "--npy", dir + "/st", "--out", dir + "/codes2.npy"]),
+                           mentioning: "holds 2 tensors (mlp [13, 3], resid [13, 5]): name the one of vectors with --tensor")
+        assertCommandFails(try runSAE(["encode", dir + "/st-run", "--tensor", "resid", "--out", dir + "/codes2.npy"]),
+                           mentioning: "--tensor names a tensor of the --npy file: give --npy")
+        assertCommandFails(try runSAE(["train", "--data-npy", dir + "/shards", "--val-npy", dir + "/all.npy", "--tensor", "resid",
+                                       "--out", dir + "/r4"] + common), mentioning: "no file is .safetensors")
+        assertCommandFails(try runSAE(["train", "--tensor", "resid", "--out", dir + "/r5"]), mentioning: "--tensor names a tensor of --data-npy's")
+        assertCommandFails(try runSAE(["train", "--resume", dir + "/st-run", "--tensor", "mlp"]), mentioning: "drop --tensor")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/r4"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/codes2.npy"))
     }
 }

@@ -64,6 +64,9 @@ int sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float 
 /// `half` into `out` (F16C's vcvtph2ps in the AVX2 variant). For float16 .npy activation shards.
 void sae_half_to_float(const uint16_t *half, float *out, long n);
 
+/// bfloat16 (little-endian bit patterns, the upper half of a float32's) to float32, exactly.
+void sae_bfloat16_to_float(const uint16_t *bf16, float *out, long n);
+
 
 // MARK: the sparse TopK step (sparse.c)
 

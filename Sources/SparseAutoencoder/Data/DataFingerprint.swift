@@ -13,7 +13,7 @@ package enum DataFingerprint {
     /// reads them).
     package static func files(_ paths: [String]) throws -> [String: String] {
         var out: [String: String] = [:]
-        for file in try NPYShards.files(for: paths) { out[file] = try fingerprint(file) }
+        for file in try VectorShards.files(for: paths) { out[file] = try fingerprint(file) }
         return out
     }
 

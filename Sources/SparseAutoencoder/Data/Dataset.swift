@@ -16,7 +16,7 @@ public struct Dataset: Sendable {
         /// (count, featureCount) floats, used as they are.
         case floats([Float])
         /// Rows 0..<count of .npy files on disk, read as needed.
-        case shards(NPYShards)
+        case shards(VectorShards)
     }
 
     public let count: Int
@@ -127,36 +127,50 @@ public struct Dataset: Sendable {
 
     /// Whether one .npy file of `fileSize` bytes of `dtype` values is streamed rather than read:
     /// its size in memory, as float32 (a float16 file's doubled), above `threshold`.
-    package static func streams(fileSize: Int, dtype: NPY.Header.DType?, threshold: Int) -> Bool {
+    package static func streams(fileSize: Int, dtype: StoredFloat?, threshold: Int) -> Bool {
         let (doubled, overflow) = fileSize.multipliedReportingOverflow(by: 2)
-        return (dtype == .float16 ? (overflow ? .max : doubled) : fileSize) > threshold
+        return (dtype == .float16 || dtype == .bfloat16 ? (overflow ? .max : doubled) : fileSize) > threshold
     }
 
-    /// The rows of one or more .npy files (2-D, float32 or float64, C order, the same number of
-    /// columns; float32 and float64 files may be mixed, float64 is converted), concatenated in
-    /// order. `paths` is one file, one directory (its `*.npy` files in sorted name order), or
-    /// several files. Streamed data keep only each file's descriptor and header; see `NPYShards`.
-    public init(npy paths: [String], loading: NPYLoading = .automatic) throws {
-        let files = try NPYShards.files(for: paths)
-        let stream: Bool
+    /// The rows of one or more .npy or .safetensors files (arrays of vectors, float16, bfloat16,
+    /// float32 or float64, C order, one width and one dtype; converted to float32 as rows are
+    /// read), concatenated in order. `paths` is one file, one directory (its `*.npy` or
+    /// `*.safetensors` files in sorted name order), or several files; `tensor` names the tensor of
+    /// each .safetensors file (needed when a file holds several). Streamed data keep only each
+    /// file's descriptor and header; see `VectorShards`.
+    public init(npy paths: [String], loading: NPYLoading = .automatic, tensor: String? = nil) throws {
+        let files = try VectorShards.files(for: paths)
         let single = files.count == 1 && files == paths
-        let size = single ? NPYShards.fileSize(files[0]) ?? 0 : 0
-        // (Only a file that float16 could push over the threshold has its header read here.)
-        let dtype = single && size > Dataset.streamingThreshold / 2 ? (try? NPYShards(files: files))?.dtype : nil
-        let automatic = !single || Self.streams(fileSize: size, dtype: dtype, threshold: Dataset.streamingThreshold)
+        var opened: VectorShards?
+        let automatic: Bool
+        if single && VectorShards.isSafetensors(files[0]) {
+            // Judged by its tensor, not by the file, which may hold other tensors too.
+            let shards = try VectorShards(files: files, tensor: tensor)
+            automatic = Self.streams(fileSize: shards.dataBytes, dtype: shards.dtype, threshold: Dataset.streamingThreshold)
+            opened = shards
+        } else if single {
+            if let tensor { throw SAEError.badFile(files[0], "is not .safetensors, but a tensor name (\"\(tensor)\") was given: .npy files hold one array each") }
+            let size = VectorShards.fileSize(files[0]) ?? 0
+            // (Only a file that float16 could push over the threshold has its header read here.)
+            let dtype = size > Dataset.streamingThreshold / 2 ? (try? VectorShards(files: files))?.dtype : nil
+            automatic = Self.streams(fileSize: size, dtype: dtype, threshold: Dataset.streamingThreshold)
+        } else {
+            automatic = true
+        }
+        let stream: Bool
         switch loading {
         case .inMemory: stream = false
         case .streamed, .streamedForRanks: stream = true
         case .automatic: stream = automatic
         }
-        if !stream && files.count == 1 {
+        if !stream && single && opened == nil {
             let matrix = try NPY.read(path: files[0])
             self.init(vectors: matrix.values, count: matrix.rows, features: matrix.cols)
             return
         }
-        let shards = try NPYShards(files: files)
+        let shards = try opened ?? VectorShards(files: files, tensor: tensor)
         guard stream else {
-            // Several files into memory: read through the shards, checked as one file would be.
+            // Into memory: read through the shards, checked as one .npy file would be.
             var values = [Float](repeating: 0, count: shards.count * shards.featureCount)
             values.withUnsafeMutableBufferPointer { shards.read(0..<shards.count, into: $0.baseAddress!) }
             if let failure = shards.failure { throw failure }

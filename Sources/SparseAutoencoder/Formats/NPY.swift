@@ -43,33 +43,11 @@ public enum NPY {
     /// What a .npy file's header says about its array, checked: a 2-D float32 or float64
     /// little-endian array in C order with at least one row and one column, whose `byteCount`
     /// data bytes start at `dataOffset`. Parsed by the in-memory reader (`decode`) and by the
-    /// file-backed shards (`NPYShards`) alike.
+    /// file-backed shards (`VectorShards`) alike.
     package struct Header: Equatable, Sendable {
-        package enum DType: String, Sendable {
-            case float32 = "<f4", float64 = "<f8", float16 = "<f2"
-            /// Bytes per value.
-            package var width: Int {
-                switch self {
-                case .float16: 2
-                case .float32: 4
-                case .float64: 8
-                }
-            }
-
-            /// The little-endian value at `p` as float32 (exact for float16 and float32).
-            @inline(__always)
-            package func load(_ p: UnsafeRawPointer) -> Float {
-                switch self {
-                case .float16: Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))))
-                case .float32: Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
-                case .float64: Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
-                }
-            }
-        }
-
         package var rows: Int
         package var cols: Int
-        package var dtype: DType
+        package var dtype: StoredFloat
         /// Where the data start (the magic, version, length and padded header come first).
         package var dataOffset: Int
         /// rows * cols * dtype.width (known not to overflow).
@@ -78,7 +56,7 @@ public enum NPY {
         /// Refuses data that are not exactly `byteCount` bytes: fewer means a truncated file.
         func checkDataSize(_ available: Int, name: String) throws {
             guard available != byteCount else { return }
-            throw SAEError.badFile(name, "\(available < byteCount ? "is truncated: " : "")shape (\(rows), \(cols)) of \(dtype.rawValue) "
+            throw SAEError.badFile(name, "\(available < byteCount ? "is truncated: " : "")shape (\(rows), \(cols)) of \(dtype.npyDescr) "
                 + "needs \(byteCount) data bytes, the file has \(available)")
         }
     }
@@ -137,7 +115,7 @@ public enum NPY {
             throw SAEError.badFile(name, ".npy header has no dtype ('descr')")
         }
         let descr = String(descrField[descrField.index(after: descrField.startIndex)..<end])
-        guard let dtype = Header.DType(rawValue: descr) else {
+        guard let dtype = StoredFloat(npyDescr: descr) else {
             throw SAEError.badFile(name, "dtype \(descr) is not supported: save float32, float64 or float16 (little-endian), e.g. x.astype('float32')")
         }
         guard let order = field("fortran_order") else { throw SAEError.badFile(name, ".npy header has no fortran_order") }

@@ -133,8 +133,17 @@ package enum Safetensors {
         case S_IFDIR: throw SAEError.badFile(path, "is a directory, not a safetensors file")
         default: throw SAEError.badFile(path, "is not a regular file (a pipe or a device); give the safetensors file itself")
         }
+        let (entries, metadata) = try layouts(of: fd, size: Int(info.st_size), path: path, dtypes: ["F32": 4])
+        return try body(entries.mapValues { View(shape: $0.shape, offset: $0.offset, file: fd, name: path) }, metadata)
+    }
+
+    /// Where the tensors of the open regular file `fd` (`size` bytes) lie, checked (`parse`), and
+    /// its metadata. Tensors of a dtype outside `dtypes` are refused; by default every dtype
+    /// safetensors defines is allowed (a file of activations may also hold token ids), and the
+    /// caller checks the tensor it reads.
+    package static func layouts(of fd: Int32, size: Int, path: String,
+                                dtypes: [String: Int] = Self.everyDType) throws -> (tensors: [String: Layout], metadata: [String: String]) {
         // The 8-byte length, then (when it is plausible) the header; `parse` checks both.
-        let size = Int(info.st_size)
         var head = [UInt8](repeating: 0, count: min(size, 8))
         try head.withUnsafeMutableBytes { try readAll(fd, into: $0.baseAddress!, bytes: $0.count, at: 0, name: path) }
         if size >= 8 {
@@ -144,9 +153,14 @@ package enum Safetensors {
                 try head.withUnsafeMutableBytes { try readAll(fd, into: $0.baseAddress! + 8, bytes: Int(n), at: 8, name: path) }
             }
         }
-        let (entries, metadata) = try head.withUnsafeBytes { try parse($0, fileSize: size, name: path, dtypes: ["F32": 4]) }
-        return try body(entries.mapValues { View(shape: $0.shape, offset: $0.offset, file: fd, name: path) }, metadata)
+        return try head.withUnsafeBytes { try parse($0, fileSize: size, name: path, dtypes: dtypes) }
     }
+
+    /// Bytes per value of every dtype safetensors defines.
+    package static let everyDType: [String: Int] = [
+        "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+        "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+    ]
 
     /// pread until `bytes` bytes from `offset` are in `out`.
     private static func readAll(_ fd: Int32, into out: UnsafeMutableRawPointer, bytes total: Int, at offset: Int, name: String) throws {
@@ -161,16 +175,17 @@ package enum Safetensors {
         }
     }
 
-    /// Where a tensor lies: its shape and its first value's byte offset in the file.
-    private struct Entry {
-        let shape: [Int], offset: Int, dtype: String, width: Int
-        var count: Int { shape.reduce(1, *) }
+    /// Where a tensor lies: its shape, dtype (safetensors' name), bytes per value, and its first
+    /// value's byte offset in the file.
+    package struct Layout: Sendable {
+        package let shape: [Int], offset: Int, dtype: String, width: Int
+        package var count: Int { shape.reduce(1, *) }
     }
 
     /// Checks the header at the start of a file of `fileSize` bytes (`bytes` holds the length and,
     /// when the length is plausible, the header) and returns where each tensor lies.
     private static func parse(_ bytes: UnsafeRawBufferPointer, fileSize: Int, name: String,
-                              dtypes: [String: Int]) throws -> (tensors: [String: Entry], metadata: [String: String]) {
+                              dtypes: [String: Int]) throws -> (tensors: [String: Layout], metadata: [String: String]) {
         guard fileSize >= 8 else { throw SAEError.badFile(name, "too short for safetensors (\(fileSize) bytes)") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
@@ -191,7 +206,7 @@ package enum Safetensors {
             throw SAEError.badFile(name, "safetensors header is not valid JSON (\(failure.message))")
         }
         let dataSize = fileSize - headerEnd
-        var tensors: [String: Entry] = [:]
+        var tensors: [String: Layout] = [:]
         var metadata: [String: String] = [:]
         var ranges: [(Int, Int, String)] = []
         for (key, value) in header {
@@ -230,7 +245,7 @@ package enum Safetensors {
                 throw SAEError.badFile(name, "tensor \"\(key)\" has \(end - begin) bytes of data but shape \(dims) needs \(width * count)")
             }
             ranges.append((begin, end, key))
-            tensors[key] = Entry(shape: dims, offset: headerEnd + begin, dtype: dtype, width: width)
+            tensors[key] = Layout(shape: dims, offset: headerEnd + begin, dtype: dtype, width: width)
         }
         ranges.sort { $0.0 < $1.0 }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {

@@ -120,6 +120,10 @@ package struct DataSettings: Codable, Hashable, Sendable {
     /// starts and recorded here, so a resume uses the same. The saved model has them folded into
     /// its weights: it reads and writes vectors as stored.
     package var normalizeActivations: Bool?
+    /// The tensor read from each .safetensors file of the vectors (train and validation) and of a
+    /// transcoder's targets; nil: each file's only tensor (and for .npy files).
+    package var tensor: String?
+    package var targetTensor: String?
     package var inputScale: Float?
     package var targetScale: Float?
 

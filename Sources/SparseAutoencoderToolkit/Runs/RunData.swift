@@ -44,7 +44,8 @@ extension DataSettings {
         guard !trainPaths.isEmpty else { throw SAEError("the run's data settings name no training .npy file") }
         let loading: Dataset.NPYLoading = forRanks ? .streamedForRanks : .automatic
         let trainName = Self.describe(trainPaths)
-        let train = try Self.paired(Dataset(npy: trainPaths, loading: loading), named: trainName, targets: targetFiles, loading: loading)
+        let train = try Self.paired(Dataset(npy: trainPaths, loading: loading, tensor: tensor), named: trainName,
+                                    targets: targetFiles, tensor: targetTensor, loading: loading)
         guard let validationPaths else {
             if forRanks {
                 throw SAEError("training over MPI ranks needs a validation set: give --val-npy (holding 10% of \(trainName) out would "
@@ -61,8 +62,8 @@ extension DataSettings {
             return RunData(train: kept, test: heldOut)
         }
         let validationName = Self.describe(validationPaths)
-        let test = try Self.paired(Dataset(npy: validationPaths, loading: loading), named: validationName,
-                                   targets: validationTargetFiles, loading: loading)
+        let test = try Self.paired(Dataset(npy: validationPaths, loading: loading, tensor: tensor), named: validationName,
+                                   targets: validationTargetFiles, tensor: targetTensor, loading: loading)
         guard test.featureCount == train.featureCount else {
             throw SAEError.badFile(validationName, "has \(test.featureCount) features per row but \(trainName) has \(train.featureCount)")
         }
@@ -74,9 +75,10 @@ extension DataSettings {
 
     /// `inputs` paired with the vectors in `targets` (a transcoder's), refused unless they have as
     /// many rows; `inputs` alone when there are no targets.
-    private static func paired(_ inputs: Dataset, named name: String, targets paths: [String]?, loading: Dataset.NPYLoading) throws -> Dataset {
+    private static func paired(_ inputs: Dataset, named name: String, targets paths: [String]?, tensor: String?,
+                               loading: Dataset.NPYLoading) throws -> Dataset {
         guard let paths else { return inputs }
-        let targets = try Dataset(npy: paths, loading: loading)
+        let targets = try Dataset(npy: paths, loading: loading, tensor: tensor)
         guard targets.count == inputs.count else {
             throw SAEError.badFile(describe(paths), "holds \(targets.count) target rows but \(name) holds \(inputs.count) input rows: a transcoder needs one target per input, in the same order")
         }
@@ -91,9 +93,9 @@ extension DataSettings {
     /// One line saying what the data are (the report's settings table).
     package var summaryText: String {
         guard dataset == .npy, !trainPaths.isEmpty else { return "Fashion-MNIST" }
-        let targets = targetFiles.map { " -> targets \(Self.describe($0))" } ?? ""
+        let targets = targetFiles.map { " -> targets \(Self.describe($0))" + (targetTensor.map { " (tensor \($0))" } ?? "") } ?? ""
         let normalized = normalizeActivations == true ? ", normalised" + (inputScale.map { " (x \($0))" } ?? "") : ""
-        return Self.describe(trainPaths) + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)") + normalized
+        return Self.describe(trainPaths) + (tensor.map { " (tensor \($0))" } ?? "") + targets + (validationPaths.map { " (validation: \(Self.describe($0)))" } ?? " (10% held out for validation)") + normalized
     }
 
     /// What a run trains and validates on, for its banner: "60000 images of Fashion-MNIST,

@@ -6,21 +6,25 @@ import Glibc
 import Darwin
 #endif
 
-/// A set of .npy files read as one (sum of their rows, features) array, row by row from disk:
-/// the storage of a streamed `Dataset`. Each file is opened once and its header parsed and
-/// checked (`NPY.parseHeader`); only its descriptor, row count, data offset and dtype are kept.
+/// A set of .npy and .safetensors files read as one (sum of their rows, features) array, row by
+/// row from disk: the storage of a streamed `Dataset`. Each file is opened once and its header
+/// parsed and checked (`NPY.parseHeader`, `Safetensors.layouts`: one tensor of each
+/// .safetensors file, the only one or the one named); only its descriptor, row count, data
+/// offset and dtype are kept. Both formats store a C-order array as raw little-endian values, so
+/// from there on a row is read the same way from either.
 ///
 /// Rows are read with `pread` into the caller's buffer, so the data pass through the kernel's
 /// page cache (which the kernel reclaims as it needs, and which does not count in the process's
 /// resident memory) and never through pages of this process: memory stays the same however
 /// large the files are. (Touched pages of an `mmap` would count in the resident set.) Runs of
-/// consecutive rows in one file are read with one call. float32 files are read in place;
-/// float64 files through a small stack buffer, converted row by row (all shards of one dtype).
+/// consecutive rows in one file are read with one call. float32 values are read in place;
+/// float16, bfloat16 and float64 ones through a small stack buffer, converted (`StoredFloat`; all
+/// shards of one dtype).
 ///
 /// Reading cannot throw (it runs inside a training step): a read that fails (a file shortened
 /// or removed while in use) leaves zeros, and a row holding NaN or infinity is passed on as
 /// it is; either is recorded in `failure` (the first one), which the training run checks.
-final class NPYShards: @unchecked Sendable {
+final class VectorShards: @unchecked Sendable {
     struct Shard {
         let path: String
         let descriptor: Int32
@@ -28,7 +32,7 @@ final class NPYShards: @unchecked Sendable {
         /// The first row's index in the whole set.
         let firstRow: Int
         let dataOffset: Int
-        let dtype: NPY.Header.DType
+        let dtype: StoredFloat
     }
 
     let shards: [Shard]
@@ -36,14 +40,22 @@ final class NPYShards: @unchecked Sendable {
     let count: Int
     let featureCount: Int
     /// The values' type on disk (every shard's: mixed dtypes are refused).
-    var dtype: NPY.Header.DType { shards[0].dtype }
+    var dtype: StoredFloat { shards[0].dtype }
+    /// The bytes of values the shards hold on disk.
+    var dataBytes: Int { shards.reduce(0) { $0 + $1.rows * featureCount * $1.dtype.width } }
     private let lock = NSLock()
     private var firstFailure: SAEError?
 
-    /// Opens `files` (regular .npy files, in this order; see `files(for:)`), checking every
-    /// header: 2-D, float32 or float64, C order, at least one row, data exactly as long as the
-    /// shape says, and the same number of columns in every file.
-    init(files: [String]) throws {
+    /// Opens `files` (regular .npy or .safetensors files, in this order; see `files(for:)`),
+    /// checking every header: an array of vectors (2-D, or N-D with the leading axes flattened
+    /// into rows), float16, bfloat16 (safetensors), float32 or float64, C order, at least one row,
+    /// data exactly as long as the shape says, and the same number of columns and the same dtype
+    /// in every file. In a .safetensors file the array is its only tensor, or the one named
+    /// `tensor` (refused when no file is .safetensors: the name would go unused).
+    init(files: [String], tensor: String? = nil) throws {
+        if let tensor, !files.contains(where: Self.isSafetensors) {
+            throw SAEError("a tensor name (\"\(tensor)\") was given, but no file is .safetensors: .npy files hold one array each")
+        }
         precondition(!files.isEmpty)
         try Self.allowOpenFiles(files.count)
         var shards: [Shard] = []
@@ -62,7 +74,8 @@ final class NPYShards: @unchecked Sendable {
                 }
                 let header: NPY.Header
                 do {
-                    header = try Self.header(of: fd, path: path)
+                    header = Self.isSafetensors(path) ? try Self.safetensorsHeader(of: fd, path: path, tensor: tensor)
+                                                      : try Self.header(of: fd, path: path)
                 } catch {
                     close(fd)
                     throw error
@@ -96,12 +109,14 @@ final class NPYShards: @unchecked Sendable {
         for shard in shards { close(shard.descriptor) }
     }
 
-    /// The .npy files `paths` name: one directory means its `*.npy` entries in sorted name order
-    /// (other entries and hidden files are ignored); otherwise each path must be a file. Refused, with the path:
-    /// a missing path, a directory without .npy files, a directory among several paths, and an
-    /// entry `x.npy` that is itself a directory. Whether a file really is .npy, its header says.
+    /// The files `paths` name: one directory means its `*.npy` entries, or if it has none its
+    /// `*.safetensors` entries, in sorted name order (other entries and hidden files are ignored);
+    /// otherwise each path must be a file. Refused, with the path: a missing path, a directory
+    /// without such files, a directory among several paths, and an entry `x.npy` that is itself a
+    /// directory. Whether a file really is what its name says, its
+    /// header says (a file not named .safetensors is read as .npy).
     static func files(for paths: [String]) throws -> [String] {
-        guard !paths.isEmpty else { throw SAEError("no .npy file given") }
+        guard !paths.isEmpty else { throw SAEError("no .npy or .safetensors file given") }
         func isDirectory(_ path: String) throws -> Bool {
             var directory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &directory) else {
@@ -119,15 +134,19 @@ final class NPYShards: @unchecked Sendable {
                 throw SAEError.badFile(directory, "cannot be listed (no permission?)")
             }
             let base = directory.hasSuffix("/") ? directory : directory + "/"
-            let files = names.filter { $0.hasSuffix(".npy") && !$0.hasPrefix(".") }.sorted().map { base + $0 }
-            guard !files.isEmpty else { throw SAEError.badFile(directory, "holds no .npy files (a directory of shards needs *.npy files)") }
+            let visible = names.filter { !$0.hasPrefix(".") }
+            let npy = visible.filter { $0.hasSuffix(".npy") }, safetensors = visible.filter(isSafetensors)
+            // .npy shards first: a directory of them read as before, whatever else lies there
+            // (a model's .safetensors weights, a run's checkpoint).
+            let files = (npy.isEmpty ? safetensors : npy).sorted().map { base + $0 }
+            guard !files.isEmpty else { throw SAEError.badFile(directory, "holds no .npy or .safetensors files (a directory of shards needs *.npy or *.safetensors files)") }
             for file in files where try isDirectory(file) {
-                throw SAEError.badFile(file, "is a directory, not a .npy file")
+                throw SAEError.badFile(file, "is a directory, not a \(isSafetensors(file) ? ".safetensors" : ".npy") file")
             }
             return files
         }
         for path in paths where try isDirectory(path) {
-            throw SAEError.badFile(path, "is a directory, but a .npy file is expected here: give one directory of shards on its own, or several .npy files")
+            throw SAEError.badFile(path, "is a directory, but a file is expected here: give one directory of shards on its own, or several .npy or .safetensors files")
         }
         return paths
     }
@@ -136,6 +155,44 @@ final class NPYShards: @unchecked Sendable {
     static func fileSize(_ path: String) -> Int? {
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : nil
+    }
+
+    /// Whether `path` names a safetensors file (by its name, as `files(for:)` lists them).
+    static func isSafetensors(_ path: String) -> Bool { path.hasSuffix(".safetensors") }
+
+    /// The vectors of the open safetensors file `fd`, as an .npy header would give them: its only
+    /// tensor or the one named `tensor`, of a float dtype, with at least two axes (the leading
+    /// ones flattened into rows), one row and one feature.
+    private static func safetensorsHeader(of fd: Int32, path: String, tensor: String?) throws -> NPY.Header {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SAEError.badFile(path, "cannot be read (\(String(cString: strerror(errno))))") }
+        let tensors = try Safetensors.layouts(of: fd, size: Int(info.st_size), path: path).tensors
+        func listed() -> String { tensors.keys.sorted().map { "\($0) \(tensors[$0]!.shape)" }.joined(separator: ", ") }
+        let name: String
+        if let tensor {
+            guard tensors[tensor] != nil else {
+                throw SAEError.badFile(path, "has no tensor \"\(tensor)\" (\(tensors.isEmpty ? "it holds none" : "its tensors: " + listed()))")
+            }
+            name = tensor
+        } else {
+            guard tensors.count == 1, let only = tensors.keys.first else {
+                throw SAEError.badFile(path, tensors.isEmpty ? "holds no tensors"
+                    : "holds \(tensors.count) tensors (\(listed())): name the one of vectors with --tensor")
+            }
+            name = only
+        }
+        let layout = tensors[name]!
+        guard let dtype = StoredFloat(safetensorsName: layout.dtype) else {
+            throw SAEError.badFile(path, "tensor \"\(name)\" has dtype \(layout.dtype): vectors must be F32, F16, BF16 or F64")
+        }
+        let shape = layout.shape
+        guard shape.count >= 2 else {
+            throw SAEError.badFile(path, "tensor \"\(name)\" has shape \(shape): vectors need (samples, features) or (batch, ..., features)")
+        }
+        let rows = shape.dropLast().reduce(1, *)   // (no overflow: `parse` checked the product against the file)
+        guard rows > 0 else { throw SAEError.badFile(path, "tensor \"\(name)\" holds no rows (shape \(shape))") }
+        guard shape.last! > 0 else { throw SAEError.badFile(path, "tensor \"\(name)\" holds vectors of no features (shape \(shape))") }
+        return NPY.Header(rows: rows, cols: shape.last!, dtype: dtype, dataOffset: layout.offset, byteCount: layout.count * layout.width)
     }
 
     /// Reads and checks the header of the open file `fd`, and that the file is as long as it says.
@@ -259,7 +316,7 @@ final class NPYShards: @unchecked Sendable {
             #if _endian(big)
             for i in 0..<(rows.count * d) { out[i] = Float(bitPattern: UInt32(littleEndian: out[i].bitPattern)) }
             #endif
-        case .float64, .float16:
+        case .float64, .float16, .bfloat16:
             // A few rows at a time through a stack buffer, converted to float32.
             let chunk = max(1, min(rows.count, 65_536 / (d * width)))
             withUnsafeTemporaryAllocation(byteCount: chunk * d * width, alignment: 8) { buffer in
@@ -267,12 +324,7 @@ final class NPYShards: @unchecked Sendable {
                 while r < rows.upperBound && complete {
                     let n = min(chunk, rows.upperBound - r), bytes = n * d * width
                     complete = Self.readFully(shard.descriptor, buffer.baseAddress!, bytes, at: shard.dataOffset + r * d * width) == bytes
-                    let dst = out + (r - rows.lowerBound) * d, src = UnsafeRawPointer(buffer.baseAddress!), dtype = shard.dtype
-                    if dtype == .float16 {
-                        sae_half_to_float(src.assumingMemoryBound(to: UInt16.self), dst, n * d)   // F16C where the CPU has it
-                    } else {
-                        for i in 0..<(n * d) { dst[i] = dtype.load(src + i * width) }
-                    }
+                    shard.dtype.convert(UnsafeRawPointer(buffer.baseAddress!), into: out + (r - rows.lowerBound) * d, count: n * d)
                     r += n
                 }
             }
