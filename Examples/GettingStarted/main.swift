@@ -88,7 +88,7 @@ try NPY.write(vectors, rows: vectorCount, cols: dimensions, to: vectorsPath)
 // MARK: - A TopK dictionary on them
 
 // article: begin
-let acts = try Dataset(npy: vectorsPath)                          // (N, d) float32 or float64, one vector a row
+let acts = try Dataset(npy: vectorsPath)                          // (N, d) .npy or .safetensors, one vector a row
 let (fitSet, heldOut) = acts.split(holdingOut: 0.1, seed: 1)
 let config = AutoencoderConfig.dictionary(inputSize: acts.featureCount, codeSize: 8 * acts.featureCount,
                                           topK: 32, auxK: AuxK(k: acts.featureCount / 2))   // k_aux: half the width, as Gao et al.

@@ -39,7 +39,7 @@ public struct Dataset: Sendable {
     public var isLabelled: Bool { !labels.isEmpty }
     /// Whether the samples are images (pixel bytes) rather than free vectors.
     public var isImage: Bool { if case .bytes = storage { true } else { false } }
-    /// Whether the samples stay in files and are read batch by batch (see `init(npy:loading:)`).
+    /// Whether the samples stay in files and are read batch by batch (see `init(npy:loading:tensor:)`).
     /// Training then visits them in a computed permutation (`ShuffledOrder`) instead of a
     /// shuffled array of every index.
     package var isStreamed: Bool { if case .shards = storage { true } else { false } }
@@ -95,8 +95,8 @@ public struct Dataset: Sendable {
         self.init(count: count, height: 1, width: features, storage: .floats(vectors), labels: [])
     }
 
-    /// The 2-D float32 or float64 array in a .npy file (or the shards in a directory), one
-    /// sample per row; see `init(npy:loading:)`.
+    /// The vectors in a .npy or .safetensors file (or the shards in a directory), one sample per
+    /// row; see `init(npy:loading:tensor:)`.
     public init(npy path: String) throws {
         try self.init(npy: [path])
     }

@@ -163,7 +163,7 @@ package struct DataSettings: Codable, Hashable, Sendable {
         DataSettings(dataset: .npy, trainLimit: trainLimit, trainFile: train, validationFile: validation)
     }
 
-    /// Vectors from one or more .npy files or a directory of them (see `Dataset.init(npy:loading:)`);
+    /// Vectors from one or more .npy files or a directory of them (see `Dataset.init(npy:loading:tensor:)`);
     /// an empty `validation` means none.
     package static func npy(train: [String], validation: [String], trainLimit: Int? = nil) -> DataSettings {
         var settings = DataSettings(dataset: .npy, trainLimit: trainLimit)
