@@ -25,6 +25,7 @@ static struct {
     int (*allreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm);
     int (*barrier)(MPI_Comm);
     int (*bcast)(void *, int, MPI_Datatype, int, MPI_Comm);
+    int (*allgather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, MPI_Comm);
     int (*error_string)(int, char *, int *);
     int (*finalize)(void);
     int (*abort)(MPI_Comm, int);
@@ -53,6 +54,7 @@ int sae_mpi_load(const char *path, char *error, size_t error_size) {
         {"MPI_Allreduce", (void **)&mpi.allreduce},
         {"MPI_Barrier", (void **)&mpi.barrier},
         {"MPI_Bcast", (void **)&mpi.bcast},
+        {"MPI_Allgather", (void **)&mpi.allgather},
         {"MPI_Error_string", (void **)&mpi.error_string},
         {"MPI_Finalize", (void **)&mpi.finalize},
         {"MPI_Abort", (void **)&mpi.abort},
@@ -120,6 +122,12 @@ int sae_mpi_bcast_bytes(void *buffer, long count) {
         if (code != 0) return code;
     }
     return 0;
+}
+
+int sae_mpi_allgather_bytes(const void *send, void *receive, long count) {
+    if (!mpi.library) return -1;
+    if (count < 0 || count > 0x7fffffffL) return -1;
+    return mpi.allgather(send, (int)count, mpi.byte_type, receive, (int)count, mpi.byte_type, mpi.world);
 }
 
 void sae_mpi_error_string(int code, char *out, int size) {

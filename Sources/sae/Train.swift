@@ -54,6 +54,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the interrupted run in this directory, with the settings in its config.json.", valueName: "dir"))
     var resume: String?
 
+    @Flag(help: "Under mpirun: give each rank a slice of the latents (their encoder and decoder rows and Adam's state) instead of the whole model, every rank reading the whole batch; for dictionaries too large for one process. A TopK dictionary (with AuxK, or a transcoder); the run directory must be on a file system every rank sees.")
+    var shardLatents = false
+
     @Flag(help: "With --resume: continue although the training .npy files differ from those the checkpoint was trained on (by default refused, naming the file: the run would no longer be the uninterrupted one).")
     var acceptChangedData = false
 
@@ -62,7 +65,7 @@ struct Train: ParsableCommand {
                                "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
                                "--target-l0", "--l0-coefficient", "--bandwidth", "--groups", "--gate-l1",
                                "--batch-size", "--lr-warmup-steps", "--lr-decay", "--lr-decay-start", "--lr-end", "--sparsity-warmup-steps", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
-                               "--data-npy", "--val-npy", "--tensor", "--target-tensor", "--normalize-activations", "--target-npy", "--val-target-npy", "--out", "--force"]
+                               "--shard-latents", "--data-npy", "--val-npy", "--tensor", "--target-tensor", "--normalize-activations", "--target-npy", "--val-target-npy", "--out", "--force"]
 
     func validate() throws {
         if resume != nil, let clash = CommandLine.arguments.first(where: { arg in Self.settingFlags.contains { arg == $0 || arg.hasPrefix($0 + "=") } }) {
@@ -83,6 +86,7 @@ struct Train: ParsableCommand {
                                shouldStop: stopRequested, events: RunPrinter().handle)
                 return
             }
+            if shardLatents { throw SAEError.badSetting("--shard-latents", "splits the latents over MPI ranks: run under mpirun -np N (N at least 2)") }
             let dataSettings = try dataOptions.settings()
             // Check the model's options before loading (or downloading) anything.
             let architecture = try model.config(inputSize: dataOptions.dataNpy.isEmpty ? 784 : 1, defaultArchitecture: dataOptions.defaultArchitecture).architecture

@@ -58,6 +58,8 @@ extension Train {
             let architecture = try model.config(inputSize: dataOptions.dataNpy.isEmpty ? 784 : 1, defaultArchitecture: dataOptions.defaultArchitecture).architecture
             var training = try self.training.settings(for: architecture, learningRate: rate.learningRate)
             if distributed { training.ranks = comm.size }
+            if shardLatents { training.shardLatents = true }
+            try training.validate()
             return (dataSettings, training)
         }
         let data = try loadOnRanks(comm) { try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }

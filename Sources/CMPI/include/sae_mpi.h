@@ -24,6 +24,9 @@ int sae_mpi_allreduce_double(double *buffer, long count, int op);
 int sae_mpi_barrier(void);
 /* MPI_Bcast of `count` bytes from rank 0. */
 int sae_mpi_bcast_bytes(void *buffer, long count);
+/* MPI_Allgather of `count` bytes from every rank: rank r's land at receive + r count (count
+ * below 2^31). */
+int sae_mpi_allgather_bytes(const void *send, void *receive, long count);
 /* MPI's text for an error code, into `out` (at least 256 bytes). */
 void sae_mpi_error_string(int code, char *out, int size);
 int sae_mpi_finalize(void);

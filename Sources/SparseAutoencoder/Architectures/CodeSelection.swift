@@ -46,6 +46,13 @@ protocol CodeSelection: AnyObject {
     /// encoder as relu(pre + b_enc) (Gated's two paths): returns false to leave it to the common
     /// pass (`sae_sparse_weight_gradients`).
     func weightGradients(_ pass: PairsPass) -> Bool
+    /// AuxK's pairs after the code's (at `s.mainPairs`, rows at `s.auxRowOffsets`, count in
+    /// `s.auxPairs`): per row, the `k` largest relu(pre + b_enc) among the `dead` latents (all of
+    /// them if fewer). Returns false, with no pairs, when no latent is dead.
+    func selectAuxiliary(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, dead: DeadLatents, k: Int) -> Bool
+    /// e^ = the AuxK pairs' decoder rows (no bias), rows 0..<b into `out` (B, d).
+    func decodeAuxiliary(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, outputSize d: Int,
+                         into out: UnsafeMutablePointer<Float>)
     /// Whether the code can be dense enough for the step's dense route (`DenseCodePass.swift`):
     /// a selection without a fixed k whose latents go through the common pairs' pass.
     var mayBeDense: Bool { get }
@@ -92,6 +99,29 @@ extension CodeSelection {
                 into out: UnsafeMutablePointer<Float>) {
         WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
             sae_sparse_decode(s.values, s.latents, s.rowOffsets + rows.lowerBound, rows.count, w, bias, d, out + rows.lowerBound * d)
+        }
+    }
+
+    func selectAuxiliary(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, dead: DeadLatents, k: Int) -> Bool {
+        guard dead.count > 0 else { return false }
+        let (c, n) = (dead.codeSize, dead.count)
+        let keep = min(k, n), mainPairs = s.mainPairs
+        s.auxPairs = b * keep
+        sae_uniform_rows(b, keep, CInt(mainPairs), s.auxRowOffsets, s.samples + mainPairs)
+        let (values, latents) = (s.values + mainPairs, s.latents + mainPairs)
+        let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
+            let r0 = rows.lowerBound
+            sae_topk_select_among(s.pre + r0 * c, bias, rows.count, c, dead.indices, n, keep, values + r0 * keep, latents + r0 * keep,
+                                  s.selectionScratch + part * scratch)
+        }
+        return true
+    }
+
+    func decodeAuxiliary(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, outputSize d: Int,
+                         into out: UnsafeMutablePointer<Float>) {
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+            sae_sparse_decode(s.values, s.latents, s.auxRowOffsets + rows.lowerBound, rows.count, w, nil, d, out + rows.lowerBound * d)
         }
     }
 

@@ -102,6 +102,23 @@ public final class Communicator: @unchecked Sendable {
         try check(sae_mpi_barrier(), "MPI_Barrier")
     }
 
+    /// Every rank's `bytes` bytes at `send`, into `receive` (size x bytes, rank r's at r x bytes).
+    package func allGather(_ send: UnsafeRawPointer, bytes: Int, into receive: UnsafeMutableRawPointer) throws {
+        guard usesMPI else { return receive.copyMemory(from: send, byteCount: bytes) }
+        guard bytes < Int(Int32.max) else { throw SAEError("MPI_Allgather of \(bytes) bytes per rank is over MPI's 2 GiB limit: use a smaller batch") }
+        try check(sae_mpi_allgather_bytes(send, receive, bytes), "MPI_Allgather")
+    }
+
+    /// Rank 0's `text` on every rank (at most 4,095 bytes of UTF-8).
+    package func broadcast(_ text: String) throws -> String {
+        guard usesMPI else { return text }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let utf8 = Array(text.utf8.prefix(4095))
+        if isRoot { bytes.replaceSubrange(0..<utf8.count, with: utf8) }
+        try check(sae_mpi_bcast_bytes(&bytes, bytes.count), "MPI_Bcast")
+        return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
     /// Every rank's `values` (the same count on every rank), indexed by rank: an all-gather made
     /// of one all-reduce (each rank fills its own slot, zeros elsewhere, sums are then exact).
     package func gather(_ values: [Double]) throws -> [[Double]] {

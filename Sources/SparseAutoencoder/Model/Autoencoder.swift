@@ -44,7 +44,13 @@ public final class Autoencoder {
     }
 
     /// A model with all parameters zero (weights are then loaded or set).
-    package init(config: AutoencoderConfig) throws {
+    package convenience init(config: AutoencoderConfig) throws {
+        try self.init(config: config) { $0 }
+    }
+
+    /// The same, with `wrap` around the code selection the config's architecture makes (a latent
+    /// shard's, `LatentShard`).
+    init(config: AutoencoderConfig, selection wrap: (CodeSelection?) -> CodeSelection?) throws {
         try config.validate()
         self.config = config
         var offset = 0
@@ -78,7 +84,7 @@ public final class Autoencoder {
         }
         parameters = p
         dictionary = DictionaryBehaviour(config: config, layers: layers, parameters: p.baseAddress!)
-        selection = Architectures.make(for: config, tensors: state.first.map { p.baseAddress! + $0.offset })
+        selection = wrap(Architectures.make(for: config, tensors: state.first.map { p.baseAddress! + $0.offset }))
     }
 
     deinit { parameters.deallocate() }

@@ -194,23 +194,17 @@ extension Autoencoder {
     /// loss (0 when no latent is dead, and then no pairs).
     private func sparseAuxLoss(_ ws: Workspace, _ s: SparseBuffers, batch b: Int, dead: DeadLatents) -> Double {
         s.auxPairs = 0
-        guard let settings = config.auxK, dead.count > 0 else { return 0 }
-        let (d, c, n) = (config.targetSize, config.codeSize, dead.count)
-        let keep = min(settings.k, n), mainPairs = s.mainPairs
-        s.auxPairs = b * keep
-        sae_uniform_rows(b, keep, CInt(mainPairs), s.auxRowOffsets, s.samples + mainPairs)
+        guard let settings = config.auxK else { return 0 }
+        let d = config.targetSize
         let p = parameters.baseAddress!
         let bEnc = UnsafePointer(p + layers[0].biasOffset), wDec = UnsafePointer(p + layers[1].kernelOffset)
-        let (values, latents, output) = (s.values + mainPairs, s.latents + mainPairs, UnsafePointer(ws.outputs[1]))
-        let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
-        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
-            let r0 = rows.lowerBound
-            sae_topk_select_among(s.pre + r0 * c, bEnc, rows.count, c, dead.indices, n, keep, values + r0 * keep, latents + r0 * keep,
-                                  s.selectionScratch + part * scratch)
-            // e = x - x^; e^ = z_aux W_dec (no bias)
-            for i in (r0 * d)..<(rows.upperBound * d) { s.residual[i] = ws.target[i] - output[i] }
-            sae_sparse_decode(s.values, s.latents, s.auxRowOffsets + r0, rows.count, wDec, nil, d, s.auxReconstruction + r0 * d)
+        guard selection!.selectAuxiliary(s, bias: bEnc, rows: b, dead: dead, k: settings.k) else { return 0 }
+        // e = x - x^; e^ = z_aux W_dec (no bias)
+        let output = UnsafePointer(ws.outputs[1])
+        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
+            for i in (rows.lowerBound * d)..<(rows.upperBound * d) { s.residual[i] = ws.target[i] - output[i] }
         }
+        selection!.decodeAuxiliary(s, rows: b, decoder: wDec, outputSize: d, into: s.auxReconstruction)
         let scale = settings.coefficient / Float((ws.lossBatch ?? b) * d)
         return ReconstructionLoss.mse.evaluate(logits: s.auxReconstruction, targets: s.residual, rows: b, cols: d,
                                                gradient: s.outputGradients + s.auxBlock * b * d, scale: scale, linear: true) * Double(scale)
@@ -227,8 +221,9 @@ extension Autoencoder {
         let wDec = p + decoder.kernelOffset, pairs = s.mainPairs + s.auxPairs
         // What the encoder read (x - b_dec, or a transcoder's x), and whether b_dec has a share through it.
         let inputs = ws.layerInput(0), centring = ws.centered != nil
-        // db_dec += column sums of G (the output bias's share)
-        if b > 0 { Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d) }
+        // db_dec += column sums of G (the output bias's share; on one rank of a latent-sharded
+        // step, where every rank has the whole G: the ranks' b_dec gradients are then summed)
+        if b > 0 && ws.addsOutputBiasGradient { Activation.linear.backward(output: ws.outputs[1], gradient: s.outputGradients, biasGradient: g + decoder.biasOffset, rows: b, cols: d) }
         // A code too dense for pairs goes through sgemm (DenseCodePass.swift); else the pairs are
         // grouped by latent and the pool's parts get about equal numbers of them.
         let dense = s.densePass && s.auxPairs == 0

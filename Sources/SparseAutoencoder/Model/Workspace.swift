@@ -34,6 +34,10 @@ final class Workspace {
     var lossBatch: Int?
     var sumAcrossRanks: ((UnsafeMutablePointer<Float>, Int) -> Void)?
     var countsBatchTerms = true
+    /// Whether this process adds the output bias's share of b_dec's gradient (the column sums of
+    /// dL/dx^): false on all ranks but one of a latent-sharded step, where every rank has the
+    /// whole dL/dx^ and the ranks' b_dec gradients are summed.
+    var addsOutputBiasGradient = true
     /// Whether the batch is a training step's (the trainer sets it around one): a code selection
     /// may choose differently in training than at inference (BatchTopK).
     /// The sparsity coefficient's factor in this step (a `Schedule`'s warm-up; 1 outside training).

@@ -26,16 +26,22 @@ struct TrainerState: Codable, Equatable {
 }
 
 extension Trainer {
-    /// Writes the checkpoint atomically (temporary file, fsync, rename).
+    /// Writes the checkpoint atomically (temporary file, fsync, rename). A latent shard's is
+    /// collective: the ranks write the whole model's file together.
     public func saveCheckpoint(to path: String) throws {
-        guard model.parameters.allSatisfy(\.isFinite) else {
-            throw SAEError("refusing to checkpoint non-finite weights (training diverged)")
+        let finite = model.parameters.allSatisfy(\.isFinite)
+        let refusal = SAEError("refusing to checkpoint non-finite weights (training diverged)")
+        if shardsLatents {
+            try communicator.agree { if !finite { throw refusal } }   // (every rank refuses if any shard diverged)
+        } else if !finite {
+            throw refusal
         }
         if FaultInjection.fires("checkpoint-write") { throw SAEError.badFile(path, "write failed (SAE_FAULT=checkpoint-write)") }
         let state = TrainerState(history: history, stepInEpoch: stepInEpoch, epochLossSum: epochLossSum,
                                  epochSeconds: epochSeconds, rng: rng.state.map { String($0, radix: 16) },
                                  adamStep: optimizer.step, samplesSinceFired: deadLatents.samplesSinceFired,
                                  dataFiles: dataFingerprint, settings: settings)
+        if let shard = model.latentShard { return try saveShardedCheckpoint(to: path, shard: shard, state: state) }
         // Streamed from the weights and moments themselves: writing a checkpoint copies nothing.
         let count = model.parameterCount, moments = UnsafePointer(optimizer.moments.baseAddress!)
         let tensors = model.tensorSources + [Safetensors.Source(name: "optimizer.m", shape: [count], values: moments),
@@ -62,50 +68,39 @@ extension Trainer {
             + "or pass --accept-changed-data to continue on these (the run will no longer be the one an uninterrupted run gives)")
     }
 
-    /// Restores weights, Adam and progress from a checkpoint of a trainer with the same config.
+    /// Restores weights, Adam and progress from a checkpoint of a trainer with the same config
+    /// (a latent shard: its runs of the whole model's checkpoint, collectively).
     public func restoreCheckpoint(from path: String) throws {
-        // Read through a memory map, each tensor copied once, straight into the weights and moments.
-        let state = try Safetensors.withFile(path) { tensors, metadata in
-            guard metadata["format"] == "sae-checkpoint", let json = metadata["trainer_state"] else {
-                throw SAEError.badFile(path, "is not an sae checkpoint (no trainer state in its metadata)")
-            }
-            let state = try JSONFile.decode(TrainerState.self, from: Data(json.utf8), name: path + " (trainer state)")
-            guard state.formatVersion == TrainerState.currentFormatVersion else {
-                throw SAEError.badFile(path, "checkpoint format version \(state.formatVersion) is not supported")
-            }
-            guard state.rng.compactMap({ UInt64($0, radix: 16) }).count == 4, state.rng.contains(where: { UInt64($0, radix: 16) != 0 }) else {
-                throw SAEError.badFile(path, "the generator state in the checkpoint is invalid")
-            }
-            // Numbers a real run could have reached (an edited or damaged state would overflow
-            // Adam's step count, or put negative seconds and counters in the history).
-            guard state.history.count <= settings.epochs, state.stepInEpoch >= 0, (0..<(1 << 53)).contains(state.adamStep),
-                  state.epochLossSum.isFinite, state.epochLossSum >= 0, state.epochSeconds.isFinite, state.epochSeconds >= 0,
-                  state.history.map(\.epoch) == (0..<state.history.count).map({ $0 + 1 }) else {
-                throw SAEError.badFile(path, "the training progress in the checkpoint is inconsistent with config.json")
-            }
-            try checkSameRun(state)
-            if let since = state.samplesSinceFired, since.count != model.config.codeSize || since.contains(where: { $0 < 0 }) {
-                throw SAEError.badFile(path, "the dead-latent counters in the checkpoint do not fit the model's \(model.config.codeSize) latents")
-            }
-            let count = model.parameterCount
-            for name in ["optimizer.m", "optimizer.v"] {
-                guard tensors[name]?.shape == [count] else {
-                    throw SAEError.badFile(path, "tensor \"\(name)\" is missing or not of shape [\(count)]")
+        let state: TrainerState
+        if let shard = model.latentShard {
+            state = try restoreShardedCheckpoint(from: path, shard: shard) { try checkedState($0, path: path, counters: shard.full.codeSize) }
+            if let since = state.samplesSinceFired { deadLatents.restore(Array(since[shard.latents])) }
+        } else {
+            // Read straight from the file, each tensor copied once into the weights and moments.
+            state = try Safetensors.withFile(path) { tensors, metadata in
+                let state = try checkedState(metadata, path: path, counters: model.config.codeSize)
+                let count = model.parameterCount
+                for name in ["optimizer.m", "optimizer.v"] {
+                    guard tensors[name]?.shape == [count] else {
+                        throw SAEError.badFile(path, "tensor \"\(name)\" is missing or not of shape [\(count)]")
+                    }
                 }
+                try model.setParameters(from: tensors, path: path, allowing: ["optimizer.m", "optimizer.v"])
+                try tensors["optimizer.m"]!.read(0..<count, into: optimizer.moments.baseAddress!)
+                try tensors["optimizer.v"]!.read(0..<count, into: optimizer.moments.baseAddress! + count)
+                return state
             }
-            try model.setParameters(from: tensors, path: path, allowing: ["optimizer.m", "optimizer.v"])
-            try tensors["optimizer.m"]!.read(0..<count, into: optimizer.moments.baseAddress!)
-            try tensors["optimizer.v"]!.read(0..<count, into: optimizer.moments.baseAddress! + count)
-            // Adam's moments as a run leaves them: finite, the second ones not negative (a damaged
-            // file would otherwise diverge at the next step and blame the learning rate).
-            for (name, start) in [("optimizer.m", 0), ("optimizer.v", count)] {
-                let moments = optimizer.moments.baseAddress! + start
-                if let bad = (0..<count).first(where: { !moments[$0].isFinite || (start > 0 && moments[$0] < 0) }) {
-                    throw SAEError.badFile(path, "tensor \"\(name)\" holds \(moments[bad]) at index \(bad): the checkpoint is damaged; "
-                        + "delete it to start the run again, or restore it from a copy")
-                }
+            if let since = state.samplesSinceFired { deadLatents.restore(since) }
+        }
+        // Adam's moments as a run leaves them: finite, the second ones not negative (a damaged
+        // file would otherwise diverge at the next step and blame the learning rate).
+        let count = model.parameterCount
+        for (name, start) in [("optimizer.m", 0), ("optimizer.v", count)] {
+            let moments = optimizer.moments.baseAddress! + start
+            if let bad = (0..<count).first(where: { !moments[$0].isFinite || (start > 0 && moments[$0] < 0) }) {
+                throw SAEError.badFile(path, "tensor \"\(name)\" holds \(moments[bad]) at index \(bad): the checkpoint is damaged; "
+                    + "delete it to start the run again, or restore it from a copy")
             }
-            return state
         }
         let words = state.rng.compactMap { UInt64($0, radix: 16) }
         optimizer.step = state.adamStep
@@ -114,6 +109,32 @@ extension Trainer {
         stepInEpoch = state.stepInEpoch
         epochLossSum = state.epochLossSum
         epochSeconds = state.epochSeconds
-        if let since = state.samplesSinceFired { deadLatents.restore(since) }
+    }
+
+    /// The trainer state in a checkpoint's metadata, checked against this trainer (a model of
+    /// `counters` latents in all).
+    private func checkedState(_ metadata: [String: String], path: String, counters: Int) throws -> TrainerState {
+        guard metadata["format"] == "sae-checkpoint", let json = metadata["trainer_state"] else {
+            throw SAEError.badFile(path, "is not an sae checkpoint (no trainer state in its metadata)")
+        }
+        let state = try JSONFile.decode(TrainerState.self, from: Data(json.utf8), name: path + " (trainer state)")
+        guard state.formatVersion == TrainerState.currentFormatVersion else {
+            throw SAEError.badFile(path, "checkpoint format version \(state.formatVersion) is not supported")
+        }
+        guard state.rng.compactMap({ UInt64($0, radix: 16) }).count == 4, state.rng.contains(where: { UInt64($0, radix: 16) != 0 }) else {
+            throw SAEError.badFile(path, "the generator state in the checkpoint is invalid")
+        }
+        // Numbers a real run could have reached (an edited or damaged state would overflow
+        // Adam's step count, or put negative seconds and counters in the history).
+        guard state.history.count <= settings.epochs, state.stepInEpoch >= 0, (0..<(1 << 53)).contains(state.adamStep),
+              state.epochLossSum.isFinite, state.epochLossSum >= 0, state.epochSeconds.isFinite, state.epochSeconds >= 0,
+              state.history.map(\.epoch) == (0..<state.history.count).map({ $0 + 1 }) else {
+            throw SAEError.badFile(path, "the training progress in the checkpoint is inconsistent with config.json")
+        }
+        try checkSameRun(state)
+        if let since = state.samplesSinceFired, since.count != counters || since.contains(where: { $0 < 0 }) {
+            throw SAEError.badFile(path, "the dead-latent counters in the checkpoint do not fit the model's \(counters) latents")
+        }
+        return state
     }
 }

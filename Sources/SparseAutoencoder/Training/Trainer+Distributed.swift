@@ -119,7 +119,7 @@ extension Trainer {
     package func checkRanksAgree(after moment: String, data: [Dataset] = []) throws {
         guard communicator.isDistributed else { return }
         let failure = data.lazy.compactMap(\.readFailure).first
-        let checksum = replicaChecksum()
+        let checksum = shardsLatents ? shardedChecksum() : replicaChecksum()
         let all = try communicator.gather(checksum + [failure == nil ? 0 : 1])
         let failed = all.indices.filter { all[$0][checksum.count] != 0 }
         if let failure {

@@ -91,12 +91,13 @@ public final class Trainer {
                      progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
         try checkShape(train, role: "training set")
         if let validation { try checkShape(validation, role: "validation set") }
-        let batch = settings.batchSize, comm = communicator
-        // Under MPI, a rank holds at most its slice of a batch (rank 0's is the largest).
-        let rows = comm.isDistributed ? max(1, Communicator.slice(of: batch, rank: 0, size: comm.size).count) : batch
+        let batch = settings.batchSize, comm = communicator, sharded = shardsLatents
+        // Under MPI, a rank holds at most its slice of a batch (rank 0's is the largest); a latent
+        // shard holds the whole batch.
+        let rows = comm.isDistributed && !sharded ? max(1, Communicator.slice(of: batch, rank: 0, size: comm.size).count) : batch
         if workspace == nil {
             let ws = Workspace(model: model, capacity: min(rows, train.count), sparseStep: sparseStep, denseCode: false)
-            if comm.isDistributed { prepareForRanks(ws) }
+            if sharded { ws.addsOutputBiasGradient = comm.isRoot } else if comm.isDistributed { prepareForRanks(ws) }
             workspace = ws
         }
         let steps = (train.count + batch - 1) / batch
@@ -123,7 +124,11 @@ public final class Trainer {
             for step in stepInEpoch..<steps {
                 let lo = step * batch, b = min(batch, train.count - lo)
                 var loss: Double, stopRequested: Bool?
-                if comm.isDistributed {
+                if sharded {
+                    // Every rank trains on the whole batch and reaches the same loss; a stop is agreed.
+                    loss = try order.withIndices(lo..<(lo + b)) { try trainStep(train, rows: $0, timer: timer) }
+                    stopRequested = try agreeOnStep(loss: 0, stop: shouldStop()).stop
+                } else if comm.isDistributed {
                     // This rank's slice of the batch; the loss and a stop come back agreed.
                     let slice = comm.slice(of: b)
                     let share = try order.withIndices((lo + slice.lowerBound)..<(lo + slice.upperBound)) {
@@ -151,9 +156,11 @@ public final class Trainer {
             }
             timer?.start()
             let validationStart = clock.now
-            let valLoss = comm.isDistributed
+            // (A latent shard's ranks run the whole validation set together: each pass exchanges.)
+            let valLoss = comm.isDistributed && !sharded
                 ? try validation.map { try validationLossOverRanks($0) }
                 : validation.map { model.loss(on: $0, batchSize: batch, workspace: workspace) }
+            if sharded { try checkExchanges() }
             let validationSeconds = seconds(clock.now - validationStart)
             timer?.mark(.validation)
             // Every rank must hold the same weights, and none may have met unreadable data.
@@ -165,7 +172,8 @@ public final class Trainer {
             // known before that many samples have been trained.
             let window = deadLatents.deadAfter
             let (trained, overflow) = epoch.multipliedReportingOverflow(by: train.count)
-            let dead = overflow || trained >= window ? deadLatents.count : nil
+            let deadHere = sharded ? try deadLatentsOverShards() : deadLatents.count
+            let dead = overflow || trained >= window ? deadHere : nil
             let record = EpochRecord(epoch: epoch, loss: epochLossSum / Double(train.count), valLoss: valLoss,
                                      seconds: epochSeconds + seconds(clock.now - start), deadLatents: dead, deadWindow: window,
                                      validationSeconds: validation == nil ? nil : validationSeconds,
@@ -210,17 +218,19 @@ public final class Trainer {
             model.forward(ws, batch: b)
             if let s = ws.sparse { model.selection?.trained(on: s, rows: b, step: optimizer.step, ranks: ws.collectives) }
         }
-        if communicator.isDistributed {
+        let dataParallel = communicator.isDistributed && !shardsLatents
+        if dataParallel {
             try recordFiringOverRanks(ws, rows: b, offset: offset, batch: total)
         } else {
-            deadLatents.recordFiring(ws, codeLayer: model.codeLayerIndex, rows: b)
+            deadLatents.recordFiring(ws, codeLayer: model.codeLayerIndex, rows: b)   // (a latent shard: its own latents)
         }
         timer?.mark(.forward)
         // The gradients are all zeros here: the last update cleared them as it read them.
-        let loss = communicator.isDistributed
+        let loss = dataParallel
             ? try lossAndBackwardOverRanks(ws, rows: b, batch: total, timer: timer)
             : lossAndBackward(ws, rows: b, timer: timer)
-        if communicator.isDistributed { try sumGradientsOverRanks() }
+        if dataParallel { try sumGradientsOverRanks() }
+        if shardsLatents { try sumShardedGradients() }
         let finite = model.update(with: optimizer, gradients: gradients.baseAddress!)
         timer?.mark(.optimizer)
         return finite ? loss.objective : .nan

@@ -11,6 +11,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// The number of MPI ranks that share each batch (`mpirun -np N sae train`); nil for one
     /// process. `--resume` needs the same number: it fixes how batches split and sums round.
     public var ranks: Int?
+    /// The ranks hold a slice of the latents each and train on every batch whole (`LatentShard`),
+    /// rather than the whole model and a slice of each batch; nil or false: data-parallel.
+    public var shardLatents: Bool?
     /// How the learning rate and the sparsity coefficient change step by step; nil: constant.
     public var schedule: Schedule?
 
@@ -33,6 +36,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if a.optimizer != b.optimizer { out.append("Adam \(a.optimizer) -> \(b.optimizer)") }
         if a.deadAfter != b.deadAfter { out.append("dead after \(a.deadAfter.map(String.init) ?? "one epoch") -> \(b.deadAfter.map(String.init) ?? "one epoch")") }
         if a.ranks != b.ranks { out.append("ranks \(a.ranks ?? 1) -> \(b.ranks ?? 1)") }
+        if (a.shardLatents ?? false) != (b.shardLatents ?? false) { out.append("latents sharded \(a.shardLatents == true ? "yes" : "no") -> \(b.shardLatents == true ? "yes" : "no")") }
         if a.schedule != b.schedule { out.append("schedule \(a.schedule?.summaryText ?? "constant") -> \(b.schedule?.summaryText ?? "constant")") }
         return out.isEmpty ? ["epochs"] : out
     }
@@ -55,6 +59,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let n = deadAfter, n <= 0 { throw SAEError.badSetting("--dead-after", "must be > 0 samples, got \(n)") }
         try schedule?.validate()
         if let n = ranks, n < 2 { throw SAEError.badSetting("ranks", "must be at least 2 (absent for one process), got \(n)") }
+        if shardLatents == true && ranks == nil {
+            throw SAEError.badSetting("--shard-latents", "splits the latents over MPI ranks: run under mpirun -np N (N at least 2)")
+        }
         let lr = optimizer.learningRate
         guard lr.isFinite else { throw SAEError.badSetting("--learning-rate", "must be a number > 0 that a 32-bit float holds (at most 3.4e38), got one out of range") }
         guard lr > 0 else { throw SAEError.badSetting("--learning-rate", "must be > 0, got \(lr)") }

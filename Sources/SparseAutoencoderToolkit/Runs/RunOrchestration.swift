@@ -44,10 +44,16 @@ package enum Run {
                 try TrainingRun.measureNormalization(&config, train: config.data.trainLimit.map { data.train.prefix($0) } ?? data.train)
             }
         }
-        // Each rank holds the model and its slice of a batch; rank 0 also runs the final evaluation.
+        // Each rank holds the model and its slice of a batch, or its slice of the latents and the
+        // whole batch; rank 0 also runs the final evaluation.
         try comm.agree {
-            try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: config.training.batchSize, rank: 0, size: comm.size).count,
-                                   evaluationBatchSize: comm.isRoot ? config.training.batchSize : 0)
+            if config.training.shardLatents == true {
+                let shard = try LatentShard(rank: comm.rank, ranks: comm.size, config: config.model)
+                try MemoryBudget.check(shard.local, batchSize: config.training.batchSize, evaluationBatchSize: 0)
+            } else {
+                try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: config.training.batchSize, rank: 0, size: comm.size).count,
+                                       evaluationBatchSize: comm.isRoot ? config.training.batchSize : 0)
+            }
         }
         let directory = try comm.agree { comm.isRoot ? try RunDirectory.create(out, force: force) : RunDirectory(path: out) }
         events(.training(directory, config, data))

@@ -48,10 +48,14 @@ package enum TrainingRun {
         let train = scales.map { limited.normalized(inputScale: $0.input, targetScale: config.data.targetScale) } ?? limited
         let rawTest = test
         let test = scales.map { test.normalized(inputScale: $0.input, targetScale: config.data.targetScale) } ?? test
-        // Every rank reads the checkpoint; rank 0 alone locks and writes. The ranks agree that it worked.
+        // Every rank reads the checkpoint; rank 0 alone locks and writes (a latent shard's ranks
+        // write checkpoints and the model together). The ranks agree that it worked.
+        let shard = try comm.agree { config.training.shardLatents == true ? try LatentShard(rank: comm.rank, ranks: comm.size, config: config.model) : nil }
         let (model, trainer) = try comm.agree { () -> (Autoencoder, Trainer) in
             if writes { try directory.lock() }
-            let model = resume ? try Autoencoder(config: config.model) : try Autoencoder(config: config.model, seed: config.training.seed)
+            let seed = config.training.seed
+            let model = try shard.map { resume ? try Autoencoder(shard: $0, communicator: comm) : try Autoencoder(shard: $0, seed: seed, communicator: comm) }
+                ?? (resume ? try Autoencoder(config: config.model) : try Autoencoder(config: config.model, seed: seed))
             let trainer = try Trainer(model: model, settings: config.training, communicator: comm)
             // The training files' fingerprints go into every checkpoint; a resume compares them.
             if config.data.dataset == .npy {
@@ -70,10 +74,12 @@ package enum TrainingRun {
                 if writes, try directory.loadConfig().training.epochs != config.training.epochs { try directory.save(config: config) }
             } else if writes {
                 try directory.save(config: config)
-                try trainer.saveCheckpoint(to: directory.checkpointPath)
+                if shard == nil { try trainer.saveCheckpoint(to: directory.checkpointPath) }
             }
             if writes { try directory.save(status: RunStatus(state: .training)) }
         }
+        // (Collective for a shard, so outside the step above, which one rank may leave early.)
+        if shard != nil && !resume { try trainer.saveCheckpoint(to: directory.checkpointPath) }
         try trainer.checkRanksAgree(after: resume ? "reading the checkpoint" : "initialisation")
         let history: [EpochRecord]
         do {
@@ -85,17 +91,19 @@ package enum TrainingRun {
                     // Streamed data are read inside the steps, which cannot throw: a failed read or a
                     // non-finite row is reported here, before the epoch is saved.
                     if let failure = train.readFailure ?? test.readFailure { throw failure }
+                    if shard != nil { try trainer.saveCheckpoint(to: directory.checkpointPath) }
                     try comm.agree {
                         guard writes else { return }
-                        try trainer.saveCheckpoint(to: directory.checkpointPath)
+                        if shard == nil { try trainer.saveCheckpoint(to: directory.checkpointPath) }
                         try directory.save(history: trainer.history)
                     }
                 }
             }, progress: writes ? progress : { _ in })
         } catch Trainer.Stop.interrupted(let epoch, let step) {
+            if shard != nil { try trainer.saveCheckpoint(to: directory.checkpointPath) }
             try comm.agree {
                 guard writes else { return }
-                try trainer.saveCheckpoint(to: directory.checkpointPath)
+                if shard == nil { try trainer.saveCheckpoint(to: directory.checkpointPath) }
                 try directory.save(status: RunStatus(state: .interrupted, epoch: epoch, step: step))
             }
             throw Interrupted(description: "interrupted at epoch \(epoch), step \(step); everything up to there is saved in "
@@ -121,15 +129,23 @@ package enum TrainingRun {
         // Training is done: a signal now ends the process (the final checkpoint is saved; a resume
         // finishes the run) instead of waiting for the evaluation.
         Interrupt.stopPolling()
+        // A latent shard's ranks write the whole model together; rank 0 evaluates it from the file.
+        var final = model
+        if shard != nil {
+            if let scales { model.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
+            try model.saveShard(to: directory.modelPath, communicator: comm)
+            guard writes else { return nil }
+            final = try Autoencoder.load(config: config.model, from: directory.modelPath)
+        }
         guard writes else { return nil }
         return try keepingProgress(in: directory, writes: true) {
             // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
-            if let scales { model.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
+            if let scales, shard == nil { final.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
             var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize)
-            let evaluation = model.evaluate(rawTest, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
+            let evaluation = final.evaluate(rawTest, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
             if let failure = rawTest.readFailure { throw failure }
             let metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
-            try model.save(to: directory.modelPath)
+            if shard == nil { try final.save(to: directory.modelPath) }
             try directory.save(history: history)
             try directory.save(metrics: metrics)
             try directory.save(status: RunStatus(state: .finished))
