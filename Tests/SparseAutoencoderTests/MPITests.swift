@@ -269,6 +269,78 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(FileManager.default.contents(atPath: stopped + "/model.safetensors"), expected, "resumed weights differ")
     }
 
+    /// --shard-latents: each rank holds a slice of the latents and the whole batch. The run is one
+    /// process's within float rounding (2 and 3 ranks: TopK + AuxK with latents dying on the way; a
+    /// transcoder of .safetensors tensors), resumes on as many ranks to the uninterrupted run's
+    /// bytes (stopped mid-epoch; a rank killed), and its files are any run's to analyze, encode and
+    /// export. What it cannot split is refused before anything is written.
+    func testLatentShardsTrainTheSingleProcessModel() throws {
+        let root = temporaryDirectory(self)
+        let (shards, validation) = try vectors()
+        // A high learning rate and a short window: latents die, so AuxK's exchange runs too.
+        let topk = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "96", "--k", "6", "--auxk", "12",
+                    "--dead-after", "300", "--learning-rate", "0.01", "--batch-size", "256", "--epochs", "2"]
+        let st = try safetensorsPairs()
+        let transcoder = ["train", "--data-npy", st.shards, "--tensor", "x", "--val-npy", st.validation, "--target-npy", st.shards,
+                          "--target-tensor", "y", "--val-target-npy", st.validation, "--code", "48", "--k", "4", "--auxk", "8",
+                          "--batch-size", "300", "--epochs", "1"]
+        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("transcoder", transcoder, [2])] {
+            let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
+            XCTAssertEqual(single.status, 0, single.stderr)
+            for n in ranks {
+                let out = root + "/\(name)-\(n)"
+                let r = try launch(n, arguments + ["--shard-latents", "--out", out])
+                XCTAssertEqual(r.status, 0, "\(name), \(n) shards: \(r.stderr)")
+                let config = try RunDirectory(path: out).loadConfig()
+                XCTAssertEqual([config.training.ranks, config.training.shardLatents == true ? 1 : 0], [n, 1])
+                try assertAgrees(out, with: root + "/\(name)-1", "\(name), \(n) shards")
+                // The checkpoint too: Adam's moments within rounding of one process's.
+                let (a, b) = (try Safetensors.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/checkpoint.safetensors"))), name: out).tensors,
+                              try Safetensors.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: root + "/\(name)-1/checkpoint.safetensors"))), name: name).tensors)
+                for moment in ["optimizer.m", "optimizer.v"] {
+                    let (x, y) = (try XCTUnwrap(a[moment]).values, try XCTUnwrap(b[moment]).values)
+                    let scale = y.map(abs).max() ?? 0
+                    XCTAssertLessThan(zip(x, y).map { abs($0 - $1) }.max() ?? 0, 1e-4 * scale, "\(name), \(n) shards: \(moment)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(try RunDirectory(path: root + "/topk-1").loadHistory().compactMap(\.deadLatents).max() ?? 0, 0, "no latent died: AuxK never ran")
+        // Read as any run.
+        let run = root + "/topk-2"
+        XCTAssertEqual(try runSAE(["analyze", run]).status, 0)
+        let encode = try runSAE(["encode", run, "--out", root + "/codes.npy"])
+        XCTAssertEqual(encode.status, 0, encode.stderr)
+        XCTAssertEqual(try runSAE(["export", run, "--out", root + "/export"]).status, 0)
+
+        // Stopped mid-epoch, and a rank killed: resumed on as many ranks, the same bytes.
+        let expected = try XCTUnwrap(FileManager.default.contents(atPath: run + "/model.safetensors"))
+        let stopped = root + "/stopped"
+        let stop = try launch(2, topk + ["--shard-latents", "--out", stopped], environment: ["SAE_FAULT": "step@5:interrupt", "SAE_FAULT_RANK": "1"])
+        XCTAssertEqual(stop.status, 130, stop.stderr)
+        XCTAssertEqual(try RunDirectory(path: stopped).loadStatus().step, 5)
+        assertCommandFails(try launch(3, ["train", "--resume", stopped], environment: Self.agreedRefusal), mentioning: "was trained on 2 MPI ranks (mpirun -np 2), but this is 3 MPI ranks")
+        let finished = try launch(2, ["train", "--resume", stopped])
+        XCTAssertEqual(finished.status, 0, finished.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: stopped + "/model.safetensors"), expected, "resumed weights differ")
+        let killed = root + "/killed"
+        let (crash, seconds) = try launch([(2, topk + ["--shard-latents", "--out", killed])], environment: ["SAE_FAULT": "step@21", "SAE_FAULT_RANK": "1"], timeout: 30)
+        XCTAssertNotEqual(crash.status, 0)
+        XCTAssertTrue(crash.stderr.contains("rank 1") && crash.stderr.contains("signal 9"), crash.stderr)
+        XCTAssertLessThan(seconds, 15, "the surviving rank did not stop within seconds")
+        XCTAssertEqual(try RunDirectory(path: killed).loadHistory().count, 1, "the checkpoint after epoch 1 is the last one")
+        let resumed = try launch(2, ["train", "--resume", killed])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: killed + "/model.safetensors"), expected, "resumed weights differ")
+
+        // Refused before anything is written.
+        let batchTopK = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--architecture", "batchtopk", "--k", "4", "--shard-latents"]
+        assertCommandFails(try launch(2, batchTopK + ["--out", root + "/refused"], environment: Self.agreedRefusal), mentioning: "a batchtopk SAE is not split yet")
+        assertCommandFails(try launch(3, topk.map { $0 == "96" ? "16" : $0 } + ["--shard-latents", "--out", root + "/refused"], environment: Self.agreedRefusal),
+                           mentioning: "each of the 3 ranks would hold 5 latents, fewer than k = 6")
+        assertCommandFails(try runSAE(topk + ["--shard-latents", "--out", root + "/refused"]), mentioning: "splits the latents over MPI ranks: run under mpirun")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/refused"), "nothing may be written")
+    }
+
     /// Inputs that differ between ranks are refused before anything is written: another shard
     /// width (mpirun's `:` gives each rank its own arguments), a file one rank cannot read, a
     /// vector file without a validation set; commands other than train; and weights that drift.
