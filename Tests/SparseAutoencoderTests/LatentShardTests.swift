@@ -4,7 +4,8 @@ import XCTest
 /// A latent shard's model is its rows of the whole dictionary, and its runs place them exactly.
 final class LatentShardTests: XCTestCase {
     let configs = [AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23, topK: 3, auxK: AuxK(k: 5)),
-                   { var c = AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23, topK: 3); c.outputSize = 4; return c }()]
+                   { var c = AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23, topK: 3); c.outputSize = 4; return c }(),
+                   { var c = AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23); (c.architecture, c.topK) = (.batchtopk, 3); return c }()]
 
     /// Each rank draws exactly the whole model's rows of its latents (the generator advanced past
     /// the others'), and b_dec alike.
@@ -68,9 +69,9 @@ final class LatentShardTests: XCTestCase {
     }
 
     func testWhatCannotBeShardedIsRefused() {
-        var batchTopK = AutoencoderConfig.dictionary(inputSize: 8, codeSize: 32)
-        (batchTopK.architecture, batchTopK.topK) = (.batchtopk, 4)
-        XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 2, config: batchTopK)) { XCTAssertTrue("\($0)".contains("a batchtopk SAE is not split yet"), "\($0)") }
+        var matryoshka = AutoencoderConfig.dictionary(inputSize: 8, codeSize: 32)
+        (matryoshka.architecture, matryoshka.topK, matryoshka.groups) = (.matryoshka, 4, [8, 24])
+        XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 2, config: matryoshka)) { XCTAssertTrue("\($0)".contains("a matryoshka SAE is not split yet"), "\($0)") }
         XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 2, config: .dictionary(inputSize: 8, codeSize: 32))) { XCTAssertTrue("\($0)".contains("a relu dictionary"), "\($0)") }
         XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 9, config: .dictionary(inputSize: 8, codeSize: 32, topK: 4))) {
             XCTAssertTrue("\($0)".contains("each of the 9 ranks would hold 3 latents, fewer than k = 4: use at most 8 ranks"), "\($0)")

@@ -48,7 +48,7 @@ final class BatchTopK: SparseArchitecture {
     func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
         if training || threshold.pointee < 0 {
             var batch = Double(b)
-            ranks?.sum(&batch, 1)
+            if ranks?.splitsRows == true { ranks?.sum(&batch, 1) }
             let keep = min(k * Int(batch), Int(batch) * codeSize)
             let cut = batchCut(s, bias: bias, rows: b, keep: keep, ranks: ranks)
             emit(s, bias: bias, rows: b, threshold: cut, quota: true)

@@ -162,6 +162,9 @@ struct RankCollectives {
     let sumBefore: (Double) -> Double
     /// The smallest `value` over the ranks.
     let minimum: (Float) -> Float
+    /// Whether the ranks hold different rows of the batch (data-parallel), or the same rows and
+    /// different latents (`LatentShard`): then the batch's size is one rank's.
+    var splitsRows = true
 }
 
 /// A tensor an architecture keeps in the model besides its layers' kernels and biases: saved with

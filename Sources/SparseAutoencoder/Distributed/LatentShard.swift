@@ -5,7 +5,7 @@ import Foundation
 /// slices of the c (sizes differing by at most one): their encoder rows, encoder biases, decoder
 /// rows, gradients and Adam moments; b_dec (d floats) is replicated and updated identically on
 /// every rank. Every rank reads the whole batch; the code selection exchanges candidates and the
-/// decode sums partial reconstructions (`ShardedTopK`), so per-step communication grows with the
+/// decode sums partial reconstructions (`ShardedSelection`), so per-step communication grows with the
 /// batch (B k pairs, B x d floats), not with c.
 ///
 ///     let shard = try LatentShard(rank: comm.rank, ranks: comm.size, config: config)
@@ -21,12 +21,13 @@ package struct LatentShard: Sendable, Equatable {
     /// This rank's latents, of the whole dictionary's.
     package let latents: Range<Int>
 
-    /// Refuses what latent sharding does not train: anything but a TopK dictionary (with or
-    /// without AuxK, a transcoder too), and more ranks than leave each at least k latents.
+    /// Refuses what latent sharding does not train: anything but a TopK or BatchTopK dictionary
+    /// (with or without AuxK, transcoders too), and more ranks than leave each at least k latents.
     package init(rank: Int, ranks: Int, config: AutoencoderConfig) throws {
-        guard config.architecture == .dictionary, config.codeActivation == .topk, let k = config.topK else {
+        let topK = config.architecture == .dictionary && config.codeActivation == .topk
+        guard topK || config.architecture == .batchtopk, let k = config.topK else {
             let name = config.architecture == .dictionary ? "a \(config.codeActivation.rawValue) dictionary" : "a \(config.architecture.rawValue) SAE"
-            throw SAEError.badSetting("--shard-latents", "splits TopK dictionaries (--k, with or without --auxk) over the ranks; \(name) is not split yet: drop --shard-latents to train it data-parallel")
+            throw SAEError.badSetting("--shard-latents", "splits TopK and BatchTopK dictionaries (--k, with or without --auxk) over the ranks; \(name) is not split yet: drop --shard-latents to train it data-parallel")
         }
         let smallest = config.codeSize / ranks
         guard smallest >= k else {
@@ -60,8 +61,8 @@ package struct LatentShard: Sendable, Equatable {
 
     /// The whole model's tensors as files name them (`Autoencoder.tensorSources`), with this
     /// rank's runs of each: its latents' columns of the encoder's (d_in, c) kernel (one run per
-    /// input), its encoder biases and decoder rows; b_dec, replicated, is rank 0's to write and
-    /// every rank's to read (`reading`).
+    /// input), its encoder biases and decoder rows; b_dec and the architecture's tensors (BatchTopK's
+    /// threshold), replicated, are rank 0's to write and every rank's to read (`reading`).
     package func modelTensors(_ model: Autoencoder, reading: Bool = false) -> [(name: String, shape: [Int], runs: [Run])] {
         let (encoder, decoder) = (model.layers[0], model.layers[1])
         let (c, dIn, d) = (full.codeSize, full.inputSize, full.targetSize)
@@ -73,6 +74,10 @@ package struct LatentShard: Sendable, Equatable {
                 ("layers.0.bias", [c], [Run(offset: j0, count: n, local: encoder.biasOffset, stride: 1)]),
                 ("layers.1.kernel", [c, d], [Run(offset: j0 * d, count: n * d, local: decoder.kernelOffset, stride: 1)]),
                 ("layers.1.bias", [d], rank == 0 || reading ? [Run(offset: 0, count: d, local: decoder.biasOffset, stride: 1)] : [])]
+            + model.architectureTensors.map { t in
+                let count = t.shape.reduce(1, *)
+                return (t.name, t.shape, rank == 0 || reading ? [Run(offset: 0, count: count, local: t.offset, stride: 1)] : [])
+            }
     }
 
     /// The whole model's parameter count, and this rank's runs of a flat buffer of them (Adam's
@@ -85,8 +90,10 @@ package struct LatentShard: Sendable, Equatable {
         var runs = [Run(offset: j0 * dIn, count: n * dIn, local: encoder.kernelOffset, stride: 1),
                     Run(offset: c * dIn + j0, count: n, local: encoder.biasOffset, stride: 1),
                     Run(offset: c * dIn + c + j0 * d, count: n * d, local: decoder.kernelOffset, stride: 1)]
-        if rank == 0 || reading { runs.append(Run(offset: c * dIn + c + c * d, count: d, local: decoder.biasOffset, stride: 1)) }
-        return (c * dIn + c + c * d + d, runs)
+        // b_dec and the architecture's tensors follow, replicated (the same offsets from b_dec on).
+        let replicated = model.parameterCount - decoder.biasOffset, whole = c * dIn + c + c * d
+        if rank == 0 || reading { runs.append(Run(offset: whole, count: replicated, local: decoder.biasOffset, stride: 1)) }
+        return (whole + replicated, runs)
     }
 }
 
@@ -121,12 +128,12 @@ extension Autoencoder {
     /// Rank `shard.rank`'s part of a dictionary, all parameters zero (a checkpoint is read next).
     package convenience init(shard: LatentShard, communicator: Communicator) throws {
         try self.init(config: shard.local) { selection in
-            selection.map { ShardedTopK(local: $0, shard: shard, communicator: communicator) }
+            selection.map { ShardedSelection(local: $0, shard: shard, communicator: communicator) }
         }
     }
 
     /// The selection of a latent-sharded model (nil for any other).
-    var shardedSelection: ShardedTopK? { selection as? ShardedTopK }
+    var shardedSelection: ShardedSelection? { selection as? ShardedSelection }
     /// The shard this model is, if it is one.
     package var latentShard: LatentShard? { shardedSelection?.shard }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// The trainer's side of latent-sharded training (`LatentShard`): every rank steps through the
 /// same batches with its shard of the latents. Per step, the model's selection and decode exchange
-/// candidates and partial reconstructions (`ShardedTopK`); after backward the ranks sum b_dec's
+/// candidates and partial reconstructions (`ShardedSelection`); after backward the ranks sum b_dec's
 /// gradient (each has its latents' share; rank 0 also the output bias's); Adam then updates each
 /// rank's own parameters and the replicated b_dec alike. Dead latents are counted per shard. After
 /// each epoch the ranks compare what they share (b_dec, Adam's step, the loss). Checkpoints and the
@@ -37,10 +37,12 @@ extension Trainer {
         return Int(count)
     }
 
-    /// What every rank of a latent-sharded run holds alike: b_dec, Adam's step, the epoch's loss.
+    /// What every rank of a latent-sharded run holds alike: b_dec (and BatchTopK's threshold),
+    /// Adam's step, the epoch's loss.
     func shardedChecksum() -> [Double] {
         let decoder = model.layers[model.codeLayerIndex + 1]
-        let bDec = (0..<decoder.outputSize).reduce(0.0) { $0 + Double(model.parameters[decoder.biasOffset + $1]) * Double($1 % 1021 + 1) }
+        // (b_dec and the architecture's tensors: everything after the decoder's kernel.)
+        let bDec = (decoder.biasOffset..<model.parameterCount).reduce(0.0) { $0 + Double(model.parameters[$1]) * Double($1 % 1021 + 1) }
         return [bDec, Double(optimizer.step), history.last?.loss ?? 0]
     }
 

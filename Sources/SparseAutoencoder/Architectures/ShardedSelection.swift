@@ -1,8 +1,10 @@
 import CKernels
 import Foundation
 
-/// TopK (+ AuxK) with the dictionary's latents split over MPI ranks (`LatentShard`): this rank's
-/// model holds its c / N latents and sees the whole batch. Each selection is one process's TopK:
+/// A code selection with the dictionary's latents split over MPI ranks (`LatentShard`): this
+/// rank's model holds its c / N latents and sees the whole batch. Each selection is one process's.
+///
+/// TopK's, per sample:
 ///
 ///     mine   = topk(relu(pre + b_enc)) over my latents     (B, k)  candidates (value, latent)
 ///     all    = all-gather(mine)                            (N, B, k)  8 bytes a candidate
@@ -13,21 +15,31 @@ import Foundation
 /// A latent outside a row's global top k cannot be in any rank's own top k ahead of one inside it,
 /// so the winners are exactly one process's (a value 0 adds nothing and gets no gradient, so zero
 /// candidates are dropped). AuxK does the same among the dead latents (their total over the ranks
-/// decides whether it runs, and its k). After the exchanges every rank holds the same x^, loss and
-/// dL/dx^, and back-propagates through its own pairs only: its latents' gradients, and its share
-/// of b_dec's, which the trainer sums over the ranks (d floats).
+/// decides whether it runs, and its k).
 ///
-/// Communication per step: (N - 1) B (k + k_aux) candidates received, two all-reduces of B x d
-/// floats (one without AuxK), and one of a count: nothing grows with the number of latents.
-final class ShardedTopK: CodeSelection {
+/// BatchTopK's, over the batch: its selection already counts its values over the ranks (the
+/// histograms of its cut, summed as a data-parallel run sums them), so each rank's own pairs are
+/// its share of the batch's k B; its threshold (inference) is the same on every rank.
+///
+/// After the exchanges every rank holds the same x^, loss and dL/dx^, and back-propagates through
+/// its own pairs only: its latents' gradients, and its share of b_dec's, which the trainer sums
+/// over the ranks (d floats). Communication per step: (N - 1) B (k + k_aux) candidates received
+/// (BatchTopK: two histograms of 2^15 and 2^16 counts instead of the main candidates), two
+/// all-reduces of B x d floats (one without AuxK), and one of a count: nothing grows with the
+/// number of latents.
+final class ShardedSelection: CodeSelection {
     /// A candidate as the ranks exchange it: its relu'd value and its latent in the whole dictionary.
     struct Candidate {
         var value: Float
         var latent: Int32
     }
 
-    /// The selection among this rank's latents (TopK of the local config).
+    /// The selection among this rank's latents (the local config's).
     let local: CodeSelection
+    /// Whether it selects over the whole batch (BatchTopK): its counts are summed over the ranks.
+    let batchWide: Bool
+    /// The sums a batch-wide selection takes over the ranks, which hold the same rows.
+    private var collectives: RankCollectives!
     let shard: LatentShard
     let communicator: Communicator
     /// The whole dictionary's k and AuxK k (the local config caps AuxK's at the shard's latents).
@@ -45,8 +57,22 @@ final class ShardedTopK: CodeSelection {
     init(local: CodeSelection, shard: LatentShard, communicator: Communicator) {
         (self.local, self.shard, self.communicator) = (local, shard, communicator)
         (k, auxK) = (shard.full.topK ?? shard.full.codeSize, shard.full.auxK?.k ?? 0)
+        batchWide = shard.full.architecture.isBatchWide
         (sent, gathered, mine, ranking) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
         winners = .allocate(capacity: 1)
+        collectives = RankCollectives(
+            sum: { [unowned self] buffer, count in timed { try communicator.allReduce(buffer, count: count) } },
+            sumBefore: { [unowned self] value in
+                var before = 0.0
+                timed { before = try communicator.gather([value]).prefix(communicator.rank).reduce(0) { $0 + $1[0] } }
+                return before
+            },
+            minimum: { [unowned self] value in
+                var v = value
+                timed { try communicator.allReduce(&v, count: 1, .min) }
+                return v
+            },
+            splitsRows: false)
     }
 
     deinit { deallocate() }
@@ -77,9 +103,17 @@ final class ShardedTopK: CodeSelection {
     func trainingPairs(rows: Int) -> Int { local.trainingPairs(rows: rows) }
 
     func select(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, training: Bool, ranks: RankCollectives?) {
+        guard !batchWide else {
+            // The batch's selection, counted over the ranks (in training and at inference alike).
+            return local.select(s, bias: bias, rows: b, training: training, ranks: collectives)
+        }
         local.select(s, bias: bias, rows: b, training: training, ranks: nil)   // k per row, among my latents
         s.mainPairs = exchange(s, rows: b, width: k, localWidth: s.mainPairs / max(b, 1), firstPair: 0, rowOffsets: s.rowOffsets)
         s.auxPairs = 0
+    }
+
+    func trained(on s: SparseBuffers, rows b: Int, step: Int, ranks: RankCollectives?) {
+        local.trained(on: s, rows: b, step: step, ranks: collectives)
     }
 
     func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputSize d: Int,
