@@ -346,6 +346,38 @@ final class MPITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/refused"), "nothing may be written")
     }
 
+    /// A dictionary whose training state exceeds what one process may use (`ulimit -v`) is refused
+    /// in one process and trains on two ranks with half the latents each, under the same limit,
+    /// to one process's model (trained without the limit).
+    func testADictionaryBiggerThanOneRankTrainsOnShards() throws {
+        let root = temporaryDirectory(self)
+        var rng = SeededGenerator(seed: 4)
+        let d = 256, (rows, validationRows) = (512, 128)
+        try NPY.write((0..<(rows * d)).map { _ in 2 * rng.nextUnitFloat() - 1 }, rows: rows, cols: d, to: root + "/train.npy")
+        try NPY.write((0..<(validationRows * d)).map { _ in 2 * rng.nextUnitFloat() - 1 }, rows: validationRows, cols: d, to: root + "/val.npy")
+        let arguments = ["train", "--data-npy", root + "/train.npy", "--val-npy", root + "/val.npy", "--code", "32768", "--k", "16",
+                         "--batch-size", "64", "--epochs", "1"]
+        // The limit between what one process needs and what each rank needs, with one thread each
+        // (the budget leaves 256 MiB for the program and 128 MiB per thread's OpenBLAS buffer).
+        let config = AutoencoderConfig.dictionary(inputSize: d, codeSize: 32_768, topK: 16)
+        let single = MemoryBudget.trainingBytes(config, batchSize: 64, evaluationBatchSize: 64)
+        let shard = try LatentShard(rank: 0, ranks: 2, config: config)
+        let perRank = max(MemoryBudget.trainingBytes(shard.local, batchSize: 64, evaluationBatchSize: 0), MemoryBudget.evaluationBytes(config, batchSize: 64))
+        XCTAssertLessThan(perRank, single * 3 / 4)
+        let limitKB = ((384 << 20) + (single + perRank) / 2) >> 10
+        func limited(_ command: [String]) throws -> CommandResult {
+            try run("/bin/sh", ["-c", "ulimit -v \(limitKB) && exec \"$@\"", "sh"] + command, environment: Self.environment).result
+        }
+        assertCommandFails(try limited([sae] + arguments + ["--out", root + "/one"]), mentioning: "this model needs about")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/one"))
+        let sharded = try limited([try mpirun(), "-np", "2", sae] + arguments + ["--shard-latents", "--out", root + "/two"])
+        XCTAssertEqual(sharded.status, 0, sharded.stderr)
+        let reference = try runSAE(arguments + ["--out", root + "/reference"], environment: ["SAE_THREADS": "1"])
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+        let (m, e) = (try RunDirectory(path: root + "/two").loadMetrics(), try RunDirectory(path: root + "/reference").loadMetrics())
+        XCTAssertEqual(m.testFvu ?? .nan, e.testFvu ?? .nan, accuracy: 1e-4)
+    }
+
     /// Inputs that differ between ranks are refused before anything is written: another shard
     /// width (mpirun's `:` gives each rank its own arguments), a file one rank cannot read, a
     /// vector file without a validation set; commands other than train; and weights that drift.

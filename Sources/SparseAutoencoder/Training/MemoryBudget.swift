@@ -18,6 +18,11 @@ package enum MemoryBudget {
             &+ 16 &* config.layerShapes.reduce(0) { $0 &+ $1.inputSize &* $1.outputSize &+ $1.outputSize }
     }
 
+    /// Bytes of an evaluation of the whole model: its weights (4 per parameter) and a workspace.
+    package static func evaluationBytes(_ config: AutoencoderConfig, batchSize: Int) -> Int {
+        workspaceBytes(config, batchSize: batchSize) &+ 4 &* config.layerShapes.reduce(0) { $0 &+ $1.inputSize &* $1.outputSize &+ $1.outputSize }
+    }
+
     /// A workspace of `b` rows (upper bounds).
     private static func workspaceBytes(_ config: AutoencoderConfig, batchSize b: Int) -> Int {
         guard b > 0 else { return 0 }
@@ -71,6 +76,21 @@ package enum MemoryBudget {
         throw SAEError("this model needs about \(gigabytes(needed)) to train (\(parameters) parameters, each with its gradient and Adam's two moments, "
             + "plus a batch of \(batchSize) and the final evaluation) but this process may use \(gigabytes(available)); "
             + "choose a smaller --code or --hidden, or a smaller --batch-size")
+    }
+
+    /// Refuses a latent shard that would not fit: its part's training (its latents, the whole
+    /// batch), or on rank 0 the whole model's final evaluation (run once the shard is let go).
+    package static func check(shard: LatentShard, batchSize: Int) throws {
+        let training = trainingBytes(shard.local, batchSize: batchSize, evaluationBatchSize: 0)
+        let evaluation = shard.rank == 0 ? evaluationBytes(shard.full, batchSize: batchSize) : 0
+        let available = availableBytes()
+        guard max(training, evaluation) > available else { return }
+        if training > available {
+            throw SAEError("rank \(shard.rank)'s shard (\(shard.latents.count) of \(shard.full.codeSize) latents) needs about \(gigabytes(training)) to train "
+                + "with batches of \(batchSize), but this process may use \(gigabytes(available)): use more ranks, or a smaller --batch-size")
+        }
+        throw SAEError("rank 0 evaluates the whole model at the end, which needs about \(gigabytes(evaluation)) (its weights and a batch of \(batchSize)), "
+            + "but this process may use \(gigabytes(available)): give rank 0 more memory, or use a smaller --batch-size")
     }
 
     static func gigabytes(_ bytes: Int) -> String { String(format: "%.2f GB", Double(bytes) / 1e9) }

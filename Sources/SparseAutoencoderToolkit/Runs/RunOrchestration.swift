@@ -48,8 +48,7 @@ package enum Run {
         // whole batch; rank 0 also runs the final evaluation.
         try comm.agree {
             if config.training.shardLatents == true {
-                let shard = try LatentShard(rank: comm.rank, ranks: comm.size, config: config.model)
-                try MemoryBudget.check(shard.local, batchSize: config.training.batchSize, evaluationBatchSize: 0)
+                try MemoryBudget.check(shard: try LatentShard(rank: comm.rank, ranks: comm.size, config: config.model), batchSize: config.training.batchSize)
             } else {
                 try MemoryBudget.check(config.model, batchSize: Communicator.slice(of: config.training.batchSize, rank: 0, size: comm.size).count,
                                        evaluationBatchSize: comm.isRoot ? config.training.batchSize : 0)

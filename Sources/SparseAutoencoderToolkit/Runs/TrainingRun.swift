@@ -48,9 +48,39 @@ package enum TrainingRun {
         let train = scales.map { limited.normalized(inputScale: $0.input, targetScale: config.data.targetScale) } ?? limited
         let rawTest = test
         let test = scales.map { test.normalized(inputScale: $0.input, targetScale: config.data.targetScale) } ?? test
+        // Latent sharding: this rank's latents (what cannot be split is refused on every rank alike).
+        let shard = try comm.agree { config.training.shardLatents == true ? try LatentShard(rank: comm.rank, ranks: comm.size, config: config.model) : nil }
+        let (history, trained) = try trainModel(config, shard: shard, train: train, test: test, into: directory, resume: resume,
+                                                acceptingChangedData: acceptingChangedData, scales: scales, comm,
+                                                shouldStop: shouldStop, progress: progress)
+        guard writes else { return nil }
+        // A latent shard's ranks wrote the whole model together (and have let go of their shards);
+        // rank 0 evaluates it from the file.
+        let final = try trained ?? Autoencoder.load(config: config.model, from: directory.modelPath)
+        return try keepingProgress(in: directory, writes: true) {
+            // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
+            if let scales, shard == nil { final.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
+            var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize)
+            let evaluation = final.evaluate(rawTest, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
+            if let failure = rawTest.readFailure { throw failure }
+            let metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
+            if shard == nil { try final.save(to: directory.modelPath) }
+            try directory.save(history: history)
+            try directory.save(metrics: metrics)
+            try directory.save(status: RunStatus(state: .finished))
+            return metrics
+        }
+    }
+
+    /// Builds (or restores) the model and its trainer, and trains: the history, and the trained
+    /// model, or nil for a latent shard, whose ranks have written the whole model to the run's
+    /// model file (its normalisation folded in) and let go of their shards when this returns.
+    private static func trainModel(_ config: RunConfig, shard: LatentShard?, train: Dataset, test: Dataset, into directory: RunDirectory,
+                                   resume: Bool, acceptingChangedData: Bool, scales: (input: Float, target: Float)?, _ comm: Communicator,
+                                   shouldStop: @escaping () -> Bool, progress: (TrainingEvent) -> Void) throws -> (history: [EpochRecord], model: Autoencoder?) {
+        let writes = comm.isRoot
         // Every rank reads the checkpoint; rank 0 alone locks and writes (a latent shard's ranks
         // write checkpoints and the model together). The ranks agree that it worked.
-        let shard = try comm.agree { config.training.shardLatents == true ? try LatentShard(rank: comm.rank, ranks: comm.size, config: config.model) : nil }
         let (model, trainer) = try comm.agree { () -> (Autoencoder, Trainer) in
             if writes { try directory.lock() }
             let seed = config.training.seed
@@ -129,28 +159,10 @@ package enum TrainingRun {
         // Training is done: a signal now ends the process (the final checkpoint is saved; a resume
         // finishes the run) instead of waiting for the evaluation.
         Interrupt.stopPolling()
-        // A latent shard's ranks write the whole model together; rank 0 evaluates it from the file.
-        var final = model
-        if shard != nil {
-            if let scales { model.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
-            try model.saveShard(to: directory.modelPath, communicator: comm)
-            guard writes else { return nil }
-            final = try Autoencoder.load(config: config.model, from: directory.modelPath)
-        }
-        guard writes else { return nil }
-        return try keepingProgress(in: directory, writes: true) {
-            // The test codes' statistics are gathered batch by batch: a large test set's codes are never held at once.
-            if let scales, shard == nil { final.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
-            var statistics = CodeStatistics.Accumulator(cols: config.model.codeSize)
-            let evaluation = final.evaluate(rawTest, batchSize: config.training.batchSize) { statistics.add($0, rows: $1) }
-            if let failure = rawTest.readFailure { throw failure }
-            let metrics = RunMetrics(history: history, test: evaluation, codes: statistics.statistics)
-            if shard == nil { try final.save(to: directory.modelPath) }
-            try directory.save(history: history)
-            try directory.save(metrics: metrics)
-            try directory.save(status: RunStatus(state: .finished))
-            return metrics
-        }
+        guard shard != nil else { return (history, model) }
+        if let scales { model.foldNormalization(inputScale: scales.input, targetScale: scales.target) }
+        try model.saveShard(to: directory.modelPath, communicator: comm)
+        return (history, nil)
     }
 
     /// Measures the normalisation's factors on the training vectors (and a transcoder's targets)
