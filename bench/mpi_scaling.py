@@ -16,8 +16,9 @@ NODE_FLOPS / 200 GFLOP/s times faster, the same on every node whatever N (an upp
 node decodes and back-propagates only its own winners); Adam over its own 2 d c/N + c/N
 parameters and b_dec. Exchanges: a ring all-gather of B k and of B k_aux (value, latent) pairs,
 8 bytes each, (N-1) x (block / bandwidth + latency); two ring all-reduces of B x d floats (the
-reconstruction and AuxK's); b_dec's gradient (d floats) and the dead-latent count (one double),
-small, by recursive doubling: ceil(log2 N) x (bytes / bandwidth + latency).
+reconstruction and AuxK's); b_dec's gradient (d floats), the dead-latent count (one double) and
+the stop flags (2 N doubles), small, by recursive doubling: ceil(log2 N) x (bytes / bandwidth +
+latency).
 Memory per node: 16 bytes (weight, gradient, two moments) per parameter held, the B x c/N
 pre-activations, 7 B x d buffers (batch, centred batch, reconstruction, residual, AuxK's
 reconstruction, output gradients) and the gathered candidates, N B max(k, k_aux) pairs; data
@@ -75,7 +76,8 @@ def latent_step(d, c, batch, k, k_aux, nodes, bandwidth, latency):
     if nodes > 1:
         gathers = ring_allgather(8 * batch * k, nodes, bandwidth, latency) + ring_allgather(8 * batch * k_aux, nodes, bandwidth, latency)
         reduces = 2 * ring_allreduce(4 * batch * d, nodes, bandwidth, latency) \
-            + small_allreduce(4 * d, nodes, bandwidth, latency) + small_allreduce(8, nodes, bandwidth, latency)
+            + small_allreduce(4 * d, nodes, bandwidth, latency) + small_allreduce(8, nodes, bandwidth, latency) \
+            + small_allreduce(16 * nodes, nodes, bandwidth, latency)
     return product, sparse_part(d, batch, k), adam, gathers, reduces
 
 
@@ -145,7 +147,7 @@ def latent_table():
     d, c, batch, k, k_aux = 4096, 262144, 4096, 64, 512
     print(f"d {d:,} x {c:,}, B {batch:,}, k {k}, k_aux {k_aux}: state 16 P = {16e-9 * (2 * d * c + c + d):.1f} GB")
     for nodes in (1, 8, 64):
-        print(f"  {nodes} nodes: latent sharding {1e-9 * latent_memory(d, c, batch, k, k_aux, nodes):.2f} GB per node, "
+        print(f"  {nodes} node{'s' if nodes > 1 else ''}: latent sharding {1e-9 * latent_memory(d, c, batch, k, k_aux, nodes):.2f} GB per node, "
               f"data parallelism {1e-9 * parallel_memory(d, c, batch, nodes):.2f} GB per node")
 
 
