@@ -288,7 +288,11 @@ final class MPITests: XCTestCase {
         // near-tie at the cut, which rounding could flip: see testRanksTrainTheSingleProcessModel).
         let batchTopK = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--batch-size", "300", "--epochs", "1",
                          "--architecture", "batchtopk", "--k", "4", "--auxk", "8", "--dead-after", "200"]
-        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("transcoder", transcoder, [2]), ("batchtopk", batchTopK, [3])] {
+        // Shards of unequal sizes (22, 21, 21 latents) and an AuxK k above a shard's latents (each
+        // rank sends at most its own), with many latents dead.
+        let uneven = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "64", "--k", "2", "--auxk", "32", "--dead-after", "64",
+                      "--learning-rate", "0.01", "--batch-size", "64", "--epochs", "2", "--train-limit", "1000"]
+        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("transcoder", transcoder, [2]), ("batchtopk", batchTopK, [3]), ("uneven", uneven, [3])] {
             let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
             XCTAssertEqual(single.status, 0, single.stderr)
             for n in ranks {
@@ -308,7 +312,9 @@ final class MPITests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(try RunDirectory(path: root + "/topk-1").loadHistory().compactMap(\.deadLatents).max() ?? 0, 0, "no latent died: AuxK never ran")
+        for name in ["topk", "uneven"] {
+            XCTAssertGreaterThan(try RunDirectory(path: root + "/\(name)-1").loadHistory().compactMap(\.deadLatents).max() ?? 0, 0, "\(name): no latent died, AuxK never ran")
+        }
         // Read as any run.
         let run = root + "/topk-2"
         XCTAssertEqual(try runSAE(["analyze", run]).status, 0)

@@ -108,7 +108,7 @@ final class ShardedSelection: CodeSelection {
             return local.select(s, bias: bias, rows: b, training: training, ranks: collectives)
         }
         local.select(s, bias: bias, rows: b, training: training, ranks: nil)   // k per row, among my latents
-        s.mainPairs = exchange(s, rows: b, width: k, localWidth: s.mainPairs / max(b, 1), firstPair: 0, rowOffsets: s.rowOffsets)
+        s.mainPairs = exchange(s, rows: b, width: k, keep: k, localWidth: s.mainPairs / max(b, 1), firstPair: 0, rowOffsets: s.rowOffsets)
         s.auxPairs = 0
     }
 
@@ -131,6 +131,8 @@ final class ShardedSelection: CodeSelection {
         timed { try communicator.allReduce(&total, count: 1) }
         guard total > 0 else { return false }
         let keep = min(auxK, Int(total)), mineHere = min(keep, dead.count), c = dead.codeSize, mainPairs = s.mainPairs
+        // No rank sends more than its latents: the blocks are as wide as the largest shard (rank 0's).
+        let width = min(keep, Communicator.slice(of: shard.full.codeSize, rank: 0, size: shard.ranks).count)
         if mineHere > 0 {
             let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
             WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
@@ -139,7 +141,7 @@ final class ShardedSelection: CodeSelection {
                                       s.values + mainPairs + r0 * mineHere, s.latents + mainPairs + r0 * mineHere, s.selectionScratch + part * scratch)
             }
         }
-        s.auxPairs = exchange(s, rows: b, width: keep, localWidth: mineHere, firstPair: mainPairs, rowOffsets: s.auxRowOffsets)
+        s.auxPairs = exchange(s, rows: b, width: width, keep: keep, localWidth: mineHere, firstPair: mainPairs, rowOffsets: s.auxRowOffsets)
         return true
     }
 
@@ -155,9 +157,9 @@ final class ShardedSelection: CodeSelection {
 
     /// Rows 0..<b hold `localWidth` candidates each at pairs firstPair + r localWidth (values and
     /// this rank's latent indices): sends them (padded to `width`), gathers every rank's, and writes
-    /// this rank's winners among each row's `width` largest positive back as pairs from
-    /// `firstPair` on (rows at `rowOffsets`, b + 1 entries). Returns how many.
-    private func exchange(_ s: SparseBuffers, rows b: Int, width: Int, localWidth: Int, firstPair: Int,
+    /// this rank's winners among each row's `keep` largest positive back as pairs from `firstPair`
+    /// on (rows at `rowOffsets`, b + 1 entries). Returns how many.
+    private func exchange(_ s: SparseBuffers, rows b: Int, width: Int, keep: Int, localWidth: Int, firstPair: Int,
                           rowOffsets: UnsafeMutablePointer<CInt>) -> Int {
         reserve(rows: b)
         let first = Int32(shard.latents.lowerBound), ranks = shard.ranks
@@ -182,7 +184,7 @@ final class ShardedSelection: CodeSelection {
                 var kept = UnsafeMutableBufferPointer(rebasing: row[0..<n])
                 kept.sort(by: Self.ranksAhead)
                 var m = 0
-                for candidate in kept.prefix(width) where latents.contains(Int(candidate.latent)) {
+                for candidate in kept.prefix(keep) where latents.contains(Int(candidate.latent)) {
                     mineOut[r * width + m] = candidate
                     m += 1
                 }

@@ -75,7 +75,8 @@ package enum MemoryBudget {
         }
         throw SAEError("this model needs about \(gigabytes(needed)) to train (\(parameters) parameters, each with its gradient and Adam's two moments, "
             + "plus a batch of \(batchSize) and the final evaluation) but this process may use \(gigabytes(available)); "
-            + "choose a smaller --code or --hidden, or a smaller --batch-size")
+            + "choose a smaller --code or --hidden, or a smaller --batch-size"
+            + ((try? LatentShard(rank: 0, ranks: 2, config: config)) != nil ? ", or split the latents over MPI ranks (mpirun -np N sae train ... --shard-latents)" : ""))
     }
 
     /// Refuses a latent shard that would not fit: its part's training (its latents, the whole

@@ -42,7 +42,7 @@ extension Trainer {
     func shardedChecksum() -> [Double] {
         let decoder = model.layers[model.codeLayerIndex + 1]
         // (b_dec and the architecture's tensors: everything after the decoder's kernel.)
-        let bDec = (decoder.biasOffset..<model.parameterCount).reduce(0.0) { $0 + Double(model.parameters[$1]) * Double($1 % 1021 + 1) }
+        let bDec = (decoder.biasOffset..<model.parameterCount).reduce(0.0) { $0 + Double(model.parameters[$1]) * Double($1 - decoder.biasOffset + 1) }
         return [bDec, Double(optimizer.step), history.last?.loss ?? 0]
     }
 
