@@ -157,11 +157,27 @@ if grep -rl 'nan' --include='*.svg' . > /dev/null; then fail "$(grep -rl nan --i
 
 # 13. Numbers and names.
 expect "--epochs -1 says what is wrong" fail "must be > 0, got -1" "^$" -- "$SAE" train "${T[@]}" --epochs -1 --out neg
-expect "a directory as --data-npy without .npy files" fail "holds no .npy files" "^$" -- "$SAE" train --data-npy adir --val-npy val.npy --out x
+expect "a directory as --data-npy without .npy files" fail "holds no .npy or .safetensors files" "^$" -- "$SAE" train --data-npy adir --val-npy val.npy --out x
 mkdir -p shards && cp v.npy shards/a.npy && head -c 200 v.npy > shards/b.npy
 expect "a truncated shard is named" fail "shards/b.npy" "^$" -- "$SAE" train --data-npy shards --val-npy val.npy --code 16 --k 2 --out sh
 mkdir -p mixed && cp v.npy mixed/a.npy && python3 -c "import numpy as np; np.save('mixed/b.npy', np.load('v.npy').astype(np.float64))"
 expect "shards of two dtypes are refused, naming the odd one" fail "mixed/b.npy" "^$" -- "$SAE" train --data-npy mixed --val-npy val.npy --code 16 --k 2 --out mx
+python3 - <<'EOF2'
+import json, struct, numpy as np
+a = np.load('v.npy').astype(np.float16)
+blobs = [('resid', 'F16', a), ('ids', 'I64', np.arange(len(a), dtype='<i8'))]
+header, offset, data = {}, 0, b''
+for name, dtype, x in blobs:
+    raw = x.tobytes(); header[name] = {'dtype': dtype, 'shape': list(x.shape), 'data_offsets': [offset, offset + len(raw)]}
+    offset += len(raw); data += raw
+h = json.dumps(header).encode()
+open('two.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + data)
+EOF2
+expect "a .safetensors file of several tensors without --tensor lists them" fail "holds 2 tensors (ids [600], resid [600, 8]): name the one of vectors with --tensor" "^$" -- "$SAE" train --data-npy two.safetensors --code 16 --k 2 --out st1
+expect "--tensor naming an integer tensor is refused" fail "tensor \"ids\" has dtype I64" "^$" -- "$SAE" train --data-npy two.safetensors --tensor ids --code 16 --k 2 --out st2
+expect "--tensor for .npy files is refused" fail "is not .safetensors, but a tensor name" "^$" -- "$SAE" train --data-npy v.npy --tensor resid --code 16 --k 2 --out st3
+expect "the float16 tensor trains" ok "" "^\./st4/" -- "$SAE" train --data-npy two.safetensors --tensor resid --code 16 --k 2 --epochs 1 --out st4
+expect "--shard-latents without mpirun says how" fail "splits the latents over MPI ranks: run under mpirun" "^$" -- "$SAE" train --data-npy v.npy --code 16 --k 2 --shard-latents --out sl
 
 # 14. The second round's classes (issue 21).
 expect "a batch size that would overflow is refused, not a trap" fail "at most 16777216" "^$" -- \
