@@ -126,6 +126,16 @@ final class MPITests: XCTestCase {
         return (dir, dir + "-val.safetensors")
     }
 
+    /// A TopK transcoder: the 24-wide vectors to 16-wide targets (other vectors, as many rows),
+    /// both tensors of the same .safetensors shards as activation caches hold them (float16
+    /// inputs, bfloat16 targets), streamed.
+    func transcoderArguments() throws -> [String] {
+        let st = try safetensorsPairs()
+        return ["train", "--data-npy", st.shards, "--tensor", "x", "--val-npy", st.validation, "--target-npy", st.shards,
+                "--target-tensor", "y", "--val-target-npy", st.validation, "--code", "48", "--k", "4", "--auxk", "8",
+                "--batch-size", "300", "--epochs", "1"]
+    }
+
     static func root() -> String {
         if let sharedRoot { return sharedRoot }
         let path = NSTemporaryDirectory() + "sae-mpi-tests-" + UUID().uuidString
@@ -206,13 +216,7 @@ final class MPITests: XCTestCase {
         let jumpReLU = vectorsRun + ["--architecture", "jumprelu", "--target-l0", "4", "--bandwidth", "0.05"]
         let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "32", "--architecture", "matryoshka", "--k", "4",
                           "--groups", "8,24", "--batch-size", "2", "--train-limit", "41", "--epochs", "1"]
-        // A transcoder: the 24-wide vectors to 16-wide targets (other vectors, as many rows), both
-        // tensors of the same .safetensors shards as activation caches hold them (float16 inputs,
-        // bfloat16 targets), streamed too.
-        let st = try safetensorsPairs()
-        let transcoder = ["train", "--data-npy", st.shards, "--tensor", "x", "--val-npy", st.validation, "--target-npy", st.shards,
-                          "--target-tensor", "y", "--val-target-npy", st.validation, "--code", "48", "--batch-size", "300", "--epochs", "1",
-                          "--k", "4", "--auxk", "8"]
+        let transcoder = try transcoderArguments()
         for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("l1", l1, [2]), ("kl", kl, [3]), ("tiny", tiny, [3]),
                                          ("batchtopk", batchTopK, [3]), ("jumprelu", jumpReLU, [2]), ("matryoshka", matryoshka, [3]),
                                          ("transcoder", transcoder, [3])] {
@@ -280,10 +284,7 @@ final class MPITests: XCTestCase {
         // A high learning rate and a short window: latents die, so AuxK's exchange runs too.
         let topk = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "96", "--k", "6", "--auxk", "12",
                     "--dead-after", "300", "--learning-rate", "0.01", "--batch-size", "256", "--epochs", "2"]
-        let st = try safetensorsPairs()
-        let transcoder = ["train", "--data-npy", st.shards, "--tensor", "x", "--val-npy", st.validation, "--target-npy", st.shards,
-                          "--target-tensor", "y", "--val-target-npy", st.validation, "--code", "48", "--k", "4", "--auxk", "8",
-                          "--batch-size", "300", "--epochs", "1"]
+        let transcoder = try transcoderArguments()
         // BatchTopK: its cut over the whole batch counted over the ranks (settings far from a
         // near-tie at the cut, which rounding could flip: see testRanksTrainTheSingleProcessModel).
         let batchTopK = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--batch-size", "300", "--epochs", "1",
