@@ -54,7 +54,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the interrupted run in this directory, with the settings in its config.json.", valueName: "dir"))
     var resume: String?
 
-    @Flag(help: "Under mpirun: give each rank a slice of the latents (their encoder and decoder rows and Adam's state) instead of the whole model, every rank reading the whole batch; for dictionaries too large for one process. A TopK dictionary (with AuxK, or a transcoder); the run directory must be on a file system every rank sees.")
+    @Flag(help: "Under mpirun: give each rank a slice of the latents (their encoder and decoder rows and Adam's state) instead of the whole model, every rank reading the whole batch; for dictionaries too large for one process. A TopK, BatchTopK or Matryoshka dictionary (with AuxK, or a transcoder); the run directory must be on a file system every rank sees.")
     var shardLatents = false
 
     @Flag(help: "With --resume: continue although the training .npy files differ from those the checkpoint was trained on (by default refused, naming the file: the run would no longer be the uninterrupted one).")

@@ -5,7 +5,16 @@ import XCTest
 final class LatentShardTests: XCTestCase {
     let configs = [AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23, topK: 3, auxK: AuxK(k: 5)),
                    { var c = AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23, topK: 3); c.outputSize = 4; return c }(),
-                   { var c = AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23); (c.architecture, c.topK) = (.batchtopk, 3); return c }()]
+                   { var c = AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23); (c.architecture, c.topK) = (.batchtopk, 3); return c }(),
+                   { var c = AutoencoderConfig.dictionary(inputSize: 7, codeSize: 23); (c.architecture, c.topK, c.groups) = (.matryoshka, 3, [4, 12, 7]); return c }()]
+
+    /// A rank's part of each Matryoshka group: none of a group on other ranks.
+    func testMatryoshkaGroupsAreCutToEachShard() throws {
+        let config = configs[3]
+        XCTAssertEqual(try (0..<3).map { try LatentShard(rank: $0, ranks: 3, config: config).groupSizes }, [[4, 4, 0], [0, 8, 0], [0, 0, 7]])
+        XCTAssertEqual(try (0..<2).map { try LatentShard(rank: $0, ranks: 2, config: config).groupSizes }, [[4, 8, 0], [0, 4, 7]])
+        XCTAssertEqual(try LatentShard(rank: 1, ranks: 3, config: config).local.groups, [8])
+    }
 
     /// Each rank draws exactly the whole model's rows of its latents (the generator advanced past
     /// the others'), and b_dec alike.
@@ -69,9 +78,9 @@ final class LatentShardTests: XCTestCase {
     }
 
     func testWhatCannotBeShardedIsRefused() {
-        var matryoshka = AutoencoderConfig.dictionary(inputSize: 8, codeSize: 32)
-        (matryoshka.architecture, matryoshka.topK, matryoshka.groups) = (.matryoshka, 4, [8, 24])
-        XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 2, config: matryoshka)) { XCTAssertTrue("\($0)".contains("a matryoshka SAE is not split yet"), "\($0)") }
+        var jumpReLU = AutoencoderConfig.dictionary(inputSize: 8, codeSize: 32)
+        (jumpReLU.architecture, jumpReLU.jumpReLU) = (.jumprelu, JumpReLUSettings(targetL0: 4))
+        XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 2, config: jumpReLU)) { XCTAssertTrue("\($0)".contains("a jumprelu SAE is not split yet"), "\($0)") }
         XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 2, config: .dictionary(inputSize: 8, codeSize: 32))) { XCTAssertTrue("\($0)".contains("a relu dictionary"), "\($0)") }
         XCTAssertThrowsError(try LatentShard(rank: 0, ranks: 9, config: .dictionary(inputSize: 8, codeSize: 32, topK: 4))) {
             XCTAssertTrue("\($0)".contains("each of the 9 ranks would hold 3 latents, fewer than k = 4: use at most 8 ranks"), "\($0)")

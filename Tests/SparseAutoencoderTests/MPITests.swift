@@ -293,7 +293,12 @@ final class MPITests: XCTestCase {
         // rank sends at most its own), with many latents dead.
         let uneven = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "64", "--k", "2", "--auxk", "32", "--dead-after", "64",
                       "--learning-rate", "0.01", "--batch-size", "64", "--epochs", "2", "--train-limit", "1000"]
-        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("transcoder", transcoder, [2]), ("batchtopk", batchTopK, [3]), ("uneven", uneven, [3])] {
+        // Matryoshka: groups of 8, 16 and 24 latents over shards of 16 (the first group on rank 0
+        // alone, the others across two ranks each), the prefixes' reconstructions summed too.
+        let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--architecture", "matryoshka", "--k", "4",
+                          "--groups", "8,16,24", "--auxk", "8", "--batch-size", "256", "--epochs", "1"]
+        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("transcoder", transcoder, [2]), ("batchtopk", batchTopK, [3]), ("uneven", uneven, [3]),
+                                         ("matryoshka", matryoshka, [3])] {
             let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
             XCTAssertEqual(single.status, 0, single.stderr)
             for n in ranks {
@@ -344,9 +349,9 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(FileManager.default.contents(atPath: killed + "/model.safetensors"), expected, "resumed weights differ")
 
         // Refused before anything is written.
-        let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--architecture", "matryoshka", "--k", "4",
-                          "--groups", "8,40", "--shard-latents"]
-        assertCommandFails(try launch(2, matryoshka + ["--out", root + "/refused"], environment: Self.agreedRefusal), mentioning: "a matryoshka SAE is not split yet")
+        let jumpReLU = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--architecture", "jumprelu", "--target-l0", "4",
+                        "--shard-latents"]
+        assertCommandFails(try launch(2, jumpReLU + ["--out", root + "/refused"], environment: Self.agreedRefusal), mentioning: "a jumprelu SAE is not split yet")
         assertCommandFails(try launch(3, topk.map { $0 == "96" ? "16" : $0 } + ["--shard-latents", "--out", root + "/refused"], environment: Self.agreedRefusal),
                            mentioning: "each of the 3 ranks would hold 5 latents, fewer than k = 6")
         assertCommandFails(try runSAE(topk + ["--shard-latents", "--out", root + "/refused"]), mentioning: "splits the latents over MPI ranks: run under mpirun")

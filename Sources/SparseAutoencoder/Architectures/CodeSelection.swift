@@ -150,6 +150,9 @@ struct SelectionContext {
     let countsBatchTerms: Bool
     /// The factor on the selection's penalty weight in this step (a `Schedule`'s warm-up).
     var sparsityScale: Float = 1
+    /// Whether this process adds b_dec's terms that every rank of a latent-sharded step computes
+    /// alike (`Workspace.addsOutputBiasGradient`: one rank does).
+    var addsOutputBiasGradient = true
 }
 
 /// The collectives a batch-wide architecture needs during a data-parallel training step: every

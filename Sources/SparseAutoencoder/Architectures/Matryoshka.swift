@@ -14,7 +14,7 @@ import CKernels
 /// H_g = G_all + sum over g <= i < last of G_i, one (B, d) block per group.
 ///
 ///     sae train --data-npy acts.npy --architecture matryoshka --k 32 --groups 0.0625,0.125,0.25,0.5625 --code 4096
-final class Matryoshka: SparseArchitecture {
+final class Matryoshka: SparseArchitecture, ReconstructsPrefixes {
     static let architecture = AutoencoderConfig.Architecture.matryoshka
     static let traits = BatchTopK.traits
 
@@ -37,7 +37,8 @@ final class Matryoshka: SparseArchitecture {
     /// Per latent, its block of output gradients: 0 for the last group (dL/dx^ itself), g + 1 for
     /// group g before it.
     private let blocks: UnsafeMutablePointer<CInt>
-    /// The prefixes' reconstructions, groups 0 ..< G - 1: (G - 1) blocks of (B, d).
+    /// The prefixes' reconstructions, groups 0 ..< G - 1: (G - 1) blocks of (b, d) for the last
+    /// decode's b rows.
     private var prefixes: [Float] = []
     private var prefixRows = 0
 
@@ -114,10 +115,18 @@ final class Matryoshka: SparseArchitecture {
     }
 
     /// b_dec is in every prefix: its gradient gains the column sums of the smaller prefixes'
-    /// gradients, H_0 - G_all.
+    /// gradients, H_0 - G_all (on one rank of a latent-sharded step, where all have them alike).
     func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {
-        guard groups > 1 else { return }
+        guard groups > 1, context.addsOutputBiasGradient else { return }
         let d = context.outputSize, (h0, all) = (s.outputGradients + b * d, s.outputGradients), bDec = g + context.decoderBiasOffset
         for r in 0..<b { for i in 0..<d { bDec[i] += h0[r * d + i] - all[r * d + i] } }
+    }
+}
+
+extension Matryoshka {
+    /// The smaller prefixes' reconstructions of the last decode of `b` rows: (G - 1) blocks of (b, d).
+    func withPrefixes(rows b: Int, outputSize d: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void) {
+        guard groups > 1 else { return }
+        prefixes.withUnsafeMutableBufferPointer { body($0.baseAddress!, (groups - 1) * b * d) }
     }
 }

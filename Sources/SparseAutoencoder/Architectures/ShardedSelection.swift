@@ -21,6 +21,10 @@ import Foundation
 /// histograms of its cut, summed as a data-parallel run sums them), so each rank's own pairs are
 /// its share of the batch's k B; its threshold (inference) is the same on every rank.
 ///
+/// Matryoshka's, BatchTopK's with nested groups: this rank's part of every group (possibly none of
+/// some) keeps its group's gradient block; the prefixes' reconstructions are summed as x^ is
+/// ((G - 1) more B x d blocks).
+///
 /// After the exchanges every rank holds the same x^, loss and dL/dx^, and back-propagates through
 /// its own pairs only: its latents' gradients, and its share of b_dec's, which the trainer sums
 /// over the ranks (d floats). Communication per step: (N - 1) B (k + k_aux) candidates received
@@ -53,6 +57,8 @@ final class ShardedSelection: CodeSelection {
     private var sent, gathered, mine, ranking: UnsafeMutablePointer<Candidate>
     private var winners: UnsafeMutablePointer<CInt>
     private var capacity = 0
+    /// A bias of zeros for the partial decodes.
+    private var zeros: [Float] = []
 
     init(local: CodeSelection, shard: LatentShard, communicator: Communicator) {
         (self.local, self.shard, self.communicator) = (local, shard, communicator)
@@ -116,13 +122,27 @@ final class ShardedSelection: CodeSelection {
         local.trained(on: s, rows: b, step: step, ranks: collectives)
     }
 
+    // The rest is the local selection's (its terms are computed alike on every rank).
+    var gradientBlocks: Int { local.gradientBlocks }
+    var latentBlocks: UnsafePointer<CInt>? { local.latentBlocks }
+    var mayBeDense: Bool { local.mayBeDense }
+    func weightGradients(_ pass: PairsPass) -> Bool { local.weightGradients(pass) }
+    func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double { local.penalty(s, rows: b, context: context) }
+    func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {
+        local.addGradients(s, rows: b, context: context, gradients: g)
+    }
+
     func decode(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputSize d: Int,
                 into out: UnsafeMutablePointer<Float>) {
-        WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { _, rows in
-            sae_sparse_decode(s.values, s.latents, s.rowOffsets + rows.lowerBound, rows.count, w, nil, d, out + rows.lowerBound * d)
-        }
+        // This rank's partial reconstructions (no bias), summed over the ranks, then b_dec.
+        if zeros.count < d { zeros = [Float](repeating: 0, count: d) }
+        zeros.withUnsafeBufferPointer { local.decode(s, rows: b, decoder: w, bias: $0.baseAddress!, outputSize: d, into: out) }
         sum(out, count: b * d)
         for r in 0..<b { for j in 0..<d { out[r * d + j] += bias[j] } }
+        (local as? ReconstructsPrefixes)?.withPrefixes(rows: b, outputSize: d) { prefixes, count in
+            sum(prefixes, count: count)
+            for q in 0..<(count / d) { for j in 0..<d { prefixes[q * d + j] += bias[j] } }
+        }
     }
 
     func selectAuxiliary(_ s: SparseBuffers, bias: UnsafePointer<Float>, rows b: Int, dead: DeadLatents, k _: Int) -> Bool {
@@ -220,4 +240,10 @@ final class ShardedSelection: CodeSelection {
         do { try body() } catch { if failure == nil { failure = error } }
         communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
+}
+
+/// A selection that also reconstructs from prefixes of its latents (Matryoshka's groups), whose
+/// sums over the ranks a latent-sharded decode takes as it takes x^'s.
+protocol ReconstructsPrefixes {
+    func withPrefixes(rows b: Int, outputSize d: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void)
 }

@@ -25,9 +25,9 @@ package struct LatentShard: Sendable, Equatable {
     /// (with or without AuxK, transcoders too), and more ranks than leave each at least k latents.
     package init(rank: Int, ranks: Int, config: AutoencoderConfig) throws {
         let topK = config.architecture == .dictionary && config.codeActivation == .topk
-        guard topK || config.architecture == .batchtopk, let k = config.topK else {
+        guard topK || config.architecture == .batchtopk || config.architecture == .matryoshka, let k = config.topK else {
             let name = config.architecture == .dictionary ? "a \(config.codeActivation.rawValue) dictionary" : "a \(config.architecture.rawValue) SAE"
-            throw SAEError.badSetting("--shard-latents", "splits TopK and BatchTopK dictionaries (--k, with or without --auxk) over the ranks; \(name) is not split yet: drop --shard-latents to train it data-parallel")
+            throw SAEError.badSetting("--shard-latents", "splits TopK, BatchTopK and Matryoshka dictionaries (--k, with or without --auxk) over the ranks; \(name) is not split yet: drop --shard-latents to train it data-parallel")
         }
         let smallest = config.codeSize / ranks
         guard smallest >= k else {
@@ -37,8 +37,8 @@ package struct LatentShard: Sendable, Equatable {
         latents = Communicator.slice(of: config.codeSize, rank: rank, size: ranks)
     }
 
-    /// The config of this rank's part: a dictionary of its latents (AuxK's k capped at them; the
-    /// selection uses the whole dictionary's).
+    /// The config of this rank's part: a dictionary of its latents (AuxK's k capped at them, and
+    /// Matryoshka's groups one: the selection uses the whole dictionary's, `groupSizes`).
     package var local: AutoencoderConfig {
         var config = full
         config.codeSize = latents.count
@@ -46,7 +46,18 @@ package struct LatentShard: Sendable, Equatable {
             aux.k = min(aux.k, latents.count)
             config.auxK = aux
         }
+        if config.groups != nil { config.groups = [latents.count] }
         return config
+    }
+
+    /// How many of this rank's latents each of the whole dictionary's Matryoshka groups holds
+    /// (0 for a group that lies on other ranks).
+    var groupSizes: [Int] {
+        var start = 0
+        return (full.groups ?? [full.codeSize]).map { size in
+            defer { start += size }
+            return max(0, min(start + size, latents.upperBound) - max(start, latents.lowerBound))
+        }
     }
 
     // MARK: - Where this rank's values lie in the whole model
@@ -128,7 +139,11 @@ extension Autoencoder {
     /// Rank `shard.rank`'s part of a dictionary, all parameters zero (a checkpoint is read next).
     package convenience init(shard: LatentShard, communicator: Communicator) throws {
         try self.init(config: shard.local) { selection in
-            selection.map { ShardedSelection(local: $0, shard: shard, communicator: communicator) }
+            // Matryoshka's groups as the whole dictionary's, cut to this rank's latents.
+            let local = (selection as? Matryoshka).map {
+                Matryoshka(k: $0.batchTopK.k, groupSizes: shard.groupSizes, codeSize: shard.latents.count, threshold: $0.batchTopK.threshold)
+            } ?? selection
+            return local.map { ShardedSelection(local: $0, shard: shard, communicator: communicator) }
         }
     }
 

@@ -187,7 +187,7 @@ extension Autoencoder {
                          tensorsOffset: architectureTensors.first?.offset ?? parameterCount, lossBatch: ws.lossBatch ?? b,
                          target: UnsafePointer(ws.target), keepingGradient: keepingGradient,
                          ranks: ws.training ? ws.collectives : nil, countsBatchTerms: ws.countsBatchTerms || !ws.training,
-                         sparsityScale: ws.sparsityScale)
+                         sparsityScale: ws.sparsityScale, addsOutputBiasGradient: ws.addsOutputBiasGradient)
     }
 
     /// AuxK's pairs, residual and dL_aux/de^ (rows B..<2B of the output gradients); returns its
