@@ -14,14 +14,18 @@ through the winners, the candidates' merge, the B x d loss terms) as measured on
 machine, 33 - 21.5 - 2.3 = 9.2 ms per d 512 step (B 1,024, k 32), scaled by B k d and run
 NODE_FLOPS / 200 GFLOP/s times faster, the same on every node whatever N (an upper bound: each
 node decodes and back-propagates only its own winners); Adam over its own 2 d c/N + c/N
-parameters and b_dec. Exchanges: a ring all-gather of B k and of B k_aux (value, latent) pairs,
-8 bytes each, (N-1) x (block / bandwidth + latency); two ring all-reduces of B x d floats (the
+parameters and b_dec. Exchanges: a ring all-gather of B k and of B k_aux' (value, latent) pairs,
+8 bytes each, (N-1) x (block / bandwidth + latency), where AuxK's block per rank is
+k_aux' = min(k_aux, ceil(c/N)) wide (sae sends min(keep, the largest shard's latents) per row,
+keep = min(k_aux, dead latents over all ranks); every latent is assumed dead enough for keep =
+k_aux, and the largest shard, Communicator.slice's, holds ceil(c/N)); two ring all-reduces of B x d floats (the
 reconstruction and AuxK's); b_dec's gradient (d floats), the dead-latent count (one double) and
 the stop flags (2 N doubles), small, by recursive doubling: ceil(log2 N) x (bytes / bandwidth +
 latency).
 Memory per node: 16 bytes (weight, gradient, two moments) per parameter held, the B x c/N
 pre-activations, 7 B x d buffers (batch, centred batch, reconstruction, residual, AuxK's
-reconstruction, output gradients) and the gathered candidates, N B max(k, k_aux) pairs; data
+reconstruction, output gradients) and the gathered candidates' buffer, N B max(k, k_aux) pairs
+(sae allocates it that wide, whatever N; AuxK's exchange fills k_aux' of each block); data
 parallelism: 16 P, (B/N) x c pre-activations and 7 (B/N) x d buffers. The data set is not counted.
 """
 import math
@@ -67,6 +71,12 @@ def sparse_part(d, batch, k):
     return (MEASURED_STEP - MEASURED_PRODUCT - MEASURED_ADAM) * batch * k * d / MEASURED_BKD * MACHINE_FLOPS / NODE_FLOPS
 
 
+def aux_width(c, k_aux, nodes):
+    """AuxK's candidates per row in each rank's block: no wider than the largest shard, ceil(c/N)
+    latents (ShardedSelection.selectAuxiliary: min(keep, rank 0's slice), keep taken as k_aux)."""
+    return min(k_aux, math.ceil(c / nodes))
+
+
 def latent_step(d, c, batch, k, k_aux, nodes, bandwidth, latency):
     """Seconds of product, sparse part, Adam, all-gathers and all-reduces of one latent-sharded step."""
     own = c / nodes
@@ -74,7 +84,7 @@ def latent_step(d, c, batch, k, k_aux, nodes, bandwidth, latency):
     adam = 40 * (2 * d * own + own + d) / MEMORY_BANDWIDTH
     gathers = reduces = 0
     if nodes > 1:
-        gathers = ring_allgather(8 * batch * k, nodes, bandwidth, latency) + ring_allgather(8 * batch * k_aux, nodes, bandwidth, latency)
+        gathers = ring_allgather(8 * batch * k, nodes, bandwidth, latency) + ring_allgather(8 * batch * aux_width(c, k_aux, nodes), nodes, bandwidth, latency)
         reduces = 2 * ring_allreduce(4 * batch * d, nodes, bandwidth, latency) \
             + small_allreduce(4 * d, nodes, bandwidth, latency) + small_allreduce(8, nodes, bandwidth, latency) \
             + small_allreduce(16 * nodes, nodes, bandwidth, latency)
@@ -115,12 +125,12 @@ def latent_table():
                       f"| {(gathers + reduces) / total:.0%} | {1e-9 * latent_memory(d, c, batch, k, k_aux, nodes):.2f} "
                       f"| {1e3 * parallel:.2f} | {batch / parallel:,.0f} | {1e-9 * parallel_memory(d, c, batch, nodes):.2f} |")
     print()
-    print("| shape | nodes | latent sharding: bytes received per node per step | data parallelism |")
+    print("| shape | nodes | AuxK's block width k_aux' | latent sharding: bytes received per node per step | data parallelism |")
     for name, d, c, batch, k, k_aux in SHAPES:
         for nodes in (8, 64):
-            latent = 8 * batch * (k + k_aux) * (nodes - 1) + 2 * 2 * (nodes - 1) / nodes * 4 * batch * d
+            latent = 8 * batch * (k + aux_width(c, k_aux, nodes)) * (nodes - 1) + 2 * 2 * (nodes - 1) / nodes * 4 * batch * d
             parallel = 2 * (nodes - 1) / nodes * 4 * (2 * d * c + c + d)
-            print(f"| {name} | {nodes} | {latent / 1e6:,.1f} MB | {parallel / 1e6:,.1f} MB |")
+            print(f"| {name} | {nodes} | {aux_width(c, k_aux, nodes)} | {latent / 1e6:,.1f} MB | {parallel / 1e6:,.1f} MB |")
     print()
     print("| shape | nodes | network | step (sum) ms, sparse part whole on every node | sparse part / N (lower bound) |")
     for name, d, c, batch, k, k_aux in SHAPES:
