@@ -27,10 +27,10 @@ import Foundation
 ///
 /// After the exchanges every rank holds the same x^, loss and dL/dx^, and back-propagates through
 /// its own pairs only: its latents' gradients, and its share of b_dec's, which the trainer sums
-/// over the ranks (d floats). Communication per step: (N - 1) B (k + k_aux) candidates received
-/// (BatchTopK: two histograms of 2^15 and 2^16 counts instead of the main candidates), two
-/// all-reduces of B x d floats (one without AuxK), and one of a count: nothing grows with the
-/// number of latents.
+/// over the ranks (d floats). Communication per step: (N - 1) B (k + min(k_aux, c / N rounded
+/// up)) candidates received (BatchTopK: two histograms of 2^15 and 2^16 counts instead of the
+/// main candidates), two all-reduces of B x d floats (one without AuxK; Matryoshka: G - 1 more),
+/// and one of a count: nothing grows with the number of latents.
 final class ShardedSelection: CodeSelection {
     /// A candidate as the ranks exchange it: its relu'd value and its latent in the whole dictionary.
     struct Candidate {
