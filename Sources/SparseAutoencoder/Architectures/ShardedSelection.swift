@@ -92,13 +92,16 @@ final class ShardedSelection: CodeSelection {
     private func reserve(rows: Int) {
         guard rows > capacity else { return }
         deallocate()
-        let width = max(k, auxK, 1), ranks = shard.ranks
+        let width = max(k, min(auxK, largestShard), 1), ranks = shard.ranks
         (sent, mine) = (.allocate(capacity: rows * width), .allocate(capacity: rows * width))
         gathered = .allocate(capacity: ranks * rows * width)
         ranking = .allocate(capacity: WorkerPool.shared.parts * ranks * width)
         winners = .allocate(capacity: rows + 1)
         capacity = rows
     }
+
+    /// The latents of the largest shard (rank 0's): no rank sends more AuxK candidates a row.
+    private var largestShard: Int { Communicator.slice(of: shard.full.codeSize, rank: 0, size: shard.ranks).count }
 
     /// Seconds in the exchanges since the last call.
     func takeCommunicationSeconds() -> Double {
@@ -152,7 +155,7 @@ final class ShardedSelection: CodeSelection {
         guard total > 0 else { return false }
         let keep = min(auxK, Int(total)), mineHere = min(keep, dead.count), c = dead.codeSize, mainPairs = s.mainPairs
         // No rank sends more than its latents: the blocks are as wide as the largest shard (rank 0's).
-        let width = min(keep, Communicator.slice(of: shard.full.codeSize, rank: 0, size: shard.ranks).count)
+        let width = min(keep, largestShard)
         if mineHere > 0 {
             let scratch = SparseBuffers.selectionScratchSize(codeSize: c)
             WorkerPool.shared.split(b, alignment: 1, minimumPerPart: 8) { part, rows in
