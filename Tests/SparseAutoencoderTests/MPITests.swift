@@ -348,6 +348,12 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertEqual(FileManager.default.contents(atPath: killed + "/model.safetensors"), expected, "resumed weights differ")
 
+        // A diverging run stops on every rank at the same step (a shard's weights leaving the
+        // finite is agreed on), its status saying so.
+        let diverging = try launch(2, topk.map { $0 == "0.01" ? "1e30" : $0 } + ["--shard-latents", "--out", root + "/diverged"])
+        assertCommandFails(diverging, mentioning: "training diverged at epoch 1")
+        XCTAssertEqual(try RunDirectory(path: root + "/diverged").loadStatus().state, .diverged)
+
         // Refused before anything is written.
         let jumpReLU = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--architecture", "jumprelu", "--target-l0", "4",
                         "--shard-latents"]

@@ -125,9 +125,12 @@ public final class Trainer {
                 let lo = step * batch, b = min(batch, train.count - lo)
                 var loss: Double, stopRequested: Bool?
                 if sharded {
-                    // Every rank trains on the whole batch and reaches the same loss; a stop is agreed.
+                    // Every rank trains on the whole batch and reaches the same loss; a stop, and
+                    // whether any shard's weights left the finite (NaN here), are agreed.
                     loss = try order.withIndices(lo..<(lo + b)) { try trainStep(train, rows: $0, timer: timer) }
-                    stopRequested = try agreeOnStep(loss: 0, stop: shouldStop()).stop
+                    let agreed = try agreeOnStep(loss: loss.isFinite ? 0 : 1, stop: shouldStop())
+                    if agreed.loss > 0 { loss = .nan }
+                    stopRequested = agreed.stop
                 } else if comm.isDistributed {
                     // This rank's slice of the batch; the loss and a stop come back agreed.
                     let slice = comm.slice(of: b)
