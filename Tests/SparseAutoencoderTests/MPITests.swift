@@ -297,7 +297,7 @@ final class MPITests: XCTestCase {
         // alone, the others across two ranks each), the prefixes' reconstructions summed too.
         let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--architecture", "matryoshka", "--k", "4",
                           "--groups", "8,16,24", "--auxk", "8", "--batch-size", "256", "--epochs", "1"]
-        for (name, arguments, ranks) in [("topk", topk, [2, 3]), ("transcoder", transcoder, [2]), ("batchtopk", batchTopK, [3]), ("uneven", uneven, [3]),
+        for (name, arguments, ranks) in [("topk", topk, [2]), ("transcoder", transcoder, [2]), ("batchtopk", batchTopK, [3]), ("uneven", uneven, [3]),
                                          ("matryoshka", matryoshka, [3])] {
             let single = try runSAE(arguments + ["--out", root + "/\(name)-1"], environment: ["SAE_THREADS": "1"])
             XCTAssertEqual(single.status, 0, single.stderr)
