@@ -20,21 +20,27 @@ final class RunPrinter {
         (self.summary, self.suffix, self.interactive) = (summary, suffix, interactive)
     }
 
+    /// ", each holding 1/N of the latents" for a latent-sharded run.
+    static func sharding(_ config: RunConfig) -> String {
+        guard config.training.shardLatents == true, let n = config.training.ranks else { return "" }
+        return ", each holding 1/\(n) of the latents"
+    }
+
     func handle(_ event: RunEvent) {
         switch event {
         case .training(let directory, let config, let data):
             self.config = config
             if summary { print(config.model.summary) }
             print("Training \(config.model.kindText) on \(config.data.bannerText(trainCount: data.train.count, validationCount: data.test.count)), "
-                  + "into \(directory.path)" + suffix)
+                  + "into \(directory.path)" + suffix + Self.sharding(config))
             start()
         case .resuming(let directory, let config):
             self.config = config
-            print("Resuming \(directory.path) (\(config.model.kindText), \(config.training.epochs) epochs)" + suffix)
+            print("Resuming \(directory.path) (\(config.model.kindText), \(config.training.epochs) epochs)" + suffix + Self.sharding(config))
             start()
         case .extending(let directory, let config, let from):
             self.config = config
-            print("Extending \(directory.path) from \(from) to \(config.training.epochs) epochs (\(config.model.kindText))" + suffix)
+            print("Extending \(directory.path) from \(from) to \(config.training.epochs) epochs (\(config.model.kindText))" + suffix + Self.sharding(config))
             if config.training.schedule?.dependsOnLength == true {
                 print("Note: the learning rate decays to the run's last step, so the decay is now spread over \(config.training.epochs) epochs "
                       + "from here on: the weights will differ from a run asked for \(config.training.epochs) epochs from the start")

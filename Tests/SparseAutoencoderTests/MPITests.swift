@@ -305,6 +305,7 @@ final class MPITests: XCTestCase {
                 let out = root + "/\(name)-\(n)"
                 let r = try launch(n, arguments + ["--shard-latents", "--out", out])
                 XCTAssertEqual(r.status, 0, "\(name), \(n) shards: \(r.stderr)")
+                XCTAssertTrue(r.stdout.contains("on \(n) MPI ranks") && r.stdout.contains("each holding 1/\(n) of the latents"), r.stdout)
                 let config = try RunDirectory(path: out).loadConfig()
                 XCTAssertEqual([config.training.ranks, config.training.shardLatents == true ? 1 : 0], [n, 1])
                 try assertAgrees(out, with: root + "/\(name)-1", "\(name), \(n) shards")

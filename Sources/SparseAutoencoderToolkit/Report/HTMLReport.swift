@@ -71,6 +71,7 @@ package enum HTMLReport {
         if m.isDictionary { rows.append(("unit-norm decoder", m.unitNormDecoder ? "yes" : "no")) }
         rows += [
             ("epochs × batch size", "\(t.epochs) × \(t.batchSize)"),
+            ("processes", t.ranks.map { "\($0) MPI ranks, " + (t.shardLatents == true ? "each holding 1/\($0) of the latents and every batch" : "each holding the model and 1/\($0) of every batch") } ?? "one"),
             ("optimizer", "Adam, learning rate \(t.optimizer.learningRate)"),
             ("schedule", t.schedule?.summaryText ?? "constant"),
             ("seed", String(t.seed)),
