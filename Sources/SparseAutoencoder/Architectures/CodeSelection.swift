@@ -53,6 +53,13 @@ protocol CodeSelection: AnyObject {
     /// e^ = the AuxK pairs' decoder rows (no bias), rows 0..<b into `out` (B, d).
     func decodeAuxiliary(_ s: SparseBuffers, rows b: Int, decoder w: UnsafePointer<Float>, outputSize d: Int,
                          into out: UnsafeMutablePointer<Float>)
+    /// This selection for one rank's latents of a latent-sharded dictionary (`LatentShard`), made
+    /// from the local config's: the same, unless the architecture's structure spans the latents
+    /// (Matryoshka's groups).
+    func cut(to shard: LatentShard) -> CodeSelection
+    /// Reconstructions it keeps besides x^ (Matryoshka's prefixes: `count` floats at the pointer),
+    /// which a latent-sharded decode sums over the ranks as it sums x^; none by default.
+    func withPartialReconstructions(rows b: Int, outputSize d: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void)
     /// Whether the code can be dense enough for the step's dense route (`DenseCodePass.swift`):
     /// a selection without a fixed k whose latents go through the common pairs' pass.
     var mayBeDense: Bool { get }
@@ -126,6 +133,8 @@ extension CodeSelection {
     }
 
     func trained(on s: SparseBuffers, rows b: Int, step: Int, ranks: RankCollectives?) {}
+    func cut(to shard: LatentShard) -> CodeSelection { self }
+    func withPartialReconstructions(rows b: Int, outputSize d: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void) {}
     func penalty(_ s: SparseBuffers, rows b: Int, context: SelectionContext) -> Double { 0 }
     func addGradients(_ s: SparseBuffers, rows b: Int, context: SelectionContext, gradients g: UnsafeMutablePointer<Float>) {}
 }

@@ -14,7 +14,7 @@ import CKernels
 /// H_g = G_all + sum over g <= i < last of G_i, one (B, d) block per group.
 ///
 ///     sae train --data-npy acts.npy --architecture matryoshka --k 32 --groups 0.0625,0.125,0.25,0.5625 --code 4096
-final class Matryoshka: SparseArchitecture, ReconstructsPrefixes {
+final class Matryoshka: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.matryoshka
     static let traits = BatchTopK.traits
 
@@ -125,8 +125,14 @@ final class Matryoshka: SparseArchitecture, ReconstructsPrefixes {
 
 extension Matryoshka {
     /// The smaller prefixes' reconstructions of the last decode of `b` rows: (G - 1) blocks of (b, d).
-    func withPrefixes(rows b: Int, outputSize d: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void) {
+    func withPartialReconstructions(rows b: Int, outputSize d: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void) {
         guard groups > 1 else { return }
         prefixes.withUnsafeMutableBufferPointer { body($0.baseAddress!, (groups - 1) * b * d) }
+    }
+
+    /// A shard's part of every group (none of a group on other ranks), so that each latent keeps
+    /// its group's gradient block.
+    func cut(to shard: LatentShard) -> CodeSelection {
+        Matryoshka(k: batchTopK.k, groupSizes: shard.groupSizes, codeSize: shard.latents.count, threshold: batchTopK.threshold)
     }
 }

@@ -142,7 +142,7 @@ final class ShardedSelection: CodeSelection {
         zeros.withUnsafeBufferPointer { local.decode(s, rows: b, decoder: w, bias: $0.baseAddress!, outputSize: d, into: out) }
         sum(out, count: b * d)
         for r in 0..<b { for j in 0..<d { out[r * d + j] += bias[j] } }
-        (local as? ReconstructsPrefixes)?.withPrefixes(rows: b, outputSize: d) { prefixes, count in
+        local.withPartialReconstructions(rows: b, outputSize: d) { prefixes, count in
             sum(prefixes, count: count)
             for q in 0..<(count / d) { for j in 0..<d { prefixes[q * d + j] += bias[j] } }
         }
@@ -243,10 +243,4 @@ final class ShardedSelection: CodeSelection {
         do { try body() } catch { if failure == nil { failure = error } }
         communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
-}
-
-/// A selection that also reconstructs from prefixes of its latents (Matryoshka's groups), whose
-/// sums over the ranks a latent-sharded decode takes as it takes x^'s.
-protocol ReconstructsPrefixes {
-    func withPrefixes(rows b: Int, outputSize d: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void)
 }

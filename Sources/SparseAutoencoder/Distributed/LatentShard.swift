@@ -139,11 +139,7 @@ extension Autoencoder {
     /// Rank `shard.rank`'s part of a dictionary, all parameters zero (a checkpoint is read next).
     package convenience init(shard: LatentShard, communicator: Communicator) throws {
         try self.init(config: shard.local) { selection in
-            // Matryoshka's groups as the whole dictionary's, cut to this rank's latents.
-            let local = (selection as? Matryoshka).map {
-                Matryoshka(k: $0.batchTopK.k, groupSizes: shard.groupSizes, codeSize: shard.latents.count, threshold: $0.batchTopK.threshold)
-            } ?? selection
-            return local.map { ShardedSelection(local: $0, shard: shard, communicator: communicator) }
+            selection.map { ShardedSelection(local: $0.cut(to: shard), shard: shard, communicator: communicator) }
         }
     }
 
