@@ -1,7 +1,8 @@
 """Val FVU at matched L0: JumpReLU and Gated, sae against dictionary_learning 0.1.0, by sweeping each side's sparsity setting.
 
     python3 bench/matched_l0.py [--archs jumprelu,gated] --jumprelu-sae 2,8 --jumprelu-peer 2,8 \
-        --gated-sae 0.3,1 --gated-peer 0.3,1 [--epochs 12 | --epochs jumprelu=32,gated=12] [--l0s 32,64] \
+        --gated-sae 0.3,1 --gated-peer 0.3,1 [--epochs 12 | --epochs jumprelu=32,gated=12] \
+        [--l0s 32,64 | --l0s jumprelu=32/64/175,gated=32/64] \
         [--data-dir runs/bench-data/d512] [--out runs/matched-l0] [--json F]
 
 The architectures part of side_by_side.py compares the two at one setting, where their L0s differ. Here each
@@ -109,7 +110,7 @@ def main():
         for side, who in (("sae", "sae"), ("peer", "dictionary_learning")):
             p.add_argument(f"--{arch}-{side}", default="", help=f"{who}'s {SETTING[arch]} settings, comma-separated")
     p.add_argument("--epochs", default="12", help="epochs of 64 steps: N, or per architecture (jumprelu=32,gated=12)")
-    p.add_argument("--l0s", default="32,64", help="the L0s to compare FVU at")
+    p.add_argument("--l0s", default="32,64", help="the L0s to compare FVU at: 32,64, or per architecture (jumprelu=32/64/175,gated=32/64)")
     p.add_argument("--data-dir", default=os.path.join(DATA_DIR, "d512"), help="train.npy and val.npy (bench/make_vectors.py's d512)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(DATA_DIR), "matched-l0"), help="runs, logs and results")
     p.add_argument("--python", default=os.environ.get("BENCH_PYTHON", sys.executable), help="a python with dictionary_learning")
@@ -125,7 +126,8 @@ def main():
     if not os.path.exists(SAE):
         sys.exit("error: build sae first: swift build -c release --product sae (or SAE_BIN=)")
     os.makedirs(args.out, exist_ok=True)
-    l0s = [float(x) for x in args.l0s.split(",")]
+    l0s = {a: [float(x) for x in args.l0s.split(",")] for a in ARCHS} if "=" not in args.l0s else \
+        {a: [float(x) for x in v.split("/")] for a, v in (item.split("=") for item in args.l0s.split(","))}
 
     results = []
     for arch in archs:
@@ -142,7 +144,7 @@ def main():
         for s in SIDES:
             for r in runs[s]:
                 print(f"{s:14} {r['setting']:>10} {r['l0_before']:9.1f} {r['l0']:8.1f} {r['fvu_before']:9.4f} {r['fvu']:8.4f} {r['wall']:7.0f}")
-        for l0 in l0s:
+        for l0 in l0s.get(arch, []):
             found = {s: at_l0(runs[s], l0) for s in SIDES}
             for s in SIDES:
                 f = found[s]
