@@ -150,10 +150,14 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (0: torch's default)")
     p.add_argument("--json", help="also write the result JSON here")
+    p.add_argument("--no-clip", action="store_true",
+                   help="skip the trainers' clip_grad_norm_(..., 1.0) (to see what the clipping does; sae does not clip)")
     args = p.parse_args()
 
     import torch
     import dictionary_learning
+    if args.no_clip:
+        torch.nn.utils.clip_grad_norm_ = lambda parameters, *a, **k: torch.tensor(0.0)
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -11,7 +11,7 @@ Gated's --gate-l1; dictionary_learning: JumpReluTrainer's target_l0 with sparsit
 l1_penalty), both driven as side_by_side.py drives them: `sae train --data-npy` (SAE_THREADS=2) and
 bench/dictionary_learning_reference.py (the trainer's own `update(step, x)`, torch threads 2), on the d512 vectors
 (4,096 latents, batch 1,024, lr 4e-4 constant, the same number of steps, Adam betas (0, 0.999) and eps 1e-8 on
-both; the remaining differences are listed in the reference's docstring). Each run reports the val FVU (sum of
+both, the gradient's norm clipped as the peer's trainers clip it: sae's --max-grad-norm 1/d (--sae-clip); the remaining differences are listed in the reference's docstring). Each run reports the val FVU (sum of
 squared errors / total variance of the val set about its mean) and L0 (mean active latents per val vector) by its
 own implementation: sae's metrics.json test_fvu and l0 (a latent counts when above 0.001), the reference's (when
 nonzero). Both also after the epoch before the last (sae: trained to E - 1 epochs, evaluated, then resumed to E,
@@ -35,20 +35,22 @@ SIDES = ["dict_learning", "sae"]
 SETTING = {"jumprelu": "target L0", "gated": "gate L1"}
 
 
-def rows(npy):
-    """The number of rows of a .npy file, from its header (format 1: a 2-byte header length, 2 and 3: 4 bytes)."""
+def shape(npy):
+    """The shape of a .npy file, from its header (format 1: a 2-byte header length, 2 and 3: 4 bytes)."""
     with open(npy, "rb") as f:
         major = f.read(8)[6]
         size = int.from_bytes(f.read(2 if major == 1 else 4), "little")
-        return ast.literal_eval(f.read(size).decode("latin1"))["shape"][0]
+        return ast.literal_eval(f.read(size).decode("latin1"))["shape"]
 
 
-def sae_runs(arch, setting, train, val, epochs, base):
+def sae_runs(arch, setting, train, val, epochs, base, clip):
     """The two sae commands: train to epochs - 1, then resume to epochs."""
     first = [SAE, "train", "--data-npy", train, "--val-npy", val, "--code", str(LATENTS), "--batch-size", str(DICT_BATCH),
              "--learning-rate", repr(LR), "--epochs", str(epochs - 1), "--adam-beta1", "0", "--adam-beta2", "0.999",
              "--adam-epsilon", "1e-8", "--architecture", arch, "--out", base, "--force"]
     first += ["--target-l0", setting] if arch == "jumprelu" else ["--gate-l1", setting]
+    if clip:
+        first += ["--max-grad-norm", repr(clip)]
     return [first, [SAE, "train", "--resume", base, "--epochs", str(epochs)]]
 
 
@@ -62,8 +64,9 @@ def peer_run(python, arch, setting, train, val, epochs, base):
 def run(side, arch, setting, args, python, epochs):
     """One run (reused from --out if its result is there): {setting, l0, fvu, l0_before, fvu_before, wall, commands}."""
     train, val = (os.path.join(args.data_dir, f) for f in ("train.npy", "val.npy"))
-    base = os.path.join(args.out, f"{side}_{arch}_{setting}_e{epochs}")
-    cmds = sae_runs(arch, setting, train, val, epochs, base) if side == "sae" else [peer_run(python, arch, setting, train, val, epochs, base)]
+    clip = sae_clip(args, val) if side == "sae" else 0
+    base = os.path.join(args.out, f"{side}_{arch}_{setting}_e{epochs}" + (f"_clip{clip:.3g}" if clip else ""))
+    cmds = sae_runs(arch, setting, train, val, epochs, base, clip) if side == "sae" else [peer_run(python, arch, setting, train, val, epochs, base)]
     shown = [" ".join(shlex.quote(c) for c in cmd) for cmd in cmds]
     result_path = base + ".result.json"
     if os.path.exists(result_path):
@@ -85,10 +88,18 @@ def run(side, arch, setting, args, python, epochs):
     else:
         peer = json.load(open(base + ".json"))
         r = dict(l0=peer["l0"][-1], fvu=peer["val_fvu"][-1], l0_before=peer["l0"][-2], fvu_before=peer["val_fvu"][-2])
-    r.update(side=side, arch=arch, setting=setting, epochs=epochs, steps=epochs * -(-rows(train) // DICT_BATCH), wall=wall, commands=shown)
+    r.update(side=side, arch=arch, setting=setting, epochs=epochs, steps=epochs * -(-shape(train)[0] // DICT_BATCH), wall=wall, commands=shown)
     with open(result_path, "w") as f:
         json.dump(r, f, indent=1)
     return r
+
+
+def sae_clip(args, val):
+    """sae's --max-grad-norm: --sae-clip, or by default 1 / d, the peer's clip_grad_norm_(1.0) on its loss (which
+    sums the squared error over the d features where sae's averages it: its gradient is d times sae's)."""
+    if args.sae_clip != "peer":
+        return float(args.sae_clip)
+    return 1.0 / shape(val)[-1]
 
 
 def at_l0(runs, l0):
@@ -115,6 +126,8 @@ def main():
     p.add_argument("--out", default=os.path.join(os.path.dirname(DATA_DIR), "matched-l0"), help="runs, logs and results")
     p.add_argument("--python", default=os.environ.get("BENCH_PYTHON", sys.executable), help="a python with dictionary_learning")
     p.add_argument("--json", help="also write every run's result here")
+    p.add_argument("--sae-clip", default="peer", help="sae's --max-grad-norm: 'peer' (default) 1/d, the peer's clipping "
+                   "at 1.0 on sae's scale; 0 for none (the runs before 2026-12-05e)")
     args = p.parse_args()
     archs = args.archs.split(",")
     if unknown := set(archs) - set(ARCHS):

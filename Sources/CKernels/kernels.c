@@ -245,6 +245,22 @@ SAE_KERNEL(int, sae_adam, (float *restrict p, float *restrict g, float *restrict
     return tail == tail;
 }
 
+SAE_KERNEL(double, sae_sum_of_squares, (const float *restrict x, long n), (x, n)) {
+    // In double, lane by lane, then the lanes in order: the same sum in both variants.
+    double lane[LANES] = {0};
+    long i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) lane[l] += (double)x[i + l] * (double)x[i + l];
+    double sum = 0;
+    for (int l = 0; l < LANES; l++) sum += lane[l];
+    for (; i < n; i++) sum += (double)x[i] * (double)x[i];
+    return sum;
+}
+
+SAE_KERNEL(void, sae_scale, (float *restrict x, long n, float factor), (x, n, factor)) {
+    for (long i = 0; i < n; i++) x[i] *= factor;
+}
+
 SAE_KERNEL(void, sae_half_to_float, (const uint16_t *restrict half, float *restrict out, long n), (half, out, n)) {
     for (long i = 0; i < n; i++) {
         _Float16 v;

@@ -144,6 +144,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("sparsity-warmup-steps"), parsing: .unconditional, help: ArgumentHelp("Raise the sparsity coefficient (--l1, KL's --beta, JumpReLU's --l0-coefficient, Gated's --gate-l1) linearly over the first N steps, as SAELens's l1_warm_up_steps and dictionary_learning's sparsity_warmup_steps.", valueName: "N"))
     var sparsityWarmupSteps: Int?
 
+    @Option(name: .customLong("max-grad-norm"), parsing: .unconditional, help: ArgumentHelp("Scale each step's gradient down to this global L2 norm when above it, before Adam (torch's clip_grad_norm_). Default: none. dictionary_learning clips at 1.0 on a loss summed over the d features, sae's averages over them: its clipping is 1/d here (0.002 for d 512). Helps JumpReLU's thresholds climb to a low --target-l0.", valueName: "norm"))
+    var maxGradNorm: Float?
+
     /// The schedule these options ask for (nil: a constant learning rate and coefficient).
     var schedule: Schedule? {
         guard lrWarmupSteps != nil || lrDecay != nil || lrDecayStart != nil || lrEnd != nil || sparsityWarmupSteps != nil else { return nil }
@@ -156,7 +159,7 @@ struct TrainingOptions: ParsableArguments {
         let epsilon = adamEpsilon ?? AdamSettings.defaultEpsilon(for: architecture)
         let s = TrainingSettings(epochs: epochs ?? 30, batchSize: batchSize,
                                  optimizer: AdamSettings(learningRate: learningRate, beta1: adamBeta1, beta2: adamBeta2, epsilon: epsilon),
-                                 seed: seed, deadAfter: deadAfter, schedule: schedule)
+                                 seed: seed, deadAfter: deadAfter, schedule: schedule, maxGradientNorm: maxGradNorm)
         try s.validate()
         return s
     }

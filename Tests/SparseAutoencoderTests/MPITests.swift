@@ -290,9 +290,10 @@ final class MPITests: XCTestCase {
         let batchTopK = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--batch-size", "300", "--epochs", "1",
                          "--architecture", "batchtopk", "--k", "4", "--auxk", "8", "--dead-after", "200"]
         // Shards of unequal sizes (22, 21, 21 latents) and an AuxK k above a shard's latents (each
-        // rank sends at most its own), with many latents dead.
+        // rank sends at most its own), with many latents dead; the gradient clipped (its norm: the
+        // ranks' rows summed, b_dec once).
         let uneven = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "64", "--k", "2", "--auxk", "32", "--dead-after", "64",
-                      "--learning-rate", "0.01", "--batch-size", "64", "--epochs", "2", "--train-limit", "1000"]
+                      "--learning-rate", "0.01", "--batch-size", "64", "--epochs", "2", "--train-limit", "1000", "--max-grad-norm", "1e-4"]
         // Matryoshka: groups of 8, 16 and 24 latents over shards of 16 (the first group on rank 0
         // alone, the others across two ranks each), the prefixes' reconstructions summed too.
         let matryoshka = ["train", "--data-npy", shards, "--val-npy", validation, "--code", "48", "--architecture", "matryoshka", "--k", "4",

@@ -60,6 +60,12 @@ void sae_topk_among(const float *pre, const unsigned char *allowed, float *out, 
 /// NaN or infinite (training diverged), else 1.
 int sae_adam(float *p, float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
 
+/// The sum of x[i]^2 over n floats, accumulated in double (the gradient's norm for clipping).
+double sae_sum_of_squares(const float *x, long n);
+
+/// x[i] *= factor over n floats.
+void sae_scale(float *x, long n, float factor);
+
 /// Half-precision (IEEE binary16, little-endian bit patterns) to float32, exactly: n values of
 /// `half` into `out` (F16C's vcvtph2ps in the AVX2 variant). For float16 .npy activation shards.
 void sae_half_to_float(const uint16_t *half, float *out, long n);

@@ -234,9 +234,27 @@ public final class Trainer {
             : lossAndBackward(ws, rows: b, timer: timer)
         if dataParallel { try sumGradientsOverRanks() }
         if shardsLatents { try sumShardedGradients() }
+        if let limit = settings.maxGradientNorm { try clipGradients(to: limit) }
         let finite = model.update(with: optimizer, gradients: gradients.baseAddress!)
         timer?.mark(.optimizer)
         return finite ? loss.objective : .nan
+    }
+
+    /// Scales the step's gradient down to norm `limit` when above it (`GradientClipping`); the
+    /// norm of the whole model's gradient: a latent shard's rows summed over the ranks, the
+    /// replicated b_dec counted once.
+    func clipGradients(to limit: Float) throws {
+        let g = gradients.baseAddress!, n = model.parameterCount
+        var squares: Double
+        if shardsLatents {
+            let replicated = model.layers[model.codeLayerIndex + 1].biasOffset
+            squares = GradientClipping.sumOfSquares(g, count: replicated)
+            if communicator.rank == 0 { squares += GradientClipping.sumOfSquares(g + replicated, count: n - replicated) }
+            try communicator.allReduce(&squares, count: 1)
+        } else {
+            squares = GradientClipping.sumOfSquares(g, count: n)
+        }
+        GradientClipping.scale(g, count: n, norm: squares.squareRoot(), to: limit)
     }
 
     /// The loss of the batch in the workspace, and its gradient added into `gradients`.

@@ -16,9 +16,12 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var shardLatents: Bool?
     /// How the learning rate and the sparsity coefficient change step by step; nil: constant.
     public var schedule: Schedule?
+    /// Each step's gradient is scaled down to this global L2 norm when above it, before Adam
+    /// (`GradientClipping`); nil: never. dictionary_learning's clipping at 1.0 is 1 / d here.
+    public var maxGradientNorm: Float?
 
     public init(epochs: Int = 30, batchSize: Int = 256, optimizer: AdamSettings = AdamSettings(), seed: UInt64 = 1,
-                deadAfter: Int? = nil, ranks: Int? = nil, schedule: Schedule? = nil) {
+                deadAfter: Int? = nil, ranks: Int? = nil, schedule: Schedule? = nil, maxGradientNorm: Float? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
@@ -26,6 +29,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         self.deadAfter = deadAfter
         self.ranks = ranks
         self.schedule = schedule
+        self.maxGradientNorm = maxGradientNorm
     }
 
     /// What differs between two settings, as "batch size 256 -> 512".
@@ -37,6 +41,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if a.deadAfter != b.deadAfter { out.append("dead after \(a.deadAfter.map(String.init) ?? "one epoch") -> \(b.deadAfter.map(String.init) ?? "one epoch")") }
         if a.ranks != b.ranks { out.append("ranks \(a.ranks ?? 1) -> \(b.ranks ?? 1)") }
         if (a.shardLatents ?? false) != (b.shardLatents ?? false) { out.append("latents sharded \(a.shardLatents == true ? "yes" : "no") -> \(b.shardLatents == true ? "yes" : "no")") }
+        if a.maxGradientNorm != b.maxGradientNorm {
+            out.append("gradient norm clipped at \(a.maxGradientNorm.map { "\($0)" } ?? "none") -> \(b.maxGradientNorm.map { "\($0)" } ?? "none")")
+        }
         if a.schedule != b.schedule { out.append("schedule \(a.schedule?.summaryText ?? "constant") -> \(b.schedule?.summaryText ?? "constant")") }
         return out.isEmpty ? ["epochs"] : out
     }
@@ -58,6 +65,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         }
         if let n = deadAfter, n <= 0 { throw SAEError.badSetting("--dead-after", "must be > 0 samples, got \(n)") }
         try schedule?.validate()
+        if let limit = maxGradientNorm, !(limit > 0 && limit.isFinite) {
+            throw SAEError.badSetting("--max-grad-norm", "must be a number > 0, got \(limit)")
+        }
         if let n = ranks, n < 2 { throw SAEError.badSetting("ranks", "must be at least 2 (absent for one process), got \(n)") }
         if shardLatents == true && ranks == nil {
             throw SAEError.badSetting("--shard-latents", "splits the latents over MPI ranks: run under mpirun -np N (N at least 2)")
