@@ -11,7 +11,7 @@ extension Schedule.Decay: ExpressibleByArgument {}
 
 /// The model's shape and penalty.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("mirrored (the tutorial's: hidden layers, sigmoid output), dictionary (one layer: x - b_dec -> code -> linear output + b_dec, MSE; relu, or topk with --k), batchtopk (a dictionary whose batch keeps its k x batch-size largest latents; at inference a threshold), jumprelu (a dictionary with a learned threshold per latent and an L0 penalty: --target-l0), matryoshka (batchtopk whose nested groups of latents each reconstruct: --groups) or gated (gate and magnitude paths sharing the encoder, an L1 on the gates: --gate-l1). Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
+    @Option(help: ArgumentHelp(AutoencoderConfig.Architecture.help + ". Default: dictionary for --data-npy, else mirrored.", valueName: "kind"))
     var architecture: AutoencoderConfig.Architecture?
 
     @Option(help: "Sparsity penalty on the code: l1, kl or none. Default: l1 (none for a topk code).")

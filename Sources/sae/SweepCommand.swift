@@ -115,7 +115,7 @@ struct SweepCommand: ParsableCommand {
         let names = (architecture ?? "topk,batchtopk,jumprelu").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         // Everything that can be checked without the vectors is, before they are read.
         try names.forEach(Sweep.checkArchitecture)
-        guard !ks.isEmpty || names.allSatisfy({ $0 == "gated" || $0 == "standard" }) else {
+        guard !ks.isEmpty || names.allSatisfy({ AutoencoderConfig.sweep(of: $0)?.list != "k" }) else {
             throw ValidationError("give the k's (and JumpReLU's target L0s) to sweep: --k 16,32,64")
         }
         let fractions = try groups.split(separator: ",").map { part -> Double in
@@ -128,8 +128,9 @@ struct SweepCommand: ParsableCommand {
         let data = try dataOptions.load()
         // The code sizes need the vectors' width (for --expansion), so the grid is made here;
         // every setting is still checked before the first one trains.
-        let settings = try Sweep.dictionaryGrid(architectures: names, ks: ks, l1s: l1s, gateL1s: gateL1s, groups: fractions,
-                                                codeSizes: codeSizes, inputSize: data.train.featureCount, learningRates: learningRates)
+        let lists = ["k": ks.map(Double.init), "l1": l1s.map(Double.init), "gate-l1": gateL1s.map(Double.init), "groups": fractions]
+        let settings = try Sweep.dictionaryGrid(architectures: names, lists: lists, codeSizes: codeSizes, inputSize: data.train.featureCount,
+                                                learningRates: learningRates)
         let configs = try Sweep.configs(settings, training: training, data: dataSettings,
                                         inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount)
         try Sweep.prepare(out, force: force)

@@ -11,8 +11,13 @@ final class LatentShardTests: XCTestCase {
     /// A rank's part of each Matryoshka group: none of a group on other ranks.
     func testMatryoshkaGroupsAreCutToEachShard() throws {
         let config = configs[3]
-        XCTAssertEqual(try (0..<3).map { try LatentShard(rank: $0, ranks: 3, config: config).groupSizes }, [[4, 4, 0], [0, 8, 0], [0, 0, 7]])
-        XCTAssertEqual(try (0..<2).map { try LatentShard(rank: $0, ranks: 2, config: config).groupSizes }, [[4, 8, 0], [0, 4, 7]])
+        func groupSizes(_ rank: Int, of ranks: Int) throws -> [Int] {
+            let whole = try Autoencoder(config: config)
+            let cut = whole.selection!.cut(to: try LatentShard(rank: rank, ranks: ranks, config: config)) as! Matryoshka
+            return zip([0] + cut.ends, cut.ends).map { Int($1 - $0) }
+        }
+        XCTAssertEqual(try (0..<3).map { try groupSizes($0, of: 3) }, [[4, 4, 0], [0, 8, 0], [0, 0, 7]])
+        XCTAssertEqual(try (0..<2).map { try groupSizes($0, of: 2) }, [[4, 8, 0], [0, 4, 7]])
         XCTAssertEqual(try LatentShard(rank: 1, ranks: 3, config: config).local.groups, [8])
     }
 

@@ -28,7 +28,7 @@ final class SweepTests: XCTestCase {
     /// setting; a name says the values of the axes that vary, and only those.
     func testGridsCrossLearningRatesCodeSizesAndSettings() throws {
         let rates: [Float] = [1e-4, 3e-4]
-        let dictionaries = try Sweep.dictionaryGrid(architectures: ["topk"], ks: [4, 16], l1s: [], gateL1s: [], groups: [],
+        let dictionaries = try Sweep.dictionaryGrid(architectures: ["topk"], lists: ["k": [4, 16]],
                                                     codeSizes: .expansion([4, 8]), inputSize: 6, learningRates: rates)
         XCTAssertEqual(dictionaries.map(\.name), ["topk_k4_lr1e-4_x4", "topk_k16_lr1e-4_x4", "topk_k4_lr3e-4_x4", "topk_k16_lr3e-4_x4",
                                                   "topk_k4_lr1e-4_x8", "topk_k16_lr1e-4_x8", "topk_k4_lr3e-4_x8", "topk_k16_lr3e-4_x8"])
@@ -39,10 +39,10 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(configs.map(\.model.topK), [4, 16, 4, 16, 4, 16, 4, 16])
         // Several --code sizes name their latents; one size and one rate stay out of the names,
         // which are then those of a sweep without these axes (so its runs are found again).
-        let sizes = try Sweep.dictionaryGrid(architectures: ["topk", "gated"], ks: [8], l1s: [], gateL1s: [0.3], groups: [],
+        let sizes = try Sweep.dictionaryGrid(architectures: ["topk", "gated"], lists: ["k": [8], "gate-l1": [0.3]],
                                              codeSizes: .latents([32, 64]), inputSize: 6)
         XCTAssertEqual(sizes.map(\.name), ["topk_k8_code32", "gated_l10.3_code32", "topk_k8_code64", "gated_l10.3_code64"])
-        let one = try Sweep.dictionaryGrid(architectures: ["topk"], ks: [8], l1s: [], gateL1s: [], groups: [],
+        let one = try Sweep.dictionaryGrid(architectures: ["topk"], lists: ["k": [8]],
                                            codeSizes: .expansion([8]), inputSize: 6, learningRates: [3e-4])
         XCTAssertEqual(one.map(\.name), ["topk_k8"])
         XCTAssertEqual(try Sweep.configs(one, training: training, data: DataSettings(), inputSize: 6).map(\.training.optimizer.learningRate), [3e-4])
@@ -62,7 +62,7 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(Float(Sweep.compact(neighbour)), neighbour)
         // Refused before anything trains: a rate no Float holds, a factor whose code size overflows.
         XCTAssertThrowsError(try Sweep.configs(Sweep.grid(learningRates: [.infinity]), training: training, trainLimit: nil))
-        XCTAssertThrowsError(try Sweep.dictionaryGrid(architectures: ["topk"], ks: [8], l1s: [], gateL1s: [], groups: [],
+        XCTAssertThrowsError(try Sweep.dictionaryGrid(architectures: ["topk"], lists: ["k": [8]],
                                                       codeSizes: .expansion([Int.max]), inputSize: 6))
     }
 

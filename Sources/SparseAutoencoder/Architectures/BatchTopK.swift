@@ -1,5 +1,10 @@
 import CKernels
 
+extension AutoencoderConfig.Architecture {
+    /// A dictionary whose batch keeps k latents per sample on average (`BatchTopK`).
+    public static let batchtopk = Self(named: "batchtopk")
+}
+
 /// BatchTopK (Bussmann et al. 2024; dictionary_learning's `BatchTopKSAE`): a training batch of B
 /// samples keeps its k·B largest relu(pre + b_enc) over all samples and latents together, so a
 /// sample holds as many latents as it needs and the batch k on average (ties keep the earliest in
@@ -12,7 +17,9 @@ import CKernels
 ///     sae train --data-npy acts.npy --architecture batchtopk --k 32 --auxk 256 --code 4096
 final class BatchTopK: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.batchtopk
-    static let traits = ArchitectureTraits(takesK: true, isBatchWide: true, hasSharedThreshold: true)
+    static let traits = ArchitectureTraits(takesK: true, isBatchWide: true, hasSharedThreshold: true, shardsLatents: true)
+    static let help = "a dictionary whose batch keeps its k x batch-size largest latents; at inference a threshold"
+    static let sweep: ArchitectureSweep? = ArchitectureSweep(list: "k", label: "k") { config, value, _ in config.topK = Int(value) }
     static let tensors = [ArchitectureTensor(name: "threshold", shape: [1], trainable: false, initial: -1)]
     static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] { tensors }
     /// dictionary_learning's defaults.

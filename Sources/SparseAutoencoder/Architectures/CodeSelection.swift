@@ -3,7 +3,7 @@ import CKernels
 /// How a dictionary SAE's sparse step chooses its code from the encoder's pre-activations, and
 /// what else that choice adds to the step: the part of an architecture that differs between TopK,
 /// BatchTopK, JumpReLU and the ones to come. Each is one file in this folder and one line in
-/// `Architectures.all`.
+/// `Architectures.all`; `Architecture.swift` says what else an architecture tells the rest of sae.
 ///
 /// The sparse step (`SparseStep.swift`) computes pre = (x - b_dec) W_enc^T, asks the selection for
 /// the batch's pairs (value, latent, sample; row r's at `rowOffsets[r] ..< rowOffsets[r + 1]`, in
@@ -177,105 +177,4 @@ struct RankCollectives {
     /// Whether the ranks hold different rows of the batch (data-parallel), or the same rows and
     /// different latents (`LatentShard`): then the batch's size is one rank's.
     var splitsRows = true
-}
-
-/// A tensor an architecture keeps in the model besides its layers' kernels and biases: saved with
-/// the weights and in checkpoints, updated by Adam when `trainable` (else its gradient stays zero
-/// and Adam leaves it as the selection sets it).
-struct ArchitectureTensor {
-    let name: String
-    let shape: [Int]
-    let trainable: Bool
-    /// Its value in a new model.
-    let initial: Float
-}
-
-/// An architecture of the sparse step, described by its own file: which config it serves, its
-/// tensors, how it is built over them, and what the rest of sae needs to know of it.
-protocol SparseArchitecture: CodeSelection {
-    /// The `--architecture` it answers to.
-    static var architecture: AutoencoderConfig.Architecture { get }
-    static var traits: ArchitectureTraits { get }
-    /// Its tensors besides the layers' kernels and biases, in order.
-    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor]
-    /// Built over the model's parameters; `tensors`: where its own start.
-    init(config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?)
-    /// The option of its own settings when `config` holds any (JumpReLU's L0 penalty, Matryoshka's
-    /// groups, Gated's gate L1), so that another architecture's config holding them is refused.
-    static func ownSettingsOption(in config: AutoencoderConfig) -> String?
-    /// Checks a config of this architecture: its own settings, and the common ones it rules out.
-    static func validate(_ config: AutoencoderConfig) throws
-    /// What it adds to the reconstruction loss, with its settings, for banners and summaries
-    /// (nil: nothing of its own; the activity penalty's text is used).
-    static func objectiveText(_ config: AutoencoderConfig) -> String?
-}
-
-extension SparseArchitecture {
-    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] { [] }
-    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { nil }
-    static func validate(_ config: AutoencoderConfig) throws {}
-    static func objectiveText(_ config: AutoencoderConfig) -> String? { nil }
-}
-
-/// What the rest of sae asks of an architecture instead of naming it.
-struct ArchitectureTraits {
-    /// Takes k, the latents a sample keeps (on average over a batch).
-    var takesK = false
-    /// Has terms over the whole batch (a batch-wide selection, or JumpReLU's mean L0): under MPI
-    /// every rank takes part in them at every step, rows or not.
-    var isBatchWide = false
-    /// Encodes at inference with one threshold for every latent (saved as SAELens saves its own
-    /// BatchTopK SAEs: a JumpReLU).
-    var hasSharedThreshold = false
-    /// SAELens's name for it, and for its encoder's bias.
-    var saelensArchitecture = "jumprelu"
-    var saelensEncoderBias = "b_enc"
-}
-
-/// The registry: one line per architecture.
-enum Architectures {
-    static let all: [any SparseArchitecture.Type] = [TopK.self, BatchTopK.self, JumpReLU.self, Matryoshka.self, Gated.self]
-
-    /// The architecture a config asks for (a dictionary with a topk code is TopK), nil for the
-    /// dense path (the tutorial's models, relu dictionaries).
-    static func type(for config: AutoencoderConfig) -> (any SparseArchitecture.Type)? {
-        if config.architecture == .dictionary { return config.codeActivation == .topk ? TopK.self : nil }
-        return all.first { $0.architecture == config.architecture }
-    }
-
-    static func make(for config: AutoencoderConfig, tensors: UnsafeMutablePointer<Float>?) -> CodeSelection? {
-        type(for: config).map { $0.init(config: config, tensors: tensors) }
-    }
-
-    static func tensors(for config: AutoencoderConfig) -> [ArchitectureTensor] {
-        type(for: config)?.tensors(for: config) ?? []
-    }
-
-    /// Each architecture's checks of `config`: its own (when it is the config's), and that no
-    /// other architecture's settings are in it.
-    static func validate(_ config: AutoencoderConfig) throws {
-        for type in all where type.architecture != config.architecture || config.architecture == .dictionary {
-            if let option = type.ownSettingsOption(in: config) {
-                throw SAEError.badSetting(option, "only a \(type.architecture.rawValue) SAE takes it (use --architecture \(type.architecture.rawValue))")
-            }
-        }
-        try all.first { $0.architecture == config.architecture && config.architecture.selectsItsCode }?.validate(config)
-    }
-}
-
-extension AutoencoderConfig.Architecture {
-    /// Chooses its code with a selection of its own (relu'd pre-activations), not a code activation.
-    public var selectsItsCode: Bool { self != .mirrored && self != .dictionary }
-    /// (A dictionary's are the standard SAE's; with a topk code it is TopK, which the export names.)
-    var traits: ArchitectureTraits {
-        guard selectsItsCode, let type = Architectures.all.first(where: { $0.architecture == self }) else {
-            return ArchitectureTraits(saelensArchitecture: "standard")
-        }
-        return type.traits
-    }
-    public var takesK: Bool { traits.takesK }
-    public var isBatchWide: Bool { traits.isBatchWide }
-    var hasSharedThreshold: Bool { traits.hasSharedThreshold }
-    var saelensArchitecture: String { traits.saelensArchitecture }
-    var saelensEncoderBias: String { traits.saelensEncoderBias }
 }

@@ -1,6 +1,32 @@
 import CKernels
 import Foundation
 
+extension AutoencoderConfig.Architecture {
+    /// A dictionary whose gate and magnitude share the encoder (`Gated`).
+    public static let gated = Self(named: "gated")
+}
+
+extension AutoencoderConfig {
+    /// A gated SAE's L1 weight on its gates (nil: `Gated.defaultL1`; nil in any other config).
+    public var gateL1: Float? {
+        get { (settings as? GatedSettings)?.l1 }
+        set { if let newValue { settings = GatedSettings(l1: newValue) } else if settings is GatedSettings { settings = nil } }
+    }
+}
+
+/// Gated's setting: the L1 weight on its open gates (config.json: `gateL1`, a number).
+public struct GatedSettings: ArchitectureSettings {
+    public static let key = "gateL1", option = "--gate-l1"
+    public var l1: Float
+
+    public init(l1: Float) { self.l1 = l1 }
+    public init(from decoder: Decoder) throws { l1 = try decoder.singleValueContainer().decode(Float.self) }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(l1)
+    }
+}
+
 /// The Gated SAE (Rajamanoharan et al. 2024; dictionary_learning's `GatedAutoEncoder`, SAELens's
 /// `gated`): one encoder W serves a gate, which decides whether a latent is active, and a
 /// magnitude, which decides how much. With pre = (x - b_dec) W^T:
@@ -19,9 +45,15 @@ import Foundation
 ///     sae train --data-npy acts.npy --architecture gated --gate-l1 0.1 --code 4096 --adam-beta1 0
 final class Gated: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.gated
-    static let traits = ArchitectureTraits(saelensArchitecture: "gated", saelensEncoderBias: "b_gate")
-
-    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { config.gateL1 == nil ? nil : "--gate-l1" }
+    static let traits = ArchitectureTraits(hasSparsityPenalty: true, saelensArchitecture: "gated", saelensEncoderBias: "b_gate")
+    static let help = "gate and magnitude paths sharing the encoder, an L1 on the gates: --gate-l1"
+    static let settingsType: (any ArchitectureSettings.Type)? = GatedSettings.self
+    static let sweep: ArchitectureSweep? = ArchitectureSweep(list: "gate-l1", label: "l1") { config, value, _ in config.gateL1 = Float(value) }
+    /// The magnitude path reads the shifted pre-activations too: b_mag += exp(r_mag) shift.
+    static func foldInputShift(_ shift: [Float], into tensors: inout [String: Safetensors.Tensor]) {
+        guard let rMag = tensors["r_mag"], let bMag = tensors["b_mag"] else { return }
+        tensors["b_mag"]!.values = (0..<shift.count).map { bMag.values[$0] + exp(rMag.values[$0]) * shift[$0] }
+    }
 
     static func objectiveText(_ config: AutoencoderConfig) -> String? {
         "L1 of the gates (lambda \(config.gateL1 ?? defaultL1)) + the gates' reconstruction"

@@ -1,7 +1,22 @@
 import CKernels
 
+extension AutoencoderConfig.Architecture {
+    /// A dictionary with a learned threshold per latent (`JumpReLU`).
+    public static let jumprelu = Self(named: "jumprelu")
+}
+
+extension AutoencoderConfig {
+    /// A jumprelu SAE's thresholds and L0 penalty (nil in any other config).
+    public var jumpReLU: JumpReLUSettings? {
+        get { settings as? JumpReLUSettings }
+        set { if let newValue { settings = newValue } else if jumpReLU != nil { settings = nil } }
+    }
+}
+
 /// JumpReLU's settings: the straight-through window, and the L0 penalty in one of two forms.
-public struct JumpReLUSettings: Codable, Equatable, Sendable {
+public struct JumpReLUSettings: ArchitectureSettings {
+    public static let key = "jumprelu", option = "--target-l0"
+
     /// ε, the width of the rectangle kernel through which the thresholds get their gradient.
     public var bandwidth: Float
     /// λ: the penalty's weight.
@@ -43,9 +58,15 @@ public struct JumpReLUSettings: Codable, Equatable, Sendable {
 ///     sae train --data-npy acts.npy --architecture jumprelu --target-l0 32 --code 4096
 final class JumpReLU: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.jumprelu
-    static let traits = ArchitectureTraits(isBatchWide: true)
-
-    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { config.jumpReLU == nil ? nil : "--target-l0" }
+    static let traits = ArchitectureTraits(isBatchWide: true, hasSparsityPenalty: true)
+    static let help = "a dictionary with a learned threshold per latent and an L0 penalty: --target-l0"
+    static let settingsType: (any ArchitectureSettings.Type)? = JumpReLUSettings.self
+    /// `sae sweep --k` gives its target L0s.
+    static let sweep: ArchitectureSweep? = ArchitectureSweep(list: "k", label: "l0") { config, value, _ in
+        config.jumpReLU = JumpReLUSettings(targetL0: Float(value))
+    }
+    /// (Its L0 penalty is training's alone: the defaults.)
+    static func imported(_ config: inout AutoencoderConfig) { config.jumpReLU = JumpReLUSettings() }
 
     static func objectiveText(_ config: AutoencoderConfig) -> String? {
         config.jumpReLU.map { j in

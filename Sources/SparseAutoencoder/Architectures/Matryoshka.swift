@@ -1,5 +1,39 @@
 import CKernels
 
+extension AutoencoderConfig.Architecture {
+    /// A batchtopk dictionary whose nested groups of latents each reconstruct (`Matryoshka`).
+    public static let matryoshka = Self(named: "matryoshka")
+}
+
+extension AutoencoderConfig {
+    /// A matryoshka dictionary's nested groups: their sizes, first to last, summing to codeSize
+    /// (nil in any other config).
+    public var groups: [Int]? {
+        get { (settings as? MatryoshkaGroups)?.sizes }
+        set { if let newValue { settings = MatryoshkaGroups(sizes: newValue) } else if settings is MatryoshkaGroups { settings = nil } }
+    }
+}
+
+/// Matryoshka's setting: its groups' sizes (config.json: `groups`, a list).
+public struct MatryoshkaGroups: ArchitectureSettings {
+    public static let key = "groups", option = "--groups"
+    public var sizes: [Int]
+
+    public init(sizes: [Int]) { self.sizes = sizes }
+    public init(from decoder: Decoder) throws { sizes = try decoder.singleValueContainer().decode([Int].self) }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(sizes)
+    }
+
+    /// Sizes from fractions of `code` adding up to 1, the last group taking what rounding leaves.
+    public static func sizes(fractions: [Double], code: Int) -> [Int] {
+        var sizes = fractions.dropLast().map { Int($0 * Double(code)) }
+        sizes.append(code - sizes.reduce(0, +))
+        return sizes
+    }
+}
+
 /// Matryoshka BatchTopK (Bussmann et al. 2025; dictionary_learning's `MatryoshkaBatchTopKSAE`,
 /// SAELens's `matryoshka_batchtopk`): the latents come in nested groups, and every prefix of
 /// groups (the first, the first two, ..., all) must reconstruct x on its own, so the first latents
@@ -17,8 +51,23 @@ import CKernels
 final class Matryoshka: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.matryoshka
     static let traits = BatchTopK.traits
+    static let help = "batchtopk whose nested groups of latents each reconstruct: --groups"
+    static let settingsType: (any ArchitectureSettings.Type)? = MatryoshkaGroups.self
+    /// `sae sweep --k`, its groups the sweep's `groups` fractions.
+    static let sweep: ArchitectureSweep? = ArchitectureSweep(list: "k", label: "k") { config, value, lists in
+        config.topK = Int(value)
+        if let fractions = lists["groups"] { config.groups = MatryoshkaGroups.sizes(fractions: fractions, code: config.codeSize) }
+    }
 
-    static func ownSettingsOption(in config: AutoencoderConfig) -> String? { config.groups == nil ? nil : "--groups" }
+    static func summaryDetails(_ config: AutoencoderConfig) -> [String] {
+        config.groups.map { ["groups \($0.map(String.init).joined(separator: ","))"] } ?? []
+    }
+
+    /// A shard's own config holds one group of its latents; the selection it is cut to knows the
+    /// whole dictionary's (`cut(to:)`).
+    static func local(_ config: inout AutoencoderConfig, of shard: LatentShard) {
+        if config.groups != nil { config.groups = [shard.latents.count] }
+    }
 
     static func objectiveText(_ config: AutoencoderConfig) -> String? {
         config.groups.map { "the smaller prefixes' losses (groups \($0.map(String.init).joined(separator: ", ")))" }
@@ -133,6 +182,11 @@ extension Matryoshka {
     /// A shard's part of every group (none of a group on other ranks), so that each latent keeps
     /// its group's gradient block.
     func cut(to shard: LatentShard) -> CodeSelection {
-        Matryoshka(k: batchTopK.k, groupSizes: shard.groupSizes, codeSize: shard.latents.count, threshold: batchTopK.threshold)
+        var start = 0
+        let sizes = (shard.full.groups ?? [shard.full.codeSize]).map { size in
+            defer { start += size }
+            return max(0, min(start + size, shard.latents.upperBound) - max(start, shard.latents.lowerBound))
+        }
+        return Matryoshka(k: batchTopK.k, groupSizes: sizes, codeSize: shard.latents.count, threshold: batchTopK.threshold)
     }
 }

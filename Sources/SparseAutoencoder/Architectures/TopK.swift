@@ -5,7 +5,12 @@ import CKernels
 final class TopK: SparseArchitecture {
     /// A dictionary with `--code-activation topk` (what --k gives a dictionary).
     static let architecture = AutoencoderConfig.Architecture.dictionary
-    static let traits = ArchitectureTraits(saelensArchitecture: "topk")
+    static let name = "topk"
+    static let traits = ArchitectureTraits(shardsLatents: true, saelensArchitecture: "topk")
+    static let help = "each sample keeps its k largest latents: --architecture dictionary --k"
+    static let sweep: ArchitectureSweep? = ArchitectureSweep(list: "k", label: "k") { config, value, _ in
+        (config.codeActivation, config.topK) = (.topk, Int(value))
+    }
 
     let k: Int, codeSize: Int
 

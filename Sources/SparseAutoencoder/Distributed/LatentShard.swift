@@ -21,13 +21,14 @@ package struct LatentShard: Sendable, Equatable {
     /// This rank's latents, of the whole dictionary's.
     package let latents: Range<Int>
 
-    /// Refuses what latent sharding does not train: anything but a TopK or BatchTopK dictionary
-    /// (with or without AuxK, transcoders too), and more ranks than leave each at least k latents.
+    /// Refuses what latent sharding does not train: an architecture without the trait (TopK,
+    /// BatchTopK and Matryoshka have it; with or without AuxK, transcoders too), and more ranks
+    /// than leave each at least k latents.
     package init(rank: Int, ranks: Int, config: AutoencoderConfig) throws {
-        let topK = config.architecture == .dictionary && config.codeActivation == .topk
-        guard topK || config.architecture == .batchtopk || config.architecture == .matryoshka, let k = config.topK else {
+        guard let type = Architectures.type(for: config), type.traits.shardsLatents, let k = config.topK else {
             let name = config.architecture == .dictionary ? "a \(config.codeActivation.rawValue) dictionary" : "a \(config.architecture.rawValue) SAE"
-            throw SAEError.badSetting("--shard-latents", "splits TopK, BatchTopK and Matryoshka dictionaries (--k, with or without --auxk) over the ranks; \(name) is not split yet: drop --shard-latents to train it data-parallel")
+            let split = Architectures.all.filter { $0.traits.shardsLatents }.map { $0.name }.joined(separator: ", ")
+            throw SAEError.badSetting("--shard-latents", "splits dictionaries of \(split) (--k, with or without --auxk) over the ranks; \(name) is not split yet: drop --shard-latents to train it data-parallel")
         }
         let smallest = config.codeSize / ranks
         guard smallest >= k else {
@@ -38,7 +39,7 @@ package struct LatentShard: Sendable, Equatable {
     }
 
     /// The config of this rank's part: a dictionary of its latents (AuxK's k capped at them, and
-    /// Matryoshka's groups one: the selection uses the whole dictionary's, `groupSizes`).
+    /// the architecture's settings cut to them: `SparseArchitecture.local`).
     package var local: AutoencoderConfig {
         var config = full
         config.codeSize = latents.count
@@ -46,18 +47,8 @@ package struct LatentShard: Sendable, Equatable {
             aux.k = min(aux.k, latents.count)
             config.auxK = aux
         }
-        if config.groups != nil { config.groups = [latents.count] }
+        Architectures.type(for: full)?.local(&config, of: self)
         return config
-    }
-
-    /// How many of this rank's latents each of the whole dictionary's Matryoshka groups holds
-    /// (0 for a group that lies on other ranks).
-    var groupSizes: [Int] {
-        var start = 0
-        return (full.groups ?? [full.codeSize]).map { size in
-            defer { start += size }
-            return max(0, min(start + size, latents.upperBound) - max(start, latents.lowerBound))
-        }
     }
 
     // MARK: - Where this rank's values lie in the whole model

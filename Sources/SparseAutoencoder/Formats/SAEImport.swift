@@ -68,20 +68,21 @@ public enum SAEImport {
         config.outputSize = transcoder ? dOut : nil
         var details = transcoder ? "d_in \(dIn) -> d_out \(dOut)" : "d_in \(dIn)"
         details += ", \(c) latents"
-        switch architecture {
-        case "topk":
+        // An architecture of the sparse step that SAELens saves under this name (a transcoder
+        // under it + "_transcoder"); "standard" and "transcoder" are relu dictionaries, "topk" TopK.
+        let base = architecture == "transcoder" ? "standard" : String(architecture.prefix { $0 != "_" })
+        let sparse = Architectures.all.first { $0.architecture != .dictionary && !$0.traits.hasSharedThreshold && $0.traits.saelensArchitecture == base }
+        if base == "topk" {
             let kwargs = cfg["activation_fn_kwargs"] as? [String: Any]
             guard let k = (cfg["k"] as? Int) ?? (kwargs?["k"] as? Int), k >= 1, k <= c else {
                 throw SAEError.badFile(name, "a topk SAE needs k in 1...\(c) (\"k\" or activation_fn_kwargs.k)")
             }
             (config.codeActivation, config.topK) = (.topk, k)
             details += ", k \(k)"
-        case "jumprelu", "jumprelu_transcoder":
-            (config.architecture, config.jumpReLU) = (.jumprelu, JumpReLUSettings())
-        case "gated":
-            config.architecture = .gated
-            t["layers.0.bias"] = try take(&t, "b_gate", [c], name)
-        default: break
+        } else if let sparse {
+            config.architecture = sparse.architecture
+            sparse.imported(&config)
+            t["layers.0.bias"] = try take(&t, sparse.traits.saelensEncoderBias, [c], name)
         }
         if t["layers.0.bias"] == nil { t["layers.0.bias"] = try take(&t, "b_enc", [c], name) }
         let wEnc = try take(&t, "W_enc", [dIn, c], name)
@@ -100,9 +101,7 @@ public enum SAEImport {
             var shift = [Float](repeating: 0, count: c)
             for i in 0..<dIn { for j in 0..<c { shift[j] += bDec.values[i] * wEnc.values[i * c + j] } }
             t["layers.0.bias"]!.values = zip(t["layers.0.bias"]!.values, shift).map(+)
-            if architecture == "gated", let rMag = t["r_mag"], let bMag = t["b_mag"] {
-                t["b_mag"]!.values = (0..<c).map { bMag.values[$0] + exp(rMag.values[$0]) * shift[$0] }
-            }
+            sparse?.foldInputShift(shift, into: &t)
             details += ", b_dec folded into the encoder bias (apply_b_dec_to_input false)"
         }
         return (config, "SAELens \(architecture) (\(details))")

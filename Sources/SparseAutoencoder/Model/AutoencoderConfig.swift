@@ -10,14 +10,7 @@
 ///     let kl = AutoencoderConfig.tutorial(.kl(rho: 0.05, beta: 3))    // sigmoid code
 ///     let sae = AutoencoderConfig.dictionary(inputSize: 512, codeSize: 4096, topK: 32, auxK: AuxK(k: 256))
 public struct AutoencoderConfig: Codable, Equatable, Sendable {
-    /// `batchtopk` is a dictionary whose batch keeps k latents per sample on average
-    /// (`Architectures/BatchTopK.swift`).
-    /// `jumprelu` is a dictionary with a learned threshold per latent (`Architectures/JumpReLU.swift`),
-    /// `matryoshka` a batchtopk dictionary whose nested groups of latents each reconstruct
-    /// (`Architectures/Matryoshka.swift`).
-    /// `gated` a dictionary whose gate and magnitude share the encoder (`Architectures/Gated.swift`).
-    public enum Architecture: String, Codable, Sendable, CaseIterable { case mirrored, dictionary, batchtopk, jumprelu, matryoshka, gated }
-
+    /// `mirrored`, `dictionary`, or an architecture of `Architectures/` (`Architecture.swift`).
     public var architecture: Architecture
     public var inputSize: Int
     /// Sizes of the encoder's hidden layers, outermost first; the decoder mirrors them.
@@ -32,12 +25,10 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var unitNormDecoder: Bool
     /// The auxiliary loss that revives dead latents of a topk dictionary (nil: off).
     public var auxK: AuxK?
-    /// A jumprelu dictionary's thresholds and L0 penalty.
-    public var jumpReLU: JumpReLUSettings?
-    /// A matryoshka dictionary's nested groups: their sizes, first to last, summing to codeSize.
-    public var groups: [Int]?
-    /// A gated dictionary's L1 weight on its gates (nil: `Gated.defaultL1`).
-    public var gateL1: Float?
+    /// The architecture's own settings (`ArchitectureSettings`: JumpReLU's L0 penalty,
+    /// Matryoshka's groups, Gated's gate L1), each architecture's file naming them
+    /// (`config.jumpReLU`, `config.groups`, `config.gateL1`); nil: none.
+    public var settings: (any ArchitectureSettings)?
     /// A transcoder's output width: it encodes x and decodes to another vector y of this many
     /// features (trained on pairs, `Dataset.pairing(targets:)`); nil: an autoencoder (y = x).
     public var outputSize: Int?
@@ -45,7 +36,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public init(architecture: Architecture = .mirrored, inputSize: Int = 784, hiddenSizes: [Int] = [128], codeSize: Int = 64,
                 codeActivation: Activation = .relu, topK: Int? = nil, penalty: ActivityPenalty = .none,
                 loss: ReconstructionLoss = .bce, unitNormDecoder: Bool = false, auxK: AuxK? = nil,
-                jumpReLU: JumpReLUSettings? = nil, groups: [Int]? = nil, gateL1: Float? = nil, outputSize: Int? = nil) {
+                settings: (any ArchitectureSettings)? = nil, outputSize: Int? = nil) {
         self.architecture = architecture
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
@@ -56,9 +47,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         self.loss = loss
         self.unitNormDecoder = unitNormDecoder
         self.auxK = auxK
-        self.jumpReLU = jumpReLU
-        self.groups = groups
-        self.gateL1 = gateL1
+        self.settings = settings
         self.outputSize = outputSize
     }
 
@@ -169,7 +158,8 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         }
         if let auxK {
             guard architecture.takesK || (architecture == .dictionary && codeActivation == .topk) else {
-                throw SAEError.badSetting("--auxk", "the AuxK loss needs a topk or batchtopk dictionary SAE (--k with --architecture dictionary or batchtopk)")
+                let k = Architecture.allCases.filter(\.takesK).map(\.rawValue).joined(separator: ", ")
+                throw SAEError.badSetting("--auxk", "the AuxK loss needs a dictionary SAE that takes k (--k with --architecture dictionary, \(k))")
             }
             try auxK.validate(codeSize: codeSize)
         }
@@ -200,13 +190,12 @@ public struct AuxK: Codable, Equatable, Sendable {
 
 extension AutoencoderConfig {
     private enum CodingKeys: String, CodingKey {
-        case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK
-        // "jumprelu" in config.json (snake case would split it: jump_re_lu).
-        case jumpReLU = "jumprelu", groups, gateL1, outputSize
+        case architecture, inputSize, hiddenSizes, codeSize, codeActivation, topK, penalty, loss, unitNormDecoder, auxK, outputSize
     }
 
     /// Configs written before `architecture`, `unitNormDecoder` and `auxK` existed are mirrored
-    /// models without either option.
+    /// models without either option. The architecture's settings are read by its type, under
+    /// its key.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(architecture: try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .mirrored,
@@ -219,9 +208,34 @@ extension AutoencoderConfig {
                   loss: try c.decode(ReconstructionLoss.self, forKey: .loss),
                   unitNormDecoder: try c.decodeIfPresent(Bool.self, forKey: .unitNormDecoder) ?? false,
                   auxK: try c.decodeIfPresent(AuxK.self, forKey: .auxK),
-                  jumpReLU: try c.decodeIfPresent(JumpReLUSettings.self, forKey: .jumpReLU),
-                  groups: try c.decodeIfPresent([Int].self, forKey: .groups),
-                  gateL1: try c.decodeIfPresent(Float.self, forKey: .gateL1),
                   outputSize: try c.decodeIfPresent(Int.self, forKey: .outputSize))
+        settings = try Architectures.type(for: self)?.settingsType?.decode(from: decoder)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encode(inputSize, forKey: .inputSize)
+        try c.encode(hiddenSizes, forKey: .hiddenSizes)
+        try c.encode(codeSize, forKey: .codeSize)
+        try c.encode(codeActivation, forKey: .codeActivation)
+        try c.encodeIfPresent(topK, forKey: .topK)
+        try c.encode(penalty, forKey: .penalty)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(unitNormDecoder, forKey: .unitNormDecoder)
+        try c.encodeIfPresent(auxK, forKey: .auxK)
+        try c.encodeIfPresent(outputSize, forKey: .outputSize)
+        try settings?.encode(into: encoder)
+    }
+
+    public static func == (a: AutoencoderConfig, b: AutoencoderConfig) -> Bool {
+        let sameSettings = switch (a.settings, b.settings) {
+        case (nil, nil): true
+        case let (x?, y?): x.isEqual(to: y)
+        default: false
+        }
+        return sameSettings && a.architecture == b.architecture && a.inputSize == b.inputSize && a.hiddenSizes == b.hiddenSizes
+            && a.codeSize == b.codeSize && a.codeActivation == b.codeActivation && a.topK == b.topK && a.penalty == b.penalty
+            && a.loss == b.loss && a.unitNormDecoder == b.unitNormDecoder && a.auxK == b.auxK && a.outputSize == b.outputSize
     }
 }

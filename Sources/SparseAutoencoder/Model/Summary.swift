@@ -54,13 +54,13 @@ extension AutoencoderConfig {
             }
             return parts.isEmpty ? "no penalty" : parts.joined(separator: " + ")
         }
-        let name = architecture != .dictionary ? architecture.rawValue : codeActivation == .topk ? "topk" : "standard"
+        let name = architectureName
         var details = isTranscoder ? ["\(inputSize) -> \(targetSize) features"] : []
         details.append("\(codeSize) latents")
         if let k = topK { details.append("k \(k)") }
         if let auxK { details.append("auxk \(auxK.k)") }
-        if let groups { details.append("groups \(groups.map(String.init).joined(separator: ","))") }
-        if architecture == .jumprelu || architecture == .gated || penalty != .none { details.append(penaltyDescription) }
+        details += Architectures.type(for: self)?.summaryDetails(self) ?? []
+        if hasSparsityPenalty { details.append(penaltyDescription) }
         return "a \(name) \(isTranscoder ? "transcoder" : "SAE") (\(details.joined(separator: ", ")))"
     }
 
@@ -75,7 +75,7 @@ extension AutoencoderConfig {
             case .none: return codeActivation == .topk ? "topk" : "none"
             }
         }
-        let name = architecture != .dictionary ? architecture.rawValue : codeActivation == .topk ? "topk" : "standard"
+        let name = architectureName
         return name + (isTranscoder ? "-transcoder" : "")
     }
 

@@ -30,25 +30,27 @@ package struct Sweep {
         case expansion([Int])
     }
 
-    /// One dictionary SAE of an architecture sweep: which architecture, and the one number swept.
+    /// One dictionary SAE of an architecture sweep: which architecture (by its sweep name), and
+    /// the one number swept.
     package struct DictionarySetting: Equatable, Sendable {
-        package var architecture: AutoencoderConfig.Architecture
+        package var architecture: String
         /// k (TopK, BatchTopK, Matryoshka), the target L0 (JumpReLU), λ (the gates' L1, an L1 dictionary's).
         package var value: Double
-        package var groups: [Double]?
+        /// The sweep's lists, which an architecture may read besides its value (Matryoshka's `groups`).
+        package var lists: [String: [Double]] = [:]
     }
 
     /// The architectures an architecture sweep knows, by the names `sae sweep --architecture` takes.
-    package static let sweptArchitectures = ["topk", "batchtopk", "matryoshka", "jumprelu", "gated", "standard"]
+    package static var sweptArchitectures: [String] { AutoencoderConfig.sweptArchitectures }
 
-    /// Every architecture (by `sweptArchitectures` name) at every value of its setting: `ks` for
-    /// TopK, BatchTopK and Matryoshka (`groups`: fractions) and as JumpReLU's target L0, `gateL1s`
-    /// for Gated's gates, `l1s` for the standard (L1) SAE (whose λ weighs the code's L1 per sample,
-    /// as the tutorial's does: not divided by d as Gated's is); crossed with each code size
-    /// (`codeSizes`, on inputs `inputSize` wide) and each of `learningRates` (none: the sweep's
-    /// own). A name says the architecture's value, then the learning rate and the code size where
-    /// more than one is swept: "topk_k32", "topk_k32_lr3e-4_x8", "gated_l10.3_code4096".
-    package static func dictionaryGrid(architectures: [String], ks: [Int], l1s: [Float], gateL1s: [Float], groups: [Double],
+    /// Every architecture (by `sweptArchitectures` name) at every value of its list in `lists`
+    /// (`ArchitectureSweep.list`: "k" for TopK, BatchTopK and Matryoshka, and as JumpReLU's target
+    /// L0, "gate-l1" for Gated's gates, "l1" for the standard (L1) SAE, whose λ weighs the code's
+    /// L1 per sample, as the tutorial's does: not divided by d as Gated's is); crossed with each
+    /// code size (`codeSizes`, on inputs `inputSize` wide) and each of `learningRates` (none: the
+    /// sweep's own). A name says the architecture's value, then the learning rate and the code size
+    /// where more than one is swept: "topk_k32", "topk_k32_lr3e-4_x8", "gated_l10.3_code4096".
+    package static func dictionaryGrid(architectures: [String], lists: [String: [Double]],
                                        codeSizes: CodeSizes, inputSize: Int, learningRates: [Float] = []) throws -> [Setting] {
         try architectures.forEach(checkArchitecture)
         let sizes: [(latents: Int, suffix: String)]
@@ -62,27 +64,20 @@ package struct Sweep {
                 return (latents, factors.count > 1 ? "_x\(factor)" : "")
             }
         }
-        let architectureSettings = architectures.flatMap { name -> [(name: String, setting: DictionarySetting, penalty: ActivityPenalty, topK: Int?)] in
-            let (architecture, values): (AutoencoderConfig.Architecture, [Double])
-            switch name {
-            case "topk": (architecture, values) = (.dictionary, ks.map(Double.init))
-            case "batchtopk": (architecture, values) = (.batchtopk, ks.map(Double.init))
-            case "matryoshka": (architecture, values) = (.matryoshka, ks.map(Double.init))
-            case "jumprelu": (architecture, values) = (.jumprelu, ks.map(Double.init))
-            case "gated": (architecture, values) = (.gated, gateL1s.map(Double.init))
-            default: (architecture, values) = (.dictionary, l1s.map(Double.init))  // "standard" (checked above)
-            }
-            let what = ["topk": "k", "batchtopk": "k", "matryoshka": "k", "jumprelu": "l0", "gated": "l1", "standard": "l1"][name]!
-            return values.map { v in
-                let shown = what == "l1" ? "\(Float(v))" : "\(Int(v))"
-                return ("\(name)_\(what)\(shown)", DictionarySetting(architecture: architecture, value: v, groups: name == "matryoshka" ? groups : nil),
-                        name == "standard" ? .l1(lambda: Float(v)) : .none, name == "topk" ? Int(v) : nil)
+        let architectureSettings = architectures.flatMap { name -> [(name: String, setting: DictionarySetting, penalty: ActivityPenalty)] in
+            // "standard" (checked above) is the relu dictionary with the L1 penalty.
+            let sweep = AutoencoderConfig.sweep(of: name)
+            let (list, label) = sweep.map { ($0.list, $0.label) } ?? ("l1", "l1")
+            return (lists[list] ?? []).map { v in
+                let shown = list == "k" ? "\(Int(v))" : "\(Float(v))"
+                return ("\(name)_\(label)\(shown)", DictionarySetting(architecture: name, value: v, lists: lists),
+                        sweep == nil ? .l1(lambda: Float(v)) : .none)
             }
         }
         return sizes.flatMap { size in
             learningRateAxis(learningRates).flatMap { rate in
                 architectureSettings.map { a in
-                    Setting(name: a.name + rate.suffix + size.suffix, penalty: a.penalty, codeSize: size.latents, topK: a.topK,
+                    Setting(name: a.name + rate.suffix + size.suffix, penalty: a.penalty, codeSize: size.latents,
                             dictionary: a.setting, learningRate: rate.rate)
                 }
             }
@@ -272,9 +267,7 @@ package struct Sweep {
 
     /// The architecture a run belongs to, as an architecture sweep names it.
     static func family(_ model: AutoencoderConfig) -> String {
-        guard model.isDictionary else { return "autoencoder" }
-        if model.architecture == .dictionary { return model.codeActivation == .topk ? "topk" : "standard" }
-        return model.architecture.rawValue
+        model.isDictionary ? model.architectureName : "autoencoder"
     }
 
     /// Whether the runs were trained at more than one learning rate, and at more than one code size.

@@ -158,22 +158,10 @@ extension Sweep {
                 try training.validate()
             }
             if let dictionary = setting.dictionary {
-                var model = AutoencoderConfig.dictionary(inputSize: inputSize, codeSize: setting.codeSize, penalty: setting.penalty)
-                (model.architecture, model.outputSize) = (dictionary.architecture, outputSize)
-                let k = Int(dictionary.value)
-                switch dictionary.architecture {
-                case .dictionary where setting.topK != nil: (model.codeActivation, model.topK) = (.topk, k)
-                case .batchtopk, .matryoshka: model.topK = k
-                case .jumprelu: model.jumpReLU = JumpReLUSettings(targetL0: Float(dictionary.value))
-                case .gated: model.gateL1 = Float(dictionary.value)
-                default: break
-                }
+                var model = AutoencoderConfig.dictionary(named: dictionary.architecture, inputSize: inputSize, codeSize: setting.codeSize)
+                (model.penalty, model.outputSize) = (setting.penalty, outputSize)
+                AutoencoderConfig.sweep(of: dictionary.architecture)?.apply(&model, dictionary.value, dictionary.lists)
                 if model.architecture.takesK || model.codeActivation == .topk { model.auxK = AuxK(k: min(max(1, inputSize / 2), setting.codeSize)) }
-                if let fractions = dictionary.groups {
-                    var sizes = fractions.dropLast().map { Int($0 * Double(setting.codeSize)) }
-                    sizes.append(setting.codeSize - sizes.reduce(0, +))
-                    model.groups = sizes
-                }
                 try model.validate()
                 return RunConfig(model: model, training: training, data: data)
             }

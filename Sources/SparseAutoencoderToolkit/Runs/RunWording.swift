@@ -56,11 +56,3 @@ package struct RunWording: Equatable, Sendable {
     /// "the test set" / "the validation set".
     package var theSet: String { "the \(evaluationSet) set" }
 }
-
-extension AutoencoderConfig {
-    /// Whether training adds a sparsity term to the reconstruction loss (an activity penalty,
-    /// JumpReLU's L0, Gated's L1); a TopK or BatchTopK code is sparse by selection instead.
-    package var hasSparsityPenalty: Bool {
-        penalty != .none || architecture == .jumprelu || architecture == .gated
-    }
-}

@@ -28,8 +28,7 @@ struct MatryoshkaOptions: ParsableArguments {
             return f
         }
         guard abs(fractions.reduce(0, +) - 1) < 1e-6 else { throw bad }
-        var sizes = fractions.dropLast().map { Int($0 * Double(code)) }
-        sizes.append(code - sizes.reduce(0, +))
+        let sizes = MatryoshkaGroups.sizes(fractions: fractions, code: code)
         guard sizes.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--groups \(text) leaves a group empty at --code \(code): use larger fractions or sizes")
         }
