@@ -178,6 +178,8 @@ expect "--tensor naming an integer tensor is refused" fail "tensor \"ids\" has d
 expect "--tensor for .npy files is refused" fail "is not .safetensors, but a tensor name" "^$" -- "$SAE" train --data-npy v.npy --tensor resid --code 16 --k 2 --out st3
 expect "the float16 tensor trains" ok "" "^\./st4/" -- "$SAE" train --data-npy two.safetensors --tensor resid --code 16 --k 2 --epochs 1 --out st4
 expect "--shard-latents without mpirun says how" fail "splits the latents over MPI ranks: run under mpirun" "^$" -- "$SAE" train --data-npy v.npy --code 16 --k 2 --shard-latents --out sl
+expect "a gradient-norm limit of 0" fail "--max-grad-norm: must be a finite number > 0" "^$" -- "$SAE" train "${T[@]}" --max-grad-norm 0 --out gn
+expect "a gradient-norm limit beyond a float" fail "--max-grad-norm: must be a finite number > 0" "^$" -- "$SAE" train "${T[@]}" --max-grad-norm 1e39 --out gn
 
 # 14. The second round's classes (issue 21).
 expect "a batch size that would overflow is refused, not a trap" fail "at most 16777216" "^$" -- \

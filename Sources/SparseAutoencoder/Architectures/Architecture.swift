@@ -40,6 +40,15 @@ extension AutoencoderConfig {
 
         public var description: String { rawValue }
 
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer(), name = try container.decode(String.self)
+            guard let known = Self(rawValue: name) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription:
+                    "unknown architecture \"\(name)\" (this sae knows \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            self = known
+        }
+
         /// Every architecture with what it is, for `--architecture`'s help.
         public static var help: String {
             let own = Architectures.all.filter { $0.architecture != .dictionary }.map { "\($0.architecture) (\($0.help))" }

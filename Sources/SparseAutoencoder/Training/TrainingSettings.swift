@@ -66,7 +66,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let n = deadAfter, n <= 0 { throw SAEError.badSetting("--dead-after", "must be > 0 samples, got \(n)") }
         try schedule?.validate()
         if let limit = maxGradientNorm, !(limit > 0 && limit.isFinite) {
-            throw SAEError.badSetting("--max-grad-norm", "must be a number > 0, got \(limit)")
+            throw SAEError.badSetting("--max-grad-norm", "must be a finite number > 0 (a 32-bit float: at most 3.4e38), got \(limit)")
         }
         if let n = ranks, n < 2 { throw SAEError.badSetting("ranks", "must be at least 2 (absent for one process), got \(n)") }
         if shardLatents == true && ranks == nil {

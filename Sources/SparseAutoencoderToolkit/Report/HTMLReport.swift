@@ -74,6 +74,7 @@ package enum HTMLReport {
             ("processes", t.ranks.map { "\($0) MPI ranks, " + (t.shardLatents == true ? "each holding 1/\($0) of the latents and every batch" : "each holding the model and 1/\($0) of every batch") } ?? "one"),
             ("optimizer", "Adam, learning rate \(t.optimizer.learningRate)"),
             ("schedule", t.schedule?.summaryText ?? "constant"),
+            ("gradient clipping", t.maxGradientNorm.map { "to L2 norm \($0) (--max-grad-norm)" } ?? "none"),
             ("seed", String(t.seed)),
             ("training data", run.config.data.summaryText + (run.config.data.trainLimit.map { ", first \($0) samples" } ?? "")),
         ]
