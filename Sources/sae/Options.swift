@@ -144,8 +144,25 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("sparsity-warmup-steps"), parsing: .unconditional, help: ArgumentHelp("Raise the sparsity coefficient (--l1, KL's --beta, JumpReLU's --l0-coefficient, Gated's --gate-l1) linearly over the first N steps, as SAELens's l1_warm_up_steps and dictionary_learning's sparsity_warmup_steps.", valueName: "N"))
     var sparsityWarmupSteps: Int?
 
-    @Option(name: .customLong("max-grad-norm"), parsing: .unconditional, help: ArgumentHelp("Scale each step's gradient down to this global L2 norm when above it, before Adam (torch's clip_grad_norm_). Default: none. dictionary_learning clips at 1.0 on a loss summed over the d features, sae's averages over them: its clipping is 1/d here (0.002 for d 512). Helps JumpReLU's thresholds climb to a low --target-l0.", valueName: "norm"))
-    var maxGradNorm: Float?
+    @Option(name: .customLong("max-grad-norm"), parsing: .unconditional, help: ArgumentHelp("Scale each step's gradient down to this global L2 norm when above it, before Adam (torch's clip_grad_norm_), or 'none'. dictionary_learning clips at 1.0 on a loss summed over the d output features, sae's averages over them: its clipping is 1/d here (0.00195 for d 512). Default: 1/d for jumprelu and gated (their thresholds and gates learn several times faster so), none for the others.", valueName: "norm|none"))
+    var maxGradNorm: GradientNormLimit?
+
+    /// `--max-grad-norm`'s value: a limit, or none.
+    enum GradientNormLimit: ExpressibleByArgument {
+        case limit(Float), none
+        init?(argument: String) {
+            if argument == "none" { self = .none } else if let value = Float(argument) { self = .limit(value) } else { return nil }
+        }
+    }
+
+    /// The run with the architecture's default gradient clipping (`defaultMaxGradientNorm`) when
+    /// --max-grad-norm is not given.
+    func withDefaultClipping(_ config: RunConfig) -> RunConfig {
+        guard maxGradNorm == nil else { return config }
+        var config = config
+        config.training.maxGradientNorm = config.model.defaultMaxGradientNorm
+        return config
+    }
 
     /// The schedule these options ask for (nil: a constant learning rate and coefficient).
     var schedule: Schedule? {
@@ -159,7 +176,9 @@ struct TrainingOptions: ParsableArguments {
         let epsilon = adamEpsilon ?? AdamSettings.defaultEpsilon(for: architecture)
         let s = TrainingSettings(epochs: epochs ?? 30, batchSize: batchSize,
                                  optimizer: AdamSettings(learningRate: learningRate, beta1: adamBeta1, beta2: adamBeta2, epsilon: epsilon),
-                                 seed: seed, deadAfter: deadAfter, schedule: schedule, maxGradientNorm: maxGradNorm)
+                                 seed: seed, deadAfter: deadAfter, schedule: schedule, maxGradientNorm: maxGradNorm.flatMap {
+                                     if case .limit(let value) = $0 { value } else { nil }
+                                 })
         try s.validate()
         return s
     }

@@ -133,6 +133,7 @@ struct SweepCommand: ParsableCommand {
                                                 learningRates: learningRates)
         let configs = try Sweep.configs(settings, training: training, data: dataSettings,
                                         inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount)
+            .map(self.training.withDefaultClipping)
         try Sweep.prepare(out, force: force)
         let sweep = try reportingInterruption {
             try Sweep.run(settings, configs: configs, data: data, pixelAccuracy: nil, out: out, shouldStop: stopRequested,

@@ -92,8 +92,9 @@ struct Train: ParsableCommand {
             let architecture = try model.config(inputSize: dataOptions.dataNpy.isEmpty ? 784 : 1, defaultArchitecture: dataOptions.defaultArchitecture).architecture
             let training = try self.training.settings(for: architecture, learningRate: rate.learningRate)
             let data = try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) })
-            let config = RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
-                                   training: training, data: dataSettings)
+            let config = self.training.withDefaultClipping(RunConfig(
+                model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
+                training: training, data: dataSettings))
             if let warning = Self.auxKWarning(config.model) { printError(warning) }
             try Run.train(config, data: data, out: out ?? "runs/\(config.model.runName)", force: force,
                           shouldStop: stopRequested, events: RunPrinter(summary: summary).handle)

@@ -64,8 +64,9 @@ extension Train {
         }
         let data = try loadOnRanks(comm) { try dataSettings.load(fashionMNIST: dataOptions.data, log: { printError($0) }, forRanks: distributed) }
         var config = try comm.agree {
-            RunConfig(model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
-                      training: training, data: dataSettings)
+            self.training.withDefaultClipping(RunConfig(
+                model: try model.config(inputSize: data.train.featureCount, outputSize: data.train.targets?.featureCount, defaultArchitecture: dataOptions.defaultArchitecture),
+                training: training, data: dataSettings))
         }
         config.data.directory = data.directory
         try data.checkSameOnEveryRank(comm, config: config)

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SparseAutoencoder
+@testable import SparseAutoencoderToolkit
 
 final class GradientClippingTests: XCTestCase {
     /// The pool's parts and the kernel's lanes (and its tail) add up to the plain sum.
@@ -67,6 +68,29 @@ final class GradientClippingTests: XCTestCase {
         XCTAssertLessThan(zip(clipped, expected).map { abs($0 - $1) }.max()!, 1e-5 * scale)
         XCTAssertGreaterThan(zip(plain, expected).map { abs($0 - $1) }.max()!, 1e-3 * scale, "clipping changed nothing")
         XCTAssertEqual(try trained(limit: 1e9, steps: 2), plain)
+    }
+
+    /// JumpReLU and Gated clip at 1 / d unless told (dictionary_learning's clipping), a
+    /// transcoder's d being its targets'; the others do not; `none` and a number override; the
+    /// limit is the run's, in config.json.
+    func testTheToolClipsJumpReLUAndGatedByDefault() throws {
+        let dir = temporaryDirectory(self)
+        try NPY.write(randomFloats(300 * 8, seed: 1), rows: 300, cols: 8, to: dir + "/x.npy")
+        try NPY.write(randomFloats(300 * 5, seed: 2), rows: 300, cols: 5, to: dir + "/y.npy")
+        let cases: [([String], Float?)] = [
+            (["--architecture", "jumprelu", "--target-l0", "3"], 1.0 / 8), (["--architecture", "gated"], 1.0 / 8),
+            (["--architecture", "gated", "--target-npy", dir + "/y.npy"], 1.0 / 5),
+            (["--architecture", "gated", "--max-grad-norm", "none"], nil), (["--architecture", "jumprelu", "--target-l0", "3", "--max-grad-norm", "0.5"], 0.5),
+            (["--k", "2"], nil), (["--k", "2", "--max-grad-norm", "0.01"], 0.01),
+        ]
+        for (i, (options, limit)) in cases.enumerated() {
+            let out = dir + "/run\(i)"
+            let r = try runSAE(["train", "--data-npy", dir + "/x.npy", "--code", "12", "--epochs", "1", "--out", out] + options)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try RunDirectory(path: out).loadConfig().training.maxGradientNorm, limit, "\(options)")
+        }
+        let bad = try runSAE(["train", "--data-npy", dir + "/x.npy", "--max-grad-norm", "-1", "--out", dir + "/bad"])
+        XCTAssertTrue(bad.status != 0 && bad.stderr.contains("--max-grad-norm"), bad.stderr)
     }
 
     func testLimitMustBePositive() {

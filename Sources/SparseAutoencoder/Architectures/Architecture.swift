@@ -180,6 +180,10 @@ struct ArchitectureTraits {
     var hasSparsityPenalty = false
     /// Trains with its latents split over MPI ranks (`--shard-latents`, `LatentShard`).
     var shardsLatents = false
+    /// Clips the gradient by default as dictionary_learning does (`defaultMaxGradientNorm`):
+    /// JumpReLU's thresholds and Gated's gates learn from gradients that are large while the code
+    /// is dense and small later, which Adam's memory of the large ones slows down.
+    var clipsGradient = false
     /// SAELens's name for it, and for its encoder's bias.
     var saelensArchitecture = "jumprelu"
     var saelensEncoderBias = "b_enc"
@@ -240,6 +244,13 @@ extension AutoencoderConfig {
     /// Whether training adds a sparsity term to the reconstruction loss (an activity penalty,
     /// JumpReLU's L0, Gated's L1); a TopK or BatchTopK code is sparse by selection instead.
     package var hasSparsityPenalty: Bool { penalty != .none || architecture.traits.hasSparsityPenalty }
+
+    /// The gradient-norm limit training uses unless told otherwise (`--max-grad-norm`): for an
+    /// architecture that `clipsGradient`, dictionary_learning's clipping at 1.0 on its loss, which
+    /// sums over the d output features where sae's averages: 1 / d; nil (none) for the others.
+    package var defaultMaxGradientNorm: Float? {
+        architecture.traits.clipsGradient ? 1 / Float(targetSize) : nil
+    }
 
     /// The name sae gives this model's kind: "topk", "standard" (a relu dictionary), an
     /// architecture's ("batchtopk", ...), or "mirrored".

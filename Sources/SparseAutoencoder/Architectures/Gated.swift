@@ -45,7 +45,7 @@ public struct GatedSettings: ArchitectureSettings {
 ///     sae train --data-npy acts.npy --architecture gated --gate-l1 0.1 --code 4096 --adam-beta1 0
 final class Gated: SparseArchitecture {
     static let architecture = AutoencoderConfig.Architecture.gated
-    static let traits = ArchitectureTraits(hasSparsityPenalty: true, saelensArchitecture: "gated", saelensEncoderBias: "b_gate")
+    static let traits = ArchitectureTraits(hasSparsityPenalty: true, clipsGradient: true, saelensArchitecture: "gated", saelensEncoderBias: "b_gate")
     static let help = "gate and magnitude paths sharing the encoder, an L1 on the gates: --gate-l1"
     static let settingsType: (any ArchitectureSettings.Type)? = GatedSettings.self
     static let sweep: ArchitectureSweep? = ArchitectureSweep(list: "gate-l1", label: "l1") { config, value, _ in config.gateL1 = Float(value) }
