@@ -115,7 +115,7 @@ package struct ArchitectureSweep: Sendable {
 
 /// An architecture of the sparse step, described by its own file: which config it serves, its
 /// tensors, how it is built over them, and what the rest of sae needs to know of it.
-protocol SparseArchitecture: CodeSelection {
+protocol SparseArchitecture: CodeSelection, SendableMetatype {
     /// The `--architecture` it answers to.
     static var architecture: AutoencoderConfig.Architecture { get }
     /// Its name where sae names architectures (`sae sweep --architecture`, summaries): the
