@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 filter=()
 if [ "${1:-}" = "--quick" ]; then
   # The tests whose numbers come from the BLAS products and the C kernels.
-  filter=(--filter 'SparseAutoencoderTests\.(KernelTests|BLASTests|DenseTests|AutoencoderTests|DictionaryTests|SparseTopKTests|BatchTopKTests|JumpReLUTests|MatryoshkaTests|GatedTests|ActivityPenaltyTests|ReconstructionLossTests|AdamTests|CodeStatisticsTests|RunAnalysisTests|TrainerTests)/')
+  filter=(--filter 'SparseAutoencoderTests\.(KernelTests|BLASTests|DenseTests|AutoencoderTests|DictionaryTests|SparseTopKTests|BatchTopKTests|JumpReLUTests|MatryoshkaTests|GatedTests|ActivityPenaltyTests|ReconstructionLossTests|AdamTests|CodeStatisticsTests|RunAnalysisTests|TrainerTests|GradientClippingTests)/')
 fi
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
