@@ -212,7 +212,7 @@ package struct Sweep {
         let xs = points.map(\.x), ys = points.map(\.y)
         let xPad = max((xs.max()! - xs.min()!) * 0.1, 1e-3), yPad = max((ys.max()! - ys.min()!) * 0.15, 1e-4)
         var chart = SVGChart(title: title, x: .init(label: label, range: (xs.min()! - xPad)...(xs.max()! + xPad)),
-                             y: .init(label: "test \(errorName) (lower is better)", range: (ys.min()! - yPad)...(ys.max()! + yPad)))
+                             y: .init(label: "\(RunWording(runs.map(\.config)).evaluationSet) \(errorName) (lower is better)", range: (ys.min()! - yPad)...(ys.max()! + yPad)))
         let families = runs.map { Self.family($0.config.model) }
         if Set(families).count > 1 {
             // An architecture sweep: one line per architecture through its settings, as SAE papers
