@@ -18,6 +18,10 @@ launchers='runSAE\(|runProcess\(|runPython\(|mpirun|builtExecutable\(|Process\(\
 classes=$(grep -lE "$launchers" Tests/SparseAutoencoderTests/*Tests.swift \
   | xargs sed -nE 's/^(final )?class ([A-Za-z0-9_]+): XCTestCase.*/\2/p' | paste -sd'|')
 pattern="SparseAutoencoderTests\\.($classes)/"
+# The end-to-end tests spend much of their time waiting on what they launch (process and MPI
+# start-up, files), so twice as many workers as cores keeps the cores busy: on 2 cores, 47.6 s with
+# 2 workers (swift test's default), 38.5 with 3, 31.5 with 4.
+workers=$((2 * $(nproc 2>/dev/null || echo 1)))
 
 # Each tier runs to its end; the script fails if either did.
 failed=0
@@ -29,8 +33,8 @@ run() {
 }
 case "${1:-both}" in
   unit) run unit --skip "$pattern" ;;
-  end-to-end) run end-to-end --filter "$pattern" ;;
-  both) run unit --skip "$pattern"; run end-to-end --filter "$pattern" ;;
+  end-to-end) run end-to-end --num-workers "$workers" --filter "$pattern" ;;
+  both) run unit --skip "$pattern"; run end-to-end --num-workers "$workers" --filter "$pattern" ;;
   *) echo "usage: bash scripts/test-tiers.sh [unit|end-to-end]" >&2; exit 2 ;;
 esac
 exit $failed
