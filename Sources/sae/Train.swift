@@ -60,16 +60,15 @@ struct Train: ParsableCommand {
     @Flag(help: "With --resume: continue although the training .npy files differ from those the checkpoint was trained on (by default refused, naming the file: the run would no longer be the uninterrupted one).")
     var acceptChangedData = false
 
-    /// Options that --resume takes from config.json instead.
-    static let settingFlags = ["--architecture", "--penalty", "--l1", "--rho", "--beta", "--hidden", "--code", "--code-activation", "--k", "--loss",
-                               "--unit-norm-decoder", "--no-unit-norm-decoder", "--auxk", "--auxk-coefficient", "--dead-after",
-                               "--target-l0", "--l0-coefficient", "--bandwidth", "--groups", "--gate-l1",
-                               "--batch-size", "--lr-warmup-steps", "--lr-decay", "--lr-decay-start", "--lr-end", "--sparsity-warmup-steps", "--learning-rate", "--adam-epsilon", "--adam-beta1", "--adam-beta2", "--seed", "--train-limit",
-                               "--shard-latents", "--data-npy", "--val-npy", "--tensor", "--target-tensor", "--normalize-activations", "--target-npy", "--val-target-npy", "--out", "--force"]
+    /// The options --resume goes with; every other one is a setting, which it takes from the
+    /// run's config.json (so an option added to training is refused here without being listed).
+    static let resumeOptions: Set<String> = ["--resume", "--epochs", "--accept-changed-data", "--data", "--summary", "--help", "--version"]
 
     func validate() throws {
-        if resume != nil, let clash = CommandLine.arguments.first(where: { arg in Self.settingFlags.contains { arg == $0 || arg.hasPrefix($0 + "=") } }) {
-            throw ValidationError("--resume takes every setting from the run's config.json; drop \(clash)")
+        guard resume != nil else { return }
+        let options = CommandLine.arguments.dropFirst().filter { $0.hasPrefix("--") && $0 != "--" }
+        if let clash = options.first(where: { !Self.resumeOptions.contains(String($0.prefix { $0 != "=" })) }) {
+            throw ValidationError("--resume takes every setting from the run's config.json; drop \(clash.prefix { $0 != "=" })")
         }
     }
 

@@ -220,4 +220,27 @@ final class SAECommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/report/report.html"))
         assertFails(try sae("compare", run, "--out", dir + "/c"), mentioning: "at least two")
     }
+
+    /// `train --resume` refuses every setting option the command has (from its own help dump, so a
+    /// new option is covered without being listed), by name, before reading the run.
+    func testResumeRefusesEverySettingOption() throws {
+        let dump = try runSAE(["train", "--experimental-dump-help"])
+        XCTAssertEqual(dump.status, 0, dump.stderr)
+        let command = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])?["command"] as? [String: Any])
+        let arguments = try XCTUnwrap(command["arguments"] as? [[String: Any]])
+        let allowed: Set<String> = ["resume", "epochs", "accept-changed-data", "data", "summary", "help", "version"]
+        var checked = 0
+        for argument in arguments {
+            guard let kind = argument["kind"] as? String, kind != "positional",
+                  let name = (argument["names"] as? [[String: Any]])?.compactMap({ $0["kind"] as? String == "long" ? $0["name"] as? String : nil }).first,
+                  !allowed.contains(name) else { continue }
+            let value = (argument["allValues"] as? [String])?.first ?? "1"
+            let option = kind == "flag" ? ["--\(name)"] : ["--\(name)", value]
+            let r = try runSAE(["train", "--resume", "/nonexistent/run"] + option)
+            XCTAssertEqual(r.status, 64, "\(option): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--resume takes every setting from the run's config.json; drop --\(name)"), "\(option): \(r.stderr)")
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 40, "the help dump's options were not read")
+    }
 }
