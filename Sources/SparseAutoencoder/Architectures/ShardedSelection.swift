@@ -70,7 +70,7 @@ final class ShardedSelection: CodeSelection {
             sum: { [unowned self] buffer, count in timed { try communicator.allReduce(buffer, count: count) } },
             sumBefore: { [unowned self] value in
                 var before = 0.0
-                timed { before = try communicator.gather([value]).prefix(communicator.rank).reduce(0) { $0 + $1[0] } }
+                timed { before = try communicator.sumBefore(value) }
                 return before
             },
             minimum: { [unowned self] value in

@@ -130,6 +130,24 @@ public final class Communicator: @unchecked Sendable {
         return (0..<size).map { Array(slots[($0 * k)..<($0 * k + k)]) }
     }
 
+    /// `gather` of one or two values a rank, without allocating (for what every training step
+    /// exchanges): `body` reads every rank's `count` values, rank by rank, from a buffer on the stack.
+    package func withGathered<R>(_ a: Double, _ b: Double = 0, count k: Int, _ body: (UnsafeBufferPointer<Double>) -> R) throws -> R {
+        precondition(k == 1 || k == 2)
+        return try withUnsafeTemporaryAllocation(of: Double.self, capacity: k * size) { slots in
+            slots.initialize(repeating: 0)
+            slots[rank * k] = a
+            if k == 2 { slots[rank * k + 1] = b }
+            try allReduce(slots.baseAddress!, count: k * size)
+            return body(UnsafeBufferPointer(slots))
+        }
+    }
+
+    /// The sum of one value a rank over the ranks before this one, without allocating.
+    package func sumBefore(_ value: Double) throws -> Double {
+        try withGathered(value, count: 1) { $0.prefix(rank).reduce(0, +) }
+    }
+
     /// Collective: whether any rank failed. Every rank passes its own error (or nil); if any rank
     /// has one, every rank throws a `DistributedStop`. A message is printed once: by rank 0 when
     /// every rank failed alike, else by rank 0 if it failed and by each failing rank (named) whose

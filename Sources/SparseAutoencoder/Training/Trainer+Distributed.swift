@@ -26,7 +26,7 @@ extension Trainer {
                 do { try communicator.allReduce(buffer, count: count) } catch { failed(error) }
             },
             sumBefore: { [communicator] value in
-                do { return try communicator.gather([value]).prefix(communicator.rank).reduce(0) { $0 + $1[0] } } catch { failed(error); return 0 }
+                do { return try communicator.sumBefore(value) } catch { failed(error); return 0 }
             },
             minimum: { [communicator] value in
                 var v = value
@@ -80,8 +80,9 @@ extension Trainer {
     /// The batch's loss (the ranks' shares added in rank order) and whether any rank was asked
     /// to stop.
     func agreeOnStep(loss: Double, stop: Bool) throws -> (loss: Double, stop: Bool) {
-        let all = try communicator.gather([loss, stop ? 1 : 0])
-        return (all.reduce(0) { $0 + $1[0] }, all.contains { $0[1] != 0 })
+        try communicator.withGathered(loss, stop ? 1 : 0, count: 2) { all in
+            (stride(from: 0, to: all.count, by: 2).reduce(0) { $0 + all[$1] }, stride(from: 1, to: all.count, by: 2).contains { all[$0] != 0 })
+        }
     }
 
     /// The validation loss, each rank evaluating a contiguous share: whole batches of the batch
