@@ -74,6 +74,11 @@ INLINE float sigmoid_inline(float x) { return 1.0f / (1.0f + exp_inline(-x)); }
 float sae_exp(float x) { return exp_inline(x); }
 float sae_log1p_unit(float e) { return log1p_unit_inline(e); }
 
+SAE_KERNEL(void, sae_bytes_to_unit, (const uint8_t *restrict in, float *restrict out, long n), (in, out, n)) {
+    // A division, not a product with 1/255: that would round some values differently.
+    for (long i = 0; i < n; i++) out[i] = (float)in[i] / 255.0f;
+}
+
 SAE_KERNEL(void, sae_bias_activation, (float *restrict y, const float *restrict bias, long rows, long cols, int activation),
            (y, bias, rows, cols, activation)) {
     for (long r = 0; r < rows; r++) {
@@ -105,51 +110,65 @@ SAE_KERNEL(void, sae_activation_backward, (const float *restrict y, float *restr
     }
 }
 
-// One elementwise loss over n elements in blocks, with an optional gradient.
-#define LOSS_LOOP(ELEMENT)                                                         \
+// One elementwise loss over n elements in blocks of BLOCK, with an optional gradient. Each block
+// takes two passes: the elements' terms (and gradients) into `terms`, then their sum in 16 lanes.
+// The first pass carries no dependency from one element to the next, so the out-of-order core
+// overlaps the long exp/log chains of neighbouring vectors (interleaved twice: measured 1.26
+// against 1.9 ns an element for the BCE, one AVX2 core); the sum is the one the lanes always
+// took, so the bits are as before.
+#define LOSS_LOOP(TERM, GRADIENT)                                                  \
     double total = 0.0;                                                            \
+    float terms[BLOCK];                                                            \
     for (long start = 0; start < n; start += BLOCK) {                              \
-        long end = start + BLOCK < n ? start + BLOCK : n;                          \
+        long end = start + BLOCK < n ? start + BLOCK : n, count = end - start;     \
+        if (grad) {                                                                \
+            _Pragma("clang loop interleave_count(2)")                              \
+            for (long k = start; k < end; k++) { TERM GRADIENT terms[k - start] = term; } \
+        } else {                                                                   \
+            _Pragma("clang loop interleave_count(2)")                              \
+            for (long k = start; k < end; k++) { TERM terms[k - start] = term; }\
+        }                                                                          \
         float lanes[LANES] = {0};                                                  \
-        long i = start;                                                            \
-        for (; i + LANES <= end; i += LANES)                                       \
-            for (int j = 0; j < LANES; j++) { ELEMENT(i + j, lanes[j] +=) }        \
+        long i = 0;                                                                \
+        for (; i + LANES <= count; i += LANES)                                     \
+            for (int j = 0; j < LANES; j++) lanes[j] += terms[i + j];              \
         float tail = 0.0f;                                                         \
-        for (; i < end; i++) { ELEMENT(i, tail +=) }                               \
+        for (; i < count; i++) tail += terms[i];                                   \
         for (int j = 0; j < LANES; j++) tail += lanes[j];                          \
         total += tail;                                                             \
     }                                                                              \
     return total;
 
-#define BCE_ELEMENT(k, ACC)                                                        \
+// max(z,0) - z x + log(1 + exp(-|z|)); its gradient (sigmoid(z) - x) scale.
+#define BCE_TERM                                                                   \
     float zk = z[k], e = exp_inline(-(zk < 0.0f ? -zk : zk));                      \
-    ACC (zk > 0.0f ? zk : 0.0f) - zk * x[k] + log1p_unit_inline(e);                \
-    if (grad) { float inv = 1.0f / (1.0f + e);                                     \
-                grad[k] = ((zk >= 0.0f ? inv : e * inv) - x[k]) * scale; }
-
-#define MSE_ELEMENT(k, ACC)                                                        \
-    float s = sigmoid_inline(z[k]), d = s - x[k];                                  \
-    ACC d * d;                                                                     \
-    if (grad) grad[k] = 2.0f * d * s * (1.0f - s) * scale;
+    float term = (zk > 0.0f ? zk : 0.0f) - zk * x[k] + log1p_unit_inline(e);
+#define BCE_GRADIENT                                                               \
+    float inv = 1.0f / (1.0f + e);                                                 \
+    grad[k] = ((zk >= 0.0f ? inv : e * inv) - x[k]) * scale;
 
 SAE_KERNEL(double, sae_bce, (const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale),
            (z, x, grad, n, scale)) {
-    LOSS_LOOP(BCE_ELEMENT)
+    LOSS_LOOP(BCE_TERM, BCE_GRADIENT)
 }
+
+// (sigmoid(z) - x)^2; its gradient.
+#define MSE_TERM                                                                   \
+    float s = sigmoid_inline(z[k]), d = s - x[k], term = d * d;
+#define MSE_GRADIENT grad[k] = 2.0f * d * s * (1.0f - s) * scale;
 
 SAE_KERNEL(double, sae_mse, (const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale),
            (z, x, grad, n, scale)) {
-    LOSS_LOOP(MSE_ELEMENT)
+    LOSS_LOOP(MSE_TERM, MSE_GRADIENT)
 }
 
-#define SQUARED_ELEMENT(k, ACC)                                                    \
-    float d = z[k] - x[k];                                                         \
-    ACC d * d;                                                                     \
-    if (grad) grad[k] = 2.0f * d * scale;
+// (z - x)^2; its gradient.
+#define SQUARED_TERM float d = z[k] - x[k], term = d * d;
+#define SQUARED_GRADIENT grad[k] = 2.0f * d * scale;
 
 SAE_KERNEL(double, sae_squared_error, (const float *restrict z, const float *restrict x, float *restrict grad, long n, float scale),
            (z, x, grad, n, scale)) {
-    LOSS_LOOP(SQUARED_ELEMENT)
+    LOSS_LOOP(SQUARED_TERM, SQUARED_GRADIENT)
 }
 
 // The k-th largest of n values (0-based rank k - 1), reordering `v`: Hoare's quickselect.

@@ -49,6 +49,35 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(sae_bce(z, x, nil, n, 1), reference, accuracy: reference * 1e-6)
     }
 
+    /// Each loss kernel has a loop with the gradient and one without: the same sum from both,
+    /// over lengths that end inside a block, a lane group and a vector.
+    func testLossSumsAreTheSameWithAndWithoutTheGradient() {
+        for n in [1, 7, 16, 1_023, 1_025, 5_003] {
+            let z = randomFloats(n, seed: 5, in: -9...9), x = randomFloats(n, seed: 6, in: 0...1)
+            for (name, loss) in [("bce", sae_bce), ("sigmoid mse", sae_mse), ("squared error", sae_squared_error)] {
+                var grad = [Float](repeating: .nan, count: n)
+                XCTAssertEqual(loss(z, x, &grad, n, 0.25), loss(z, x, nil, n, 0.25), "\(name), n \(n)")
+                XCTAssertFalse(grad.contains { $0.isNaN }, "\(name), n \(n): every gradient element written")
+            }
+        }
+    }
+
+    /// Image bytes become exactly Keras's `x.astype("float32") / 255`, in both variants, over
+    /// lengths that end inside a vector.
+    func testBytesScaleExactlyAsKerasDoes() {
+        let original = sae_kernels_are_baseline()
+        defer { sae_kernels_force_baseline(original) }
+        let bytes = (0..<(256 + 37)).map { UInt8($0 % 256) }
+        for baseline: Int32 in BLASKernel.cpuFlags().isSuperset(of: ["avx2", "fma"]) ? [1, 0] : [1] {
+            sae_kernels_force_baseline(baseline)
+            for n in [1, 31, 256, bytes.count] {
+                var out = [Float](repeating: .nan, count: n)
+                sae_bytes_to_unit(bytes, &out, n)
+                XCTAssertEqual(out, bytes.prefix(n).map { Float($0) / 255 }, "baseline \(baseline), n \(n)")
+            }
+        }
+    }
+
     /// TopK against a sort: each row keeps its k largest values, ties going to the earliest
     /// units; rows with many equal values (quantised to a few levels) exercise the ties.
     func testTopKRowsKeepTheKLargestWithEarliestTies() {

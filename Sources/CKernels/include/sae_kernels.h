@@ -27,6 +27,10 @@ float sae_exp(float x);
 /// log(1 + e) for e in [0, 1], absolute error < 1e-7.
 float sae_log1p_unit(float e);
 
+/// out[i] = in[i] / 255 (as floats) over n bytes: an image's pixels scaled to [0, 1], exactly
+/// Keras's `x.astype("float32") / 255`.
+void sae_bytes_to_unit(const uint8_t *in, float *out, long n);
+
 /// y[r][j] = act(y[r][j] + bias[j]) over (rows, cols).
 void sae_bias_activation(float *y, const float *bias, long rows, long cols, int activation);
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The samples a model trains on: greyscale images kept as bytes (a quarter of the memory of
@@ -285,11 +286,17 @@ public struct Dataset: Sendable {
 
     private func storedFloats(_ rows: Range<Int>) -> [Float] {
         let d = featureCount
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= count, "rows \(rows) outside 0..<\(count)")
         switch storage {
         case .floats(let v): return Array(v[(rows.lowerBound * d)..<(rows.upperBound * d)])
-        case .bytes(let p): return p[(rows.lowerBound * d)..<(rows.upperBound * d)].map { Dataset.scale[Int($0)] }
+        case .bytes(let p):
+            return [Float](unsafeUninitializedCapacity: rows.count * d) { buffer, initialized in
+                p.withUnsafeBufferPointer { p in
+                    if let base = buffer.baseAddress { sae_bytes_to_unit(p.baseAddress! + rows.lowerBound * d, base, rows.count * d) }
+                }
+                initialized = rows.count * d
+            }
         case .shards(let s):
-            precondition(rows.lowerBound >= 0 && rows.upperBound <= count, "rows \(rows) outside 0..<\(count)")
             return [Float](unsafeUninitializedCapacity: rows.count * d) { buffer, initialized in
                 if let base = buffer.baseAddress { s.read(rows, into: base) }
                 initialized = rows.count * d
@@ -321,17 +328,8 @@ public struct Dataset: Sendable {
             }
         case .bytes(let p):
             p.withUnsafeBufferPointer { p in
-                Dataset.scale.withUnsafeBufferPointer { table in
-                    for (r, index) in indices.enumerated() {
-                        let src = p.baseAddress! + index * d
-                        let dst = out + r * d
-                        for j in 0..<d { dst[j] = table[Int(src[j])] }
-                    }
-                }
+                for (r, index) in indices.enumerated() { sae_bytes_to_unit(p.baseAddress! + index * d, out + r * d, d) }
             }
         }
     }
-
-    /// `Float(b) / 255` for every byte: exactly Keras's `x.astype("float32") / 255`.
-    static let scale: [Float] = (0..<256).map { Float($0) / 255 }
 }
