@@ -160,7 +160,7 @@ final class KernelTests: XCTestCase {
         let k = 9
         let selection = both { () -> ([Float], [Int32]) in
             var values = [Float](repeating: 0, count: rows * k), latents = [Int32](repeating: 0, count: rows * k)
-            var scratch = [Float](repeating: 0, count: 3 * cols + cols / 16)
+            var scratch = [Float](repeating: 0, count: SparseBuffers.selectionScratchSize(codeSize: cols))
             sae_topk_select(pre, bias, rows, cols, k, &values, &latents, &scratch)
             return (values, latents)
         }

@@ -82,7 +82,7 @@ void sae_bfloat16_to_float(const uint16_t *bf16, float *out, long n);
 
 /// Per row of pre (rows, cols) plus bias (cols): the `keep` = min(k, cols) largest relu'd values,
 /// ties keeping the earliest latents (as `sae_topk_rows`), written to values and indices (rows,
-/// keep) in no particular order. scratch: 3 cols + cols / 16 floats.
+/// keep) in no particular order. scratch: 3 cols + 2 (cols / 16) floats.
 void sae_topk_select(const float *pre, const float *bias, long rows, long cols, long k, float *values, int *indices,
                      float *scratch);
 

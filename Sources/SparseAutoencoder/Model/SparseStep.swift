@@ -61,7 +61,7 @@ final class SparseBuffers {
     let partBounds: UnsafeMutablePointer<CInt>
     /// Per pool part: the selections' scratch and b_dec's partial gradient (d).
     let selectionScratch, bDecPartials: UnsafeMutablePointer<Float>
-    static func selectionScratchSize(codeSize c: Int) -> Int { 3 * c + c / 16 }
+    static func selectionScratchSize(codeSize c: Int) -> Int { 3 * c + 2 * (c / 16) }
     /// The dense route's code Z (B, c) and its gradient's sums (c) (nil: the pairs' route only),
     /// and whether the current step takes it (`DenseCodePass.swift`).
     let denseCode: UnsafeMutablePointer<Float>?
