@@ -48,8 +48,8 @@ static void heap_select(const float *cv, const int *cl, long n, long keep, float
 // the smallest of them: one more pass instead of the rest of the bisection (14 steps instead of
 // 30 on average, for a trained-like row of 4,096 latents and k 32). (t itself would bound the
 // selection below as well, but the exact value keeps its candidates, and so the pairs' order
-// and the sums over them, as they were.) Branch-free counting beats a heap of the k largest, whose sift-downs mispredict
-// (measured: 1.1 against 2.7 us for 256 values and k 32).
+// and the sums over them, as they were.) Branch-free counting beats a heap of the k largest,
+// whose sift-downs mispredict (measured: 1.1 against 2.7 us for 256 values and k 32).
 static inline __attribute__((always_inline)) float kth_largest_of_nonnegative(const float *x, long n, long k) {
     const uint32_t *bits = (const uint32_t *)x;
     uint32_t lo = 0, hi = 0;
