@@ -83,10 +83,8 @@ INSTALLED = "$(DESTDIR)$(BINDIR)/sae" "$(DESTDIR)$(MANDIR)/man1/sae.1" "$(DESTDI
   "$(DESTDIR)$(ZSHCOMPDIR)/_sae" "$(DESTDIR)$(FISHCOMPDIR)/sae.fish"
 
 # The binaries, rebuilt only when a source is newer (so `sudo make install` after `make
-# build-static` does not build as root), or when another commit is checked out: git's HEAD and
-# its reflog, so that `sae --version` names the commit built (scripts/build-info.sh).
-SOURCES := Package.swift $(shell find Sources Plugins scripts/build-info.sh -type f 2>/dev/null) \
-  $(wildcard .git/HEAD .git/logs/HEAD)
+# build-static` does not build as root).
+SOURCES := Package.swift $(shell find Sources Plugins scripts/build-info.sh -type f 2>/dev/null)
 $(SAE): $(SOURCES)
 	bash scripts/install-deps.sh
 	swift build -c release --product sae
