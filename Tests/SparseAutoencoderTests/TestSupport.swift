@@ -75,9 +75,13 @@ struct CommandResult {
 /// next to the test bundle; a test failure if it is not there.
 ///
 /// `SAE_TEST_BINARY` names another `sae` to run instead (`make test` gives its release build, just
-/// built from the same sources: the end-to-end tests train, and a debug build trains slowly).
+/// built from the same sources: the end-to-end tests train, and a debug build trains slowly). A
+/// relative path is taken from the directory the tests start in, and made absolute: tests run it
+/// from other directories, and `make install SAE_BIN=.build/release/sae` would match the
+/// Makefile's own rule for that file and rebuild it (waiting on the lock `swift test` holds).
 func builtExecutable(_ name: String) throws -> String {
-    if name == "sae", let binary = ProcessInfo.processInfo.environment["SAE_TEST_BINARY"], !binary.isEmpty {
+    if name == "sae", var binary = ProcessInfo.processInfo.environment["SAE_TEST_BINARY"], !binary.isEmpty {
+        if !binary.hasPrefix("/") { binary = FileManager.default.currentDirectoryPath + "/" + binary }
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             XCTFail("SAE_TEST_BINARY=\(binary) is not an executable")
             throw SAEError("no sae at \(binary)")
