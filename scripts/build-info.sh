@@ -1,7 +1,7 @@
 #!/bin/sh
 # Writes the Swift source that tells `sae` its version (run by the BuildInfo plugin's build
-# command, Plugins/BuildInfo, whenever git's HEAD, reflog or index or a source file changes). Usage: build-info.sh PACKAGE_DIR [OUTPUT.swift]; without OUTPUT,
-# prints the version.
+# command, Plugins/BuildInfo, whenever git's HEAD, reflog or index or a source file changes).
+# Usage: build-info.sh PACKAGE_DIR [OUTPUT.swift]; without OUTPUT, prints the version.
 #   - $SAE_VERSION if set (for packagers building from a tarball);
 #   - else, in a git checkout, `git describe` against the newest vX.Y.Z tag with the "v"
 #     dropped (1.2.0, or 1.2.0-3-gabc1234 three commits later), or 0.0.0-g<commit> before the
